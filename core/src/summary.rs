@@ -1,0 +1,315 @@
+//! Per-customer purchase summaries (recency, frequency, monetary, tenure) as the
+//! customer-base literature defines them (Fader, Hardie & Lee 2005; the CDNOW conventions).
+//!
+//! Definitions, for the rows of one customer up to and including `as_of`:
+//! * a row with an amount `>= 0` (or an unknown amount) is an **order**; a row with a negative
+//!   amount is a **return**: it is netted into the money totals but is not a purchase;
+//! * a **purchase occasion** is a calendar day with at least one order;
+//! * `frequency` = occasions − 1 (repeat occasions);
+//! * `recency` = first → last order, `tenure` = first order → `as_of`,
+//!   `since_last` = last order → `as_of`, all in `unit`;
+//! * `monetary_total` = net sum of the amounts; `monetary` = mean value of the repeat occasions,
+//!   i.e. (`monetary_total` − net value of the first purchase day) / `frequency`, 0 without repeats.
+//!
+//! Rows after `as_of` are ignored, so one pass over a full history gives the calibration summary.
+//! A customer without any order up to `as_of` has no summary (`None`).
+
+use crate::time::{day_of, USECS_PER_DAY};
+use crate::CoreError;
+
+/// One calendar day of a customer's history.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DayCell {
+    /// Days since 2000-01-01.
+    pub day: i32,
+    /// Orders (non-negative or unknown amounts) on that day.
+    pub orders: u32,
+    /// Net value of all rows of that day (orders minus returns).
+    pub value: f64,
+}
+
+/// The aggregate state of `customer_summary`: proportional to the customer's distinct days.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryState {
+    /// The evaluation instant, microseconds since 2000-01-01.
+    pub as_of: i64,
+    /// Microseconds per unit (> 0).
+    pub unit: f64,
+    /// First and last order, microseconds since 2000-01-01 (`i64::MAX` / `i64::MIN` before any).
+    pub first_at: i64,
+    pub last_at: i64,
+    pub orders: i64,
+    pub returns: i64,
+    pub total: f64,
+    /// Sorted by day, one cell per distinct day.
+    pub days: Vec<DayCell>,
+}
+
+/// The result of a summary, in the caller's unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Day (since 2000-01-01) of the first and of the last purchase occasion.
+    pub first_day: i32,
+    pub last_day: i32,
+    pub orders: i64,
+    pub returns: i64,
+    pub occasions: i64,
+    pub frequency: i64,
+    pub recency: f64,
+    pub tenure: f64,
+    pub since_last: f64,
+    pub monetary_total: f64,
+    pub monetary: f64,
+}
+
+impl SummaryState {
+    /// A new, empty state. `unit` is in microseconds and must be finite and positive.
+    pub fn new(as_of: i64, unit: f64) -> Result<Self, CoreError> {
+        if !(unit.is_finite() && unit > 0.0) {
+            return Err(CoreError::InvalidParameter(
+                "unit must be a positive interval".into(),
+            ));
+        }
+        Ok(SummaryState {
+            as_of,
+            unit,
+            first_at: i64::MAX,
+            last_at: i64::MIN,
+            orders: 0,
+            returns: 0,
+            total: 0.0,
+            days: Vec::new(),
+        })
+    }
+
+    /// Adds one row: `at` in microseconds, `day` its calendar day (the caller decides the time
+    /// zone), `amount` `None` when unknown. The amount must be finite (checked by the caller).
+    #[inline]
+    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) {
+        if at > self.as_of {
+            return;
+        }
+        let value = amount.unwrap_or(0.0);
+        let is_order = value >= 0.0 || amount.is_none();
+        if is_order {
+            self.orders += 1;
+            self.first_at = self.first_at.min(at);
+            self.last_at = self.last_at.max(at);
+        } else {
+            self.returns += 1;
+        }
+        self.total += value;
+        let orders = is_order as u32;
+        match self.days.last_mut() {
+            Some(last) if last.day == day => {
+                last.orders += orders;
+                last.value += value;
+            }
+            Some(last) if last.day > day => match self.days.binary_search_by_key(&day, |c| c.day) {
+                Ok(i) => {
+                    self.days[i].orders += orders;
+                    self.days[i].value += value;
+                }
+                Err(i) => self.days.insert(i, DayCell { day, orders, value }),
+            },
+            _ => self.days.push(DayCell { day, orders, value }),
+        }
+    }
+
+    /// Adds a row given as a local timestamp (microseconds since 2000-01-01 wall-clock time).
+    #[inline]
+    pub fn add_local(&mut self, at: i64, amount: Option<f64>) {
+        self.add(at, day_of(at), amount)
+    }
+
+    /// Merges another state of the same group into this one (the combine step).
+    pub fn merge(&mut self, other: &SummaryState) -> Result<(), CoreError> {
+        if other.as_of != self.as_of || other.unit != self.unit {
+            return Err(CoreError::InvalidParameter(
+                "as_of and unit must be the same for all rows of a group".into(),
+            ));
+        }
+        self.first_at = self.first_at.min(other.first_at);
+        self.last_at = self.last_at.max(other.last_at);
+        self.orders += other.orders;
+        self.returns += other.returns;
+        self.total += other.total;
+        if other.days.is_empty() {
+            return Ok(());
+        }
+        let mut merged = Vec::with_capacity(self.days.len() + other.days.len());
+        let (mut i, mut j) = (0, 0);
+        while i < self.days.len() && j < other.days.len() {
+            let (a, b) = (self.days[i], other.days[j]);
+            if a.day < b.day {
+                merged.push(a);
+                i += 1;
+            } else if b.day < a.day {
+                merged.push(b);
+                j += 1;
+            } else {
+                merged.push(DayCell {
+                    day: a.day,
+                    orders: a.orders + b.orders,
+                    value: a.value + b.value,
+                });
+                i += 1;
+                j += 1;
+            }
+        }
+        merged.extend_from_slice(&self.days[i..]);
+        merged.extend_from_slice(&other.days[j..]);
+        self.days = merged;
+        Ok(())
+    }
+
+    /// The summary, or `None` when the customer has no order up to `as_of`.
+    pub fn summary(&self) -> Option<Summary> {
+        if self.orders == 0 {
+            return None;
+        }
+        let mut occasions = 0i64;
+        let mut first: Option<&DayCell> = None;
+        let mut last_day = 0;
+        for cell in self.days.iter().filter(|c| c.orders > 0) {
+            occasions += 1;
+            first.get_or_insert(cell);
+            last_day = cell.day;
+        }
+        let first = first?;
+        let frequency = occasions - 1;
+        let monetary = if frequency > 0 {
+            (self.total - first.value) / frequency as f64
+        } else {
+            0.0
+        };
+        Some(Summary {
+            first_day: first.day,
+            last_day,
+            orders: self.orders,
+            returns: self.returns,
+            occasions,
+            frequency,
+            recency: (self.last_at - self.first_at) as f64 / self.unit,
+            tenure: (self.as_of - self.first_at) as f64 / self.unit,
+            since_last: (self.as_of - self.last_at) as f64 / self.unit,
+            monetary_total: self.total,
+            monetary,
+        })
+    }
+}
+
+/// Microseconds of a date (days since 2000-01-01) at midnight.
+#[inline]
+pub fn date_usecs(day: i32) -> i64 {
+    day as i64 * USECS_PER_DAY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEEK: f64 = 7.0 * USECS_PER_DAY as f64;
+
+    fn state(as_of_day: i32, unit: f64) -> SummaryState {
+        SummaryState::new(date_usecs(as_of_day), unit).unwrap()
+    }
+
+    fn add_day(s: &mut SummaryState, day: i32, amount: f64) {
+        s.add(date_usecs(day), day, Some(amount));
+    }
+
+    #[test]
+    fn cdnow_customer_1_by_hand() {
+        // Customer 1 of the CDNOW sample (master id 4): 1997-01-01, 1997-01-18 and 1997-08-02, as_of 1997-09-30.
+        // Days since 2000-01-01: 1997-01-01 = -1095.
+        let mut s = state(-1095 + 272, WEEK);
+        add_day(&mut s, -1095, 29.33);
+        add_day(&mut s, -1095 + 17, 29.73);
+        add_day(&mut s, -1095 + 213, 14.96);
+        let r = s.summary().unwrap();
+        assert_eq!(r.frequency, 2);
+        assert_eq!(format!("{:.2}", r.recency), "30.43");
+        assert_eq!(format!("{:.2}", r.tenure), "38.86");
+        assert!((r.monetary - 22.345).abs() < 1e-12); // published: 22.35
+    }
+
+    #[test]
+    fn same_day_rows_form_one_occasion_in_any_order() {
+        let mut a = state(100, USECS_PER_DAY as f64);
+        for (d, v) in [(10, 5.0), (3, 1.0), (10, 5.0), (3, 2.0), (7, 4.0)] {
+            add_day(&mut a, d, v);
+        }
+        let r = a.summary().unwrap();
+        assert_eq!((r.orders, r.occasions, r.frequency), (5, 3, 2));
+        assert_eq!((r.first_day, r.last_day), (3, 10));
+        assert_eq!(r.recency, 7.0);
+        assert_eq!(r.tenure, 97.0);
+        assert_eq!(r.since_last, 90.0);
+        assert_eq!(r.monetary_total, 17.0);
+        assert_eq!(r.monetary, 7.0); // (4 + 10) / 2
+    }
+
+    #[test]
+    fn returns_are_netted_but_are_not_occasions() {
+        let mut s = state(100, USECS_PER_DAY as f64);
+        add_day(&mut s, 1, 10.0);
+        add_day(&mut s, 5, 20.0);
+        add_day(&mut s, 9, -5.0); // a return after the last order
+        let r = s.summary().unwrap();
+        assert_eq!((r.orders, r.returns, r.occasions, r.frequency), (2, 1, 2, 1));
+        assert_eq!(r.last_day, 5);
+        assert_eq!(r.since_last, 95.0);
+        assert_eq!(r.monetary_total, 25.0);
+        assert_eq!(r.monetary, 15.0);
+    }
+
+    #[test]
+    fn zero_and_unknown_amounts_are_orders() {
+        let mut s = state(10, USECS_PER_DAY as f64);
+        add_day(&mut s, 1, 0.0);
+        s.add(date_usecs(2), 2, None);
+        let r = s.summary().unwrap();
+        assert_eq!((r.orders, r.occasions, r.frequency), (2, 2, 1));
+        assert_eq!(r.monetary, 0.0);
+    }
+
+    #[test]
+    fn rows_after_as_of_are_ignored_and_nothing_left_is_none() {
+        let mut s = state(10, USECS_PER_DAY as f64);
+        add_day(&mut s, 11, 5.0);
+        assert_eq!(s.summary(), None);
+        add_day(&mut s, 10, 5.0); // on as_of: included
+        let r = s.summary().unwrap();
+        assert_eq!((r.orders, r.frequency, r.tenure), (1, 0, 0.0));
+        let mut only_returns = state(10, USECS_PER_DAY as f64);
+        add_day(&mut only_returns, 1, -3.0);
+        assert_eq!(only_returns.summary(), None);
+    }
+
+    #[test]
+    fn merge_equals_sequential() {
+        let rows: Vec<(i32, f64)> = (0..200).map(|i| ((i * 37) % 61, (i % 13) as f64 - 2.0)).collect();
+        let mut all = state(100, USECS_PER_DAY as f64);
+        let mut a = state(100, USECS_PER_DAY as f64);
+        let mut b = state(100, USECS_PER_DAY as f64);
+        for (k, &(d, v)) in rows.iter().enumerate() {
+            add_day(&mut all, d, v);
+            add_day(if k % 3 == 0 { &mut a } else { &mut b }, d, v);
+        }
+        a.merge(&b).unwrap();
+        let (x, y) = (all.summary().unwrap(), a.summary().unwrap());
+        assert_eq!((x.orders, x.returns, x.occasions), (y.orders, y.returns, y.occasions));
+        assert_eq!((x.first_day, x.last_day), (y.first_day, y.last_day));
+        assert!((x.monetary_total - y.monetary_total).abs() < 1e-9);
+        assert!((x.monetary - y.monetary).abs() < 1e-9);
+        assert!(a.merge(&state(99, USECS_PER_DAY as f64)).is_err());
+    }
+
+    #[test]
+    fn bad_unit_is_rejected() {
+        assert!(SummaryState::new(0, 0.0).is_err());
+        assert!(SummaryState::new(0, -1.0).is_err());
+        assert!(SummaryState::new(0, f64::NAN).is_err());
+    }
+}
