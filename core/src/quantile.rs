@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(percentile_cont_sorted(&v, 0.0), 1.0);
         assert_eq!(percentile_cont_sorted(&v, 1.0), 4.0);
         assert_eq!(percentile_cont_sorted(&[7.0], 0.8), 7.0);
-        assert_eq!(breakpoints(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 5), vec![2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(
+            breakpoints(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 5),
+            vec![2.0, 3.0, 4.0, 5.0]
+        );
     }
 
     #[test]

@@ -237,7 +237,9 @@ impl RuleSet {
         let b = check_bins(bins)? as u8;
         for rule in &rules {
             if rule.segment.trim().is_empty() {
-                return Err(CoreError::InvalidParameter("segment name must not be empty".into()));
+                return Err(CoreError::InvalidParameter(
+                    "segment name must not be empty".into(),
+                ));
             }
             for (dim, (lo, hi)) in [("r", rule.r), ("f", rule.f), ("m", rule.m)] {
                 if lo < 1 || hi > b || lo > hi {
@@ -250,9 +252,18 @@ impl RuleSet {
         }
         let mut grid = Vec::with_capacity((b as usize).pow(3));
         for s in Self::cells(b) {
-            grid.push(rules.iter().position(|rule| rule.matches(s)).map(|i| i as u16));
+            grid.push(
+                rules
+                    .iter()
+                    .position(|rule| rule.matches(s))
+                    .map(|i| i as u16),
+            );
         }
-        Ok(RuleSet { bins: b, rules, grid })
+        Ok(RuleSet {
+            bins: b,
+            rules,
+            grid,
+        })
     }
 
     fn cells(b: u8) -> impl Iterator<Item = RfmScore> {
@@ -298,7 +309,11 @@ impl RuleSet {
                     .filter(|&s| self.rules[i].matches(s) && self.rules[j].matches(s))
                     .collect();
                 if !cells.is_empty() {
-                    problems.push(RuleProblem::Overlap { first: i, second: j, cells });
+                    problems.push(RuleProblem::Overlap {
+                        first: i,
+                        second: j,
+                        cells,
+                    });
                 }
             }
         }
@@ -398,7 +413,9 @@ mod tests {
     }
 
     fn count(set: &RuleSet, segment: &str) -> usize {
-        RuleSet::cells(5).filter(|&s| set.segment(s).unwrap() == segment).count()
+        RuleSet::cells(5)
+            .filter(|&s| set.segment(s).unwrap() == segment)
+            .count()
     }
 
     #[test]
@@ -429,7 +446,10 @@ mod tests {
     fn standard_has_every_segment_reachable() {
         let set = preset("standard");
         assert_eq!(set.rules.len(), 11);
-        assert!(set.check().iter().all(|p| !matches!(p, RuleProblem::Shadowed { .. })));
+        assert!(set
+            .check()
+            .iter()
+            .all(|p| !matches!(p, RuleProblem::Shadowed { .. })));
         let s = |r, f, m| RfmScore { r, f, m };
         assert_eq!(set.segment(s(5, 5, 5)).unwrap(), "Champions");
         assert_eq!(set.segment(s(1, 1, 1)).unwrap(), "Lost");
@@ -438,22 +458,36 @@ mod tests {
         assert_eq!(set.segment(s(1, 5, 5)).unwrap(), "Can't Lose Them");
         assert_eq!(set.segment(s(2, 5, 5)).unwrap(), "Loyal Customers");
         assert_eq!(set.segment(s(5, 1, 1)).unwrap(), "New Customers");
-        let total: usize = set.rules.iter().map(|r| count(&set, &r.segment)).sum::<usize>()
+        let total: usize = set
+            .rules
+            .iter()
+            .map(|r| count(&set, &r.segment))
+            .sum::<usize>()
             + count(&set, OTHERS);
         assert_eq!(total, 125);
     }
 
     #[test]
     fn check_reports_gaps_overlaps_and_shadowed_rules() {
-        let rule = |n: &str, r, f, m| SegmentRule { segment: n.into(), r, f, m };
+        let rule = |n: &str, r, f, m| SegmentRule {
+            segment: n.into(),
+            r,
+            f,
+            m,
+        };
         let set = RuleSet::new(
             2,
-            vec![rule("a", (1, 2), (1, 1), (1, 2)), rule("b", (1, 1), (1, 1), (1, 1))],
+            vec![
+                rule("a", (1, 2), (1, 1), (1, 2)),
+                rule("b", (1, 1), (1, 1), (1, 1)),
+            ],
         )
         .unwrap();
         let p = set.check();
         assert!(matches!(&p[0], RuleProblem::Gap { cells } if cells.len() == 4));
-        assert!(matches!(&p[1], RuleProblem::Overlap { first: 0, second: 1, cells } if cells.len() == 1));
+        assert!(
+            matches!(&p[1], RuleProblem::Overlap { first: 0, second: 1, cells } if cells.len() == 1)
+        );
         assert!(matches!(&p[2], RuleProblem::Shadowed { rule: 1 }));
         assert!(RuleSet::new(5, vec![rule("x", (0, 2), (1, 1), (1, 1))]).is_err());
         assert!(RuleSet::new(5, vec![rule("x", (3, 2), (1, 1), (1, 1))]).is_err());
@@ -472,14 +506,23 @@ mod tests {
         assert_eq!(m.customers, 10);
         assert_eq!(m.r_breaks, vec![1.8, 3.6, 5.3999999999999995, 7.2]);
         assert_eq!(m.m_breaks, vec![1.0; 4]);
-        assert_eq!(m.score(0.0, 10.0, 1.0).unwrap(), RfmScore { r: 5, f: 5, m: 1 });
-        assert_eq!(m.score(9.0, 1.0, 2.0).unwrap(), RfmScore { r: 1, f: 1, m: 5 });
+        assert_eq!(
+            m.score(0.0, 10.0, 1.0).unwrap(),
+            RfmScore { r: 5, f: 5, m: 1 }
+        );
+        assert_eq!(
+            m.score(9.0, 1.0, 2.0).unwrap(),
+            RfmScore { r: 1, f: 1, m: 5 }
+        );
         assert_eq!(m.r_mean, 4.5);
         assert_eq!(RfmScore { r: 5, f: 4, m: 3 }.text(5), "543");
         assert_eq!(RfmScore { r: 10, f: 4, m: 3 }.text(10), "10-4-3");
         let c = m.class8(1.0, 9.0, 1.0).unwrap();
         assert_eq!(c.label_zh(), "一般价值客户");
-        assert_eq!(m.class8(9.0, 1.0, 5.0).unwrap().label_en(), "Important Win-back");
+        assert_eq!(
+            m.class8(9.0, 1.0, 5.0).unwrap().label_en(),
+            "Important Win-back"
+        );
         assert!(RfmPopulation::new(5).unwrap().model().is_none());
     }
 }

@@ -50,7 +50,9 @@ impl<'a> Reader<'a> {
     }
     fn count(&mut self, elem: usize) -> Result<usize, CoreError> {
         let n = self.u32()? as usize;
-        if n.checked_mul(elem).is_none_or(|bytes| bytes > self.buf.len()) {
+        if n.checked_mul(elem)
+            .is_none_or(|bytes| bytes > self.buf.len())
+        {
             return Err(CoreError::Corrupt("aggregate state is truncated".into()));
         }
         Ok(n)
@@ -63,7 +65,9 @@ impl<'a> Reader<'a> {
         if self.buf.is_empty() {
             Ok(())
         } else {
-            Err(CoreError::Corrupt("aggregate state has trailing bytes".into()))
+            Err(CoreError::Corrupt(
+                "aggregate state has trailing bytes".into(),
+            ))
         }
     }
 }
@@ -113,7 +117,9 @@ impl SummaryState {
                 value: r.f64()?,
             };
             if s.days.last().is_some_and(|l| l.day >= cell.day) {
-                return Err(CoreError::Corrupt("aggregate state days are not sorted".into()));
+                return Err(CoreError::Corrupt(
+                    "aggregate state days are not sorted".into(),
+                ));
             }
             s.days.push(cell);
         }
@@ -135,14 +141,16 @@ impl RfmPopulation {
     pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
         let mut r = Reader { buf };
         r.header(RFM_MAGIC)?;
-        let mut p = RfmPopulation::new(r.u8()? as i32)
-            .map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        let mut p =
+            RfmPopulation::new(r.u8()? as i32).map_err(|e| CoreError::Corrupt(e.to_string()))?;
         p.recency = r.f64s()?;
         p.frequency = r.f64s()?;
         p.monetary = r.f64s()?;
         r.end()?;
         if p.frequency.len() != p.recency.len() || p.monetary.len() != p.recency.len() {
-            return Err(CoreError::Corrupt("aggregate state columns differ in length".into()));
+            return Err(CoreError::Corrupt(
+                "aggregate state columns differ in length".into(),
+            ));
         }
         Ok(p)
     }

@@ -257,7 +257,10 @@ mod tests {
         add_day(&mut s, 5, 20.0);
         add_day(&mut s, 9, -5.0); // a return after the last order
         let r = s.summary().unwrap();
-        assert_eq!((r.orders, r.returns, r.occasions, r.frequency), (2, 1, 2, 1));
+        assert_eq!(
+            (r.orders, r.returns, r.occasions, r.frequency),
+            (2, 1, 2, 1)
+        );
         assert_eq!(r.last_day, 5);
         assert_eq!(r.since_last, 95.0);
         assert_eq!(r.monetary_total, 25.0);
@@ -289,7 +292,9 @@ mod tests {
 
     #[test]
     fn merge_equals_sequential() {
-        let rows: Vec<(i32, f64)> = (0..200).map(|i| ((i * 37) % 61, (i % 13) as f64 - 2.0)).collect();
+        let rows: Vec<(i32, f64)> = (0..200)
+            .map(|i| ((i * 37) % 61, (i % 13) as f64 - 2.0))
+            .collect();
         let mut all = state(100, USECS_PER_DAY as f64);
         let mut a = state(100, USECS_PER_DAY as f64);
         let mut b = state(100, USECS_PER_DAY as f64);
@@ -299,7 +304,10 @@ mod tests {
         }
         a.merge(&b).unwrap();
         let (x, y) = (all.summary().unwrap(), a.summary().unwrap());
-        assert_eq!((x.orders, x.returns, x.occasions), (y.orders, y.returns, y.occasions));
+        assert_eq!(
+            (x.orders, x.returns, x.occasions),
+            (y.orders, y.returns, y.occasions)
+        );
         assert_eq!((x.first_day, x.last_day), (y.first_day, y.last_day));
         assert!((x.monetary_total - y.monetary_total).abs() < 1e-9);
         assert!((x.monetary - y.monetary).abs() < 1e-9);

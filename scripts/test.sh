@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit tests of the core, #[pg_test] tests inside PostgreSQL, and the
+# SQL regression tests (pg_regress, expected output under tests/pg_regress/expected).
+# PostgreSQL runs as the postgres user in throw-away clusters under /tmp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. scripts/env.sh
+
+echo "== core unit tests"
+cargo test -p customer_tiers_core --quiet
+
+echo "== #[pg_test] tests"
+PGRX_TEST_DATA=/tmp/customer_tiers-pgrx-test
+rm -rf "$PGRX_TEST_DATA"; mkdir -p "$PGRX_TEST_DATA"; chown postgres: "$PGRX_TEST_DATA"
+env -u RUST_BACKTRACE cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DATA"
+
+echo "== SQL regression tests"
+cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+scripts/regress.sh
+echo "== all tests passed"

@@ -1,0 +1,66 @@
+-- customer_tiers bootstrap: types and user-editable configuration tables.
+-- Runs before any function is created. No CREATE OR REPLACE, no IF NOT EXISTS: a pre-existing
+-- object of the same name makes CREATE EXTENSION fail instead of adopting it.
+
+CREATE TYPE tiers.customer_summary AS (
+    first_purchase date,
+    last_purchase  date,
+    orders         bigint,
+    returns        bigint,
+    occasions      bigint,
+    frequency      bigint,
+    recency        double precision,
+    tenure         double precision,
+    since_last     double precision,
+    monetary_total double precision,
+    monetary       double precision
+);
+
+CREATE TYPE tiers.rfm_model AS (
+    bins      integer,
+    customers bigint,
+    r_breaks  double precision[],
+    f_breaks  double precision[],
+    m_breaks  double precision[],
+    r_mean    double precision,
+    f_mean    double precision,
+    m_mean    double precision
+);
+
+CREATE TYPE tiers.rfm_score AS (
+    r       integer,
+    f       integer,
+    m       integer,
+    score   text,
+    segment text
+);
+
+CREATE TABLE tiers.rfm_rule_sets (
+    rule_set    text PRIMARY KEY CHECK (pg_catalog.btrim(rule_set) OPERATOR(pg_catalog.<>) ''),
+    bins        integer NOT NULL CHECK (bins BETWEEN 2 AND 10),
+    description text NOT NULL DEFAULT '',
+    preset      boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE tiers.rfm_segment_rules (
+    rule_set text NOT NULL REFERENCES tiers.rfm_rule_sets (rule_set)
+                 ON UPDATE CASCADE ON DELETE CASCADE,
+    priority integer NOT NULL,
+    segment  text NOT NULL CHECK (pg_catalog.btrim(segment) OPERATOR(pg_catalog.<>) ''
+                                  AND segment OPERATOR(pg_catalog.<>) 'Others'),
+    r_min    integer NOT NULL,
+    r_max    integer NOT NULL,
+    f_min    integer NOT NULL,
+    f_max    integer NOT NULL,
+    m_min    integer NOT NULL,
+    m_max    integer NOT NULL,
+    preset   boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (rule_set, priority),
+    CHECK (1 <= r_min AND r_min <= r_max AND r_max <= 10),
+    CHECK (1 <= f_min AND f_min <= f_max AND f_max <= 10),
+    CHECK (1 <= m_min AND m_min <= m_max AND m_max <= 10)
+);
+
+-- pg_dump keeps the user's rule sets; presets come back with CREATE EXTENSION.
+SELECT pg_catalog.pg_extension_config_dump('tiers.rfm_rule_sets', 'WHERE NOT preset');
+SELECT pg_catalog.pg_extension_config_dump('tiers.rfm_segment_rules', 'WHERE NOT preset');

@@ -1,0 +1,211 @@
+//! The thin, allocation-aware glue between PostgreSQL's fmgr and the core: raw V1 functions,
+//! aggregate-state memory, composite results with a cached tuple descriptor, and errors.
+//!
+//! Hot functions (aggregate transitions, per-row scoring) are written against `fcinfo` directly:
+//! no per-row conversion layers, no per-row allocation.
+
+use customer_tiers_core::CoreError;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
+
+/// Declares a raw V1 SQL-callable function `$name(fcinfo) -> Datum` with panic/error guarding.
+#[macro_export]
+macro_rules! sql_function {
+    ($name:ident, |$fcinfo:ident| $body:block) => {
+        ::paste::paste! {
+            #[no_mangle]
+            #[doc(hidden)]
+            pub extern "C" fn [<pg_finfo_ $name>]() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
+                const V1_API: ::pgrx::pg_sys::Pg_finfo_record =
+                    ::pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+                &V1_API
+            }
+        }
+        #[no_mangle]
+        pub unsafe extern "C-unwind" fn $name(
+            $fcinfo: ::pgrx::pg_sys::FunctionCallInfo,
+        ) -> ::pgrx::pg_sys::Datum {
+            ::pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(move || $body)
+        }
+    };
+}
+
+/// Raises `ERROR` with the SQLSTATE that matches a core error.
+pub fn raise(err: CoreError) -> ! {
+    let code = match err {
+        CoreError::InvalidParameter(_) => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        CoreError::OutOfRange(_) => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+        CoreError::Corrupt(_) => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+    };
+    ereport!(ERROR, code, err.to_string());
+}
+
+/// Unwraps a core result or raises its error.
+pub fn check<T>(r: Result<T, CoreError>) -> T {
+    r.unwrap_or_else(|e| raise(e))
+}
+
+/// Raises `ERROR` 22023 (invalid_parameter_value).
+pub fn invalid(msg: impl Into<String>) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        msg.into()
+    );
+}
+
+/// Raises `ERROR` 22004 (null_value_not_allowed).
+pub fn null_not_allowed(arg: &str) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        format!("{arg} must not be NULL")
+    );
+}
+
+#[inline]
+pub unsafe fn arg_is_null(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> bool {
+    (*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n].isnull
+}
+
+#[inline]
+pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<pg_sys::Datum> {
+    let a = &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n];
+    (!a.isnull).then_some(a.value)
+}
+
+#[inline]
+pub unsafe fn nargs(fcinfo: pg_sys::FunctionCallInfo) -> usize {
+    (*fcinfo).nargs as usize
+}
+
+#[inline]
+pub unsafe fn return_null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    (*fcinfo).isnull = true;
+    pg_sys::Datum::from(0usize)
+}
+
+/// The aggregate memory context, or an error when not called as an aggregate.
+pub unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo, func: &str) -> pg_sys::MemoryContext {
+    let mut cx: pg_sys::MemoryContext = std::ptr::null_mut();
+    if pg_sys::AggCheckCallContext(fcinfo, &mut cx) == 0 {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("{func} can only be called as part of an aggregate")
+        );
+    }
+    cx
+}
+
+/// The aggregate state in argument 0, or a new one made by `init` in the aggregate context
+/// (dropped when that context is reset).
+#[inline]
+pub unsafe fn state_or_init<T>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    func: &str,
+    init: impl FnOnce() -> T,
+) -> *mut T {
+    match arg(fcinfo, 0) {
+        Some(d) => d.cast_mut_ptr::<T>(),
+        None => new_state(fcinfo, func, init()),
+    }
+}
+
+/// Moves `value` into the aggregate context.
+pub unsafe fn new_state<T>(fcinfo: pg_sys::FunctionCallInfo, func: &str, value: T) -> *mut T {
+    let cx = agg_context(fcinfo, func);
+    PgMemoryContexts::For(cx).leak_and_drop_on_delete(value)
+}
+
+/// Returns a pointer as an `internal` datum.
+#[inline]
+pub fn ptr_datum<T>(p: *mut T) -> pg_sys::Datum {
+    pg_sys::Datum::from(p as *mut std::ffi::c_void)
+}
+
+/// A `bytea` datum holding `bytes`, allocated in the current memory context.
+pub unsafe fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
+    let len = bytes.len() + pg_sys::VARHDRSZ;
+    let p = pg_sys::palloc(len) as *mut u8;
+    pgrx::set_varsize_4b(p as *mut pg_sys::varlena, len as i32);
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.add(pg_sys::VARHDRSZ), bytes.len());
+    pg_sys::Datum::from(p)
+}
+
+/// The bytes of a (possibly toasted or short-header) varlena datum. The slice lives in the
+/// current memory context.
+pub unsafe fn varlena_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
+    let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+    let len = pgrx::varsize_any_exhdr(v);
+    let data = pgrx::vardata_any(v) as *const u8;
+    std::slice::from_raw_parts(data, len)
+}
+
+/// A text datum.
+pub unsafe fn text_datum(s: &str) -> pg_sys::Datum {
+    pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+        s.as_ptr() as *const std::os::raw::c_char,
+        s.len() as i32,
+    ))
+}
+
+/// The text of a text datum.
+pub unsafe fn text_str<'a>(d: pg_sys::Datum) -> &'a str {
+    std::str::from_utf8(varlena_bytes(d)).unwrap_or_else(|_| invalid("text is not valid UTF-8"))
+}
+
+/// Per-call-site cache kept in `fn_extra` (lives as long as the query's `FmgrInfo`): the blessed
+/// result tuple descriptor plus whatever the function wants to remember between rows.
+pub struct CallCache<T> {
+    pub tupdesc: pg_sys::TupleDesc,
+    pub extra: T,
+}
+
+/// The call site's cache, created on first use in `fn_mcxt`.
+pub unsafe fn call_cache<T: Default>(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> &'static mut CallCache<T> {
+    let flinfo = (*fcinfo).flinfo;
+    if (*flinfo).fn_extra.is_null() {
+        let mut cx = PgMemoryContexts::For((*flinfo).fn_mcxt);
+        let cache = cx.leak_and_drop_on_delete(CallCache {
+            tupdesc: std::ptr::null_mut(),
+            extra: T::default(),
+        });
+        (*flinfo).fn_extra = cache as *mut std::ffi::c_void;
+    }
+    &mut *((*flinfo).fn_extra as *mut CallCache<T>)
+}
+
+/// Builds a composite result of the function's declared row type from `values`/`nulls`.
+pub unsafe fn composite<T>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    cache: &mut CallCache<T>,
+    values: &[pg_sys::Datum],
+    nulls: &[bool],
+) -> pg_sys::Datum {
+    if cache.tupdesc.is_null() {
+        let mut td: pg_sys::TupleDesc = std::ptr::null_mut();
+        if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut td)
+            != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
+        {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "function returning a row called in a context that cannot accept one"
+            );
+        }
+        let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
+        cache.tupdesc = pg_sys::BlessTupleDesc(pg_sys::CreateTupleDescCopy(td));
+        pg_sys::MemoryContextSwitchTo(old);
+    }
+    debug_assert_eq!((*cache.tupdesc).natts as usize, values.len());
+    let tuple = pg_sys::heap_form_tuple(
+        cache.tupdesc,
+        values.as_ptr() as *mut pg_sys::Datum,
+        nulls.as_ptr() as *mut bool,
+    );
+    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+}

@@ -1,0 +1,443 @@
+//! RFM in SQL: the `rfm_model` aggregate, per-row scoring (`rfm_score`, `rfm_segment`,
+//! `rfm_class8`) with per-call-site caches, and the rule-set helpers.
+
+use crate::raw::*;
+use crate::sql_function;
+use customer_tiers_core::rfm::{
+    presets, RfmModel, RfmPopulation, RfmScore, RuleProblem, RuleSet, SegmentRule,
+};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::spi::quote_literal;
+
+const AGG: &str = "rfm_model";
+
+#[inline]
+fn f8(d: pg_sys::Datum) -> f64 {
+    f64::from_bits(d.value() as u64)
+}
+
+#[inline]
+fn f8_datum(v: f64) -> pg_sys::Datum {
+    pg_sys::Datum::from(v.to_bits() as usize)
+}
+
+// ---------------------------------------------------------------- rfm_model aggregate
+
+unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) -> pg_sys::Datum {
+    let bins = if with_bins {
+        match arg(fcinfo, 4) {
+            Some(d) => d.value() as i32,
+            None => null_not_allowed("bins"),
+        }
+    } else {
+        5
+    };
+    let state = &mut *state_or_init(fcinfo, AGG, || check(RfmPopulation::new(bins)));
+    if state.bins as i32 != bins {
+        invalid("bins must be the same for all rows of a group");
+    }
+    if let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
+        check(state.add(f8(r), f8(f), f8(m)));
+    }
+    ptr_datum(state)
+}
+
+sql_function!(ct_rfm_model_trans, |fcinfo| {
+    model_transition(fcinfo, false)
+});
+sql_function!(ct_rfm_model_trans_bins, |fcinfo| {
+    model_transition(fcinfo, true)
+});
+
+sql_function!(ct_rfm_model_combine, |fcinfo| {
+    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+        (None, None) => return_null(fcinfo),
+        (Some(a), None) => a,
+        (None, Some(b)) => {
+            let copy = (*b.cast_mut_ptr::<RfmPopulation>()).clone();
+            ptr_datum(new_state(fcinfo, AGG, copy))
+        }
+        (Some(a), Some(b)) => {
+            let s = &mut *a.cast_mut_ptr::<RfmPopulation>();
+            check(s.merge(&*b.cast_mut_ptr::<RfmPopulation>()));
+            a
+        }
+    }
+});
+
+sql_function!(ct_rfm_model_serialize, |fcinfo| {
+    let s = &*arg(fcinfo, 0)
+        .expect("strict")
+        .cast_mut_ptr::<RfmPopulation>();
+    bytea_datum(&s.encode())
+});
+
+sql_function!(ct_rfm_model_deserialize, |fcinfo| {
+    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+    let s = check(RfmPopulation::decode(bytes));
+    ptr_datum(new_state(fcinfo, AGG, s))
+});
+
+sql_function!(ct_rfm_model_final, |fcinfo| {
+    let Some(p) = arg(fcinfo, 0) else {
+        return return_null(fcinfo);
+    };
+    let Some(m) = (*p.cast_mut_ptr::<RfmPopulation>()).model() else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<()>(fcinfo);
+    let values = [
+        pg_sys::Datum::from(m.bins as i32),
+        pg_sys::Datum::from(m.customers),
+        m.r_breaks.into_datum().unwrap(),
+        m.f_breaks.into_datum().unwrap(),
+        m.m_breaks.into_datum().unwrap(),
+        f8_datum(m.r_mean),
+        f8_datum(m.f_mean),
+        f8_datum(m.m_mean),
+    ];
+    composite(fcinfo, cache, &values, &[false; 8])
+});
+
+// ---------------------------------------------------------------- reading a model value
+
+/// Parses a `tiers.rfm_model` composite datum (slow path, once per distinct model value).
+/// The SQL signature guarantees the row type, so fields are read by position.
+unsafe fn parse_model(d: pg_sys::Datum) -> RfmModel {
+    let hdr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+    let tupdesc = pg_sys::lookup_rowtype_tupdesc(
+        pgrx::heap_tuple_header_get_type_id(hdr),
+        pgrx::heap_tuple_header_get_typmod(hdr),
+    );
+    let natts = (*tupdesc).natts as usize;
+    if natts != 8 {
+        pg_sys::DecrTupleDescRefCount(tupdesc);
+        invalid("model is not a tiers.rfm_model");
+    }
+    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+    tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
+    tuple.t_data = hdr;
+    let mut values = [pg_sys::Datum::from(0usize); 8];
+    let mut nulls = [false; 8];
+    pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    pg_sys::DecrTupleDescRefCount(tupdesc);
+    const NAMES: [&str; 8] = [
+        "bins",
+        "customers",
+        "r_breaks",
+        "f_breaks",
+        "m_breaks",
+        "r_mean",
+        "f_mean",
+        "m_mean",
+    ];
+    if let Some(i) = nulls.iter().position(|&n| n) {
+        invalid(format!("model.{} must not be NULL", NAMES[i]));
+    }
+    let breaks = |i: usize| -> Vec<f64> {
+        Vec::<Option<f64>>::from_datum(values[i], false)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| {
+                v.unwrap_or_else(|| invalid(format!("model.{} must not contain NULL", NAMES[i])))
+            })
+            .collect()
+    };
+    let bins = values[0].value() as i32;
+    if !(2..=10).contains(&bins) {
+        invalid(format!("model.bins must be between 2 and 10, got {bins}"));
+    }
+    let model = RfmModel {
+        bins: bins as usize,
+        customers: values[1].value() as i64,
+        r_breaks: breaks(2),
+        f_breaks: breaks(3),
+        m_breaks: breaks(4),
+        r_mean: f8(values[5]),
+        f_mean: f8(values[6]),
+        m_mean: f8(values[7]),
+    };
+    check(model.validate());
+    model
+}
+
+/// What a scoring call site remembers between rows.
+#[derive(Default)]
+struct ScoreCache {
+    model_bytes: Vec<u8>,
+    model: Option<RfmModel>,
+    rule_set_name: String,
+    rules: Option<RuleSet>,
+}
+
+impl ScoreCache {
+    /// The parsed model for this datum: re-parsed only when the bytes change (with
+    /// `OVER ()` every row carries the same model, so this is a memcmp per row).
+    unsafe fn model(&mut self, d: pg_sys::Datum) -> &RfmModel {
+        let bytes = varlena_bytes(d);
+        if self.model.is_none() || self.model_bytes != bytes {
+            self.model = Some(parse_model(d));
+            self.model_bytes.clear();
+            self.model_bytes.extend_from_slice(bytes);
+        }
+        self.model.as_ref().unwrap()
+    }
+
+    fn rules(&mut self, name: &str) -> &RuleSet {
+        if self.rules.is_none() || self.rule_set_name != name {
+            self.rules = Some(load_rule_set(name));
+            self.rule_set_name = name.to_string();
+        }
+        self.rules.as_ref().unwrap()
+    }
+}
+
+/// Reads a rule set from `tiers.rfm_rule_sets` / `tiers.rfm_segment_rules`.
+fn load_rule_set(name: &str) -> RuleSet {
+    let lit = quote_literal(name);
+    let bins: Option<i32> = Spi::get_one(&format!(
+        "SELECT bins FROM tiers.rfm_rule_sets WHERE rule_set OPERATOR(pg_catalog.=) {lit}"
+    ))
+    .unwrap_or(None);
+    let Some(bins) = bins else {
+        invalid(format!(
+            "rule_set \"{name}\" does not exist in tiers.rfm_rule_sets"
+        ))
+    };
+    let rules = Spi::connect(|client| {
+        let rows = client
+            .select(
+                &format!(
+                    "SELECT segment, r_min, r_max, f_min, f_max, m_min, m_max \
+                     FROM tiers.rfm_segment_rules WHERE rule_set OPERATOR(pg_catalog.=) {lit} ORDER BY priority"
+                ),
+                None,
+                &[],
+            )
+            .unwrap_or_else(|e| invalid(format!("cannot read rule_set \"{name}\": {e}")));
+        rows.map(|row| {
+            let b = |i: usize| -> u8 {
+                let v: i32 = row.get(i).ok().flatten().unwrap_or(0);
+                v.clamp(0, 255) as u8
+            };
+            SegmentRule {
+                segment: row.get::<String>(1).ok().flatten().unwrap_or_default(),
+                r: (b(2), b(3)),
+                f: (b(4), b(5)),
+                m: (b(6), b(7)),
+            }
+        })
+        .collect::<Vec<_>>()
+    });
+    check(RuleSet::new(bins, rules))
+}
+
+#[inline]
+unsafe fn scores(
+    fcinfo: pg_sys::FunctionCallInfo,
+    cache: &mut ScoreCache,
+) -> Option<(RfmScore, usize)> {
+    let (r, f, m, model) = (
+        arg(fcinfo, 0)?,
+        arg(fcinfo, 1)?,
+        arg(fcinfo, 2)?,
+        arg(fcinfo, 3)?,
+    );
+    let model = cache.model(model);
+    Some((check(model.score(f8(r), f8(f), f8(m))), model.bins))
+}
+
+unsafe fn rfm_score(fcinfo: pg_sys::FunctionCallInfo, rule_set: Option<&str>) -> pg_sys::Datum {
+    let cache = call_cache::<ScoreCache>(fcinfo);
+    let Some((s, bins)) = scores(fcinfo, &mut cache.extra) else {
+        return return_null(fcinfo);
+    };
+    let rules_name = rule_set.unwrap_or("standard");
+    let rules = cache.extra.rules(rules_name);
+    // A rule set only fits models of its own grid; otherwise the segment is NULL.
+    let segment = if rules.bins as usize == bins {
+        Some(text_datum(check(rules.segment(s))))
+    } else if rule_set.is_some() {
+        invalid(format!(
+            "rule_set \"{rules_name}\" is for {} bins, the model has {bins}",
+            rules.bins
+        ))
+    } else {
+        None
+    };
+    let values = [
+        pg_sys::Datum::from(s.r as i32),
+        pg_sys::Datum::from(s.f as i32),
+        pg_sys::Datum::from(s.m as i32),
+        text_datum(&s.text(bins)),
+        segment.unwrap_or(pg_sys::Datum::from(0usize)),
+    ];
+    let nulls = [false, false, false, false, segment.is_none()];
+    composite(fcinfo, cache, &values, &nulls)
+}
+
+sql_function!(ct_rfm_score, |fcinfo| { rfm_score(fcinfo, None) });
+
+sql_function!(ct_rfm_score_rules, |fcinfo| {
+    match arg(fcinfo, 4) {
+        Some(d) => rfm_score(fcinfo, Some(text_str(d))),
+        None => null_not_allowed("rule_set"),
+    }
+});
+
+sql_function!(ct_rfm_segment, |fcinfo| {
+    let name = if nargs(fcinfo) > 3 {
+        match arg(fcinfo, 3) {
+            Some(d) => text_str(d),
+            None => null_not_allowed("rule_set"),
+        }
+    } else {
+        "standard"
+    };
+    let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+        return return_null(fcinfo);
+    };
+    let score = |d: pg_sys::Datum, dim: &str| -> u8 {
+        let v = d.value() as i32;
+        if !(1..=10).contains(&v) {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                format!("{dim} score must be between 1 and the rule set's bins, got {v}")
+            );
+        }
+        v as u8
+    };
+    let s = RfmScore {
+        r: score(r, "r"),
+        f: score(f, "f"),
+        m: score(m, "m"),
+    };
+    let cache = call_cache::<ScoreCache>(fcinfo);
+    text_datum(check(cache.extra.rules(name).segment(s)))
+});
+
+sql_function!(ct_rfm_class8, |fcinfo| {
+    let lang = if nargs(fcinfo) > 4 {
+        match arg(fcinfo, 4) {
+            Some(d) => text_str(d),
+            None => null_not_allowed("lang"),
+        }
+    } else {
+        "zh"
+    };
+    let english = match lang {
+        "zh" => false,
+        "en" => true,
+        other => invalid(format!("lang must be 'zh' or 'en', got '{other}'")),
+    };
+    let (Some(r), Some(f), Some(m), Some(model)) = (
+        arg(fcinfo, 0),
+        arg(fcinfo, 1),
+        arg(fcinfo, 2),
+        arg(fcinfo, 3),
+    ) else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<ScoreCache>(fcinfo);
+    let class = check(cache.extra.model(model).class8(f8(r), f8(f), f8(m)));
+    text_datum(if english {
+        class.label_en()
+    } else {
+        class.label_zh()
+    })
+});
+
+// ---------------------------------------------------------------- rule-set helpers
+
+/// Gaps, overlaps and never-matching rules of a rule set.
+#[pg_extern(stable, parallel_safe, strict, name = "rfm_rule_check")]
+fn rfm_rule_check(
+    rule_set: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(problem, String),
+        name!(segment, Option<String>),
+        name!(other_segment, Option<String>),
+        name!(cells, i32),
+        name!(example_cells, Vec<String>),
+    ),
+> {
+    let set = load_rule_set(rule_set);
+    let bins = set.bins as usize;
+    let texts =
+        |cells: &[RfmScore]| -> Vec<String> { cells.iter().map(|c| c.text(bins)).collect() };
+    let rows: Vec<_> = set
+        .check()
+        .into_iter()
+        .map(|p| match p {
+            RuleProblem::Gap { cells } => (
+                "gap".to_string(),
+                None,
+                None,
+                cells.len() as i32,
+                texts(&cells),
+            ),
+            RuleProblem::Overlap {
+                first,
+                second,
+                cells,
+            } => (
+                "overlap".to_string(),
+                Some(set.rules[first].segment.clone()),
+                Some(set.rules[second].segment.clone()),
+                cells.len() as i32,
+                texts(&cells),
+            ),
+            RuleProblem::Shadowed { rule } => (
+                "never_matches".to_string(),
+                Some(set.rules[rule].segment.clone()),
+                None,
+                0,
+                vec![],
+            ),
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// The preset rule sets compiled into the extension (used by the install script).
+#[pg_extern(immutable, parallel_safe, name = "rfm_preset_rules")]
+fn rfm_preset_rules() -> TableIterator<
+    'static,
+    (
+        name!(rule_set, String),
+        name!(bins, i32),
+        name!(description, String),
+        name!(priority, i32),
+        name!(segment, String),
+        name!(r_min, i32),
+        name!(r_max, i32),
+        name!(f_min, i32),
+        name!(f_max, i32),
+        name!(m_min, i32),
+        name!(m_max, i32),
+    ),
+> {
+    let mut rows = Vec::new();
+    for (set, bins, description, rules) in presets() {
+        for (i, r) in rules.into_iter().enumerate() {
+            rows.push((
+                set.to_string(),
+                bins,
+                description.to_string(),
+                (i as i32 + 1) * 10,
+                r.segment,
+                r.r.0 as i32,
+                r.r.1 as i32,
+                r.f.0 as i32,
+                r.f.1 as i32,
+                r.m.0 as i32,
+                r.m.1 as i32,
+            ));
+        }
+    }
+    TableIterator::new(rows)
+}

@@ -1,0 +1,223 @@
+//! `tiers.customer_summary(ordered_at, amount, as_of [, unit])`: a hand-written aggregate with
+//! an `internal` state (the core's `SummaryState`), parallel safe through
+//! combine / serialize / deserialize. One transition function per (time type, amount type,
+//! with or without unit); everything else is shared.
+
+use crate::raw::*;
+use crate::sql_function;
+use customer_tiers_core::summary::{date_usecs, SummaryState};
+use customer_tiers_core::time::{day_of, interval_usecs, USECS_PER_DAY};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+const AGG: &str = "customer_summary";
+
+#[derive(Clone, Copy)]
+enum Time {
+    Date,
+    Timestamp,
+    TimestampTz,
+}
+
+#[derive(Clone, Copy)]
+enum Amount {
+    Float8,
+    Numeric,
+}
+
+fn not_finite(what: &str) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+        format!("{what} must be a finite date or timestamp, not infinity")
+    );
+}
+
+/// Microseconds since 2000-01-01 of a date / timestamp / timestamptz datum.
+#[inline(always)]
+fn usecs(time: Time, d: pg_sys::Datum, what: &str) -> i64 {
+    match time {
+        Time::Date => {
+            let v = d.value() as i32;
+            if v == i32::MIN || v == i32::MAX {
+                not_finite(what)
+            }
+            date_usecs(v)
+        }
+        Time::Timestamp | Time::TimestampTz => {
+            let v = d.value() as i64;
+            if v == i64::MIN || v == i64::MAX {
+                not_finite(what)
+            }
+            v
+        }
+    }
+}
+
+/// The calendar day of a purchase: for `timestamptz` in the session's time zone.
+#[inline(always)]
+unsafe fn day(time: Time, at: i64) -> i32 {
+    match time {
+        Time::Date => (at / USECS_PER_DAY) as i32,
+        Time::Timestamp => day_of(at),
+        Time::TimestampTz => {
+            let mut tz: i32 = 0;
+            let mut tm: pg_sys::pg_tm = std::mem::zeroed();
+            let mut fsec: pg_sys::fsec_t = 0;
+            if pg_sys::timestamp2tm(
+                at,
+                &mut tz,
+                &mut tm,
+                &mut fsec,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            ) != 0
+            {
+                not_finite("ordered_at")
+            }
+            // tz is seconds west of UTC: local wall clock = UTC − tz
+            day_of(at - tz as i64 * 1_000_000)
+        }
+    }
+}
+
+/// A finite amount as f64.
+#[inline(always)]
+unsafe fn amount(kind: Amount, d: pg_sys::Datum) -> f64 {
+    let v = match kind {
+        Amount::Float8 => f64::from_bits(d.value() as u64),
+        Amount::Numeric => crate::numeric::to_f64(d),
+    };
+    if !v.is_finite() {
+        invalid(format!("amount must be a finite number, got {v}"));
+    }
+    v
+}
+
+unsafe fn unit_usecs(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
+    let Some(d) = arg(fcinfo, n) else {
+        null_not_allowed("unit")
+    };
+    let iv = &*(d.cast_mut_ptr::<pg_sys::Interval>());
+    let u = interval_usecs(iv.month, iv.day, iv.time);
+    if !(u > 0.0) || !u.is_finite() {
+        invalid("unit must be a positive interval, e.g. '1 day' or '7 days'");
+    }
+    u
+}
+
+#[inline(always)]
+unsafe fn transition(
+    fcinfo: pg_sys::FunctionCallInfo,
+    time: Time,
+    kind: Amount,
+    with_unit: bool,
+) -> pg_sys::Datum {
+    let Some(as_of_d) = arg(fcinfo, 3) else {
+        null_not_allowed("as_of")
+    };
+    let as_of = usecs(time, as_of_d, "as_of");
+    let state = match arg(fcinfo, 0) {
+        Some(p) => {
+            let s = &mut *p.cast_mut_ptr::<SummaryState>();
+            if s.as_of != as_of {
+                invalid("as_of must be the same for all rows of a group");
+            }
+            if with_unit && s.unit != unit_usecs(fcinfo, 4) {
+                invalid("unit must be the same for all rows of a group");
+            }
+            s
+        }
+        None => {
+            let unit = if with_unit {
+                unit_usecs(fcinfo, 4)
+            } else {
+                USECS_PER_DAY as f64
+            };
+            &mut *new_state(fcinfo, AGG, check(SummaryState::new(as_of, unit)))
+        }
+    };
+    if let Some(at_d) = arg(fcinfo, 1) {
+        let at = usecs(time, at_d, "ordered_at");
+        if at <= state.as_of {
+            let value = arg(fcinfo, 2).map(|d| amount(kind, d));
+            state.add(at, day(time, at), value);
+        }
+    }
+    ptr_datum(state)
+}
+
+macro_rules! transitions {
+    ($($name:ident => $time:ident, $amount:ident, $unit:literal;)*) => {$(
+        sql_function!($name, |fcinfo| { transition(fcinfo, Time::$time, Amount::$amount, $unit) });
+    )*};
+}
+
+transitions! {
+    ct_summary_trans_date_f8 => Date, Float8, false;
+    ct_summary_trans_date_num => Date, Numeric, false;
+    ct_summary_trans_ts_f8 => Timestamp, Float8, false;
+    ct_summary_trans_ts_num => Timestamp, Numeric, false;
+    ct_summary_trans_tstz_f8 => TimestampTz, Float8, false;
+    ct_summary_trans_tstz_num => TimestampTz, Numeric, false;
+    ct_summary_trans_date_f8_unit => Date, Float8, true;
+    ct_summary_trans_date_num_unit => Date, Numeric, true;
+    ct_summary_trans_ts_f8_unit => Timestamp, Float8, true;
+    ct_summary_trans_ts_num_unit => Timestamp, Numeric, true;
+    ct_summary_trans_tstz_f8_unit => TimestampTz, Float8, true;
+    ct_summary_trans_tstz_num_unit => TimestampTz, Numeric, true;
+}
+
+sql_function!(ct_summary_combine, |fcinfo| {
+    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+        (None, None) => return_null(fcinfo),
+        (Some(a), None) => a,
+        (None, Some(b)) => {
+            let copy = (*b.cast_mut_ptr::<SummaryState>()).clone();
+            ptr_datum(new_state(fcinfo, AGG, copy))
+        }
+        (Some(a), Some(b)) => {
+            let s = &mut *a.cast_mut_ptr::<SummaryState>();
+            check(s.merge(&*b.cast_mut_ptr::<SummaryState>()));
+            a
+        }
+    }
+});
+
+sql_function!(ct_summary_serialize, |fcinfo| {
+    let s = &*arg(fcinfo, 0)
+        .expect("strict")
+        .cast_mut_ptr::<SummaryState>();
+    bytea_datum(&s.encode())
+});
+
+sql_function!(ct_summary_deserialize, |fcinfo| {
+    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+    let s = check(SummaryState::decode(bytes));
+    ptr_datum(new_state(fcinfo, AGG, s))
+});
+
+sql_function!(ct_summary_final, |fcinfo| {
+    let Some(p) = arg(fcinfo, 0) else {
+        return return_null(fcinfo);
+    };
+    let Some(s) = (*p.cast_mut_ptr::<SummaryState>()).summary() else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<()>(fcinfo);
+    let f8 = |v: f64| pg_sys::Datum::from(v.to_bits() as usize);
+    let values = [
+        pg_sys::Datum::from(s.first_day),
+        pg_sys::Datum::from(s.last_day),
+        pg_sys::Datum::from(s.orders),
+        pg_sys::Datum::from(s.returns),
+        pg_sys::Datum::from(s.occasions),
+        pg_sys::Datum::from(s.frequency),
+        f8(s.recency),
+        f8(s.tenure),
+        f8(s.since_last),
+        f8(s.monetary_total),
+        f8(s.monetary),
+    ];
+    composite(fcinfo, cache, &values, &[false; 11])
+});
