@@ -258,6 +258,9 @@ COMMENT ON FUNCTION tiers.rfm_segment(integer, integer, integer, text) IS
 COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
     'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: recency < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); other lang: 22023.';
 
+COMMENT ON TYPE tiers.rfm_score IS
+    'Result of tiers.rfm_score: r, f, m (1..bins, higher is better), score (the digits as text), segment.';
+
 ------------------------------------------------------------------------------------------
 -- rule sets: presets, guards, helpers
 ------------------------------------------------------------------------------------------

@@ -298,21 +298,12 @@ sql_function!(ct_rfm_segment, |fcinfo| {
     let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
         return return_null(fcinfo);
     };
-    let score = |d: pg_sys::Datum, dim: &str| -> u8 {
-        let v = d.value() as i32;
-        if !(1..=10).contains(&v) {
-            ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-                format!("{dim} score must be between 1 and the rule set's bins, got {v}")
-            );
-        }
-        v as u8
-    };
+    // out-of-range scores are reported by RuleSet::segment with the rule set's bins
+    let score = |d: pg_sys::Datum| (d.value() as i32).clamp(0, 255) as u8;
     let s = RfmScore {
-        r: score(r, "r"),
-        f: score(f, "f"),
-        m: score(m, "m"),
+        r: score(r),
+        f: score(f),
+        m: score(m),
     };
     let cache = call_cache::<ScoreCache>(fcinfo);
     text_datum(check(cache.extra.rules(name).segment(s)))
@@ -362,7 +353,7 @@ fn rfm_rule_check(
         name!(segment, Option<String>),
         name!(other_segment, Option<String>),
         name!(cells, i32),
-        name!(example_cells, Vec<String>),
+        name!(scores, Vec<String>),
     ),
 > {
     let set = load_rule_set(rule_set);

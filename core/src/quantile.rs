@@ -25,11 +25,11 @@ pub fn breakpoints(sorted: &[f64], bins: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Sorts a copy of `values` (which must be free of NaN) and returns its breakpoints.
-pub fn breakpoints_of(values: &[f64], bins: usize) -> Vec<f64> {
+/// A sorted copy of `values`, which must be free of NaN.
+pub fn sorted_copy(values: &[f64]) -> Vec<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_unstable_by(|a, b| a.partial_cmp(b).expect("NaN is rejected before sorting"));
-    breakpoints(&sorted, bins)
+    sorted
 }
 
 /// Number of breakpoints strictly below `value`.

@@ -1,7 +1,7 @@
 //! RFM: the population model (breakpoints and means), scores, segment rule sets and the
 //! 8-class model used in China.
 
-use crate::quantile::{breakpoints_of, check_bins, score_down, score_up};
+use crate::quantile::{breakpoints, check_bins, score_down, score_up, sorted_copy};
 use crate::CoreError;
 
 /// The accumulated population of an `rfm_model` aggregate.
@@ -66,23 +66,33 @@ impl RfmPopulation {
     }
 
     /// The model, or `None` for an empty population. Does not modify the population.
+    /// Means are summed over the sorted values, so the result does not depend on the order
+    /// in which rows arrived (serial and parallel plans give identical models).
     pub fn model(&self) -> Option<RfmModel> {
         let n = self.recency.len();
         if n == 0 {
             return None;
         }
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
+        let (r_breaks, r_mean) = breaks_and_mean(&self.recency, self.bins);
+        let (f_breaks, f_mean) = breaks_and_mean(&self.frequency, self.bins);
+        let (m_breaks, m_mean) = breaks_and_mean(&self.monetary, self.bins);
         Some(RfmModel {
             bins: self.bins,
             customers: n as i64,
-            r_breaks: breakpoints_of(&self.recency, self.bins),
-            f_breaks: breakpoints_of(&self.frequency, self.bins),
-            m_breaks: breakpoints_of(&self.monetary, self.bins),
-            r_mean: mean(&self.recency),
-            f_mean: mean(&self.frequency),
-            m_mean: mean(&self.monetary),
+            r_breaks,
+            f_breaks,
+            m_breaks,
+            r_mean,
+            f_mean,
+            m_mean,
         })
     }
+}
+
+fn breaks_and_mean(values: &[f64], bins: usize) -> (Vec<f64>, f64) {
+    let sorted = sorted_copy(values);
+    let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+    (breakpoints(&sorted, bins), mean)
 }
 
 /// The scores of one customer.

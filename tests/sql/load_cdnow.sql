@@ -1,6 +1,9 @@
 -- Loads the CDNOW data carried in data/cdnow/ (whitespace-separated text) into
 -- cdnow_master(customer_id, ordered_on, cds, amount) and cdnow_sample(.. + sample_id).
 -- Run with psql from the repository root.
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS cdnow_master, cdnow_sample;
+RESET client_min_messages;
 CREATE TEMP TABLE cdnow_lines (line text);
 \copy cdnow_lines FROM 'data/cdnow/CDNOW_master.txt'
 CREATE TABLE cdnow_master AS
