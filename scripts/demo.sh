@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up everything and runs the demo: installs dependencies, builds and installs the
+# extension (release), starts the Debian PostgreSQL 15 cluster, creates the database
+# customer_tiers_demo, loads the CDNOW purchase history and prints its RFM segments.
+# Idempotent: a second run rebuilds nothing and reloads nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. scripts/env.sh
+
+echo "== building and installing customer_tiers (release)"
+cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+
+echo "== starting the PostgreSQL 15 cluster"
+if ! pg_lsclusters -h 2>/dev/null | grep -q "^15 \+main"; then
+    env -u RUST_BACKTRACE pg_createcluster 15 main >/dev/null
+fi
+if ! pg_lsclusters -h | grep -q "^15 \+main .* online"; then
+    env -u RUST_BACKTRACE pg_ctlcluster 15 main start
+fi
+PORT=$(pg_lsclusters -h | awk '$1 == "15" && $2 == "main" {print $3}')
+psql_pg() { sudo -u postgres env -u RUST_BACKTRACE PGOPTIONS=--client-min-messages=warning psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" "$@"; }
+
+DB=customer_tiers_demo
+if [ -z "$(psql_pg -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ]; then
+    echo "== creating database $DB"
+    psql_pg -d postgres -c "CREATE DATABASE $DB"
+fi
+
+# (Re)create the extension only when the installed script differs from the one the demo
+# database was built with, so a second run changes nothing.
+SCRIPT="$("$PG_CONFIG" --sharedir)/extension/customer_tiers--0.1.0.sql"
+WANT=$(cat "$SCRIPT" "$("$PG_CONFIG" --pkglibdir)/customer_tiers.so" | md5sum | cut -d' ' -f1)
+HAVE=$(psql_pg -d $DB -Atc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$DB'")
+if [ "$HAVE" != "$WANT" ]; then
+    echo "== creating extension customer_tiers"
+    psql_pg -d $DB -c "DROP EXTENSION IF EXISTS customer_tiers CASCADE" -c "CREATE EXTENSION customer_tiers"
+    psql_pg -d $DB -c "COMMENT ON DATABASE $DB IS '$WANT'"
+fi
+
+if [ -z "$(psql_pg -d $DB -Atc "SELECT to_regclass('public.cdnow_master')")" ]; then
+    echo "== loading CDNOW (69,659 purchases of 23,570 customers)"
+    psql_pg -d $DB -f tests/sql/load_cdnow.sql
+fi
+
+psql_pg -d $DB -f scripts/demo.sql
