@@ -54,84 +54,84 @@ CREATE FUNCTION tiers.customer_summary_final(internal)
     RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_summary_final';
 CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount double precision, as_of date) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount numeric, as_of date) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount double precision, as_of timestamp without time zone) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount numeric, as_of timestamp without time zone) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount double precision, as_of timestamp with time zone) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount numeric, as_of timestamp with time zone) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount double precision, as_of date, unit interval) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount numeric, as_of date, unit interval) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount double precision, as_of timestamp without time zone, unit interval) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount numeric, as_of timestamp without time zone, unit interval) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount double precision, as_of timestamp with time zone, unit interval) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,
     DESERIALFUNC = tiers.customer_summary_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount numeric, as_of timestamp with time zone, unit interval) (
-    SFUNC = tiers.customer_summary_trans, STYPE = internal,
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
     FINALFUNC = tiers.customer_summary_final,
     COMBINEFUNC = tiers.customer_summary_combine,
     SERIALFUNC = tiers.customer_summary_serialize,

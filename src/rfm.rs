@@ -169,6 +169,10 @@ struct ScoreCache {
     model: Option<RfmModel>,
     rule_set_name: String,
     rules: Option<RuleSet>,
+    /// Finished result rows per grid cell, for `cells_key` = (bins, rule set): a result depends
+    /// only on the cell, so each is built once and copied per row (no per-row formatting).
+    cells: Vec<Option<&'static [u8]>>,
+    cells_key: (usize, String),
 }
 
 impl ScoreCache {
@@ -191,6 +195,21 @@ impl ScoreCache {
         }
         self.rules.as_ref().unwrap()
     }
+}
+
+/// A copy, in the current memory context, of a varlena kept in the call-site cache.
+unsafe fn copy_out(bytes: &[u8]) -> pg_sys::Datum {
+    let p = pg_sys::palloc(bytes.len()) as *mut u8;
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+    pg_sys::Datum::from(p)
+}
+
+/// Keeps a copy of a varlena datum in the function's long-lived memory context.
+unsafe fn keep(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> &'static [u8] {
+    let len = pgrx::varsize_any(d.cast_mut_ptr());
+    let p = pg_sys::MemoryContextAlloc((*(*fcinfo).flinfo).fn_mcxt, len) as *mut u8;
+    std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p, len);
+    std::slice::from_raw_parts(p, len)
 }
 
 /// Reads a rule set from `tiers.rfm_rule_sets` / `tiers.rfm_segment_rules`.
@@ -254,7 +273,16 @@ unsafe fn rfm_score(fcinfo: pg_sys::FunctionCallInfo, rule_set: Option<&str>) ->
         return return_null(fcinfo);
     };
     let rules_name = rule_set.unwrap_or("standard");
-    let rules = cache.extra.rules(rules_name);
+    let c = &mut cache.extra;
+    if c.cells_key.0 != bins || c.cells_key.1 != rules_name {
+        c.cells = vec![None; bins * bins * bins];
+        c.cells_key = (bins, rules_name.to_string());
+    }
+    let index = ((s.r as usize - 1) * bins + (s.f as usize - 1)) * bins + (s.m as usize - 1);
+    if let Some(bytes) = c.cells[index] {
+        return copy_out(bytes);
+    }
+    let rules = c.rules(rules_name);
     // A rule set only fits models of its own grid; otherwise the segment is NULL.
     let segment = if rules.bins as usize == bins {
         Some(text_datum(check(rules.segment(s))))
@@ -274,7 +302,9 @@ unsafe fn rfm_score(fcinfo: pg_sys::FunctionCallInfo, rule_set: Option<&str>) ->
         segment.unwrap_or(pg_sys::Datum::from(0usize)),
     ];
     let nulls = [false, false, false, false, segment.is_none()];
-    composite(fcinfo, cache, &values, &nulls)
+    let row = composite(fcinfo, cache, &values, &nulls);
+    cache.extra.cells[index] = Some(keep(fcinfo, row));
+    row
 }
 
 sql_function!(ct_rfm_score, |fcinfo| { rfm_score(fcinfo, None) });
@@ -333,11 +363,21 @@ sql_function!(ct_rfm_class8, |fcinfo| {
     };
     let cache = call_cache::<ScoreCache>(fcinfo);
     let class = check(cache.extra.model(model).class8(f8(r), f8(f), f8(m)));
-    text_datum(if english {
+    let label = if english {
         class.label_en()
     } else {
         class.label_zh()
-    })
+    };
+    // the eight labels are kept per call site and copied per row
+    let index = class.index() + if english { 8 } else { 0 };
+    let c = &mut cache.extra;
+    if c.cells.len() != 16 {
+        c.cells = vec![None; 16];
+    }
+    if c.cells[index].is_none() {
+        c.cells[index] = Some(keep(fcinfo, text_datum(label)));
+    }
+    copy_out(c.cells[index].unwrap())
 });
 
 // ---------------------------------------------------------------- rule-set helpers

@@ -5,12 +5,90 @@
 
 use crate::raw::*;
 use crate::sql_function;
-use customer_tiers_core::summary::{date_usecs, SummaryState};
+use customer_tiers_core::summary::{date_usecs, DayCell, DayStore, SummaryState};
 use customer_tiers_core::time::{day_of, interval_usecs, USECS_PER_DAY};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 const AGG: &str = "customer_summary";
+
+/// Day cells kept in the aggregate memory context: PostgreSQL accounts for the memory (hash
+/// aggregation spills on time) and frees it with the context; nothing to drop, no malloc.
+pub struct PallocDays {
+    ptr: *mut DayCell,
+    len: usize,
+    cap: usize,
+    cx: pg_sys::MemoryContext,
+}
+
+impl PallocDays {
+    fn new(cx: pg_sys::MemoryContext) -> Self {
+        PallocDays {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+            cx,
+        }
+    }
+
+    fn reserve(&mut self, needed: usize) {
+        if needed <= self.cap {
+            return;
+        }
+        let cap = needed.max(self.cap * 2).max(4);
+        let bytes = cap * std::mem::size_of::<DayCell>();
+        // SAFETY: palloc'd memory of the aggregate context, MAXALIGNed (DayCell aligns to 8).
+        self.ptr = unsafe {
+            if self.ptr.is_null() {
+                pg_sys::MemoryContextAlloc(self.cx, bytes)
+            } else {
+                pg_sys::repalloc(self.ptr as *mut std::ffi::c_void, bytes)
+            }
+        } as *mut DayCell;
+        self.cap = cap;
+    }
+}
+
+impl DayStore for PallocDays {
+    fn cells(&self) -> &[DayCell] {
+        if self.len == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+    fn cells_mut(&mut self) -> &mut [DayCell] {
+        if self.len == 0 {
+            &mut []
+        } else {
+            unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+        }
+    }
+    fn insert(&mut self, index: usize, cell: DayCell) {
+        assert!(index <= self.len);
+        self.reserve(self.len + 1);
+        unsafe {
+            std::ptr::copy(self.ptr.add(index), self.ptr.add(index + 1), self.len - index);
+            self.ptr.add(index).write(cell);
+        }
+        self.len += 1;
+    }
+    fn assign(&mut self, cells: &[DayCell]) {
+        self.reserve(cells.len());
+        unsafe { std::ptr::copy_nonoverlapping(cells.as_ptr(), self.ptr, cells.len()) };
+        self.len = cells.len();
+    }
+}
+
+type State = SummaryState<PallocDays>;
+
+/// Places a state in the aggregate memory context (no destructor needed).
+unsafe fn alloc_state(fcinfo: pg_sys::FunctionCallInfo, make: impl FnOnce(PallocDays) -> State) -> *mut State {
+    let cx = agg_context(fcinfo, AGG);
+    let p = pg_sys::MemoryContextAlloc(cx, std::mem::size_of::<State>()) as *mut State;
+    p.write(make(PallocDays::new(cx)));
+    p
+}
 
 #[derive(Clone, Copy)]
 enum Time {
@@ -119,7 +197,7 @@ unsafe fn transition(
     let as_of = usecs(time, as_of_d, "as_of");
     let state = match arg(fcinfo, 0) {
         Some(p) => {
-            let s = &mut *p.cast_mut_ptr::<SummaryState>();
+            let s = &mut *p.cast_mut_ptr::<State>();
             if s.as_of != as_of {
                 invalid("as_of must be the same for all rows of a group");
             }
@@ -134,7 +212,7 @@ unsafe fn transition(
             } else {
                 USECS_PER_DAY as f64
             };
-            &mut *new_state(fcinfo, AGG, check(SummaryState::new(as_of, unit)))
+            &mut *alloc_state(fcinfo, |days| check(SummaryState::with_store(as_of, unit, days)))
         }
     };
     if let Some(at_d) = arg(fcinfo, 1) {
@@ -173,35 +251,36 @@ sql_function!(ct_summary_combine, |fcinfo| {
         (None, None) => return_null(fcinfo),
         (Some(a), None) => a,
         (None, Some(b)) => {
-            let copy = (*b.cast_mut_ptr::<SummaryState>()).clone();
-            ptr_datum(new_state(fcinfo, AGG, copy))
+            let other = &*b.cast_mut_ptr::<State>();
+            let copy = alloc_state(fcinfo, |days| {
+                check(SummaryState::with_store(other.as_of, other.unit, days))
+            });
+            check((*copy).merge(other));
+            ptr_datum(copy)
         }
         (Some(a), Some(b)) => {
-            let s = &mut *a.cast_mut_ptr::<SummaryState>();
-            check(s.merge(&*b.cast_mut_ptr::<SummaryState>()));
+            let s = &mut *a.cast_mut_ptr::<State>();
+            check(s.merge(&*b.cast_mut_ptr::<State>()));
             a
         }
     }
 });
 
 sql_function!(ct_summary_serialize, |fcinfo| {
-    let s = &*arg(fcinfo, 0)
-        .expect("strict")
-        .cast_mut_ptr::<SummaryState>();
+    let s = &*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<State>();
     bytea_datum(&s.encode())
 });
 
 sql_function!(ct_summary_deserialize, |fcinfo| {
     let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
-    let s = check(SummaryState::decode(bytes));
-    ptr_datum(new_state(fcinfo, AGG, s))
+    ptr_datum(alloc_state(fcinfo, |days| check(SummaryState::decode_into(bytes, days))))
 });
 
 sql_function!(ct_summary_final, |fcinfo| {
     let Some(p) = arg(fcinfo, 0) else {
         return return_null(fcinfo);
     };
-    let Some(s) = (*p.cast_mut_ptr::<SummaryState>()).summary() else {
+    let Some(s) = (*p.cast_mut_ptr::<State>()).summary() else {
         return return_null(fcinfo);
     };
     let cache = call_cache::<()>(fcinfo);

@@ -169,6 +169,11 @@ pub struct Class8 {
 }
 
 impl Class8 {
+    /// A number 0..8 identifying the class.
+    pub fn index(&self) -> usize {
+        (self.high_value as usize) << 2 | (self.recent as usize) << 1 | self.frequent as usize
+    }
+
     pub fn label_zh(&self) -> &'static str {
         match (self.high_value, self.recent, self.frequent) {
             (true, true, true) => "重要价值客户",

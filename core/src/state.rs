@@ -4,7 +4,7 @@
 //! Decoding checks every length, so a damaged or foreign `bytea` gives an error, never a crash.
 
 use crate::rfm::RfmPopulation;
-use crate::summary::{DayCell, SummaryState};
+use crate::summary::{DayCell, DayStore, SummaryState};
 use crate::CoreError;
 
 const SUMMARY_MAGIC: u8 = b'S';
@@ -79,9 +79,10 @@ fn put_f64s(out: &mut Vec<u8>, v: &[f64]) {
     }
 }
 
-impl SummaryState {
+impl<S: DayStore> SummaryState<S> {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(60 + 16 * self.days.len());
+        let days = self.days.cells();
+        let mut out = Vec::with_capacity(60 + 16 * days.len());
         out.extend_from_slice(&[SUMMARY_MAGIC, VERSION]);
         out.extend_from_slice(&self.as_of.to_le_bytes());
         out.extend_from_slice(&self.unit.to_le_bytes());
@@ -90,8 +91,8 @@ impl SummaryState {
         out.extend_from_slice(&self.orders.to_le_bytes());
         out.extend_from_slice(&self.returns.to_le_bytes());
         out.extend_from_slice(&self.total.to_le_bytes());
-        out.extend_from_slice(&(self.days.len() as u32).to_le_bytes());
-        for c in &self.days {
+        out.extend_from_slice(&(days.len() as u32).to_le_bytes());
+        for c in days {
             out.extend_from_slice(&c.day.to_le_bytes());
             out.extend_from_slice(&c.orders.to_le_bytes());
             out.extend_from_slice(&c.value.to_le_bytes());
@@ -99,32 +100,38 @@ impl SummaryState {
         out
     }
 
-    pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
+    /// Decodes into a state over `days` (which must be empty).
+    pub fn decode_into(buf: &[u8], days: S) -> Result<Self, CoreError> {
         let mut r = Reader { buf };
         r.header(SUMMARY_MAGIC)?;
-        let mut s = SummaryState::new(r.i64()?, r.f64()?)?;
+        let mut s = SummaryState::with_store(r.i64()?, r.f64()?, days)?;
         s.first_at = r.i64()?;
         s.last_at = r.i64()?;
         s.orders = r.i64()?;
         s.returns = r.i64()?;
         s.total = r.f64()?;
         let n = r.count(16)?;
-        s.days.reserve(n);
-        for _ in 0..n {
+        for k in 0..n {
             let cell = DayCell {
                 day: r.i32()?,
                 orders: r.u32()?,
                 value: r.f64()?,
             };
-            if s.days.last().is_some_and(|l| l.day >= cell.day) {
+            if s.days.cells().last().is_some_and(|l| l.day >= cell.day) {
                 return Err(CoreError::Corrupt(
                     "aggregate state days are not sorted".into(),
                 ));
             }
-            s.days.push(cell);
+            s.days.insert(k, cell);
         }
         r.end()?;
         Ok(s)
+    }
+}
+
+impl SummaryState {
+    pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
+        SummaryState::decode_into(buf, Vec::new())
     }
 }
 

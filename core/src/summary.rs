@@ -28,9 +28,35 @@ pub struct DayCell {
     pub value: f64,
 }
 
+/// Where a state keeps its sorted day cells. `Vec` here; the extension stores them in the
+/// aggregate's PostgreSQL memory context so PostgreSQL accounts for (and frees) the memory.
+pub trait DayStore {
+    fn cells(&self) -> &[DayCell];
+    fn cells_mut(&mut self) -> &mut [DayCell];
+    fn insert(&mut self, index: usize, cell: DayCell);
+    /// Replaces the content (used by merge).
+    fn assign(&mut self, cells: &[DayCell]);
+}
+
+impl DayStore for Vec<DayCell> {
+    fn cells(&self) -> &[DayCell] {
+        self
+    }
+    fn cells_mut(&mut self) -> &mut [DayCell] {
+        self
+    }
+    fn insert(&mut self, index: usize, cell: DayCell) {
+        Vec::insert(self, index, cell)
+    }
+    fn assign(&mut self, cells: &[DayCell]) {
+        self.clear();
+        self.extend_from_slice(cells);
+    }
+}
+
 /// The aggregate state of `customer_summary`: proportional to the customer's distinct days.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SummaryState {
+pub struct SummaryState<S: DayStore = Vec<DayCell>> {
     /// The evaluation instant, microseconds since 2000-01-01.
     pub as_of: i64,
     /// Microseconds per unit (> 0).
@@ -42,7 +68,7 @@ pub struct SummaryState {
     pub returns: i64,
     pub total: f64,
     /// Sorted by day, one cell per distinct day.
-    pub days: Vec<DayCell>,
+    pub days: S,
 }
 
 /// The result of a summary, in the caller's unit.
@@ -63,8 +89,16 @@ pub struct Summary {
 }
 
 impl SummaryState {
-    /// A new, empty state. `unit` is in microseconds and must be finite and positive.
+    /// A new, empty state with `Vec` storage.
     pub fn new(as_of: i64, unit: f64) -> Result<Self, CoreError> {
+        SummaryState::with_store(as_of, unit, Vec::new())
+    }
+}
+
+impl<S: DayStore> SummaryState<S> {
+    /// A new, empty state over `days` (which must be empty). `unit` is in microseconds and
+    /// must be finite and positive.
+    pub fn with_store(as_of: i64, unit: f64, days: S) -> Result<Self, CoreError> {
         if !(unit.is_finite() && unit > 0.0) {
             return Err(CoreError::InvalidParameter(
                 "unit must be a positive interval".into(),
@@ -78,7 +112,7 @@ impl SummaryState {
             orders: 0,
             returns: 0,
             total: 0.0,
-            days: Vec::new(),
+            days,
         })
     }
 
@@ -100,19 +134,21 @@ impl SummaryState {
         }
         self.total += value;
         let orders = is_order as u32;
-        match self.days.last_mut() {
+        let cells = self.days.cells_mut();
+        let n = cells.len();
+        match cells.last_mut() {
             Some(last) if last.day == day => {
                 last.orders += orders;
                 last.value += value;
             }
-            Some(last) if last.day > day => match self.days.binary_search_by_key(&day, |c| c.day) {
+            Some(last) if last.day > day => match cells.binary_search_by_key(&day, |c| c.day) {
                 Ok(i) => {
-                    self.days[i].orders += orders;
-                    self.days[i].value += value;
+                    cells[i].orders += orders;
+                    cells[i].value += value;
                 }
                 Err(i) => self.days.insert(i, DayCell { day, orders, value }),
             },
-            _ => self.days.push(DayCell { day, orders, value }),
+            _ => self.days.insert(n, DayCell { day, orders, value }),
         }
     }
 
@@ -123,7 +159,7 @@ impl SummaryState {
     }
 
     /// Merges another state of the same group into this one (the combine step).
-    pub fn merge(&mut self, other: &SummaryState) -> Result<(), CoreError> {
+    pub fn merge<T: DayStore>(&mut self, other: &SummaryState<T>) -> Result<(), CoreError> {
         if other.as_of != self.as_of || other.unit != self.unit {
             return Err(CoreError::InvalidParameter(
                 "as_of and unit must be the same for all rows of a group".into(),
@@ -134,13 +170,14 @@ impl SummaryState {
         self.orders += other.orders;
         self.returns += other.returns;
         self.total += other.total;
-        if other.days.is_empty() {
+        let (mine, theirs) = (self.days.cells(), other.days.cells());
+        if theirs.is_empty() {
             return Ok(());
         }
-        let mut merged = Vec::with_capacity(self.days.len() + other.days.len());
+        let mut merged = Vec::with_capacity(mine.len() + theirs.len());
         let (mut i, mut j) = (0, 0);
-        while i < self.days.len() && j < other.days.len() {
-            let (a, b) = (self.days[i], other.days[j]);
+        while i < mine.len() && j < theirs.len() {
+            let (a, b) = (mine[i], theirs[j]);
             if a.day < b.day {
                 merged.push(a);
                 i += 1;
@@ -157,9 +194,9 @@ impl SummaryState {
                 j += 1;
             }
         }
-        merged.extend_from_slice(&self.days[i..]);
-        merged.extend_from_slice(&other.days[j..]);
-        self.days = merged;
+        merged.extend_from_slice(&mine[i..]);
+        merged.extend_from_slice(&theirs[j..]);
+        self.days.assign(&merged);
         Ok(())
     }
 
@@ -171,7 +208,7 @@ impl SummaryState {
         let mut occasions = 0i64;
         let mut first: Option<&DayCell> = None;
         let mut last_day = 0;
-        for cell in self.days.iter().filter(|c| c.orders > 0) {
+        for cell in self.days.cells().iter().filter(|c| c.orders > 0) {
             occasions += 1;
             first.get_or_insert(cell);
             last_day = cell.day;

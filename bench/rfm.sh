@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Benchmark: customer summaries and RFM scoring versus the plain-SQL way, in one run, on the
+# same synthetic data (default 5M orders of 500k customers). Prints a markdown table of medians
+# and ratios for BENCHMARKS.md. Not a test: it asserts nothing.
+# Usage: bench/rfm.sh [orders] [customers] [repetitions]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ORDERS=${1:-5000000}
+CUSTOMERS=${2:-500000}
+REPS=${3:-5}
+scripts/setup.sh >/dev/null
+. scripts/env.sh
+cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null 2>&1
+
+PORT=54330
+DIR=/tmp/customer_tiers-bench
+if [ -f "$DIR/data/postmaster.pid" ]; then
+    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+fi
+rm -rf "$DIR"; mkdir -p "$DIR/sock"; chown -R postgres: "$DIR"
+as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -o "-p $PORT -k $DIR/sock \
+    -c listen_addresses='' -c shared_buffers=2GB -c work_mem=2GB -c max_parallel_workers_per_gather=0 \
+    -c jit=off" start >/dev/null
+trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+q() { psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+
+q <<SQL
+CREATE EXTENSION customer_tiers;
+SELECT setseed(0.5);
+CREATE TABLE orders AS
+SELECT (1 + floor(random() * $CUSTOMERS))::int AS customer,
+       date '2021-01-01' + floor(random() * 1095)::int AS ordered_on,
+       round((random() * 200)::numeric, 2) AS amount
+FROM generate_series(1, $ORDERS);
+ALTER TABLE orders ADD COLUMN amount_f8 double precision;
+UPDATE orders SET amount_f8 = amount;
+VACUUM FREEZE ANALYZE orders;
+CREATE TABLE summaries AS
+SELECT customer, (tiers.customer_summary(ordered_on, amount, '2024-01-01')).* FROM orders GROUP BY customer;
+VACUUM FREEZE ANALYZE summaries;
+-- median execution time (ms) of a query over several runs, measured by EXPLAIN ANALYZE
+-- (no client transfer; TIMING OFF to avoid per-node clock overhead)
+CREATE FUNCTION bench(q text, reps int) RETURNS numeric LANGUAGE plpgsql AS \$\$
+DECLARE t numeric[] := '{}'; plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO plan;  -- warm-up
+  FOR i IN 1..reps LOOP
+    EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO plan;
+    t := t || (plan->0->>'Execution Time')::numeric;
+  END LOOP;
+  RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t) x);
+END \$\$;
+SQL
+
+declare -A MS
+run() { MS[$1]=$(q -c "SELECT round(bench(\$q\$$2\$q\$, $REPS), 1)"); }
+
+BUILTIN_NUM="SELECT customer, min(ordered_on), max(ordered_on), count(*), sum(amount) FROM orders GROUP BY customer"
+OURS_NUM="SELECT customer, tiers.customer_summary(ordered_on, amount, '2024-01-01') FROM orders GROUP BY customer"
+BUILTIN_F8="SELECT customer, min(ordered_on), max(ordered_on), count(*), sum(amount_f8) FROM orders GROUP BY customer"
+OURS_F8="SELECT customer, tiers.customer_summary(ordered_on, amount_f8, '2024-01-01') FROM orders GROUP BY customer"
+SQL_FULL="SELECT customer, min(ordered_on), max(ordered_on), count(*), count(DISTINCT ordered_on), sum(amount) FROM orders GROUP BY customer"
+NTILE="SELECT customer, r, f, m, r::text || f || m AS score FROM (SELECT customer, ntile(5) OVER (ORDER BY since_last DESC) AS r, ntile(5) OVER (ORDER BY frequency) AS f, ntile(5) OVER (ORDER BY monetary_total) AS m FROM summaries) s"
+OURS_SCORE="SELECT customer, tiers.rfm_score(since_last, frequency, monetary_total, tiers.rfm_model(since_last, frequency, monetary_total) OVER ()) FROM summaries"
+OURS_CLASS8="SELECT customer, tiers.rfm_class8(since_last, frequency, monetary_total, tiers.rfm_model(since_last, frequency, monetary_total) OVER ()) FROM summaries"
+SQL_CLASS8="SELECT customer, CASE WHEN monetary_total > am THEN 'important' ELSE 'general' END || CASE WHEN since_last < ar AND frequency > af THEN ' value' WHEN frequency > af THEN ' retain' WHEN since_last < ar THEN ' develop' ELSE ' win-back' END FROM (SELECT *, avg(since_last) OVER () ar, avg(frequency) OVER () af, avg(monetary_total) OVER () am FROM summaries) s"
+
+run builtin_num "$BUILTIN_NUM"; run ours_num "$OURS_NUM"
+run builtin_f8 "$BUILTIN_F8"; run ours_f8 "$OURS_F8"
+run sql_full "$SQL_FULL"
+run ntile "$NTILE"; run ours_score "$OURS_SCORE"
+run sql_class8 "$SQL_CLASS8"; run ours_class8 "$OURS_CLASS8"
+
+# Peak backend memory (VmHWM) of one GROUP BY in a fresh connection.
+peak() {
+    q >/dev/null <<SQL
+\o /dev/null
+$1;
+\o
+SELECT pg_backend_pid() AS bpid \gset
+\setenv BPID :bpid
+\! grep VmHWM /proc/\$BPID/status > $DIR/hwm
+SQL
+    awk '{print int($2/1024)}' "$DIR/hwm"
+}
+MEM_BUILTIN=$(peak "$BUILTIN_NUM")
+MEM_OURS=$(peak "$OURS_NUM")
+MEM_OURS_HALF=$(peak "SELECT customer, tiers.customer_summary(ordered_on, amount, '2024-01-01') FROM orders WHERE ordered_on < '2022-07-01' GROUP BY customer")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+CPU=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+echo
+echo "Machine: $CPU, $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; PostgreSQL $(q -c 'SHOW server_version'); $ORDERS orders of $(q -c 'SELECT count(*) FROM summaries') customers; median of $REPS runs, serial plans."
+echo
+echo "| query | plain SQL ms | customer_tiers ms | ratio (ours / plain) |"
+echo "| --- | ---: | ---: | ---: |"
+echo "| summary per customer, numeric amounts: min/max/count/sum vs customer_summary | ${MS[builtin_num]} | ${MS[ours_num]} | $(ratio ${MS[ours_num]} ${MS[builtin_num]}) |"
+echo "| summary per customer, float8 amounts: min/max/count/sum vs customer_summary | ${MS[builtin_f8]} | ${MS[ours_f8]} | $(ratio ${MS[ours_f8]} ${MS[builtin_f8]}) |"
+echo "| summary incl. distinct purchase days: + count(DISTINCT day) vs customer_summary | ${MS[sql_full]} | ${MS[ours_num]} | $(ratio ${MS[ours_num]} ${MS[sql_full]}) |"
+echo "| RFM scores: three NTILE windows vs rfm_model OVER () + rfm_score | ${MS[ntile]} | ${MS[ours_score]} | $(ratio ${MS[ours_score]} ${MS[ntile]}) (= $(ratio ${MS[ntile]} ${MS[ours_score]})x faster) |"
+echo "| 8 classes: avg() OVER () + CASE vs rfm_model OVER () + rfm_class8 | ${MS[sql_class8]} | ${MS[ours_class8]} | $(ratio ${MS[ours_class8]} ${MS[sql_class8]}) |"
+echo
+echo "Peak backend memory (VmHWM) of the GROUP BY: built-in min/max/count/sum ${MEM_BUILTIN} MiB; customer_summary ${MEM_OURS} MiB over all $ORDERS rows, ${MEM_OURS_HALF} MiB over the first half of the rows (same customers)."
