@@ -7,10 +7,10 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
-pub mod numeric;
-pub mod raw;
-pub mod rfm;
-pub mod summary;
+mod numeric;
+mod raw;
+mod rfm;
+mod summary;
 
 // Types and configuration tables first, then the functions pgrx generates, then the
 // hand-written functions, aggregates, presets and comments.

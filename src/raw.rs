@@ -65,11 +65,6 @@ pub fn null_not_allowed(arg: &str) -> ! {
 }
 
 #[inline]
-pub unsafe fn arg_is_null(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> bool {
-    (*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n].isnull
-}
-
-#[inline]
 pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<pg_sys::Datum> {
     let a = &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n];
     (!a.isnull).then_some(a.value)

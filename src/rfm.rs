@@ -383,6 +383,7 @@ sql_function!(ct_rfm_class8, |fcinfo| {
 // ---------------------------------------------------------------- rule-set helpers
 
 /// Gaps, overlaps and never-matching rules of a rule set.
+#[allow(clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe, strict, name = "rfm_rule_check")]
 fn rfm_rule_check(
     rule_set: &str,
@@ -435,6 +436,7 @@ fn rfm_rule_check(
 }
 
 /// The preset rule sets compiled into the extension (used by the install script).
+#[allow(clippy::type_complexity)]
 #[pg_extern(immutable, parallel_safe, name = "rfm_preset_rules")]
 fn rfm_preset_rules() -> TableIterator<
     'static,

@@ -68,7 +68,11 @@ impl DayStore for PallocDays {
         assert!(index <= self.len);
         self.reserve(self.len + 1);
         unsafe {
-            std::ptr::copy(self.ptr.add(index), self.ptr.add(index + 1), self.len - index);
+            std::ptr::copy(
+                self.ptr.add(index),
+                self.ptr.add(index + 1),
+                self.len - index,
+            );
             self.ptr.add(index).write(cell);
         }
         self.len += 1;
@@ -83,7 +87,10 @@ impl DayStore for PallocDays {
 type State = SummaryState<PallocDays>;
 
 /// Places a state in the aggregate memory context (no destructor needed).
-unsafe fn alloc_state(fcinfo: pg_sys::FunctionCallInfo, make: impl FnOnce(PallocDays) -> State) -> *mut State {
+unsafe fn alloc_state(
+    fcinfo: pg_sys::FunctionCallInfo,
+    make: impl FnOnce(PallocDays) -> State,
+) -> *mut State {
     let cx = agg_context(fcinfo, AGG);
     let p = pg_sys::MemoryContextAlloc(cx, std::mem::size_of::<State>()) as *mut State;
     p.write(make(PallocDays::new(cx)));
@@ -178,7 +185,7 @@ unsafe fn unit_usecs(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
     };
     let iv = &*(d.cast_mut_ptr::<pg_sys::Interval>());
     let u = interval_usecs(iv.month, iv.day, iv.time);
-    if !(u > 0.0) || !u.is_finite() {
+    if u.is_nan() || u <= 0.0 || u.is_infinite() {
         invalid("unit must be a positive interval, e.g. '1 day' or '7 days'");
     }
     u
@@ -212,7 +219,9 @@ unsafe fn transition(
             } else {
                 USECS_PER_DAY as f64
             };
-            &mut *alloc_state(fcinfo, |days| check(SummaryState::with_store(as_of, unit, days)))
+            &mut *alloc_state(fcinfo, |days| {
+                check(SummaryState::with_store(as_of, unit, days))
+            })
         }
     };
     if let Some(at_d) = arg(fcinfo, 1) {
@@ -273,7 +282,9 @@ sql_function!(ct_summary_serialize, |fcinfo| {
 
 sql_function!(ct_summary_deserialize, |fcinfo| {
     let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
-    ptr_datum(alloc_state(fcinfo, |days| check(SummaryState::decode_into(bytes, days))))
+    ptr_datum(alloc_state(fcinfo, |days| {
+        check(SummaryState::decode_into(bytes, days))
+    }))
 });
 
 sql_function!(ct_summary_final, |fcinfo| {
