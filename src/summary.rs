@@ -14,19 +14,27 @@ const AGG: &str = "customer_summary";
 
 /// Day cells kept in the aggregate memory context: PostgreSQL accounts for the memory (hash
 /// aggregation spills on time) and frees it with the context; nothing to drop, no malloc.
+///
+/// The first `INLINE_DAYS` cells live in the same chunk as the state (one allocation and
+/// adjacent cache lines for the typical customer); longer histories move to their own chunk.
 pub struct PallocDays {
     ptr: *mut DayCell,
     len: usize,
     cap: usize,
+    inline: bool,
     cx: pg_sys::MemoryContext,
 }
 
+const INLINE_DAYS: usize = 6;
+
 impl PallocDays {
-    fn new(cx: pg_sys::MemoryContext) -> Self {
+    /// Cells stored in `buffer` (room for `INLINE_DAYS` cells) until they outgrow it.
+    fn new(cx: pg_sys::MemoryContext, buffer: *mut DayCell) -> Self {
         PallocDays {
-            ptr: std::ptr::null_mut(),
+            ptr: buffer,
             len: 0,
-            cap: 0,
+            cap: INLINE_DAYS,
+            inline: true,
             cx,
         }
     }
@@ -35,16 +43,20 @@ impl PallocDays {
         if needed <= self.cap {
             return;
         }
-        let cap = needed.max(self.cap * 2).max(4);
+        let cap = needed.max(self.cap * 2);
         let bytes = cap * std::mem::size_of::<DayCell>();
-        // SAFETY: palloc'd memory of the aggregate context, MAXALIGNed (DayCell aligns to 8).
-        self.ptr = unsafe {
-            if self.ptr.is_null() {
-                pg_sys::MemoryContextAlloc(self.cx, bytes)
+        // SAFETY: palloc'd memory of the aggregate context, MAXALIGNed (DayCell aligns to 8);
+        // the inline buffer is never freed on its own (it belongs to the state's chunk).
+        unsafe {
+            if self.inline {
+                let p = pg_sys::MemoryContextAlloc(self.cx, bytes) as *mut DayCell;
+                std::ptr::copy_nonoverlapping(self.ptr, p, self.len);
+                self.ptr = p;
+                self.inline = false;
             } else {
-                pg_sys::repalloc(self.ptr as *mut std::ffi::c_void, bytes)
+                self.ptr = pg_sys::repalloc(self.ptr as *mut std::ffi::c_void, bytes) as *mut DayCell;
             }
-        } as *mut DayCell;
+        }
         self.cap = cap;
     }
 }
@@ -86,14 +98,17 @@ impl DayStore for PallocDays {
 
 type State = SummaryState<PallocDays>;
 
-/// Places a state in the aggregate memory context (no destructor needed).
+/// Places a state, followed by room for `INLINE_DAYS` cells, in one chunk of the aggregate
+/// memory context (no destructor needed).
 unsafe fn alloc_state(
     fcinfo: pg_sys::FunctionCallInfo,
     make: impl FnOnce(PallocDays) -> State,
 ) -> *mut State {
+    const _: () = assert!(std::mem::size_of::<State>() % std::mem::align_of::<DayCell>() == 0);
     let cx = agg_context(fcinfo, AGG);
-    let p = pg_sys::MemoryContextAlloc(cx, std::mem::size_of::<State>()) as *mut State;
-    p.write(make(PallocDays::new(cx)));
+    let bytes = std::mem::size_of::<State>() + INLINE_DAYS * std::mem::size_of::<DayCell>();
+    let p = pg_sys::MemoryContextAlloc(cx, bytes) as *mut State;
+    p.write(make(PallocDays::new(cx, p.add(1) as *mut DayCell)));
     p
 }
 

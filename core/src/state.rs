@@ -90,7 +90,8 @@ impl<S: DayStore> SummaryState<S> {
         out.extend_from_slice(&self.last_at.to_le_bytes());
         out.extend_from_slice(&self.orders.to_le_bytes());
         out.extend_from_slice(&self.returns.to_le_bytes());
-        out.extend_from_slice(&self.total.to_le_bytes());
+        out.extend_from_slice(&self.total.sum.to_le_bytes());
+        out.extend_from_slice(&self.total.compensation.to_le_bytes());
         out.extend_from_slice(&(days.len() as u32).to_le_bytes());
         for c in days {
             out.extend_from_slice(&c.day.to_le_bytes());
@@ -109,7 +110,8 @@ impl<S: DayStore> SummaryState<S> {
         s.last_at = r.i64()?;
         s.orders = r.i64()?;
         s.returns = r.i64()?;
-        s.total = r.f64()?;
+        s.total.sum = r.f64()?;
+        s.total.compensation = r.f64()?;
         let n = r.count(16)?;
         for k in 0..n {
             let cell = DayCell {

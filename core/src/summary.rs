@@ -17,6 +17,37 @@
 use crate::time::{day_of, USECS_PER_DAY};
 use crate::CoreError;
 
+/// A compensated (Neumaier) sum: money totals stay correctly rounded for typical amounts
+/// (29.33 + 29.73 + 14.96 + 26.48 is 100.5, not 100.50000000000001) at the cost of one f64.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CompensatedSum {
+    pub sum: f64,
+    pub compensation: f64,
+}
+
+impl CompensatedSum {
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.compensation += (self.sum - t) + x;
+        } else {
+            self.compensation += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    pub fn merge(&mut self, other: &CompensatedSum) {
+        self.add(other.sum);
+        self.compensation += other.compensation;
+    }
+
+    #[inline]
+    pub fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
 /// One calendar day of a customer's history.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DayCell {
@@ -66,7 +97,7 @@ pub struct SummaryState<S: DayStore = Vec<DayCell>> {
     pub last_at: i64,
     pub orders: i64,
     pub returns: i64,
-    pub total: f64,
+    pub total: CompensatedSum,
     /// Sorted by day, one cell per distinct day.
     pub days: S,
 }
@@ -111,7 +142,7 @@ impl<S: DayStore> SummaryState<S> {
             last_at: i64::MIN,
             orders: 0,
             returns: 0,
-            total: 0.0,
+            total: CompensatedSum::default(),
             days,
         })
     }
@@ -132,7 +163,7 @@ impl<S: DayStore> SummaryState<S> {
         } else {
             self.returns += 1;
         }
-        self.total += value;
+        self.total.add(value);
         let orders = is_order as u32;
         let cells = self.days.cells_mut();
         let n = cells.len();
@@ -169,7 +200,7 @@ impl<S: DayStore> SummaryState<S> {
         self.last_at = self.last_at.max(other.last_at);
         self.orders += other.orders;
         self.returns += other.returns;
-        self.total += other.total;
+        self.total.merge(&other.total);
         let (mine, theirs) = (self.days.cells(), other.days.cells());
         if theirs.is_empty() {
             return Ok(());
@@ -216,7 +247,7 @@ impl<S: DayStore> SummaryState<S> {
         let first = first?;
         let frequency = occasions - 1;
         let monetary = if frequency > 0 {
-            (self.total - first.value) / frequency as f64
+            (self.total.value() - first.value) / frequency as f64
         } else {
             0.0
         };
@@ -230,7 +261,7 @@ impl<S: DayStore> SummaryState<S> {
             recency: (self.last_at - self.first_at) as f64 / self.unit,
             tenure: (self.as_of - self.first_at) as f64 / self.unit,
             since_last: (self.as_of - self.last_at) as f64 / self.unit,
-            monetary_total: self.total,
+            monetary_total: self.total.value(),
             monetary,
         })
     }
@@ -285,6 +316,25 @@ mod tests {
         assert_eq!(r.since_last, 90.0);
         assert_eq!(r.monetary_total, 17.0);
         assert_eq!(r.monetary, 7.0); // (4 + 10) / 2
+    }
+
+    #[test]
+    fn money_totals_are_compensated() {
+        let mut s = state(1000, USECS_PER_DAY as f64);
+        for (d, v) in [(1, 29.33), (2, 29.73), (3, 14.96), (4, 26.48)] {
+            add_day(&mut s, d, v);
+        }
+        assert_eq!(s.summary().unwrap().monetary_total, 100.5);
+        let mut naive = 0.0;
+        for v in [29.33, 29.73, 14.96, 26.48] {
+            naive += v;
+        }
+        assert_ne!(naive, 100.5, "the example must be one where naive summation drifts");
+        let mut big = CompensatedSum::default();
+        for _ in 0..1_000_000 {
+            big.add(0.1);
+        }
+        assert!((big.value() - 100_000.0).abs() < 1e-9);
     }
 
     #[test]
