@@ -345,3 +345,116 @@ COMMENT ON FUNCTION tiers.rfm_rule_check(text) IS
     'Reports the gaps (cells no rule matches, which get ''Others''), the overlaps between pairs of rules (the lower priority wins) and the rules that never match, of a rule set.';
 COMMENT ON FUNCTION tiers.rfm_preset_rules() IS
     'The preset rule sets compiled into the extension (standard, rfm_0_3); used by the install script.';
+
+------------------------------------------------------------------------------------------
+-- ABC / Pareto
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.abc_trans(internal, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans';
+CREATE FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_cuts';
+CREATE FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision, text)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_conv';
+CREATE FUNCTION tiers.abc_trans(internal, double precision, text)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_method';
+CREATE FUNCTION tiers.pareto_curve_trans(internal, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_curve_trans';
+CREATE FUNCTION tiers.pareto_curve_trans(internal, double precision, integer)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_curve_trans_points';
+CREATE FUNCTION tiers.abc_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_combine';
+CREATE FUNCTION tiers.abc_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_serialize';
+CREATE FUNCTION tiers.abc_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_deserialize';
+CREATE FUNCTION tiers.abc_model_final(internal)
+    RETURNS tiers.abc_model LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_final';
+CREATE FUNCTION tiers.pareto_final(internal)
+    RETURNS tiers.pareto LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_final';
+CREATE FUNCTION tiers.pareto_curve_final(internal)
+    RETURNS tiers.pareto_point[] LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_curve_final';
+
+CREATE AGGREGATE tiers.abc_model(value double precision) (
+    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
+    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.abc_model(value double precision, a_cut double precision, b_cut double precision) (
+    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
+    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.abc_model(value double precision, a_cut double precision, b_cut double precision, convention text) (
+    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
+    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.abc_model(value double precision, convention text) (
+    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
+    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.pareto(value double precision) (
+    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.pareto_final,
+    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
+    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.pareto_curve(value double precision) (
+    SFUNC = tiers.pareto_curve_trans, STYPE = internal, FINALFUNC = tiers.pareto_curve_final,
+    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
+    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.pareto_curve(value double precision, points integer) (
+    SFUNC = tiers.pareto_curve_trans, STYPE = internal, FINALFUNC = tiers.pareto_curve_final,
+    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
+    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+
+CREATE FUNCTION tiers.abc_class(cumulative_share double precision,
+                                a_cut double precision DEFAULT 0.80, b_cut double precision DEFAULT 0.95)
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_class_share';
+CREATE FUNCTION tiers.abc_class(value double precision, model tiers.abc_model)
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_class_model';
+
+COMMENT ON TYPE tiers.abc_model IS
+    'An ABC model value: method (before | including | computed), a_cut/b_cut (for computed: the shares held by A and by A+B), a_min/b_min (a value is A when >= a_min, else B when >= b_min, else C; NULL = empty class), customers, total (sum of positive values), per class customers and value.';
+COMMENT ON TYPE tiers.pareto IS
+    'Result of tiers.pareto: customers, total (positive values), net_total, top20_share, gini, and per ABC class (0.80/0.95, before) customers and share of total.';
+COMMENT ON TYPE tiers.pareto_point IS 'A point of the Pareto/Lorenz curve: customer_share (top customers by value), value_share.';
+COMMENT ON AGGREGATE tiers.abc_model(double precision) IS
+    'ABC model of customer values with cut-offs 0.80 / 0.95 and the ''before'' convention: customers ranked by value descending; A while the share of the total held by the customers ranked above is below 0.80, B below 0.95, else C. Equal values share a class; values <= 0 are C and add nothing to the total; NULL skipped; NaN/Infinity 22023; NULL for no rows. Classify with tiers.abc_class(value, tiers.abc_model(value) OVER ()).';
+COMMENT ON AGGREGATE tiers.abc_model(double precision, double precision, double precision) IS
+    'ABC model with cut-offs a_cut < b_cut in (0, 1) (else 22023), ''before'' convention.';
+COMMENT ON AGGREGATE tiers.abc_model(double precision, double precision, double precision, text) IS
+    'ABC model with cut-offs and convention ''before'' (A while the share of the customers ranked above is below a_cut) or ''including'' (A while the share including the customer and its ties is at most a_cut); other values 22023.';
+COMMENT ON AGGREGATE tiers.abc_model(double precision, text) IS
+    'ABC model with the default cut-offs and convention ''before''/''including'', or ''computed'': the computed ABC analysis of Ultsch & Lötsch (PLoS ONE 2015), cut-offs from the value distribution (reproduces the R package ABCanalysis 1.2.1).';
+COMMENT ON AGGREGATE tiers.pareto(double precision) IS
+    'Concentration statistics of customer values: customers, total, net_total, top20_share (share held by the top 20 % of customers, Lorenz curve interpolated), gini (NULL when no positive value), and the ABC classes under 0.80/0.95 ''before''. Values <= 0 count as 0; NULL skipped; NULL for no rows.';
+COMMENT ON AGGREGATE tiers.pareto_curve(double precision) IS
+    'The Pareto (Lorenz) curve as 101 points (customer_share, value_share) from (0,0) to (1,1): the share of the total held by the top customer_share of customers.';
+COMMENT ON AGGREGATE tiers.pareto_curve(double precision, integer) IS
+    'The Pareto curve with points evenly spaced points (2..10001, else 22003).';
+COMMENT ON FUNCTION tiers.abc_class(double precision, double precision, double precision) IS
+    'ABC class from a cumulative share including the customer (e.g. sum(v) OVER (ORDER BY v DESC) / sum(v) OVER ()): A when <= a_cut (0.80), B when <= b_cut (0.95), else C. Bad cut-offs 22023; NULL gives NULL.';
+COMMENT ON FUNCTION tiers.abc_class(double precision, tiers.abc_model) IS
+    'ABC class of a value under a model: A when value >= a_min, B when >= b_min, else C; values <= 0 are C. NULL gives NULL; NaN/Infinity 22023.';
+COMMENT ON FUNCTION tiers.abc_trans(internal, double precision) IS 'Transition function of tiers.abc_model and tiers.pareto (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(internal, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_trans(internal, double precision) IS 'Transition function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_trans(internal, double precision, integer) IS 'Transition function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.abc_combine(internal, internal) IS 'Combine function of the ABC/Pareto aggregates (internal).';
+COMMENT ON FUNCTION tiers.abc_serialize(internal) IS 'Serializes an ABC/Pareto state (internal).';
+COMMENT ON FUNCTION tiers.abc_deserialize(bytea, internal) IS 'Deserializes an ABC/Pareto state (internal).';
+COMMENT ON FUNCTION tiers.abc_model_final(internal) IS 'Final function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.pareto_final(internal) IS 'Final function of tiers.pareto (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_final(internal) IS 'Final function of tiers.pareto_curve (internal).';

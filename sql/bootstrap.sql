@@ -64,3 +64,38 @@ CREATE TABLE tiers.rfm_segment_rules (
 -- pg_dump keeps the user's rule sets; presets come back with CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('tiers.rfm_rule_sets', 'WHERE NOT preset');
 SELECT pg_catalog.pg_extension_config_dump('tiers.rfm_segment_rules', 'WHERE NOT preset');
+
+CREATE TYPE tiers.abc_model AS (
+    method      text,
+    a_cut       double precision,
+    b_cut       double precision,
+    a_min       double precision,
+    b_min       double precision,
+    customers   bigint,
+    total       double precision,
+    a_customers bigint,
+    b_customers bigint,
+    c_customers bigint,
+    a_value     double precision,
+    b_value     double precision,
+    c_value     double precision
+);
+
+CREATE TYPE tiers.pareto AS (
+    customers   bigint,
+    total       double precision,
+    net_total   double precision,
+    top20_share double precision,
+    gini        double precision,
+    a_customers bigint,
+    b_customers bigint,
+    c_customers bigint,
+    a_share     double precision,
+    b_share     double precision,
+    c_share     double precision
+);
+
+CREATE TYPE tiers.pareto_point AS (
+    customer_share double precision,
+    value_share    double precision
+);

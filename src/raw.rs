@@ -204,3 +204,42 @@ pub unsafe fn composite<T>(
     );
     pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
 }
+
+/// A copy, in the current memory context, of a varlena kept in the call-site cache.
+pub unsafe fn copy_out(bytes: &[u8]) -> pg_sys::Datum {
+    let p = pg_sys::palloc(bytes.len()) as *mut u8;
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+    pg_sys::Datum::from(p)
+}
+
+/// Keeps a copy of a varlena datum in the function's long-lived memory context.
+pub unsafe fn keep(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> &'static [u8] {
+    let len = pgrx::varsize_any(d.cast_mut_ptr());
+    let p = pg_sys::MemoryContextAlloc((*(*fcinfo).flinfo).fn_mcxt, len) as *mut u8;
+    std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p, len);
+    std::slice::from_raw_parts(p, len)
+}
+
+/// The fields of a composite datum of a known row type with `N` attributes.
+pub unsafe fn deform<const N: usize>(
+    d: pg_sys::Datum,
+    type_name: &str,
+) -> ([pg_sys::Datum; N], [bool; N]) {
+    let hdr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+    let tupdesc = pg_sys::lookup_rowtype_tupdesc(
+        pgrx::heap_tuple_header_get_type_id(hdr),
+        pgrx::heap_tuple_header_get_typmod(hdr),
+    );
+    if (*tupdesc).natts as usize != N {
+        pg_sys::DecrTupleDescRefCount(tupdesc);
+        invalid(format!("model is not a {type_name}"));
+    }
+    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+    tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
+    tuple.t_data = hdr;
+    let mut values = [pg_sys::Datum::from(0usize); N];
+    let mut nulls = [false; N];
+    pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    pg_sys::DecrTupleDescRefCount(tupdesc);
+    (values, nulls)
+}

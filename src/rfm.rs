@@ -105,23 +105,7 @@ sql_function!(ct_rfm_model_final, |fcinfo| {
 /// Parses a `tiers.rfm_model` composite datum (slow path, once per distinct model value).
 /// The SQL signature guarantees the row type, so fields are read by position.
 unsafe fn parse_model(d: pg_sys::Datum) -> RfmModel {
-    let hdr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
-    let tupdesc = pg_sys::lookup_rowtype_tupdesc(
-        pgrx::heap_tuple_header_get_type_id(hdr),
-        pgrx::heap_tuple_header_get_typmod(hdr),
-    );
-    let natts = (*tupdesc).natts as usize;
-    if natts != 8 {
-        pg_sys::DecrTupleDescRefCount(tupdesc);
-        invalid("model is not a tiers.rfm_model");
-    }
-    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
-    tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
-    tuple.t_data = hdr;
-    let mut values = [pg_sys::Datum::from(0usize); 8];
-    let mut nulls = [false; 8];
-    pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-    pg_sys::DecrTupleDescRefCount(tupdesc);
+    let (values, nulls) = deform::<8>(d, "tiers.rfm_model");
     const NAMES: [&str; 8] = [
         "bins",
         "customers",
@@ -195,21 +179,6 @@ impl ScoreCache {
         }
         self.rules.as_ref().unwrap()
     }
-}
-
-/// A copy, in the current memory context, of a varlena kept in the call-site cache.
-unsafe fn copy_out(bytes: &[u8]) -> pg_sys::Datum {
-    let p = pg_sys::palloc(bytes.len()) as *mut u8;
-    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-    pg_sys::Datum::from(p)
-}
-
-/// Keeps a copy of a varlena datum in the function's long-lived memory context.
-unsafe fn keep(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> &'static [u8] {
-    let len = pgrx::varsize_any(d.cast_mut_ptr());
-    let p = pg_sys::MemoryContextAlloc((*(*fcinfo).flinfo).fn_mcxt, len) as *mut u8;
-    std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p, len);
-    std::slice::from_raw_parts(p, len)
 }
 
 /// Reads a rule set from `tiers.rfm_rule_sets` / `tiers.rfm_segment_rules`.

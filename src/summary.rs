@@ -54,7 +54,8 @@ impl PallocDays {
                 self.ptr = p;
                 self.inline = false;
             } else {
-                self.ptr = pg_sys::repalloc(self.ptr as *mut std::ffi::c_void, bytes) as *mut DayCell;
+                self.ptr =
+                    pg_sys::repalloc(self.ptr as *mut std::ffi::c_void, bytes) as *mut DayCell;
             }
         }
         self.cap = cap;

@@ -3,6 +3,7 @@
 //! Nothing in this crate knows about PostgreSQL: it is tested with plain `cargo test`,
 //! and the extension crate only converts types, checks arguments and raises errors.
 
+pub mod abc;
 pub mod quantile;
 pub mod rfm;
 pub mod state;

@@ -91,7 +91,7 @@ impl RfmPopulation {
 
 fn breaks_and_mean(values: &[f64], bins: usize) -> (Vec<f64>, f64) {
     let sorted = sorted_copy(values);
-    let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+    let mean = sorted.iter().fold(0.0, |a, v| a + v) / sorted.len() as f64;
     (breakpoints(&sorted, bins), mean)
 }
 

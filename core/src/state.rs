@@ -3,12 +3,14 @@
 //! Layout: one magic byte per state kind, one version byte, then little-endian fields.
 //! Decoding checks every length, so a damaged or foreign `bytea` gives an error, never a crash.
 
+use crate::abc::{AbcMethod, AbcPopulation};
 use crate::rfm::RfmPopulation;
 use crate::summary::{DayCell, DayStore, SummaryState};
 use crate::CoreError;
 
 const SUMMARY_MAGIC: u8 = b'S';
 const RFM_MAGIC: u8 = b'R';
+const ABC_MAGIC: u8 = b'A';
 const VERSION: u8 = 1;
 
 struct Reader<'a> {
@@ -165,6 +167,30 @@ impl RfmPopulation {
     }
 }
 
+impl AbcPopulation {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + 8 * self.values.len());
+        out.extend_from_slice(&[ABC_MAGIC, VERSION, self.method.code()]);
+        out.extend_from_slice(&self.a_cut.to_le_bytes());
+        out.extend_from_slice(&self.b_cut.to_le_bytes());
+        out.extend_from_slice(&self.points.to_le_bytes());
+        put_f64s(&mut out, &self.values);
+        out
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
+        let mut r = Reader { buf };
+        r.header(ABC_MAGIC)?;
+        let method = AbcMethod::from_code(r.u8()?)?;
+        let (a_cut, b_cut, points) = (r.f64()?, r.f64()?, r.u32()?);
+        let mut p = AbcPopulation::new(method, a_cut, b_cut, points)
+            .map_err(|e| CoreError::Corrupt(e.to_string()))?;
+        p.values = r.f64s()?;
+        r.end()?;
+        Ok(p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +212,24 @@ mod tests {
         let mut wrong_version = bytes;
         wrong_version[1] = 9;
         assert!(SummaryState::decode(&wrong_version).is_err());
+    }
+
+    #[test]
+    fn abc_round_trip_and_corruption() {
+        let mut p = AbcPopulation::new(AbcMethod::Including, 0.7, 0.9, 11).unwrap();
+        p.add(3.0).unwrap();
+        p.add(-1.5).unwrap();
+        let bytes = p.encode();
+        assert_eq!(AbcPopulation::decode(&bytes).unwrap(), p);
+        for cut in 0..bytes.len() {
+            assert!(AbcPopulation::decode(&bytes[..cut]).is_err());
+        }
+        let mut bad_method = bytes.clone();
+        bad_method[2] = 7;
+        assert!(AbcPopulation::decode(&bad_method).is_err());
+        let mut bad_cut = bytes;
+        bad_cut[3..11].copy_from_slice(&2.0f64.to_le_bytes());
+        assert!(AbcPopulation::decode(&bad_cut).is_err());
     }
 
     #[test]

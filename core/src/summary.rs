@@ -329,7 +329,10 @@ mod tests {
         for v in [29.33, 29.73, 14.96, 26.48] {
             naive += v;
         }
-        assert_ne!(naive, 100.5, "the example must be one where naive summation drifts");
+        assert_ne!(
+            naive, 100.5,
+            "the example must be one where naive summation drifts"
+        );
         let mut big = CompensatedSum::default();
         for _ in 0..1_000_000 {
             big.add(0.1);

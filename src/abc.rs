@@ -1,0 +1,306 @@
+//! ABC / Pareto in SQL: `abc_model`, `pareto` and `pareto_curve` aggregates (one shared
+//! internal state: the population's values), and `abc_class` for per-row classification.
+
+use crate::raw::*;
+use crate::sql_function;
+use customer_tiers_core::abc::{
+    check_cuts, class_of_share, class_with, pareto_curve, AbcMethod, AbcPopulation, Pareto,
+};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+const AGG: &str = "abc_model";
+
+#[inline]
+fn f8(d: pg_sys::Datum) -> f64 {
+    f64::from_bits(d.value() as u64)
+}
+
+#[inline]
+fn f8_datum(v: f64) -> pg_sys::Datum {
+    pg_sys::Datum::from(v.to_bits() as usize)
+}
+
+unsafe fn f8_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> f64 {
+    match arg(fcinfo, n) {
+        Some(d) => f8(d),
+        None => null_not_allowed(name),
+    }
+}
+
+unsafe fn method_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> AbcMethod {
+    match arg(fcinfo, n) {
+        Some(d) => check(AbcMethod::parse(text_str(d))),
+        None => null_not_allowed("convention"),
+    }
+}
+
+/// Shared transition: parameters from `params` (checked constant within the group), value in
+/// argument 1 (NULL skipped).
+#[inline(always)]
+unsafe fn transition(
+    fcinfo: pg_sys::FunctionCallInfo,
+    (method, a_cut, b_cut, points): (AbcMethod, f64, f64, u32),
+) -> pg_sys::Datum {
+    let state = &mut *state_or_init(fcinfo, AGG, || {
+        check(AbcPopulation::new(method, a_cut, b_cut, points))
+    });
+    if !state.same_params(method, a_cut, b_cut, points) {
+        invalid("cut-offs, convention and points must be the same for all rows of a group");
+    }
+    if let Some(v) = arg(fcinfo, 1) {
+        check(state.add(f8(v)));
+    }
+    ptr_datum(state)
+}
+
+const DEFAULTS: (AbcMethod, f64, f64, u32) = (AbcMethod::Before, 0.8, 0.95, 0);
+
+sql_function!(ct_abc_model_trans, |fcinfo| {
+    transition(fcinfo, DEFAULTS)
+});
+
+sql_function!(ct_abc_model_trans_cuts, |fcinfo| {
+    let (a, b) = (f8_arg(fcinfo, 2, "a_cut"), f8_arg(fcinfo, 3, "b_cut"));
+    check(check_cuts(a, b));
+    transition(fcinfo, (AbcMethod::Before, a, b, 0))
+});
+
+sql_function!(ct_abc_model_trans_conv, |fcinfo| {
+    let (a, b) = (f8_arg(fcinfo, 2, "a_cut"), f8_arg(fcinfo, 3, "b_cut"));
+    check(check_cuts(a, b));
+    let method = method_arg(fcinfo, 4);
+    if method == AbcMethod::Computed {
+        invalid("convention 'computed' takes its cut-offs from the data: use tiers.abc_model(value, 'computed')");
+    }
+    transition(fcinfo, (method, a, b, 0))
+});
+
+sql_function!(ct_abc_model_trans_method, |fcinfo| {
+    transition(fcinfo, (method_arg(fcinfo, 2), 0.8, 0.95, 0))
+});
+
+sql_function!(ct_pareto_curve_trans, |fcinfo| {
+    transition(fcinfo, (AbcMethod::Before, 0.8, 0.95, 101))
+});
+
+sql_function!(ct_pareto_curve_trans_points, |fcinfo| {
+    let points = match arg(fcinfo, 2) {
+        Some(d) => d.value() as i32,
+        None => null_not_allowed("points"),
+    };
+    if !(2..=10001).contains(&points) {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("points must be between 2 and 10001, got {points}")
+        );
+    }
+    transition(fcinfo, (AbcMethod::Before, 0.8, 0.95, points as u32))
+});
+
+sql_function!(ct_abc_combine, |fcinfo| {
+    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+        (None, None) => return_null(fcinfo),
+        (Some(a), None) => a,
+        (None, Some(b)) => {
+            let copy = (*b.cast_mut_ptr::<AbcPopulation>()).clone();
+            ptr_datum(new_state(fcinfo, AGG, copy))
+        }
+        (Some(a), Some(b)) => {
+            let s = &mut *a.cast_mut_ptr::<AbcPopulation>();
+            check(s.merge(&*b.cast_mut_ptr::<AbcPopulation>()));
+            a
+        }
+    }
+});
+
+sql_function!(ct_abc_serialize, |fcinfo| {
+    let s = &*arg(fcinfo, 0)
+        .expect("strict")
+        .cast_mut_ptr::<AbcPopulation>();
+    bytea_datum(&s.encode())
+});
+
+sql_function!(ct_abc_deserialize, |fcinfo| {
+    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+    let s = check(AbcPopulation::decode(bytes));
+    ptr_datum(new_state(fcinfo, AGG, s))
+});
+
+unsafe fn population<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&'a AbcPopulation> {
+    arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<AbcPopulation>())
+}
+
+fn opt_f8(v: Option<f64>) -> (pg_sys::Datum, bool) {
+    match v {
+        Some(x) => (f8_datum(x), false),
+        None => (pg_sys::Datum::from(0usize), true),
+    }
+}
+
+sql_function!(ct_abc_model_final, |fcinfo| {
+    let Some(m) = population(fcinfo).and_then(|p| p.model()) else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<()>(fcinfo);
+    let (a_min, a_null) = opt_f8(m.a_min);
+    let (b_min, b_null) = opt_f8(m.b_min);
+    let values = [
+        text_datum(m.method.name()),
+        f8_datum(m.a_cut),
+        f8_datum(m.b_cut),
+        a_min,
+        b_min,
+        pg_sys::Datum::from(m.customers),
+        f8_datum(m.total),
+        pg_sys::Datum::from(m.counts[0]),
+        pg_sys::Datum::from(m.counts[1]),
+        pg_sys::Datum::from(m.counts[2]),
+        f8_datum(m.values[0]),
+        f8_datum(m.values[1]),
+        f8_datum(m.values[2]),
+    ];
+    let mut nulls = [false; 13];
+    nulls[3] = a_null;
+    nulls[4] = b_null;
+    composite(fcinfo, cache, &values, &nulls)
+});
+
+sql_function!(ct_pareto_final, |fcinfo| {
+    let Some(p) = population(fcinfo).and_then(|p| Pareto::of(&p.values)) else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<()>(fcinfo);
+    let (gini, gini_null) = opt_f8(p.gini);
+    let values = [
+        pg_sys::Datum::from(p.customers),
+        f8_datum(p.total),
+        f8_datum(p.net_total),
+        f8_datum(p.top20_share),
+        gini,
+        pg_sys::Datum::from(p.counts[0]),
+        pg_sys::Datum::from(p.counts[1]),
+        pg_sys::Datum::from(p.counts[2]),
+        f8_datum(p.shares[0]),
+        f8_datum(p.shares[1]),
+        f8_datum(p.shares[2]),
+    ];
+    let mut nulls = [false; 11];
+    nulls[4] = gini_null;
+    composite(fcinfo, cache, &values, &nulls)
+});
+
+/// The element row type of the function's array result, blessed once per call site.
+#[derive(Default)]
+struct ElementType {
+    oid: pg_sys::Oid,
+    tupdesc: Option<pg_sys::TupleDesc>,
+}
+
+sql_function!(ct_pareto_curve_final, |fcinfo| {
+    let Some(p) = population(fcinfo) else {
+        return return_null(fcinfo);
+    };
+    if p.values.is_empty() {
+        return return_null(fcinfo);
+    }
+    let cache = call_cache::<ElementType>(fcinfo);
+    let tupdesc = match cache.extra.tupdesc {
+        Some(t) => t,
+        None => {
+            let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
+            let oid = pg_sys::get_element_type(array_type);
+            let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
+            let t = pg_sys::BlessTupleDesc(pg_sys::lookup_rowtype_tupdesc_copy(oid, -1));
+            pg_sys::MemoryContextSwitchTo(old);
+            cache.extra = ElementType {
+                oid,
+                tupdesc: Some(t),
+            };
+            t
+        }
+    };
+    let mut elems: Vec<pg_sys::Datum> = pareto_curve(&p.values, p.points as usize)
+        .into_iter()
+        .map(|(x, y)| {
+            let mut values = [f8_datum(x), f8_datum(y)];
+            let mut nulls = [false; 2];
+            let t = pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            pg_sys::HeapTupleHeaderGetDatum((*t).t_data)
+        })
+        .collect();
+    let array = pg_sys::construct_array(
+        elems.as_mut_ptr(),
+        elems.len() as i32,
+        cache.extra.oid,
+        -1,
+        false,
+        pg_sys::TYPALIGN_DOUBLE as std::os::raw::c_char,
+    );
+    pg_sys::Datum::from(array)
+});
+
+// ---------------------------------------------------------------- classification
+
+sql_function!(ct_abc_class_share, |fcinfo| {
+    let (Some(share), Some(a), Some(b)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+        return return_null(fcinfo);
+    };
+    let (share, a, b) = (f8(share), f8(a), f8(b));
+    check(check_cuts(a, b));
+    if share.is_nan() {
+        invalid("cumulative_share must be a number, got NaN");
+    }
+    let class = class_of_share(share, a, b);
+    text_datum(match class {
+        'A' => "A",
+        'B' => "B",
+        _ => "C",
+    })
+});
+
+/// What an `abc_class(value, model)` call site remembers between rows.
+#[derive(Default)]
+struct ClassCache {
+    model_bytes: Vec<u8>,
+    limits: Option<(Option<f64>, Option<f64>)>,
+    texts: [Option<&'static [u8]>; 3],
+}
+
+sql_function!(ct_abc_class_model, |fcinfo| {
+    let (Some(v), Some(model)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let value = f8(v);
+    if !value.is_finite() {
+        invalid(format!("value must be a finite number, got {value}"));
+    }
+    let cache = call_cache::<ClassCache>(fcinfo);
+    let c = &mut cache.extra;
+    let bytes = varlena_bytes(model);
+    if c.limits.is_none() || c.model_bytes != bytes {
+        let (values, nulls) = deform::<13>(model, "tiers.abc_model");
+        let a_min = (!nulls[3]).then(|| f8(values[3]));
+        let b_min = (!nulls[4]).then(|| f8(values[4]));
+        if a_min.is_some_and(|a| a.is_nan()) || b_min.is_some_and(|b| b.is_nan()) {
+            invalid("model.a_min and model.b_min must be numbers");
+        }
+        if let (Some(a), Some(b)) = (a_min, b_min) {
+            if a < b {
+                invalid(format!(
+                    "model.a_min ({a}) must not be below model.b_min ({b})"
+                ));
+            }
+        }
+        c.limits = Some((a_min, b_min));
+        c.model_bytes.clear();
+        c.model_bytes.extend_from_slice(bytes);
+    }
+    let (a_min, b_min) = c.limits.unwrap();
+    let k = (class_with(a_min, b_min, value) as u8 - b'A') as usize;
+    if c.texts[k].is_none() {
+        c.texts[k] = Some(keep(fcinfo, text_datum(["A", "B", "C"][k])));
+    }
+    copy_out(c.texts[k].unwrap())
+});
