@@ -8,7 +8,7 @@ FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'customer_tiers')
   AND d.deptype = 'e' AND p.proname NOT LIKE 'customer\_summary%'
 ORDER BY p.oid::regprocedure::text;
-SELECT count(*) AS summary_aggregates, count(DISTINCT a.aggcombinefn) AS combine,
+SELECT count(*) AS aggregates, count(DISTINCT a.aggcombinefn) AS combine,
        count(DISTINCT a.aggserialfn) AS serial, count(DISTINCT a.aggdeserialfn) AS deserial,
        bool_and(p.proparallel = 's') AS parallel_safe
 FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid

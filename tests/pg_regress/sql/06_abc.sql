@@ -33,7 +33,8 @@ SELECT string_agg(tiers.abc_class(v, b), '' ORDER BY id) AS before,
 FROM (SELECT id, v, tiers.abc_model(v) OVER () AS b,
              tiers.abc_model(v, 0.8, 0.95, 'including') OVER () AS i FROM example) t;
 
--- the reference: plain window functions. 'before': share of the strictly larger values;
+-- the reference: plain window functions. 'before': share of the strictly larger values
+-- (running sum including peers minus the peers);
 -- 'including': share up to and including the peers (the default RANGE frame).
 CREATE FUNCTION pg_temp.reference(tbl regclass, convention text) RETURNS TABLE (id bigint, class text)
 LANGUAGE plpgsql AS $$
@@ -42,22 +43,29 @@ BEGIN
     SELECT id::bigint, CASE WHEN v <= 0 THEN 'C'
                     WHEN %2$s THEN 'A' WHEN %3$s THEN 'B' ELSE 'C' END
     FROM (SELECT id, v,
-                 coalesce(sum(greatest(v, 0)) OVER (ORDER BY v DESC RANGE BETWEEN UNBOUNDED PRECEDING
-                          AND CURRENT ROW EXCLUDE GROUP), 0) / sum(greatest(v, 0)) OVER () AS above,
+                 (sum(greatest(v, 0)) OVER (ORDER BY v DESC) - sum(greatest(v, 0)) OVER (PARTITION BY v))
+                     / sum(greatest(v, 0)) OVER () AS above,
                  sum(greatest(v, 0)) OVER (ORDER BY v DESC) / sum(greatest(v, 0)) OVER () AS incl
           FROM %1$s WHERE v IS NOT NULL) s $q$, tbl,
     CASE convention WHEN 'before' THEN 'above < 0.8' ELSE 'incl <= 0.8' END,
     CASE convention WHEN 'before' THEN 'above < 0.95' ELSE 'incl <= 0.95' END);
 END $$;
-SELECT t.name, c.convention, count(*) AS customers,
+CREATE FUNCTION pg_temp.ours(tbl regclass, convention text) RETURNS TABLE (id bigint, class text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY EXECUTE format($q$
+    SELECT id::bigint, tiers.abc_class(v, tiers.abc_model(v, 0.8, 0.95, %2$L) OVER ())
+    FROM %1$s WHERE v IS NOT NULL $q$, tbl, convention);
+END $$;
+SELECT t.tbl AS population, c.convention, count(*) AS customers,
        count(*) FILTER (WHERE r.class IS DISTINCT FROM m.class) AS mismatches,
        string_agg(DISTINCT m.class, '') AS classes
-FROM (VALUES ('revenue'::regclass, 'revenue'), ('ties', 'ties')) t(tbl, name)
+FROM (VALUES ('revenue'::regclass), ('ties')) t(tbl)
 CROSS JOIN (VALUES ('before'), ('including')) c(convention)
-CROSS JOIN LATERAL pg_temp.reference(t.tbl, c.convention) r
-JOIN LATERAL (SELECT x.id::bigint, tiers.abc_class(x.v, tiers.abc_model(x.v, 0.8, 0.95, c.convention) OVER ()) AS class
-              FROM (SELECT * FROM revenue WHERE t.name = 'revenue' UNION ALL
-                    SELECT * FROM ties WHERE t.name = 'ties') x WHERE x.v IS NOT NULL) m ON m.id = r.id
+CROSS JOIN LATERAL (SELECT r.id, r.class, o.class AS ours
+                    FROM pg_temp.reference(t.tbl, c.convention) r
+                    FULL JOIN pg_temp.ours(t.tbl, c.convention) o ON o.id = r.id) r(id, class, ours)
+CROSS JOIN LATERAL (SELECT r.ours AS class) m
 GROUP BY 1, 2 ORDER BY 1, 2;
 -- abc_class(cumulative_share) applied to the running share gives the 'including' classes
 SELECT count(*) FILTER (WHERE c1 IS DISTINCT FROM c2) AS mismatches FROM (
