@@ -3,30 +3,12 @@
 # same synthetic data (default 5M orders of 500k customers). Prints a markdown table of medians
 # and ratios for BENCHMARKS.md. Not a test: it asserts nothing.
 # Usage: bench/rfm.sh [orders] [customers] [repetitions]
-set -euo pipefail
-cd "$(dirname "$0")/.."
 ORDERS=${1:-5000000}
 CUSTOMERS=${2:-500000}
 REPS=${3:-5}
-scripts/setup.sh >/dev/null
-. scripts/env.sh
-cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null 2>&1
-
-PORT=54330
-DIR=/tmp/customer_tiers-bench
-if [ -f "$DIR/data/postmaster.pid" ]; then
-    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
-fi
-rm -rf "$DIR"; mkdir -p "$DIR/sock"; chown -R postgres: "$DIR"
-as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -o "-p $PORT -k $DIR/sock \
-    -c listen_addresses='' -c shared_buffers=2GB -c work_mem=2GB -c max_parallel_workers_per_gather=0 \
-    -c jit=off" start >/dev/null
-trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true' EXIT
-q() { psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+. "$(dirname "$0")/lib.sh"
 
 q <<SQL
-CREATE EXTENSION customer_tiers;
 SELECT setseed(0.5);
 CREATE TABLE orders AS
 SELECT (1 + floor(random() * $CUSTOMERS))::int AS customer,
@@ -39,22 +21,8 @@ VACUUM FREEZE ANALYZE orders;
 CREATE TABLE summaries AS
 SELECT customer, (tiers.customer_summary(ordered_on, amount, '2024-01-01')).* FROM orders GROUP BY customer;
 VACUUM FREEZE ANALYZE summaries;
--- median execution time (ms) of a query over several runs, measured by EXPLAIN ANALYZE
--- (no client transfer; TIMING OFF to avoid per-node clock overhead)
-CREATE FUNCTION bench(q text, reps int) RETURNS numeric LANGUAGE plpgsql AS \$\$
-DECLARE t numeric[] := '{}'; plan json;
-BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO plan;  -- warm-up
-  FOR i IN 1..reps LOOP
-    EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO plan;
-    t := t || (plan->0->>'Execution Time')::numeric;
-  END LOOP;
-  RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t) x);
-END \$\$;
 SQL
 
-declare -A MS
-run() { MS[$1]=$(q -c "SELECT round(bench(\$q\$$2\$q\$, $REPS), 1)"); }
 
 BUILTIN_NUM="SELECT customer, min(ordered_on), max(ordered_on), count(*), sum(amount) FROM orders GROUP BY customer"
 OURS_NUM="SELECT customer, tiers.customer_summary(ordered_on, amount, '2024-01-01') FROM orders GROUP BY customer"
@@ -91,10 +59,8 @@ MEM_BUILTIN_HALF=$(peak "SELECT customer, min(ordered_on), max(ordered_on), coun
 MEM_OURS=$(peak "$OURS_NUM")
 MEM_OURS_HALF=$(peak "SELECT customer, tiers.customer_summary(ordered_on, amount, '2024-01-01') FROM orders WHERE ordered_on < '2022-07-01' GROUP BY customer")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-CPU=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo
-echo "Machine: $CPU, $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; PostgreSQL $(q -c 'SHOW server_version'); $ORDERS orders of $(q -c 'SELECT count(*) FROM summaries') customers; median of $REPS runs, serial plans."
+echo "$(machine); $ORDERS orders of $(q -c 'SELECT count(*) FROM summaries') customers; median of $REPS runs, serial plans."
 echo
 echo "| query | plain SQL ms | customer_tiers ms | ratio (ours / plain) |"
 echo "| --- | ---: | ---: | ---: |"

@@ -129,12 +129,23 @@ pub unsafe fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
     pg_sys::Datum::from(p)
 }
 
-/// The bytes of a (possibly toasted or short-header) varlena datum. The slice lives in the
-/// current memory context.
+/// The bytes of a (possibly toasted or short-header) varlena datum. Plain in-line values
+/// (the per-row case) are read in place; only compressed or external values are detoasted,
+/// into the current memory context.
+#[inline]
 pub unsafe fn varlena_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
-    let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
-    let len = pgrx::varsize_any_exhdr(v);
-    let data = pgrx::vardata_any(v) as *const u8;
+    let p = d.cast_mut_ptr::<pg_sys::varlena>();
+    let (data, len) = if pgrx::varatt_is_4b_u(p) {
+        ((p as *const u8).add(4), pgrx::varsize_4b(p) - 4)
+    } else if pgrx::varatt_is_1b(p) && !pgrx::varatt_is_1b_e(p) {
+        ((p as *const u8).add(1), pgrx::varsize_1b(p) - 1)
+    } else {
+        let v = pg_sys::pg_detoast_datum_packed(p);
+        (
+            pgrx::vardata_any(v) as *const u8,
+            pgrx::varsize_any_exhdr(v),
+        )
+    };
     std::slice::from_raw_parts(data, len)
 }
 

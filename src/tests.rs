@@ -106,3 +106,30 @@ fn stored_model_equals_window_model() {
     );
     assert_eq!(differences, 0);
 }
+
+/// One abc_class call site, models changing between rows (PARTITION BY): every row is
+/// classified with its own partition's model.
+#[pg_test]
+fn abc_class_follows_the_model_of_each_partition() {
+    let classes: String = one(
+        "SELECT string_agg(c, '' ORDER BY g, v DESC) FROM ( \
+           SELECT g, v, tiers.abc_class(v, tiers.abc_model(v) OVER (PARTITION BY g)) c \
+           FROM (VALUES (1, 90.0::float8), (1, 10), (2, 50), (2, 30), (2, 20)) t(g, v)) x",
+    );
+    // group 1: 90 (share above 0) A, 10 (.9 < .95) B; group 2: 50 A, 30 (.5) A, 20 (.8) B
+    assert_eq!(classes, "ABAAB");
+}
+
+/// A plain in-line model value and the same value stored (and possibly compressed) in a table
+/// give the same classes.
+#[pg_test]
+fn stored_abc_model_is_read_like_an_inline_one() {
+    Spi::run("CREATE TEMP TABLE m AS SELECT tiers.abc_model(g::float8) AS m FROM generate_series(1, 1000) g")
+        .unwrap();
+    let differences: i64 = one(
+        "SELECT count(*) FROM generate_series(1, 1000) g, m \
+         WHERE tiers.abc_class(g::float8, m.m) IS DISTINCT FROM \
+               tiers.abc_class(g::float8, (SELECT tiers.abc_model(x::float8) FROM generate_series(1, 1000) x))",
+    );
+    assert_eq!(differences, 0);
+}

@@ -1,0 +1,43 @@
+# Sourced by the benchmark scripts: a throw-away cluster tuned for measuring, the `q` client,
+# and the SQL function bench(query, repetitions) -> median execution time in ms.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null
+. scripts/env.sh
+cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null 2>&1
+
+PORT=54330
+DIR=/tmp/customer_tiers-bench
+if [ -f "$DIR/data/postmaster.pid" ]; then
+    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+fi
+rm -rf "$DIR"; mkdir -p "$DIR/sock"; chown -R postgres: "$DIR"
+as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -o "-p $PORT -k $DIR/sock \
+    -c listen_addresses='' -c shared_buffers=2GB -c work_mem=2GB -c max_parallel_workers_per_gather=0 \
+    -c jit=off" start >/dev/null
+trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+q() { psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+
+q <<'SQL'
+CREATE EXTENSION customer_tiers;
+-- median execution time (ms) of a query over several runs, measured by EXPLAIN ANALYZE
+-- (no client transfer; TIMING OFF to avoid per-node clock overhead)
+CREATE FUNCTION bench(q text, reps int) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE t numeric[] := '{}'; plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO plan;  -- warm-up
+  FOR i IN 1..reps LOOP
+    EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ' || q INTO plan;
+    t := t || (plan->0->>'Execution Time')::numeric;
+  END LOOP;
+  RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t) x);
+END $$;
+SQL
+
+declare -A MS
+run() { MS[$1]=$(q -c "SELECT round(bench(\$q\$$2\$q\$, $REPS), 1)"); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+machine() {
+    echo "Machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; PostgreSQL $(q -c 'SHOW server_version')"
+}
