@@ -105,7 +105,8 @@ unsafe fn alloc_state(
     fcinfo: pg_sys::FunctionCallInfo,
     make: impl FnOnce(PallocDays) -> State,
 ) -> *mut State {
-    const _: () = assert!(std::mem::size_of::<State>() % std::mem::align_of::<DayCell>() == 0);
+    const _: () =
+        assert!(std::mem::size_of::<State>().is_multiple_of(std::mem::align_of::<DayCell>()));
     let cx = agg_context(fcinfo, AGG);
     let bytes = std::mem::size_of::<State>() + INLINE_DAYS * std::mem::size_of::<DayCell>();
     let p = pg_sys::MemoryContextAlloc(cx, bytes) as *mut State;
