@@ -4,6 +4,7 @@
 //! and the extension crate only converts types, checks arguments and raises errors.
 
 pub mod abc;
+pub mod clv;
 pub mod quantile;
 pub mod rfm;
 pub mod state;

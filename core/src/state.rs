@@ -4,6 +4,7 @@
 //! Decoding checks every length, so a damaged or foreign `bytea` gives an error, never a crash.
 
 use crate::abc::{AbcMethod, AbcPopulation};
+use crate::clv::Patterns;
 use crate::rfm::RfmPopulation;
 use crate::summary::{DayCell, DayStore, SummaryState};
 use crate::CoreError;
@@ -11,6 +12,7 @@ use crate::CoreError;
 const SUMMARY_MAGIC: u8 = b'S';
 const RFM_MAGIC: u8 = b'R';
 const ABC_MAGIC: u8 = b'A';
+const PATTERNS_MAGIC: u8 = b'P';
 const VERSION: u8 = 1;
 
 struct Reader<'a> {
@@ -191,6 +193,49 @@ impl AbcPopulation {
     }
 }
 
+impl<const N: usize> Patterns<N> {
+    /// Entries sorted by key, so equal states encode to equal bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + (8 * N + 8) * self.counts.len());
+        out.extend_from_slice(&[PATTERNS_MAGIC, VERSION, N as u8]);
+        let mut entries: Vec<(&[u64; N], &f64)> = self.counts.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for (k, w) in entries {
+            for v in k {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
+        let mut r = Reader { buf };
+        r.header(PATTERNS_MAGIC)?;
+        if r.u8()? as usize != N {
+            return Err(CoreError::Corrupt("pattern state of another model".into()));
+        }
+        let n = r.count(8 * N + 8)?;
+        let mut p = Patterns::<N>::default();
+        for _ in 0..n {
+            let mut k = [0u64; N];
+            for v in k.iter_mut() {
+                *v = r.i64()? as u64;
+            }
+            let w = r.f64()?;
+            if !(w.is_finite() && w > 0.0) || k.iter().any(|b| !f64::from_bits(*b).is_finite()) {
+                return Err(CoreError::Corrupt(
+                    "pattern state has invalid values".into(),
+                ));
+            }
+            *p.counts.entry(k).or_insert(0.0) += w;
+        }
+        r.end()?;
+        Ok(p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +275,20 @@ mod tests {
         let mut bad_cut = bytes;
         bad_cut[3..11].copy_from_slice(&2.0f64.to_le_bytes());
         assert!(AbcPopulation::decode(&bad_cut).is_err());
+    }
+
+    #[test]
+    fn patterns_round_trip_and_corruption() {
+        let mut p = Patterns::<3>::default();
+        p.add([2.0, 30.43, 38.86], 1.0);
+        p.add([0.0, 0.0, 38.86], 2.0);
+        p.add([2.0, 30.43, 38.86], 1.0);
+        let bytes = p.encode();
+        assert_eq!(Patterns::<3>::decode(&bytes).unwrap(), p);
+        assert!(Patterns::<2>::decode(&bytes).is_err());
+        for cut in 0..bytes.len() {
+            assert!(Patterns::<3>::decode(&bytes[..cut]).is_err());
+        }
     }
 
     #[test]
