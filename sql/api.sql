@@ -458,3 +458,92 @@ COMMENT ON FUNCTION tiers.abc_deserialize(bytea, internal) IS 'Deserializes an A
 COMMENT ON FUNCTION tiers.abc_model_final(internal) IS 'Final function of tiers.abc_model (internal).';
 COMMENT ON FUNCTION tiers.pareto_final(internal) IS 'Final function of tiers.pareto (internal).';
 COMMENT ON FUNCTION tiers.pareto_curve_final(internal) IS 'Final function of tiers.pareto_curve (internal).';
+
+------------------------------------------------------------------------------------------
+-- CLV: BG/NBD and Gamma-Gamma
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_combine';
+CREATE FUNCTION tiers.bgnbd_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_serialize';
+CREATE FUNCTION tiers.bgnbd_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_deserialize';
+CREATE FUNCTION tiers.bgnbd_final(internal)
+    RETURNS tiers.bgnbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_final';
+CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_combine';
+CREATE FUNCTION tiers.gamma_gamma_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_serialize';
+CREATE FUNCTION tiers.gamma_gamma_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_deserialize';
+CREATE FUNCTION tiers.gamma_gamma_final(internal)
+    RETURNS tiers.gamma_gamma_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_final';
+
+CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double precision, tenure double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.bgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.bgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision) (
+    SFUNC = tiers.gamma_gamma_trans, STYPE = internal, FINALFUNC = tiers.gamma_gamma_final,
+    COMBINEFUNC = tiers.gamma_gamma_combine, SERIALFUNC = tiers.gamma_gamma_serialize,
+    DESERIALFUNC = tiers.gamma_gamma_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision, weight double precision) (
+    SFUNC = tiers.gamma_gamma_trans, STYPE = internal, FINALFUNC = tiers.gamma_gamma_final,
+    COMBINEFUNC = tiers.gamma_gamma_combine, SERIALFUNC = tiers.gamma_gamma_serialize,
+    DESERIALFUNC = tiers.gamma_gamma_deserialize, PARALLEL = SAFE);
+
+CREATE FUNCTION tiers.p_alive(model tiers.bgnbd_model, frequency double precision,
+                              recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_p_alive';
+CREATE FUNCTION tiers.expected_purchases(model tiers.bgnbd_model, horizon double precision,
+                                         frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_expected_purchases';
+CREATE FUNCTION tiers.expected_purchases(model tiers.bgnbd_model, horizon double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_expected_purchases_new';
+CREATE FUNCTION tiers.expected_spend(model tiers.gamma_gamma_model, frequency double precision, monetary double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_expected_spend';
+
+COMMENT ON TYPE tiers.bgnbd_model IS
+    'A fitted BG/NBD model (Fader, Hardie & Lee 2005): r, alpha, a, b, log_likelihood, customers (sum of weights), converged, iterations, standard errors (NULL when the information matrix is not positive definite).';
+COMMENT ON TYPE tiers.gamma_gamma_model IS
+    'A fitted Gamma-Gamma spend model (Fader & Hardie 2013): p, q, v (gamma), log_likelihood, customers, converged, iterations, standard errors.';
+COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision) IS
+    'Fits BG/NBD by maximum likelihood to (frequency, recency, tenure) of customer summaries, in the summary''s time unit. Works on distinct patterns. frequency a whole number >= 0, 0 <= recency <= tenure, recency 0 when frequency 0, all finite (else 22023); rows with a NULL skipped; no rows: NULL; no repeat buyer: 22023.';
+COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision, double precision) IS
+    'BG/NBD fit with a weight per row (e.g. the count of identical customers; 0 skips the row, negative/NaN 22023).';
+COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision) IS
+    'Fits the Gamma-Gamma spend model to (frequency, monetary) of repeat buyers: rows with frequency 0 or monetary <= 0 are excluded, as the model requires; frequency must be a whole number >= 0 and monetary finite (else 22023). No remaining rows: NULL.';
+COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, double precision) IS
+    'Gamma-Gamma fit with a weight per row.';
+COMMENT ON FUNCTION tiers.p_alive(tiers.bgnbd_model, double precision, double precision, double precision) IS
+    'Probability that a customer with (frequency, recency, tenure) is still alive under a BG/NBD model (1 for frequency 0).';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgnbd_model, double precision, double precision, double precision, double precision) IS
+    'Expected purchases in the next horizon (same unit as the summary the model was fitted on) of a customer with (frequency, recency, tenure): FHL 2005 eq. (10).';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgnbd_model, double precision) IS
+    'Expected purchases of a new customer within horizon: FHL 2005 eq. (7).';
+COMMENT ON FUNCTION tiers.expected_spend(tiers.gamma_gamma_model, double precision, double precision) IS
+    'Expected mean transaction value of a customer with (frequency, monetary) under a Gamma-Gamma model; the population mean p v / (q - 1) for frequency 0 (22003 when q <= 1); monetary must be > 0 for repeat buyers (22023).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_combine(internal, internal) IS 'Combine function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_serialize(internal) IS 'Serializes a tiers.bgnbd_fit state (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_deserialize(bytea, internal) IS 'Deserializes a tiers.bgnbd_fit state (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_final(internal) IS 'Final function of tiers.bgnbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_combine(internal, internal) IS 'Combine function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_serialize(internal) IS 'Serializes a tiers.gamma_gamma_fit state (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_deserialize(bytea, internal) IS 'Deserializes a tiers.gamma_gamma_fit state (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_final(internal) IS 'Final function of tiers.gamma_gamma_fit: the maximum-likelihood fit (internal).';

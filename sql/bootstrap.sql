@@ -99,3 +99,31 @@ CREATE TYPE tiers.pareto_point AS (
     customer_share double precision,
     value_share    double precision
 );
+
+CREATE TYPE tiers.bgnbd_model AS (
+    r              double precision,
+    alpha          double precision,
+    a              double precision,
+    b              double precision,
+    log_likelihood double precision,
+    customers      double precision,
+    converged      boolean,
+    iterations     integer,
+    se_r           double precision,
+    se_alpha       double precision,
+    se_a           double precision,
+    se_b           double precision
+);
+
+CREATE TYPE tiers.gamma_gamma_model AS (
+    p              double precision,
+    q              double precision,
+    v              double precision,
+    log_likelihood double precision,
+    customers      double precision,
+    converged      boolean,
+    iterations     integer,
+    se_p           double precision,
+    se_q           double precision,
+    se_v           double precision
+);

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod abc;
+mod clv;
 mod numeric;
 mod raw;
 mod rfm;

@@ -32,7 +32,7 @@ impl<const N: usize> Patterns<N> {
     /// depend on the order rows arrived in.
     pub fn sorted(&self) -> Vec<([f64; N], f64)> {
         let mut v: Vec<([u64; N], f64)> = self.counts.iter().map(|(k, w)| (*k, *w)).collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v.sort_unstable_by_key(|e| e.0);
         v.into_iter()
             .map(|(k, w)| (k.map(f64::from_bits), w))
             .collect()
@@ -83,10 +83,13 @@ pub struct Fit {
     pub std_errors: Option<Vec<f64>>,
 }
 
+/// An objective: value and gradient at a point.
+pub type Objective<'a> = &'a dyn Fn(&[f64]) -> (f64, Vec<f64>);
+
 /// Minimises `f` (value and gradient) from `x0` by BFGS with Armijo backtracking.
 /// `interrupt` is called once per iteration (query cancel).
 pub fn bfgs(
-    f: &dyn Fn(&[f64]) -> (f64, Vec<f64>),
+    f: Objective<'_>,
     x0: Vec<f64>,
     max_iter: u32,
     interrupt: &mut dyn FnMut(),
@@ -205,17 +208,14 @@ fn std_errors(grad: &dyn Fn(&[f64]) -> Vec<f64>, theta: &[f64]) -> Option<Vec<f6
         up[j] += h;
         down[j] -= h;
         let (gu, gd) = (grad(&up), grad(&down));
-        for i in 0..n {
-            hess[i][j] = (gu[i] - gd[i]) / (2.0 * h);
+        for (i, row) in hess.iter_mut().enumerate() {
+            row[j] = (gu[i] - gd[i]) / (2.0 * h);
         }
     }
-    for i in 0..n {
-        for j in 0..i {
-            let m = 0.5 * (hess[i][j] + hess[j][i]);
-            hess[i][j] = m;
-            hess[j][i] = m;
-        }
-    }
+    // symmetrise
+    let hess: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| 0.5 * (hess[i][j] + hess[j][i])).collect())
+        .collect();
     let inv = invert(hess)?;
     let se: Vec<f64> = (0..n).map(|i| inv[i][i]).collect();
     if se.iter().all(|v| v.is_finite() && *v > 0.0) {
@@ -423,13 +423,18 @@ pub fn gamma_gamma_fit(
 }
 
 /// Expected mean transaction value of a customer (Fader & Hardie 2013, eq. 5); for x = 0 the
-/// population mean p v / (q − 1) (NaN-free only when q > 1: the caller checks).
-pub fn gamma_gamma_expected(theta: &[f64], x: f64, m: f64) -> f64 {
+/// population mean p v / (q − 1), which exists only when q > 1.
+pub fn gamma_gamma_expected(theta: &[f64], x: f64, m: f64) -> Result<f64, CoreError> {
     let (p, q, v) = (theta[0], theta[1], theta[2]);
     if x == 0.0 {
-        p * v / (q - 1.0)
+        if q <= 1.0 {
+            return Err(CoreError::OutOfRange(format!(
+                "the population mean spend is infinite when q <= 1 (q = {q})"
+            )));
+        }
+        Ok(p * v / (q - 1.0))
     } else {
-        p * (v + x * m) / (p * x + q - 1.0)
+        Ok(p * (v + x * m) / (p * x + q - 1.0))
     }
 }
 
@@ -535,6 +540,10 @@ mod tests {
         for (got, want) in fit.params.iter().zip(want) {
             assert!((got - want).abs() < 0.01, "{:?}", fit.params);
         }
+        let published = [6.25, 3.74, 15.44];
+        let spend = gamma_gamma_expected(&published, 2.0, 22.35).unwrap();
+        assert!((spend - 6.25 * (15.44 + 2.0 * 22.35) / (6.25 * 2.0 + 3.74 - 1.0)).abs() < 1e-12);
+        assert!(gamma_gamma_expected(&[6.0, 0.5, 15.0], 0.0, 0.0).is_err());
     }
 
     #[test]

@@ -1,0 +1,272 @@
+//! CLV in SQL: `bgnbd_fit` and `gamma_gamma_fit` aggregates over distinct customer patterns,
+//! and per-row predictions (`p_alive`, `expected_purchases`, `expected_spend`) with a
+//! per-call-site model cache.
+
+use crate::raw::*;
+use crate::sql_function;
+use customer_tiers_core::clv::{
+    bgnbd_expected, bgnbd_expected_new, bgnbd_fit, bgnbd_p_alive, check_customer,
+    gamma_gamma_expected, gamma_gamma_fit, Fit, Patterns,
+};
+use customer_tiers_core::CoreError;
+use pgrx::pg_sys;
+
+#[inline]
+fn f8(d: pg_sys::Datum) -> f64 {
+    f64::from_bits(d.value() as u64)
+}
+
+#[inline]
+fn f8_datum(v: f64) -> pg_sys::Datum {
+    pg_sys::Datum::from(v.to_bits() as usize)
+}
+
+unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
+    if nargs(fcinfo) <= n {
+        return Some(1.0);
+    }
+    let w = f8(arg(fcinfo, n)?);
+    if !(w.is_finite() && w >= 0.0) {
+        invalid(format!("weight must be a finite number >= 0, got {w}"));
+    }
+    (w > 0.0).then_some(w)
+}
+
+// ------------------------------------------------------------------------------ aggregates
+
+sql_function!(ct_bgnbd_trans, |fcinfo| {
+    let state = &mut *state_or_init(fcinfo, "bgnbd_fit", Patterns::<3>::default);
+    if let (Some(x), Some(t_x), Some(t)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
+        let (x, t_x, t) = (f8(x), f8(t_x), f8(t));
+        check(check_customer(x, t_x, t));
+        if let Some(w) = weight(fcinfo, 4) {
+            state.add([x, t_x, t], w);
+        }
+    }
+    ptr_datum(state)
+});
+
+sql_function!(ct_gamma_gamma_trans, |fcinfo| {
+    let state = &mut *state_or_init(fcinfo, "gamma_gamma_fit", Patterns::<2>::default);
+    if let (Some(x), Some(m)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
+        let (x, m) = (f8(x), f8(m));
+        // recency and tenure are not part of this model: only the frequency checks apply
+        check(check_customer(x, 0.0, 0.0));
+        if !m.is_finite() {
+            invalid(format!("monetary must be a finite number, got {m}"));
+        }
+        // the model is defined for repeat buyers with a positive mean spend
+        if x > 0.0 && m > 0.0 {
+            if let Some(w) = weight(fcinfo, 3) {
+                state.add([x, m], w);
+            }
+        }
+    }
+    ptr_datum(state)
+});
+
+macro_rules! pattern_support {
+    ($n:literal, $combine:ident, $serialize:ident, $deserialize:ident, $agg:literal) => {
+        sql_function!($combine, |fcinfo| {
+            match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+                (None, None) => return_null(fcinfo),
+                (Some(a), None) => a,
+                (None, Some(b)) => {
+                    let copy = (*b.cast_mut_ptr::<Patterns<$n>>()).clone();
+                    ptr_datum(new_state(fcinfo, $agg, copy))
+                }
+                (Some(a), Some(b)) => {
+                    (*a.cast_mut_ptr::<Patterns<$n>>()).merge(&*b.cast_mut_ptr::<Patterns<$n>>());
+                    a
+                }
+            }
+        });
+        sql_function!($serialize, |fcinfo| {
+            let s = &*arg(fcinfo, 0)
+                .expect("strict")
+                .cast_mut_ptr::<Patterns<$n>>();
+            bytea_datum(&s.encode())
+        });
+        sql_function!($deserialize, |fcinfo| {
+            let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+            let s = check(Patterns::<$n>::decode(bytes));
+            ptr_datum(new_state(fcinfo, $agg, s))
+        });
+    };
+}
+
+pattern_support!(
+    3,
+    ct_bgnbd_combine,
+    ct_bgnbd_serialize,
+    ct_bgnbd_deserialize,
+    "bgnbd_fit"
+);
+pattern_support!(
+    2,
+    ct_gamma_gamma_combine,
+    ct_gamma_gamma_serialize,
+    ct_gamma_gamma_deserialize,
+    "gamma_gamma_fit"
+);
+
+/// The model row: parameters, log-likelihood, customers, converged, iterations, std errors.
+unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum {
+    let k = fit.params.len();
+    let mut values: Vec<pg_sys::Datum> = fit.params.iter().map(|v| f8_datum(*v)).collect();
+    values.push(f8_datum(fit.log_likelihood));
+    values.push(f8_datum(fit.customers));
+    values.push(pg_sys::Datum::from(fit.converged));
+    values.push(pg_sys::Datum::from(fit.iterations as i32));
+    let mut nulls = vec![false; values.len()];
+    for i in 0..k {
+        match &fit.std_errors {
+            Some(se) => values.push(f8_datum(se[i])),
+            None => {
+                values.push(pg_sys::Datum::from(0usize));
+                nulls.push(true);
+                continue;
+            }
+        }
+        nulls.push(false);
+    }
+    let cache = call_cache::<()>(fcinfo);
+    composite(fcinfo, cache, &values, &nulls)
+}
+
+fn interrupt() {
+    pgrx::check_for_interrupts!();
+}
+
+sql_function!(ct_bgnbd_final, |fcinfo| {
+    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<3>>()) else {
+        return return_null(fcinfo);
+    };
+    if p.counts.is_empty() {
+        return return_null(fcinfo);
+    }
+    model_row(fcinfo, check(bgnbd_fit(&p.sorted(), &mut interrupt)))
+});
+
+sql_function!(ct_gamma_gamma_final, |fcinfo| {
+    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<2>>()) else {
+        return return_null(fcinfo);
+    };
+    if p.counts.is_empty() {
+        return return_null(fcinfo);
+    }
+    model_row(fcinfo, check(gamma_gamma_fit(&p.sorted(), &mut interrupt)))
+});
+
+// ----------------------------------------------------------------------------- predictions
+
+/// The parameters of a model value, parsed once per call site and value.
+#[derive(Default)]
+struct ModelCache {
+    bytes: Vec<u8>,
+    params: Vec<f64>,
+}
+
+unsafe fn params<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    d: pg_sys::Datum,
+    k: usize,
+    names: &[&str],
+    type_name: &str,
+) -> Vec<f64> {
+    let cache = call_cache::<ModelCache>(fcinfo);
+    let bytes = varlena_bytes(d);
+    if cache.extra.params.is_empty() || cache.extra.bytes != bytes {
+        let (values, nulls) = deform::<N>(d, type_name);
+        let mut ps = Vec::with_capacity(k);
+        for i in 0..k {
+            let v = f8(values[i]);
+            if nulls[i] || !(v.is_finite() && v > 0.0) {
+                invalid(format!("model.{} must be a positive number", names[i]));
+            }
+            ps.push(v);
+        }
+        cache.extra.params = ps;
+        cache.extra.bytes.clear();
+        cache.extra.bytes.extend_from_slice(bytes);
+    }
+    cache.extra.params.clone()
+}
+
+fn finite(v: f64, what: &str) -> pg_sys::Datum {
+    if !v.is_finite() {
+        check::<()>(Err(CoreError::OutOfRange(format!(
+            "{what} is not finite for this model (e.g. a = 1 or q <= 1)"
+        ))));
+    }
+    f8_datum(v)
+}
+
+const BGNBD: [&str; 4] = ["r", "alpha", "a", "b"];
+
+unsafe fn customer(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> Option<(f64, f64, f64)> {
+    let (x, t_x, t) = (
+        f8(arg(fcinfo, first)?),
+        f8(arg(fcinfo, first + 1)?),
+        f8(arg(fcinfo, first + 2)?),
+    );
+    check(check_customer(x, t_x, t));
+    Some((x, t_x, t))
+}
+
+unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
+    let h = f8(arg(fcinfo, n)?);
+    if !(h.is_finite() && h >= 0.0) {
+        invalid(format!("horizon must be a finite number >= 0, got {h}"));
+    }
+    Some(h)
+}
+
+sql_function!(ct_p_alive, |fcinfo| {
+    let (Some(model), Some((x, t_x, t))) = (arg(fcinfo, 0), customer(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let theta = params::<12>(fcinfo, model, 4, &BGNBD, "tiers.bgnbd_model");
+    finite(bgnbd_p_alive(&theta, x, t_x, t), "p_alive")
+});
+
+sql_function!(ct_expected_purchases, |fcinfo| {
+    let (Some(model), Some(h), Some((x, t_x, t))) =
+        (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2))
+    else {
+        return return_null(fcinfo);
+    };
+    let theta = params::<12>(fcinfo, model, 4, &BGNBD, "tiers.bgnbd_model");
+    finite(bgnbd_expected(&theta, h, x, t_x, t), "expected_purchases")
+});
+
+sql_function!(ct_expected_purchases_new, |fcinfo| {
+    let (Some(model), Some(h)) = (arg(fcinfo, 0), horizon(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let theta = params::<12>(fcinfo, model, 4, &BGNBD, "tiers.bgnbd_model");
+    finite(bgnbd_expected_new(&theta, h), "expected_purchases")
+});
+
+sql_function!(ct_expected_spend, |fcinfo| {
+    let (Some(model), Some(x), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+        return return_null(fcinfo);
+    };
+    let (x, m) = (f8(x), f8(m));
+    if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0) {
+        invalid(format!("frequency must be a whole number >= 0, got {x}"));
+    }
+    if x > 0.0 && !(m.is_finite() && m > 0.0) {
+        invalid(format!(
+            "monetary must be a positive number for a repeat buyer, got {m}"
+        ));
+    }
+    let theta = params::<10>(
+        fcinfo,
+        model,
+        3,
+        &["p", "q", "v"],
+        "tiers.gamma_gamma_model",
+    );
+    finite(check(gamma_gamma_expected(&theta, x, m)), "expected_spend")
+});
