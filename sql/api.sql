@@ -547,3 +547,8 @@ COMMENT ON FUNCTION tiers.gamma_gamma_combine(internal, internal) IS 'Combine fu
 COMMENT ON FUNCTION tiers.gamma_gamma_serialize(internal) IS 'Serializes a tiers.gamma_gamma_fit state (internal).';
 COMMENT ON FUNCTION tiers.gamma_gamma_deserialize(bytea, internal) IS 'Deserializes a tiers.gamma_gamma_fit state (internal).';
 COMMENT ON FUNCTION tiers.gamma_gamma_final(internal) IS 'Final function of tiers.gamma_gamma_fit: the maximum-likelihood fit (internal).';
+
+COMMENT ON FUNCTION tiers.clv_estimate(double precision, double precision, double precision, double precision, double precision) IS
+    'Classic CLV, infinite horizon: m / (1 + discount_rate - retention_rate) with m = avg_order_value * purchases_per_period * margin per period (a customer active in period t with probability retention_rate^(t-1), cash at period end, discounted per period). margin and retention_rate in [0, 1], amounts and discount_rate finite >= 0 (else 22023); diverging (retention_rate >= 1 + discount_rate): 22003.';
+COMMENT ON FUNCTION tiers.clv_estimate(double precision, double precision, double precision, double precision, double precision, integer) IS
+    'Classic CLV over periods (>= 1, else 22023) periods: sum over t = 1..periods of m * retention_rate^(t-1) / (1 + discount_rate)^t.';

@@ -270,3 +270,62 @@ sql_function!(ct_expected_spend, |fcinfo| {
     );
     finite(check(gamma_gamma_expected(&theta, x, m)), "expected_spend")
 });
+
+// ------------------------------------------------------------------------- simple formula
+
+fn simple(
+    avg_order_value: f64,
+    purchases_per_period: f64,
+    margin: f64,
+    retention_rate: f64,
+    discount_rate: f64,
+    periods: Option<i64>,
+) -> f64 {
+    check(customer_tiers_core::clv::simple_clv(
+        avg_order_value,
+        purchases_per_period,
+        margin,
+        retention_rate,
+        discount_rate,
+        periods,
+    ))
+}
+
+/// The classic CLV formula over an infinite horizon.
+#[pgrx::pg_extern(immutable, strict, parallel_safe, name = "clv_estimate")]
+fn clv_estimate_infinite(
+    avg_order_value: f64,
+    purchases_per_period: f64,
+    margin: f64,
+    retention_rate: f64,
+    discount_rate: f64,
+) -> f64 {
+    simple(
+        avg_order_value,
+        purchases_per_period,
+        margin,
+        retention_rate,
+        discount_rate,
+        None,
+    )
+}
+
+/// The classic CLV formula over `periods` periods.
+#[pgrx::pg_extern(immutable, strict, parallel_safe, name = "clv_estimate")]
+fn clv_estimate_periods(
+    avg_order_value: f64,
+    purchases_per_period: f64,
+    margin: f64,
+    retention_rate: f64,
+    discount_rate: f64,
+    periods: i32,
+) -> f64 {
+    simple(
+        avg_order_value,
+        purchases_per_period,
+        margin,
+        retention_rate,
+        discount_rate,
+        Some(periods as i64),
+    )
+}

@@ -96,3 +96,16 @@ SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0.2,4,1,2,0,0,t,0,,,,)'::
 SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0,4,0.8,2,0,0,t,0,,,,)'::tiers.bgnbd_model, 10)$$);
 SELECT pg_temp.err($$SELECT tiers.expected_spend('(6,0.5,15,0,0,t,0,,,)'::tiers.gamma_gamma_model, 0, 0)$$);
 SELECT pg_temp.err($$SELECT tiers.expected_spend(gg, 2, 0) FROM clv_models$$);
+
+-- the classic formula: m = 50 * 2 * 0.3 = 30 per period, r = 0.8, d = 0.1
+SELECT round(tiers.clv_estimate(50, 2, 0.3, 0.8, 0.1)::numeric, 6) AS infinite,
+       round(tiers.clv_estimate(50, 2, 0.3, 0.8, 0.1, 3)::numeric, 6) AS three_periods,
+       round((30 / 1.1 + 24 / 1.21 + 19.2 / 1.331)::numeric, 6) AS three_by_hand,
+       tiers.clv_estimate(10, 1, 1, 1, 0, 4) AS no_discount_full_retention,
+       tiers.clv_estimate(NULL, 1, 1, 1, 0) IS NULL AS null_in_null_out;
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 1, 1, 0)$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 1.5, 0.5, 0.1)$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 0.5, 0.5, -0.1)$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(-10, 1, 0.5, 0.5, 0.1)$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 0.5, 'NaN', 0.1)$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 0.5, 0.5, 0.1, 0)$$);
