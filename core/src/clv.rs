@@ -10,10 +10,43 @@ use crate::CoreError;
 use statrs::function::gamma::{digamma, ln_gamma};
 use std::collections::HashMap;
 
+/// A fast hasher for pattern keys (f64 bits): per row, SipHash would cost more than the rest
+/// of the aggregation. Keys come from the database, not from an adversary choosing collisions
+/// against this process, and a collision only costs time.
+#[derive(Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // final avalanche (murmur3 fmix64) so that hashbrown's top bits are well mixed
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ceb9fe1a85ec53);
+        h ^ (h >> 33)
+    }
+}
+
+type KeyMap<K> = HashMap<K, f64, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// Weighted distinct observations: key = the f64 bits of the observation.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Patterns<const N: usize> {
-    pub counts: HashMap<[u64; N], f64>,
+    pub counts: KeyMap<[u64; N]>,
 }
 
 impl<const N: usize> Patterns<N> {
@@ -225,11 +258,6 @@ fn std_errors(grad: &dyn Fn(&[f64]) -> Vec<f64>, theta: &[f64]) -> Option<Vec<f6
     }
 }
 
-fn log_add_exp(a: f64, b: f64) -> f64 {
-    let m = a.max(b);
-    m + ((a - m).exp() + (b - m).exp()).ln()
-}
-
 // ------------------------------------------------------------------------------------ BG/NBD
 
 /// Log-likelihood of BG/NBD and its gradient in (r, alpha, a, b).
@@ -240,27 +268,46 @@ pub fn bgnbd_ll(theta: &[f64], data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
     let ln_alpha = alpha.ln();
     let mut ll = 0.0;
     let mut g = [0.0; 4];
+    // The special functions depend on x only; patterns come sorted by x, so they are computed
+    // once per distinct frequency.
+    let mut last_x = f64::NAN;
+    let (mut a1x, mut a2x, mut d_r1, mut d_a2, mut d_b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut ln_bx1, mut inv_bx1) = (0.0, 0.0);
+    let d_al1 = r / alpha;
+    let ln_a = a.ln();
     for &([x, t_x, t], w) in data {
-        let a1 = ln_gamma(r + x) - lg_r + r * ln_alpha;
-        let a2 = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
-        let a3 = -(r + x) * (alpha + t).ln();
-        let (d_r1, d_al1) = (digamma(r + x) - dg_r + ln_alpha, r / alpha);
-        let dg_abx = digamma(a + b + x);
-        let (d_a2, d_b2) = (dg_ab - dg_abx, dg_ab + digamma(b + x) - dg_b - dg_abx);
-        let (d_r3, d_al3) = (-(alpha + t).ln(), -(r + x) / (alpha + t));
+        if x != last_x {
+            last_x = x;
+            a1x = ln_gamma(r + x) - lg_r + r * ln_alpha;
+            a2x = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
+            d_r1 = digamma(r + x) - dg_r + ln_alpha;
+            let dg_abx = digamma(a + b + x);
+            d_a2 = dg_ab - dg_abx;
+            d_b2 = dg_ab + digamma(b + x) - dg_b - dg_abx;
+            ln_bx1 = (b + x - 1.0).ln();
+            inv_bx1 = 1.0 / (b + x - 1.0);
+        }
+        let (a1, a2) = (a1x, a2x);
+        let ln_at = (alpha + t).ln();
+        let a3 = -(r + x) * ln_at;
+        let (d_r3, d_al3) = (-ln_at, -(r + x) / (alpha + t));
         let (tail, w3, w4, d4) = if x > 0.0 {
-            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln();
-            let tail = log_add_exp(a3, a4);
+            let ln_atx = (alpha + t_x).ln();
+            let a4 = ln_a - ln_bx1 - (r + x) * ln_atx;
+            // tail = ln(e^a3 + e^a4) with one exp: weights are the logistic of a4 − a3
+            let d = a4 - a3;
+            let (tail, w4) = if d <= 0.0 {
+                let e = d.exp();
+                (a3 + e.ln_1p(), e / (1.0 + e))
+            } else {
+                let e = (-d).exp();
+                (a4 + e.ln_1p(), 1.0 / (1.0 + e))
+            };
             (
                 tail,
-                (a3 - tail).exp(),
-                (a4 - tail).exp(),
-                [
-                    -(alpha + t_x).ln(),
-                    -(r + x) / (alpha + t_x),
-                    1.0 / a,
-                    -1.0 / (b + x - 1.0),
-                ],
+                1.0 - w4,
+                w4,
+                [-ln_atx, -(r + x) / (alpha + t_x), 1.0 / a, -inv_bx1],
             )
         } else {
             (a3, 1.0, 0.0, [0.0; 4])
@@ -369,17 +416,22 @@ pub fn gamma_gamma_ll(theta: &[f64], data: &[([f64; 2], f64)]) -> (f64, [f64; 3]
     let (lg_q, dg_q, ln_v) = (ln_gamma(q), digamma(q), v.ln());
     let mut ll = 0.0;
     let mut g = [0.0; 3];
+    // terms that depend on x only are computed once per distinct frequency (data sorted by x)
+    let mut last_x = f64::NAN;
+    let (mut px, mut head, mut dg_pxq, mut dg_px, mut ln_x) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for &([x, m], w) in data {
-        let px = p * x;
+        if x != last_x {
+            last_x = x;
+            px = p * x;
+            ln_x = x.ln();
+            head = ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_v + px * ln_x;
+            dg_pxq = digamma(px + q);
+            dg_px = digamma(px);
+        }
+        let ln_m = m.ln();
         let ln_vxm = (v + x * m).ln();
-        ll += w
-            * (ln_gamma(px + q) - ln_gamma(px) - lg_q
-                + q * ln_v
-                + (px - 1.0) * m.ln()
-                + px * x.ln()
-                - (px + q) * ln_vxm);
-        let dg_pxq = digamma(px + q);
-        g[0] += w * x * (dg_pxq - digamma(px) + m.ln() + x.ln() - ln_vxm);
+        ll += w * (head + (px - 1.0) * ln_m - (px + q) * ln_vxm);
+        g[0] += w * x * (dg_pxq - dg_px + ln_m + ln_x - ln_vxm);
         g[1] += w * (dg_pxq - dg_q + ln_v - ln_vxm);
         g[2] += w * (q / v - (px + q) / (v + x * m));
     }
