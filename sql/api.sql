@@ -466,6 +466,8 @@ CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, 
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
 CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
 CREATE FUNCTION tiers.bgnbd_combine(internal, internal)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_combine';
 CREATE FUNCTION tiers.bgnbd_serialize(internal)
@@ -477,6 +479,8 @@ CREATE FUNCTION tiers.bgnbd_final(internal)
 CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
 CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision, double precision)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
 CREATE FUNCTION tiers.gamma_gamma_combine(internal, internal)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_combine';
@@ -495,6 +499,14 @@ CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double prec
     SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.bgnbd_final,
     COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
     DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision, penalizer double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.bgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision, weight double precision, penalizer double precision) (
+    SFUNC = tiers.gamma_gamma_trans, STYPE = internal, FINALFUNC = tiers.gamma_gamma_final,
+    COMBINEFUNC = tiers.gamma_gamma_combine, SERIALFUNC = tiers.gamma_gamma_serialize,
+    DESERIALFUNC = tiers.gamma_gamma_deserialize, PARALLEL = SAFE);
 CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision) (
     SFUNC = tiers.gamma_gamma_trans, STYPE = internal, FINALFUNC = tiers.gamma_gamma_final,
     COMBINEFUNC = tiers.gamma_gamma_combine, SERIALFUNC = tiers.gamma_gamma_serialize,
@@ -523,6 +535,12 @@ COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double 
     'Fits BG/NBD by maximum likelihood to (frequency, recency, tenure) of customer summaries, in the summary''s time unit. Works on distinct patterns. frequency a whole number >= 0, 0 <= recency <= tenure, recency 0 when frequency 0, all finite (else 22023); rows with a NULL skipped; no rows: NULL; no repeat buyer: 22023.';
 COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision, double precision) IS
     'BG/NBD fit with a weight per row (e.g. the count of identical customers; 0 skips the row, negative/NaN 22023).';
+COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision, double precision, double precision) IS
+    'BG/NBD fit with weights and an L2 penalizer (finite >= 0, else 22023; constant within a group): minimises the mean negative log-likelihood plus penalizer * (r^2 + alpha^2 + a^2 + b^2), the convention of the Python package lifetimes; log_likelihood reports the unpenalized value.';
+COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, double precision, double precision) IS
+    'Gamma-Gamma fit with weights and an L2 penalizer: mean negative log-likelihood plus penalizer * (p^2 + q^2 + v^2).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
 COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision) IS
     'Fits the Gamma-Gamma spend model to (frequency, monetary) of repeat buyers: rows with frequency 0 or monetary <= 0 are excluded, as the model requires; frequency must be a whole number >= 0 and monetary finite (else 22023). No remaining rows: NULL.';
 COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, double precision) IS

@@ -34,8 +34,32 @@ unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
 
 // ------------------------------------------------------------------------------ aggregates
 
+/// The penalizer argument `n` (0 when the overload has none), checked constant within a group.
+unsafe fn penalizer<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    n: usize,
+    agg: &str,
+) -> *mut Patterns<N> {
+    let pen = if nargs(fcinfo) > n {
+        match arg(fcinfo, n) {
+            Some(d) => check(Patterns::<N>::check_penalizer(f8(d))),
+            None => null_not_allowed("penalizer"),
+        }
+    } else {
+        0.0
+    };
+    let state = state_or_init(fcinfo, agg, || Patterns::<N> {
+        penalizer: pen,
+        ..Default::default()
+    });
+    if (*state).penalizer != pen {
+        invalid("penalizer must be the same for all rows of a group");
+    }
+    state
+}
+
 sql_function!(ct_bgnbd_trans, |fcinfo| {
-    let state = &mut *state_or_init(fcinfo, "bgnbd_fit", Patterns::<3>::default);
+    let state = &mut *penalizer::<3>(fcinfo, 5, "bgnbd_fit");
     if let (Some(x), Some(t_x), Some(t)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
         let (x, t_x, t) = (f8(x), f8(t_x), f8(t));
         check(check_customer(x, t_x, t));
@@ -47,7 +71,7 @@ sql_function!(ct_bgnbd_trans, |fcinfo| {
 });
 
 sql_function!(ct_gamma_gamma_trans, |fcinfo| {
-    let state = &mut *state_or_init(fcinfo, "gamma_gamma_fit", Patterns::<2>::default);
+    let state = &mut *penalizer::<2>(fcinfo, 4, "gamma_gamma_fit");
     if let (Some(x), Some(m)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
         let (x, m) = (f8(x), f8(m));
         // recency and tenure are not part of this model: only the frequency checks apply
@@ -76,7 +100,10 @@ macro_rules! pattern_support {
                     ptr_datum(new_state(fcinfo, $agg, copy))
                 }
                 (Some(a), Some(b)) => {
-                    (*a.cast_mut_ptr::<Patterns<$n>>()).merge(&*b.cast_mut_ptr::<Patterns<$n>>());
+                    check(
+                        (*a.cast_mut_ptr::<Patterns<$n>>())
+                            .merge(&*b.cast_mut_ptr::<Patterns<$n>>()),
+                    );
                     a
                 }
             }
@@ -145,7 +172,10 @@ sql_function!(ct_bgnbd_final, |fcinfo| {
     if p.counts.is_empty() {
         return return_null(fcinfo);
     }
-    model_row(fcinfo, check(bgnbd_fit(&p.sorted(), &mut interrupt)))
+    model_row(
+        fcinfo,
+        check(bgnbd_fit(&p.sorted(), p.penalizer, &mut interrupt)),
+    )
 });
 
 sql_function!(ct_gamma_gamma_final, |fcinfo| {
@@ -155,7 +185,10 @@ sql_function!(ct_gamma_gamma_final, |fcinfo| {
     if p.counts.is_empty() {
         return return_null(fcinfo);
     }
-    model_row(fcinfo, check(gamma_gamma_fit(&p.sorted(), &mut interrupt)))
+    model_row(
+        fcinfo,
+        check(gamma_gamma_fit(&p.sorted(), p.penalizer, &mut interrupt)),
+    )
 });
 
 // ----------------------------------------------------------------------------- predictions

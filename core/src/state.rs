@@ -198,6 +198,7 @@ impl<const N: usize> Patterns<N> {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + (8 * N + 8) * self.counts.len());
         out.extend_from_slice(&[PATTERNS_MAGIC, VERSION, N as u8]);
+        out.extend_from_slice(&self.penalizer.to_le_bytes());
         let mut entries: Vec<(&[u64; N], &f64)> = self.counts.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
@@ -216,8 +217,13 @@ impl<const N: usize> Patterns<N> {
         if r.u8()? as usize != N {
             return Err(CoreError::Corrupt("pattern state of another model".into()));
         }
+        let penalizer = Patterns::<N>::check_penalizer(r.f64()?)
+            .map_err(|e| CoreError::Corrupt(e.to_string()))?;
         let n = r.count(8 * N + 8)?;
-        let mut p = Patterns::<N>::default();
+        let mut p = Patterns::<N> {
+            penalizer,
+            ..Default::default()
+        };
         for _ in 0..n {
             let mut k = [0u64; N];
             for v in k.iter_mut() {

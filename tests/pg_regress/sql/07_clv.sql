@@ -60,6 +60,19 @@ SELECT round((w).r::numeric, 6) = round((bg).r::numeric, 6) AND round((w).b::num
 FROM (SELECT tiers.bgnbd_fit(frequency, recency, tenure, n) AS w
       FROM (SELECT frequency, recency, tenure, count(*)::float8 AS n FROM clv_calibration GROUP BY 1, 2, 3) p) x, clv_models;
 
+-- an L2 penalizer (lifetimes' convention). Reference: lifetimes' own objective functions
+-- minimised by SciPy Nelder-Mead on these summaries: BG/NBD (penalizer 0.1) at r 0.1151497,
+-- alpha 0.5712510, a 0.1646358, b 0.2865008; Gamma-Gamma (0.01) at p 4.109223, q 0.968393,
+-- v 3.780768.
+SELECT round((tiers.bgnbd_fit(frequency, recency, tenure, 1, 0.1)).r::numeric, 5) AS r,
+       round((tiers.bgnbd_fit(frequency, recency, tenure, 1, 0.1)).alpha::numeric, 5) AS alpha,
+       round((tiers.gamma_gamma_fit(frequency, monetary, 1, 0.01)).p::numeric, 4) AS p,
+       round((tiers.gamma_gamma_fit(frequency, monetary, 1, 0.01)).v::numeric, 4) AS v
+FROM clv_calibration;
+SELECT pg_temp.err($$SELECT tiers.bgnbd_fit(1, 1, 2, 1, -0.5)$$);
+SELECT pg_temp.err($$SELECT tiers.gamma_gamma_fit(1, 10, 1, NULL)$$);
+SELECT pg_temp.err($$SELECT tiers.bgnbd_fit(f, f, 2, 1, f) FROM (VALUES (1.0), (2.0)) t(f)$$);
+
 -- parallel plans give the serial fit
 CREATE TABLE clv_big_summaries AS SELECT c.* FROM clv_calibration c, generate_series(1, 200) g;
 ANALYZE clv_big_summaries;
