@@ -570,3 +570,45 @@ COMMENT ON FUNCTION tiers.clv_estimate(double precision, double precision, doubl
     'Classic CLV, infinite horizon: m / (1 + discount_rate - retention_rate) with m = avg_order_value * purchases_per_period * margin per period (a customer active in period t with probability retention_rate^(t-1), cash at period end, discounted per period). margin and retention_rate in [0, 1], amounts and discount_rate finite >= 0 (else 22023); diverging (retention_rate >= 1 + discount_rate): 22003.';
 COMMENT ON FUNCTION tiers.clv_estimate(double precision, double precision, double precision, double precision, double precision, integer) IS
     'Classic CLV over periods (>= 1, else 22023) periods: sum over t = 1..periods of m * retention_rate^(t-1) / (1 + discount_rate)^t.';
+
+------------------------------------------------------------------------------------------
+-- CLV: modified BG/NBD (same state as bgnbd_fit)
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.mbgnbd_final(internal)
+    RETURNS tiers.mbgnbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_final';
+CREATE AGGREGATE tiers.mbgnbd_fit(frequency double precision, recency double precision, tenure double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.mbgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.mbgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.mbgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.mbgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision, penalizer double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.mbgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE FUNCTION tiers.p_alive(model tiers.mbgnbd_model, frequency double precision,
+                              recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_p_alive';
+CREATE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon double precision,
+                                         frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_expected_purchases';
+CREATE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_expected_purchases_new';
+
+COMMENT ON TYPE tiers.mbgnbd_model IS
+    'A fitted modified BG/NBD model (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b, log_likelihood, customers, converged, iterations, standard errors.';
+COMMENT ON FUNCTION tiers.mbgnbd_final(internal) IS 'Final function of tiers.mbgnbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON AGGREGATE tiers.mbgnbd_fit(double precision, double precision, double precision) IS
+    'Fits the modified BG/NBD (customers may also drop out right after the first purchase, so one-time buyers get P(alive) < 1) to (frequency, recency, tenure); inputs, NULLs and errors as tiers.bgnbd_fit.';
+COMMENT ON AGGREGATE tiers.mbgnbd_fit(double precision, double precision, double precision, double precision) IS
+    'Modified BG/NBD fit with a weight per row.';
+COMMENT ON AGGREGATE tiers.mbgnbd_fit(double precision, double precision, double precision, double precision, double precision) IS
+    'Modified BG/NBD fit with weights and an L2 penalizer (as tiers.bgnbd_fit).';
+COMMENT ON FUNCTION tiers.p_alive(tiers.mbgnbd_model, double precision, double precision, double precision) IS
+    'P(alive) under the modified BG/NBD: 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)), also below 1 for one-time buyers.';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.mbgnbd_model, double precision, double precision, double precision, double precision) IS
+    'Expected purchases in the next horizon under the modified BG/NBD (Batislam et al. 2007).';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.mbgnbd_model, double precision) IS
+    'Expected purchases of a new customer within horizon under the modified BG/NBD.';

@@ -127,3 +127,18 @@ CREATE TYPE tiers.gamma_gamma_model AS (
     se_q           double precision,
     se_v           double precision
 );
+
+CREATE TYPE tiers.mbgnbd_model AS (
+    r              double precision,
+    alpha          double precision,
+    a              double precision,
+    b              double precision,
+    log_likelihood double precision,
+    customers      double precision,
+    converged      boolean,
+    iterations     integer,
+    se_r           double precision,
+    se_alpha       double precision,
+    se_a           double precision,
+    se_b           double precision
+);

@@ -6,7 +6,8 @@ use crate::raw::*;
 use crate::sql_function;
 use customer_tiers_core::clv::{
     bgnbd_expected, bgnbd_expected_new, bgnbd_fit, bgnbd_p_alive, check_customer,
-    gamma_gamma_expected, gamma_gamma_fit, Fit, Patterns,
+    gamma_gamma_expected, gamma_gamma_fit, mbgnbd_expected, mbgnbd_expected_new, mbgnbd_fit,
+    mbgnbd_p_alive, Fit, Patterns,
 };
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
@@ -178,6 +179,19 @@ sql_function!(ct_bgnbd_final, |fcinfo| {
     )
 });
 
+sql_function!(ct_mbgnbd_final, |fcinfo| {
+    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<3>>()) else {
+        return return_null(fcinfo);
+    };
+    if p.counts.is_empty() {
+        return return_null(fcinfo);
+    }
+    model_row(
+        fcinfo,
+        check(mbgnbd_fit(&p.sorted(), p.penalizer, &mut interrupt)),
+    )
+});
+
 sql_function!(ct_gamma_gamma_final, |fcinfo| {
     let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<2>>()) else {
         return return_null(fcinfo);
@@ -255,30 +269,75 @@ unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
     Some(h)
 }
 
-sql_function!(ct_p_alive, |fcinfo| {
+/// The purchase models: BG/NBD and the modified BG/NBD share one parameter layout.
+#[derive(Clone, Copy)]
+enum Purchase {
+    BgNbd,
+    Modified,
+}
+
+impl Purchase {
+    fn type_name(self) -> &'static str {
+        match self {
+            Purchase::BgNbd => "tiers.bgnbd_model",
+            Purchase::Modified => "tiers.mbgnbd_model",
+        }
+    }
+}
+
+unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
     let (Some(model), Some((x, t_x, t))) = (arg(fcinfo, 0), customer(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, &BGNBD, "tiers.bgnbd_model");
-    finite(bgnbd_p_alive(&theta, x, t_x, t), "p_alive")
-});
+    let theta = params::<12>(fcinfo, model, 4, &BGNBD, kind.type_name());
+    let v = match kind {
+        Purchase::BgNbd => bgnbd_p_alive(&theta, x, t_x, t),
+        Purchase::Modified => mbgnbd_p_alive(&theta, x, t_x, t),
+    };
+    finite(v, "p_alive")
+}
 
-sql_function!(ct_expected_purchases, |fcinfo| {
+unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
     let (Some(model), Some(h), Some((x, t_x, t))) =
         (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2))
     else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, &BGNBD, "tiers.bgnbd_model");
-    finite(bgnbd_expected(&theta, h, x, t_x, t), "expected_purchases")
-});
+    let theta = params::<12>(fcinfo, model, 4, &BGNBD, kind.type_name());
+    let v = match kind {
+        Purchase::BgNbd => bgnbd_expected(&theta, h, x, t_x, t),
+        Purchase::Modified => mbgnbd_expected(&theta, h, x, t_x, t),
+    };
+    finite(v, "expected_purchases")
+}
 
-sql_function!(ct_expected_purchases_new, |fcinfo| {
+unsafe fn expected_new(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
     let (Some(model), Some(h)) = (arg(fcinfo, 0), horizon(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, &BGNBD, "tiers.bgnbd_model");
-    finite(bgnbd_expected_new(&theta, h), "expected_purchases")
+    let theta = params::<12>(fcinfo, model, 4, &BGNBD, kind.type_name());
+    let v = match kind {
+        Purchase::BgNbd => bgnbd_expected_new(&theta, h),
+        Purchase::Modified => mbgnbd_expected_new(&theta, h),
+    };
+    finite(v, "expected_purchases")
+}
+
+sql_function!(ct_p_alive, |fcinfo| { p_alive(fcinfo, Purchase::BgNbd) });
+sql_function!(ct_mbg_p_alive, |fcinfo| {
+    p_alive(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_expected_purchases, |fcinfo| {
+    expected(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbg_expected_purchases, |fcinfo| {
+    expected(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_expected_purchases_new, |fcinfo| {
+    expected_new(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbg_expected_purchases_new, |fcinfo| {
+    expected_new(fcinfo, Purchase::Modified)
 });
 
 sql_function!(ct_expected_spend, |fcinfo| {
