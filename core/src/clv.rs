@@ -347,7 +347,7 @@ fn fit_model(
     name: &str,
     k: usize,
     n: f64,
-    ll: &dyn Fn(&[f64]) -> (f64, Vec<f64>),
+    ll: Objective<'_>,
     penalizer: f64,
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
