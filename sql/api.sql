@@ -612,3 +612,23 @@ COMMENT ON FUNCTION tiers.expected_purchases(tiers.mbgnbd_model, double precisio
     'Expected purchases in the next horizon under the modified BG/NBD (Batislam et al. 2007).';
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.mbgnbd_model, double precision) IS
     'Expected purchases of a new customer within horizon under the modified BG/NBD.';
+
+------------------------------------------------------------------------------------------
+-- CLV: model-based estimate with explicit time units
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.bgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month')
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_estimate';
+CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.mbgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month')
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_clv_estimate';
+COMMENT ON FUNCTION tiers.clv_estimate(tiers.bgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
+    'Discounted expected revenue of a customer over horizon: for each discount_period k, expected purchases in that period (BG/NBD) times expected spend (Gamma-Gamma), divided by (1 + discount_rate)^k. Times are intervals: unit is the unit the summaries were computed in (e.g. ''7 days''), so horizon (e.g. ''12 months'') cannot be misread. horizon must be a whole number of discount periods; unit/discount_period > 0; discount_rate finite >= 0 (else 22023); a NULL customer value or model gives NULL; NULL horizon/unit/rate/period is 22004. Intervals convert as PostgreSQL compares them: 1 month = 30 days, 1 year = 360 days.';
+COMMENT ON FUNCTION tiers.clv_estimate(tiers.mbgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
+    'Discounted expected revenue over horizon with a modified BG/NBD purchase model (see the BG/NBD overload).';

@@ -222,8 +222,18 @@ unsafe fn params<const N: usize>(
     type_name: &str,
 ) -> Vec<f64> {
     let cache = call_cache::<ModelCache>(fcinfo);
+    cached_params::<N>(&mut cache.extra, d, k, names, type_name)
+}
+
+unsafe fn cached_params<const N: usize>(
+    cache: &mut ModelCache,
+    d: pg_sys::Datum,
+    k: usize,
+    names: &[&str],
+    type_name: &str,
+) -> Vec<f64> {
     let bytes = varlena_bytes(d);
-    if cache.extra.params.is_empty() || cache.extra.bytes != bytes {
+    if cache.params.is_empty() || cache.bytes != bytes {
         let (values, nulls) = deform::<N>(d, type_name);
         let mut ps = Vec::with_capacity(k);
         for i in 0..k {
@@ -233,11 +243,11 @@ unsafe fn params<const N: usize>(
             }
             ps.push(v);
         }
-        cache.extra.params = ps;
-        cache.extra.bytes.clear();
-        cache.extra.bytes.extend_from_slice(bytes);
+        cache.params = ps;
+        cache.bytes.clear();
+        cache.bytes.extend_from_slice(bytes);
     }
-    cache.extra.params.clone()
+    cache.params.clone()
 }
 
 fn finite(v: f64, what: &str) -> pg_sys::Datum {
@@ -421,3 +431,90 @@ fn clv_estimate_periods(
         Some(periods as i64),
     )
 }
+
+// ------------------------------------------------------------------- model-based CLV
+
+/// Both models of a `clv_estimate` call site.
+#[derive(Default)]
+struct TwoModels {
+    purchase: ModelCache,
+    spend: ModelCache,
+}
+
+unsafe fn interval_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> f64 {
+    let Some(d) = arg(fcinfo, n) else {
+        null_not_allowed(name)
+    };
+    let iv = &*(d.cast_mut_ptr::<pg_sys::Interval>());
+    customer_tiers_core::time::interval_usecs(iv.month, iv.day, iv.time)
+}
+
+/// Discounted expected value over `horizon`: purchase model × Gamma-Gamma spend, discounted
+/// once per `discount_period`; every time is an interval, converted with the `unit` the
+/// summaries were computed in, so a horizon in months cannot be read as weeks.
+unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    let unit = interval_arg(fcinfo, 8, "unit");
+    let horizon = interval_arg(fcinfo, 6, "horizon");
+    let period = interval_arg(fcinfo, 9, "discount_period");
+    if unit <= 0.0 {
+        invalid("unit must be a positive interval (the unit the summaries were computed in)");
+    }
+    if period <= 0.0 {
+        invalid("discount_period must be a positive interval");
+    }
+    if horizon < 0.0 {
+        invalid("horizon must not be negative");
+    }
+    let steps = horizon / period;
+    if (steps - steps.round()).abs() > 1e-9 * steps.max(1.0) || steps > 100_000.0 {
+        invalid("horizon must be a whole number (at most 100000) of discount periods");
+    }
+    let Some(d) = arg(fcinfo, 7).map(f8) else {
+        null_not_allowed("discount_rate")
+    };
+    if !(d.is_finite() && d >= 0.0) {
+        invalid(format!(
+            "discount_rate must be a finite number >= 0, got {d}"
+        ));
+    }
+    let (Some(pm), Some(gm), Some((x, t_x, t)), Some(m)) = (
+        arg(fcinfo, 0),
+        arg(fcinfo, 1),
+        customer(fcinfo, 2),
+        arg(fcinfo, 5).map(f8),
+    ) else {
+        return return_null(fcinfo);
+    };
+    if x > 0.0 && !(m.is_finite() && m > 0.0) {
+        invalid(format!(
+            "monetary must be a positive number for a repeat buyer, got {m}"
+        ));
+    }
+    let cache = call_cache::<TwoModels>(fcinfo);
+    let theta = cached_params::<12>(&mut cache.extra.purchase, pm, 4, &BGNBD, kind.type_name());
+    let gg = cached_params::<10>(
+        &mut cache.extra.spend,
+        gm,
+        3,
+        &["p", "q", "v"],
+        "tiers.gamma_gamma_model",
+    );
+    let spend = check(gamma_gamma_expected(&gg, x, m));
+    let cumulative = |h: f64| match kind {
+        Purchase::BgNbd => bgnbd_expected(&theta, h, x, t_x, t),
+        Purchase::Modified => mbgnbd_expected(&theta, h, x, t_x, t),
+    };
+    let v = customer_tiers_core::clv::discounted_clv(
+        &cumulative,
+        spend,
+        period / unit,
+        steps.round() as u32,
+        d,
+    );
+    finite(v, "clv_estimate")
+}
+
+sql_function!(ct_clv_estimate, |fcinfo| { clv(fcinfo, Purchase::BgNbd) });
+sql_function!(ct_mbg_clv_estimate, |fcinfo| {
+    clv(fcinfo, Purchase::Modified)
+});

@@ -613,6 +613,27 @@ pub fn gamma_gamma_expected(theta: &[f64], x: f64, m: f64) -> Result<f64, CoreEr
     }
 }
 
+/// Discounted expected value of a customer over a horizon, from a purchase model and an
+/// expected spend: the horizon is cut into `steps` discount periods of `period` time units each;
+/// period k contributes `spend · (E[X(k·period)] − E[X((k−1)·period)]) / (1 + discount_rate)^k`,
+/// where `cumulative(t)` is the model's expected number of purchases within t units.
+pub fn discounted_clv(
+    cumulative: &dyn Fn(f64) -> f64,
+    spend: f64,
+    period: f64,
+    steps: u32,
+    discount_rate: f64,
+) -> f64 {
+    let mut value = 0.0;
+    let mut before = 0.0;
+    for k in 1..=steps {
+        let now = cumulative(k as f64 * period);
+        value += spend * (now - before) / (1.0 + discount_rate).powi(k as i32);
+        before = now;
+    }
+    value
+}
+
 /// The classic CLV formula: margin per period `m = avg_order_value · purchases_per_period ·
 /// margin`, a customer active in period t (t = 1, 2, …) with probability
 /// `retention_rate^(t−1)`, cash at the end of each period discounted by `(1 + discount_rate)^t`:
@@ -944,6 +965,15 @@ mod tests {
         assert!((mbgnbd_p_alive(&nm, 2.0, 30.43, 38.86) - 0.7061256704230677).abs() < 1e-12);
         assert!((mbgnbd_p_alive(&nm, 0.0, 0.0, 38.86) - 0.38971501120698165).abs() < 1e-12);
         assert!((mbgnbd_expected_new(&nm, 39.0) - 1.1822797419912625).abs() < 1e-9);
+    }
+
+    #[test]
+    fn discounted_clv_by_hand() {
+        // a constant purchase rate of 2 per unit, spend 10, 3 periods of 1 unit, 10 %:
+        // 20/1.1 + 20/1.21 + 20/1.331
+        let v = discounted_clv(&|t| 2.0 * t, 10.0, 1.0, 3, 0.1);
+        assert!((v - (20.0 / 1.1 + 20.0 / 1.21 + 20.0 / 1.331)).abs() < 1e-12);
+        assert_eq!(discounted_clv(&|t| t, 10.0, 1.0, 0, 0.1), 0.0);
     }
 
     #[test]

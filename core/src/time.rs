@@ -4,16 +4,11 @@
 /// Microseconds per day.
 pub const USECS_PER_DAY: i64 = 86_400_000_000;
 
-/// Length of an interval in microseconds, with PostgreSQL's own convention for
-/// `extract(epoch from interval)`: a year is 365.25 days, a month (the rest after whole years)
-/// is 30 days, a day is 24 hours.
+/// Length of an interval in microseconds, with the convention PostgreSQL uses to compare
+/// intervals (and `justify_days`): a month is 30 days, a day 24 hours — so '12 months',
+/// '1 year' and '360 days' are the same length and '1 year' is a whole number of '1 month'.
 pub fn interval_usecs(months: i32, days: i32, usecs: i64) -> f64 {
-    let years = (months / 12) as f64;
-    let rest_months = (months % 12) as f64;
-    years * 365.25 * USECS_PER_DAY as f64
-        + rest_months * 30.0 * USECS_PER_DAY as f64
-        + days as f64 * USECS_PER_DAY as f64
-        + usecs as f64
+    (months as f64 * 30.0 + days as f64) * USECS_PER_DAY as f64 + usecs as f64
 }
 
 /// The calendar day (days since 2000-01-01) that contains a timestamp given in microseconds
@@ -28,10 +23,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn interval_units_follow_postgres_epoch_rules() {
+    fn interval_units_follow_postgres_interval_comparison() {
         assert_eq!(interval_usecs(0, 7, 0), 7.0 * USECS_PER_DAY as f64);
         assert_eq!(interval_usecs(1, 0, 0), 30.0 * USECS_PER_DAY as f64);
-        assert_eq!(interval_usecs(12, 0, 0), 365.25 * USECS_PER_DAY as f64);
+        assert_eq!(interval_usecs(12, 0, 0), 360.0 * USECS_PER_DAY as f64);
+        assert_eq!(interval_usecs(12, 0, 0), 12.0 * interval_usecs(1, 0, 0));
         assert_eq!(interval_usecs(0, 0, 3_600_000_000), 3.6e9);
     }
 

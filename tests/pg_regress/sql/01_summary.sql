@@ -23,7 +23,7 @@ FROM (SELECT customer, tiers.customer_summary(ordered_at, amount, '2024-01-31') 
       FROM orders GROUP BY customer) t
 ORDER BY customer;
 
--- units: weeks and hours; months follow extract(epoch) (30 days); unknown-typed as_of
+-- units: weeks and hours; months are 30 days, as PostgreSQL compares intervals
 SELECT (s).recency, (s).tenure, (s).since_last
 FROM (SELECT tiers.customer_summary(ordered_at, amount, '2024-01-31', '7 days') s
       FROM orders WHERE customer = 1) t;

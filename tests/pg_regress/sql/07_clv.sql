@@ -135,3 +135,36 @@ SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 0.5, 0.5, -0.1)$$);
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(-10, 1, 0.5, 0.5, 0.1)$$);
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 0.5, 'NaN', 0.1)$$);
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(10, 1, 0.5, 0.5, 0.1, 0)$$);
+
+-- model-based CLV with explicit units. Reference: lifetimes 0.11.3
+-- GammaGammaFitter(p 6.25, q 3.74, v 15.44).customer_lifetime_value(BetaGeoFitter(r 0.24,
+-- alpha 30.9, a 0.79, b 2.43), daily CDNOW summaries, time=12, discount_rate=0.01, freq='D')
+-- = twelve 30-day periods: customer 1 35.92129640111585, customer 3 8.173692378809369,
+-- all 2357 customers 70739.19935535811.
+CREATE TABLE clv_days AS
+SELECT customer_id, (tiers.customer_summary(ordered_on, amount, '1997-09-30')).*
+FROM cdnow_sample GROUP BY customer_id;
+SELECT round(sum(v)::numeric, 6) AS total, round((min(v) FILTER (WHERE customer_id = 1))::numeric, 9) AS customer_1,
+       round((min(v) FILTER (WHERE customer_id = 3))::numeric, 9) AS customer_3
+FROM (SELECT customer_id, tiers.clv_estimate('(0.24,30.9,0.79,2.43,0,0,t,0,,,,)'::tiers.bgnbd_model,
+                                             '(6.25,3.74,15.44,0,0,t,0,,,)'::tiers.gamma_gamma_model,
+                                             frequency, recency, tenure, monetary,
+                                             '360 days', 0.01, '1 day', '30 days') AS v
+      FROM clv_days) t;
+-- the same customer and models in weeks: only the unit changes, the value does not
+SELECT round(tiers.clv_estimate('(0.24,30.9,0.79,2.43,0,0,t,0,,,,)'::tiers.bgnbd_model,
+                                '(6.25,3.74,15.44,0,0,t,0,,,)'::tiers.gamma_gamma_model,
+                                2, 213, 272, 22.345, '360 days', 0.01, '1 day', '30 days')::numeric, 9) AS in_days,
+       round(tiers.clv_estimate('(0.24,4.414285714285714,0.79,2.43,0,0,t,0,,,,)'::tiers.bgnbd_model,
+                                '(6.25,3.74,15.44,0,0,t,0,,,)'::tiers.gamma_gamma_model,
+                                2, 213 / 7.0, 272 / 7.0, 22.345, '360 days', 0.01, '7 days', '30 days')::numeric, 9) AS in_weeks;
+-- with the fitted weekly models, a year in monthly discount periods (the default)
+SELECT round(sum(tiers.clv_estimate(bg, gg, frequency, recency, tenure, monetary, '12 months', 0.01, '7 days'))::numeric, 2) AS clv_12_months,
+       round(sum(tiers.clv_estimate(m, gg, frequency, recency, tenure, monetary, '12 months', 0.01, '7 days'))::numeric, 2) AS clv_12_months_mbg
+FROM clv_calibration, clv_models, clv_mbg;
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '10 days', 0.01, '1 day', '1 month') FROM clv_models$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', 0.01, '0 days') FROM clv_models$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', -0.5, '1 day') FROM clv_models$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', 0.01, NULL) FROM clv_models$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 0, '1 year', 0.01, '1 day') FROM clv_models$$);
+SELECT tiers.clv_estimate(bg, gg, NULL, 1, 2, 10, '1 year', 0.01, '1 day') IS NULL AS null_customer FROM clv_models;
