@@ -29,6 +29,7 @@ FROM (SELECT tiers.customer_summary(ordered_at, amount, '2024-01-31', '7 days') 
       FROM orders WHERE customer = 1) t;
 SELECT (tiers.customer_summary(ordered_at, amount, '2024-01-31', '1 hour')).tenure FROM orders WHERE customer = 1;
 SELECT (tiers.customer_summary(ordered_at, amount, '2024-01-31', '1 mon')).tenure FROM orders WHERE customer = 1;
+SELECT (tiers.customer_summary(ordered_at, amount, '2024-01-31', '1 year')).tenure * 12 AS tenure_in_years_times_12 FROM orders WHERE customer = 1;
 
 -- the same history as timestamp / timestamptz / double precision gives the same numbers
 SELECT (tiers.customer_summary(ordered_at::timestamp, amount::float8, '2024-01-31'::timestamp)).*
