@@ -11,16 +11,6 @@ use pgrx::prelude::*;
 
 const AGG: &str = "abc_model";
 
-#[inline]
-fn f8(d: pg_sys::Datum) -> f64 {
-    f64::from_bits(d.value() as u64)
-}
-
-#[inline]
-fn f8_datum(v: f64) -> pg_sys::Datum {
-    pg_sys::Datum::from(v.to_bits() as usize)
-}
-
 unsafe fn f8_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> f64 {
     match arg(fcinfo, n) {
         Some(d) => f8(d),
@@ -100,32 +90,15 @@ sql_function!(ct_pareto_curve_trans_points, |fcinfo| {
 });
 
 sql_function!(ct_abc_combine, |fcinfo| {
-    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
-        (None, None) => return_null(fcinfo),
-        (Some(a), None) => a,
-        (None, Some(b)) => {
-            let copy = (*b.cast_mut_ptr::<AbcPopulation>()).clone();
-            ptr_datum(new_state(fcinfo, AGG, copy))
-        }
-        (Some(a), Some(b)) => {
-            let s = &mut *a.cast_mut_ptr::<AbcPopulation>();
-            check(s.merge(&*b.cast_mut_ptr::<AbcPopulation>()));
-            a
-        }
-    }
+    combine_states(fcinfo, AGG, AbcPopulation::merge)
 });
 
 sql_function!(ct_abc_serialize, |fcinfo| {
-    let s = &*arg(fcinfo, 0)
-        .expect("strict")
-        .cast_mut_ptr::<AbcPopulation>();
-    bytea_datum(&s.encode())
+    serialize_state(fcinfo, AbcPopulation::encode)
 });
 
 sql_function!(ct_abc_deserialize, |fcinfo| {
-    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
-    let s = check(AbcPopulation::decode(bytes));
-    ptr_datum(new_state(fcinfo, AGG, s))
+    deserialize_state(fcinfo, AGG, AbcPopulation::decode)
 });
 
 unsafe fn population<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&'a AbcPopulation> {

@@ -12,16 +12,6 @@ use customer_tiers_core::clv::{
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 
-#[inline]
-fn f8(d: pg_sys::Datum) -> f64 {
-    f64::from_bits(d.value() as u64)
-}
-
-#[inline]
-fn f8_datum(v: f64) -> pg_sys::Datum {
-    pg_sys::Datum::from(v.to_bits() as usize)
-}
-
 unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
     if nargs(fcinfo) <= n {
         return Some(1.0);
@@ -93,32 +83,13 @@ sql_function!(ct_gamma_gamma_trans, |fcinfo| {
 macro_rules! pattern_support {
     ($n:literal, $combine:ident, $serialize:ident, $deserialize:ident, $agg:literal) => {
         sql_function!($combine, |fcinfo| {
-            match (arg(fcinfo, 0), arg(fcinfo, 1)) {
-                (None, None) => return_null(fcinfo),
-                (Some(a), None) => a,
-                (None, Some(b)) => {
-                    let copy = (*b.cast_mut_ptr::<Patterns<$n>>()).clone();
-                    ptr_datum(new_state(fcinfo, $agg, copy))
-                }
-                (Some(a), Some(b)) => {
-                    check(
-                        (*a.cast_mut_ptr::<Patterns<$n>>())
-                            .merge(&*b.cast_mut_ptr::<Patterns<$n>>()),
-                    );
-                    a
-                }
-            }
+            combine_states(fcinfo, $agg, Patterns::<$n>::merge)
         });
         sql_function!($serialize, |fcinfo| {
-            let s = &*arg(fcinfo, 0)
-                .expect("strict")
-                .cast_mut_ptr::<Patterns<$n>>();
-            bytea_datum(&s.encode())
+            serialize_state(fcinfo, Patterns::<$n>::encode)
         });
         sql_function!($deserialize, |fcinfo| {
-            let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
-            let s = check(Patterns::<$n>::decode(bytes));
-            ptr_datum(new_state(fcinfo, $agg, s))
+            deserialize_state(fcinfo, $agg, Patterns::<$n>::decode)
         });
     };
 }

@@ -254,3 +254,55 @@ pub unsafe fn deform<const N: usize>(
     pg_sys::DecrTupleDescRefCount(tupdesc);
     (values, nulls)
 }
+
+/// A `double precision` argument datum as f64.
+#[inline]
+pub fn f8(d: pg_sys::Datum) -> f64 {
+    f64::from_bits(d.value() as u64)
+}
+
+/// An f64 as a `double precision` datum.
+#[inline]
+pub fn f8_datum(v: f64) -> pg_sys::Datum {
+    pg_sys::Datum::from(v.to_bits() as usize)
+}
+
+/// The combine step of an aggregate whose state is a Rust value in the aggregate context.
+pub unsafe fn combine_states<T: Clone>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    agg: &str,
+    merge: impl FnOnce(&mut T, &T) -> Result<(), CoreError>,
+) -> pg_sys::Datum {
+    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+        (None, None) => return_null(fcinfo),
+        (Some(a), None) => a,
+        (None, Some(b)) => {
+            let copy = (*b.cast_mut_ptr::<T>()).clone();
+            ptr_datum(new_state(fcinfo, agg, copy))
+        }
+        (Some(a), Some(b)) => {
+            check(merge(&mut *a.cast_mut_ptr::<T>(), &*b.cast_mut_ptr::<T>()));
+            a
+        }
+    }
+}
+
+/// The serialize step: the state's versioned binary encoding as `bytea`.
+pub unsafe fn serialize_state<T>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    encode: impl FnOnce(&T) -> Vec<u8>,
+) -> pg_sys::Datum {
+    let state = &*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<T>();
+    bytea_datum(&encode(state))
+}
+
+/// The deserialize step: decodes (rejecting damaged input) into the aggregate context.
+pub unsafe fn deserialize_state<T>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    agg: &str,
+    decode: impl FnOnce(&[u8]) -> Result<T, CoreError>,
+) -> pg_sys::Datum {
+    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+    let state = check(decode(bytes));
+    ptr_datum(new_state(fcinfo, agg, state))
+}

@@ -12,16 +12,6 @@ use pgrx::spi::quote_literal;
 
 const AGG: &str = "rfm_model";
 
-#[inline]
-fn f8(d: pg_sys::Datum) -> f64 {
-    f64::from_bits(d.value() as u64)
-}
-
-#[inline]
-fn f8_datum(v: f64) -> pg_sys::Datum {
-    pg_sys::Datum::from(v.to_bits() as usize)
-}
-
 // ---------------------------------------------------------------- rfm_model aggregate
 
 unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) -> pg_sys::Datum {
@@ -51,32 +41,15 @@ sql_function!(ct_rfm_model_trans_bins, |fcinfo| {
 });
 
 sql_function!(ct_rfm_model_combine, |fcinfo| {
-    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
-        (None, None) => return_null(fcinfo),
-        (Some(a), None) => a,
-        (None, Some(b)) => {
-            let copy = (*b.cast_mut_ptr::<RfmPopulation>()).clone();
-            ptr_datum(new_state(fcinfo, AGG, copy))
-        }
-        (Some(a), Some(b)) => {
-            let s = &mut *a.cast_mut_ptr::<RfmPopulation>();
-            check(s.merge(&*b.cast_mut_ptr::<RfmPopulation>()));
-            a
-        }
-    }
+    combine_states(fcinfo, AGG, RfmPopulation::merge)
 });
 
 sql_function!(ct_rfm_model_serialize, |fcinfo| {
-    let s = &*arg(fcinfo, 0)
-        .expect("strict")
-        .cast_mut_ptr::<RfmPopulation>();
-    bytea_datum(&s.encode())
+    serialize_state(fcinfo, RfmPopulation::encode)
 });
 
 sql_function!(ct_rfm_model_deserialize, |fcinfo| {
-    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
-    let s = check(RfmPopulation::decode(bytes));
-    ptr_datum(new_state(fcinfo, AGG, s))
+    deserialize_state(fcinfo, AGG, RfmPopulation::decode)
 });
 
 sql_function!(ct_rfm_model_final, |fcinfo| {
