@@ -632,3 +632,53 @@ COMMENT ON FUNCTION tiers.clv_estimate(tiers.bgnbd_model, tiers.gamma_gamma_mode
     'Discounted expected revenue of a customer over horizon: for each discount_period k, expected purchases in that period (BG/NBD) times expected spend (Gamma-Gamma), divided by (1 + discount_rate)^k. Times are intervals: unit is the unit the summaries were computed in (e.g. ''7 days''), so horizon (e.g. ''12 months'') cannot be misread. horizon must be a whole number of discount periods; unit/discount_period > 0; discount_rate finite >= 0 (else 22023); a NULL customer value or model gives NULL; NULL horizon/unit/rate/period is 22004. Intervals convert as PostgreSQL compares them: 1 month = 30 days, 1 year = 360 days.';
 COMMENT ON FUNCTION tiers.clv_estimate(tiers.mbgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
     'Discounted expected revenue over horizon with a modified BG/NBD purchase model (see the BG/NBD overload).';
+
+------------------------------------------------------------------------------------------
+-- CLV: Pareto/NBD (same state as bgnbd_fit)
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.paretonbd_final(internal)
+    RETURNS tiers.paretonbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_final';
+CREATE AGGREGATE tiers.paretonbd_fit(frequency double precision, recency double precision, tenure double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.paretonbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.paretonbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.paretonbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE tiers.paretonbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision, penalizer double precision) (
+    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.paretonbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
+    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+CREATE FUNCTION tiers.p_alive(model tiers.paretonbd_model, frequency double precision,
+                              recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_p_alive';
+CREATE FUNCTION tiers.expected_purchases(model tiers.paretonbd_model, horizon double precision,
+                                         frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_expected_purchases';
+CREATE FUNCTION tiers.expected_purchases(model tiers.paretonbd_model, horizon double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_expected_purchases_new';
+CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.paretonbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month')
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_clv_estimate';
+
+COMMENT ON TYPE tiers.paretonbd_model IS
+    'A fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta, log_likelihood, customers, converged, iterations, standard errors.';
+COMMENT ON FUNCTION tiers.paretonbd_final(internal) IS 'Final function of tiers.paretonbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON AGGREGATE tiers.paretonbd_fit(double precision, double precision, double precision) IS
+    'Fits the Pareto/NBD (exponential lifetimes with gamma heterogeneity, alpha/beta scales) by maximum likelihood with an analytic gradient through the hypergeometric function; inputs, NULLs and errors as tiers.bgnbd_fit.';
+COMMENT ON AGGREGATE tiers.paretonbd_fit(double precision, double precision, double precision, double precision) IS
+    'Pareto/NBD fit with a weight per row.';
+COMMENT ON AGGREGATE tiers.paretonbd_fit(double precision, double precision, double precision, double precision, double precision) IS
+    'Pareto/NBD fit with weights and an L2 penalizer (as tiers.bgnbd_fit).';
+COMMENT ON FUNCTION tiers.p_alive(tiers.paretonbd_model, double precision, double precision, double precision) IS
+    'P(alive) under the Pareto/NBD (FHL 2005).';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.paretonbd_model, double precision, double precision, double precision, double precision) IS
+    'Expected purchases in the next horizon under the Pareto/NBD: (r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive).';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.paretonbd_model, double precision) IS
+    'Expected purchases of a new customer within horizon under the Pareto/NBD: r beta/(alpha (s-1)) [1 - (beta/(beta+t))^(s-1)].';
+COMMENT ON FUNCTION tiers.clv_estimate(tiers.paretonbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
+    'Discounted expected revenue over horizon with a Pareto/NBD purchase model (see the BG/NBD overload).';

@@ -142,3 +142,18 @@ CREATE TYPE tiers.mbgnbd_model AS (
     se_a           double precision,
     se_b           double precision
 );
+
+CREATE TYPE tiers.paretonbd_model AS (
+    r              double precision,
+    alpha          double precision,
+    s              double precision,
+    beta           double precision,
+    log_likelihood double precision,
+    customers      double precision,
+    converged      boolean,
+    iterations     integer,
+    se_r           double precision,
+    se_alpha       double precision,
+    se_s           double precision,
+    se_beta        double precision
+);

@@ -7,7 +7,8 @@ use crate::sql_function;
 use customer_tiers_core::clv::{
     bgnbd_expected, bgnbd_expected_new, bgnbd_fit, bgnbd_p_alive, check_customer,
     gamma_gamma_expected, gamma_gamma_fit, mbgnbd_expected, mbgnbd_expected_new, mbgnbd_fit,
-    mbgnbd_p_alive, Fit, Patterns,
+    mbgnbd_p_alive, paretonbd_expected, paretonbd_expected_new, paretonbd_fit, paretonbd_p_alive,
+    Fit, Patterns,
 };
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
@@ -163,6 +164,19 @@ sql_function!(ct_mbgnbd_final, |fcinfo| {
     )
 });
 
+sql_function!(ct_paretonbd_final, |fcinfo| {
+    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<3>>()) else {
+        return return_null(fcinfo);
+    };
+    if p.counts.is_empty() {
+        return return_null(fcinfo);
+    }
+    model_row(
+        fcinfo,
+        check(paretonbd_fit(&p.sorted(), p.penalizer, &mut interrupt)),
+    )
+});
+
 sql_function!(ct_gamma_gamma_final, |fcinfo| {
     let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<2>>()) else {
         return return_null(fcinfo);
@@ -250,11 +264,12 @@ unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
     Some(h)
 }
 
-/// The purchase models: BG/NBD and the modified BG/NBD share one parameter layout.
+/// The purchase models: all three share one row layout (four parameters first).
 #[derive(Clone, Copy)]
 enum Purchase {
     BgNbd,
     Modified,
+    Pareto,
 }
 
 impl Purchase {
@@ -262,6 +277,38 @@ impl Purchase {
         match self {
             Purchase::BgNbd => "tiers.bgnbd_model",
             Purchase::Modified => "tiers.mbgnbd_model",
+            Purchase::Pareto => "tiers.paretonbd_model",
+        }
+    }
+
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Purchase::Pareto => &["r", "alpha", "s", "beta"],
+            _ => &BGNBD,
+        }
+    }
+
+    fn p_alive(self, th: &[f64], x: f64, t_x: f64, t: f64) -> f64 {
+        match self {
+            Purchase::BgNbd => bgnbd_p_alive(th, x, t_x, t),
+            Purchase::Modified => mbgnbd_p_alive(th, x, t_x, t),
+            Purchase::Pareto => paretonbd_p_alive(th, x, t_x, t),
+        }
+    }
+
+    fn expected(self, th: &[f64], h: f64, x: f64, t_x: f64, t: f64) -> f64 {
+        match self {
+            Purchase::BgNbd => bgnbd_expected(th, h, x, t_x, t),
+            Purchase::Modified => mbgnbd_expected(th, h, x, t_x, t),
+            Purchase::Pareto => paretonbd_expected(th, h, x, t_x, t),
+        }
+    }
+
+    fn expected_new(self, th: &[f64], h: f64) -> f64 {
+        match self {
+            Purchase::BgNbd => bgnbd_expected_new(th, h),
+            Purchase::Modified => mbgnbd_expected_new(th, h),
+            Purchase::Pareto => paretonbd_expected_new(th, h),
         }
     }
 }
@@ -270,12 +317,8 @@ unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::D
     let (Some(model), Some((x, t_x, t))) = (arg(fcinfo, 0), customer(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, &BGNBD, kind.type_name());
-    let v = match kind {
-        Purchase::BgNbd => bgnbd_p_alive(&theta, x, t_x, t),
-        Purchase::Modified => mbgnbd_p_alive(&theta, x, t_x, t),
-    };
-    finite(v, "p_alive")
+    let theta = params::<12>(fcinfo, model, 4, kind.names(), kind.type_name());
+    finite(kind.p_alive(&theta, x, t_x, t), "p_alive")
 }
 
 unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
@@ -284,24 +327,16 @@ unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::
     else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, &BGNBD, kind.type_name());
-    let v = match kind {
-        Purchase::BgNbd => bgnbd_expected(&theta, h, x, t_x, t),
-        Purchase::Modified => mbgnbd_expected(&theta, h, x, t_x, t),
-    };
-    finite(v, "expected_purchases")
+    let theta = params::<12>(fcinfo, model, 4, kind.names(), kind.type_name());
+    finite(kind.expected(&theta, h, x, t_x, t), "expected_purchases")
 }
 
 unsafe fn expected_new(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
     let (Some(model), Some(h)) = (arg(fcinfo, 0), horizon(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, &BGNBD, kind.type_name());
-    let v = match kind {
-        Purchase::BgNbd => bgnbd_expected_new(&theta, h),
-        Purchase::Modified => mbgnbd_expected_new(&theta, h),
-    };
-    finite(v, "expected_purchases")
+    let theta = params::<12>(fcinfo, model, 4, kind.names(), kind.type_name());
+    finite(kind.expected_new(&theta, h), "expected_purchases")
 }
 
 sql_function!(ct_p_alive, |fcinfo| { p_alive(fcinfo, Purchase::BgNbd) });
@@ -319,6 +354,15 @@ sql_function!(ct_expected_purchases_new, |fcinfo| {
 });
 sql_function!(ct_mbg_expected_purchases_new, |fcinfo| {
     expected_new(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_pnbd_p_alive, |fcinfo| {
+    p_alive(fcinfo, Purchase::Pareto)
+});
+sql_function!(ct_pnbd_expected_purchases, |fcinfo| {
+    expected(fcinfo, Purchase::Pareto)
+});
+sql_function!(ct_pnbd_expected_purchases_new, |fcinfo| {
+    expected_new(fcinfo, Purchase::Pareto)
 });
 
 sql_function!(ct_expected_spend, |fcinfo| {
@@ -462,7 +506,13 @@ unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum
         ));
     }
     let cache = call_cache::<TwoModels>(fcinfo);
-    let theta = cached_params::<12>(&mut cache.extra.purchase, pm, 4, &BGNBD, kind.type_name());
+    let theta = cached_params::<12>(
+        &mut cache.extra.purchase,
+        pm,
+        4,
+        kind.names(),
+        kind.type_name(),
+    );
     let gg = cached_params::<10>(
         &mut cache.extra.spend,
         gm,
@@ -471,10 +521,7 @@ unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum
         "tiers.gamma_gamma_model",
     );
     let spend = check(gamma_gamma_expected(&gg, x, m));
-    let cumulative = |h: f64| match kind {
-        Purchase::BgNbd => bgnbd_expected(&theta, h, x, t_x, t),
-        Purchase::Modified => mbgnbd_expected(&theta, h, x, t_x, t),
-    };
+    let cumulative = |h: f64| kind.expected(&theta, h, x, t_x, t);
     let v = customer_tiers_core::clv::discounted_clv(
         &cumulative,
         spend,
@@ -488,4 +535,7 @@ unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum
 sql_function!(ct_clv_estimate, |fcinfo| { clv(fcinfo, Purchase::BgNbd) });
 sql_function!(ct_mbg_clv_estimate, |fcinfo| {
     clv(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_pnbd_clv_estimate, |fcinfo| {
+    clv(fcinfo, Purchase::Pareto)
 });

@@ -73,6 +73,20 @@ SELECT round((m).r::numeric, 5) AS r, round((m).alpha::numeric, 5) AS alpha, rou
        round(tiers.expected_purchases(m, 39)::numeric, 6) AS new_customer_39
 FROM clv_mbg;
 
+-- the Pareto/NBD. Published (FHL 2005): r 0.55, alpha 10.58, s 0.61, beta 11.67, LL -9595.0;
+-- predictions with the fitted parameters against lifetimes 0.11.3 ParetoNBDFitter:
+-- (2, 30.43, 38.86) P(alive) 0.869116, 1.455099 purchases in 39 weeks; one-time buyer
+-- P(alive) 0.295096; new customer 1.213404 in 39 weeks.
+CREATE TABLE clv_pnbd AS SELECT tiers.paretonbd_fit(frequency, recency, tenure) AS m FROM clv_calibration;
+SELECT round((m).r::numeric, 2) AS r, round((m).alpha::numeric, 2) AS alpha, round((m).s::numeric, 2) AS s,
+       round((m).beta::numeric, 2) AS beta, round((m).log_likelihood::numeric, 1) AS ll, (m).converged,
+       round(tiers.p_alive(m, 2, 30.43, 38.86)::numeric, 5) AS p_alive,
+       round(tiers.expected_purchases(m, 39, 2, 30.43, 38.86)::numeric, 5) AS expected_39,
+       round(tiers.p_alive(m, 0, 0, 38.86)::numeric, 5) AS one_time_buyer_alive,
+       round(tiers.expected_purchases(m, 39)::numeric, 5) AS new_customer_39,
+       round(sum(tiers.clv_estimate(m, gg, frequency, recency, tenure, monetary, '12 months', 0.01, '7 days'))::numeric, 2) AS clv_12_months
+FROM clv_pnbd, clv_models, clv_calibration GROUP BY m;
+
 -- an L2 penalizer (lifetimes' convention). Reference: lifetimes' own objective functions
 -- minimised by SciPy Nelder-Mead on these summaries: BG/NBD (penalizer 0.1) at r 0.1151497,
 -- alpha 0.5712510, a 0.1646358, b 0.2865008; Gamma-Gamma (0.01) at p 4.109223, q 0.968393,
@@ -168,3 +182,8 @@ SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', -0
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', 0.01, NULL) FROM clv_models$$);
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 0, '1 year', 0.01, '1 day') FROM clv_models$$);
 SELECT tiers.clv_estimate(bg, gg, NULL, 1, 2, 10, '1 year', 0.01, '1 day') IS NULL AS null_customer FROM clv_models;
+-- a single customer has no proper maximum: the fit says so (converged false, no standard errors)
+SELECT (m).converged, (m).se_r IS NULL AS no_standard_errors
+FROM (SELECT tiers.paretonbd_fit(2, 5, 10) AS m) t;
+SELECT (m).converged, (m).se_p IS NULL AS no_standard_errors
+FROM (SELECT tiers.gamma_gamma_fit(2, 10) AS m) t;
