@@ -9,6 +9,7 @@ pub mod quantile;
 pub mod rfm;
 pub mod state;
 pub mod summary;
+pub mod tiers;
 pub mod time;
 
 /// An error of the core, mapped by the SQL layer onto an SQLSTATE.
