@@ -682,3 +682,24 @@ COMMENT ON FUNCTION tiers.expected_purchases(tiers.paretonbd_model, double preci
     'Expected purchases of a new customer within horizon under the Pareto/NBD: r beta/(alpha (s-1)) [1 - (beta/(beta+t))^(s-1)].';
 COMMENT ON FUNCTION tiers.clv_estimate(tiers.paretonbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
     'Discounted expected revenue over horizon with a Pareto/NBD purchase model (see the BG/NBD overload).';
+
+------------------------------------------------------------------------------------------
+-- tiers: schemes as data, tier_of with loyalty mechanics
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.tier_of(value double precision, scheme text)
+    RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of';
+CREATE FUNCTION tiers.tier_of(value double precision, scheme text, previous_tier text)
+    RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of_previous';
+
+COMMENT ON TABLE tiers.tier_schemes IS
+    'Tier schemes (user data, kept by pg_dump): max_drop limits how many tiers a customer may drop per evaluation (NULL: no limit); lowest_is_floor gives the lowest tier to values below every entry threshold.';
+COMMENT ON TABLE tiers.tier_levels IS
+    'Tiers of each scheme, rank 1 = lowest: a value >= entry qualifies; a customer in the tier keeps it while the value >= retain (retain <= entry: hysteresis). Write them with tiers.define_tier_scheme, which validates.';
+COMMENT ON FUNCTION tiers.define_tier_scheme(text, jsonb, integer, boolean, text) IS
+    'Creates or replaces a tier scheme from a jsonb array, lowest tier first: [{"tier": "Silver", "entry": 1000, "retain": 800}, ...] (retain defaults to entry; "-Infinity" allowed for the lowest tier). Validates: at least one tier, unique non-empty names, strictly ascending entry, ascending retain, retain <= entry, max_drop >= 1 (else 22023). Returns the number of tiers.';
+COMMENT ON FUNCTION tiers.tier_of(double precision, text) IS
+    'The tier a value qualifies for on the entry thresholds of a scheme (highest tier with entry <= value); below every entry: the lowest tier when lowest_is_floor, else NULL. Unknown scheme 22023; NULL value or scheme: NULL; NaN 22023. The scheme is read once per call site and statement.';
+COMMENT ON FUNCTION tiers.tier_of(double precision, text, text) IS
+    'The tier after one evaluation of a customer who was in previous_tier: up to the highest tier whose entry is met; else kept while value >= the previous tier''s retain; else down to the highest lower tier whose retain is met, by at most max_drop tiers (below every retain: the floor, or NULL without floor, still limited by max_drop). NULL previous_tier: as tier_of(value, scheme). Unknown previous tier or scheme: 22023.';
+COMMENT ON FUNCTION tiers.tier_of(double precision, double precision[], text[]) IS
+    'Inline tiers for ad-hoc queries: thresholds strictly ascending or descending, one name each; the name of the largest threshold <= value, NULL below all. Mismatched lengths, NULL elements, duplicates or unordered thresholds: 22023.';

@@ -157,3 +157,24 @@ CREATE TYPE tiers.paretonbd_model AS (
     se_s           double precision,
     se_beta        double precision
 );
+
+CREATE TABLE tiers.tier_schemes (
+    scheme          text PRIMARY KEY CHECK (pg_catalog.btrim(scheme) OPERATOR(pg_catalog.<>) ''),
+    max_drop        integer CHECK (max_drop IS NULL OR max_drop >= 1),
+    lowest_is_floor boolean NOT NULL DEFAULT true,
+    description     text NOT NULL DEFAULT ''
+);
+
+CREATE TABLE tiers.tier_levels (
+    scheme text NOT NULL REFERENCES tiers.tier_schemes (scheme) ON UPDATE CASCADE ON DELETE CASCADE,
+    rank   integer NOT NULL CHECK (rank >= 1),
+    tier   text NOT NULL CHECK (pg_catalog.btrim(tier) OPERATOR(pg_catalog.<>) ''),
+    entry  double precision NOT NULL,
+    retain double precision NOT NULL,
+    PRIMARY KEY (scheme, rank),
+    UNIQUE (scheme, tier),
+    CHECK (retain <= entry)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('tiers.tier_schemes', '');
+SELECT pg_catalog.pg_extension_config_dump('tiers.tier_levels', '');

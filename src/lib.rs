@@ -13,6 +13,7 @@ mod numeric;
 mod raw;
 mod rfm;
 mod summary;
+mod tiers;
 
 // Types and configuration tables first, then the functions pgrx generates, then the
 // hand-written functions, aggregates, presets and comments.

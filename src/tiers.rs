@@ -1,0 +1,220 @@
+//! Tier schemes in SQL: `define_tier_scheme` and the three forms of `tier_of`.
+
+use crate::raw::*;
+use crate::sql_function;
+use customer_tiers_core::tiers::{inline_tier, Level, Scheme};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::spi::quote_literal;
+
+/// Reads a scheme from `tiers.tier_schemes` / `tiers.tier_levels` and validates it.
+fn load_scheme(name: &str) -> Scheme {
+    let lit = quote_literal(name);
+    let (found, max_drop, floor) = Spi::connect(|client| {
+        let rows = client
+            .select(
+                &format!(
+                    "SELECT max_drop, lowest_is_floor FROM tiers.tier_schemes \
+                     WHERE scheme OPERATOR(pg_catalog.=) {lit}"
+                ),
+                None,
+                &[],
+            )
+            .unwrap_or_else(|e| invalid(format!("cannot read scheme \"{name}\": {e}")));
+        match rows.into_iter().next() {
+            Some(row) => (
+                true,
+                row.get::<i32>(1).ok().flatten(),
+                row.get::<bool>(2).ok().flatten().unwrap_or(true),
+            ),
+            None => (false, None, true),
+        }
+    });
+    if !found {
+        invalid(format!(
+            "scheme \"{name}\" does not exist in tiers.tier_schemes"
+        ));
+    }
+    let levels = Spi::connect(|client| {
+        client
+            .select(
+                &format!(
+                    "SELECT tier, entry, retain FROM tiers.tier_levels \
+                     WHERE scheme OPERATOR(pg_catalog.=) {lit} ORDER BY rank"
+                ),
+                None,
+                &[],
+            )
+            .unwrap_or_else(|e| invalid(format!("cannot read scheme \"{name}\": {e}")))
+            .map(|row| Level {
+                name: row.get::<String>(1).ok().flatten().unwrap_or_default(),
+                entry: row.get::<f64>(2).ok().flatten().unwrap_or(f64::NAN),
+                retain: row.get::<f64>(3).ok().flatten().unwrap_or(f64::NAN),
+            })
+            .collect::<Vec<_>>()
+    });
+    check(Scheme::new(levels, max_drop, floor))
+}
+
+/// The scheme of a call site, reloaded when the name changes (and by every new statement,
+/// which gets a new call site).
+#[derive(Default)]
+struct SchemeCache {
+    name: String,
+    scheme: Option<Scheme>,
+    texts: Vec<Option<&'static [u8]>>,
+}
+
+impl SchemeCache {
+    fn scheme(&mut self, name: &str) -> &Scheme {
+        if self.scheme.is_none() || self.name != name {
+            let s = load_scheme(name);
+            self.texts = vec![None; s.levels.len()];
+            self.scheme = Some(s);
+            self.name = name.to_string();
+        }
+        self.scheme.as_ref().unwrap()
+    }
+}
+
+/// The tier name datum (kept per call site, copied per row).
+unsafe fn tier_datum(
+    fcinfo: pg_sys::FunctionCallInfo,
+    cache: &mut SchemeCache,
+    k: usize,
+) -> pg_sys::Datum {
+    if cache.texts[k].is_none() {
+        let name = cache.scheme.as_ref().unwrap().levels[k].name.clone();
+        cache.texts[k] = Some(keep(fcinfo, text_datum(&name)));
+    }
+    copy_out(cache.texts[k].unwrap())
+}
+
+unsafe fn value_arg(fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    let v = f8(arg(fcinfo, 0)?);
+    if v.is_nan() {
+        invalid("value must be a number, got NaN");
+    }
+    Some(v)
+}
+
+sql_function!(ct_tier_of, |fcinfo| {
+    let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
+    match cache.scheme(text_str(name)).entry_tier(v) {
+        Some(k) => tier_datum(fcinfo, cache, k),
+        None => return_null(fcinfo),
+    }
+});
+
+sql_function!(ct_tier_of_previous, |fcinfo| {
+    let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
+    let scheme = cache.scheme(text_str(name));
+    let next = match arg(fcinfo, 2) {
+        None => scheme.entry_tier(v),
+        Some(prev) => {
+            let p = check(scheme.rank(text_str(prev)));
+            scheme.next_tier(v, p)
+        }
+    };
+    match next {
+        Some(k) => tier_datum(fcinfo, cache, k),
+        None => return_null(fcinfo),
+    }
+});
+
+/// The inline form for ad-hoc queries.
+#[pg_extern(immutable, strict, parallel_safe, name = "tier_of")]
+fn tier_of_inline(
+    value: f64,
+    thresholds: Vec<Option<f64>>,
+    names: Vec<Option<String>>,
+) -> Option<String> {
+    if value.is_nan() {
+        invalid("value must be a number, got NaN");
+    }
+    let thresholds: Vec<f64> = thresholds
+        .into_iter()
+        .map(|t| t.unwrap_or_else(|| invalid("thresholds must not contain NULL")))
+        .collect();
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|n| n.unwrap_or_else(|| invalid("names must not contain NULL")))
+        .collect();
+    check(inline_tier(value, &thresholds, &names)).map(str::to_string)
+}
+
+/// Creates or replaces a tier scheme from a jsonb array of tiers, lowest first:
+/// `[{"tier": "Silver", "entry": 1000, "retain": 800}, ...]` (`retain` defaults to `entry`).
+#[pg_extern(volatile, parallel_unsafe)]
+fn define_tier_scheme(
+    scheme: &str,
+    tiers: pgrx::JsonB,
+    max_drop: default!(Option<i32>, "NULL"),
+    lowest_is_floor: default!(bool, true),
+    description: default!(&str, "''"),
+) -> i32 {
+    let items = match &tiers.0 {
+        serde_json::Value::Array(items) => items.clone(),
+        _ => invalid("tiers must be a jsonb array of {\"tier\", \"entry\", \"retain\"} objects"),
+    };
+    let number = |v: Option<&serde_json::Value>, what: &str, i: usize| -> Option<f64> {
+        match v {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) if s == "-Infinity" => Some(f64::NEG_INFINITY),
+            Some(other) => invalid(format!(
+                "tier {}: {what} must be a number, got {other}",
+                i + 1
+            )),
+        }
+    };
+    let levels: Vec<Level> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let name = match item.get("tier") {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                _ => invalid(format!("tier {}: \"tier\" must be a string", i + 1)),
+            };
+            let entry = number(item.get("entry"), "entry", i)
+                .unwrap_or_else(|| invalid(format!("tier {}: \"entry\" is required", i + 1)));
+            let retain = number(item.get("retain"), "retain", i).unwrap_or(entry);
+            Level {
+                name,
+                entry,
+                retain,
+            }
+        })
+        .collect();
+    let s = check(Scheme::new(levels, max_drop, lowest_is_floor));
+    let lit = quote_literal(scheme);
+    if scheme.trim().is_empty() {
+        invalid("scheme must not be empty");
+    }
+    let num = |v: f64| quote_literal(v.to_string()) + "::float8";
+    let mut sql = format!(
+        "DELETE FROM tiers.tier_schemes WHERE scheme OPERATOR(pg_catalog.=) {lit}; \
+         INSERT INTO tiers.tier_schemes (scheme, max_drop, lowest_is_floor, description) \
+         VALUES ({lit}, {}, {}, {});",
+        max_drop.map_or("NULL".to_string(), |d| d.to_string()),
+        lowest_is_floor,
+        quote_literal(description)
+    );
+    for (i, l) in s.levels.iter().enumerate() {
+        sql.push_str(&format!(
+            " INSERT INTO tiers.tier_levels (scheme, rank, tier, entry, retain) VALUES ({lit}, {}, {}, {}, {});",
+            i + 1,
+            quote_literal(&l.name),
+            num(l.entry),
+            num(l.retain)
+        ));
+    }
+    Spi::run(&sql).unwrap_or_else(|e| invalid(format!("cannot store scheme \"{scheme}\": {e}")));
+    s.levels.len() as i32
+}
