@@ -552,7 +552,7 @@ COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgnbd_model, double precision
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgnbd_model, double precision) IS
     'Expected purchases of a new customer within horizon: FHL 2005 eq. (7).';
 COMMENT ON FUNCTION tiers.expected_spend(tiers.gamma_gamma_model, double precision, double precision) IS
-    'Expected mean transaction value of a customer with (frequency, monetary) under a Gamma-Gamma model; the population mean p v / (q - 1) for frequency 0 (22003 when q <= 1); monetary must be > 0 for repeat buyers (22023).';
+    'Expected mean transaction value of a customer with (frequency, monetary) under a Gamma-Gamma model; the population mean p v / (q - 1) for frequency 0 (22003 when q <= 1); monetary must be finite and >= 0 for repeat buyers (22023; 0 gives the prior mean shrunk by x, as the formula does).';
 COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
 COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
 COMMENT ON FUNCTION tiers.bgnbd_combine(internal, internal) IS 'Combine function of tiers.bgnbd_fit (internal).';

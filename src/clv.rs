@@ -246,6 +246,15 @@ fn finite(v: f64, what: &str) -> pg_sys::Datum {
 
 const BGNBD: [&str; 4] = ["r", "alpha", "a", "b"];
 
+/// A repeat buyer's mean spend must be a finite number >= 0 (0 is the prior mean shrunk by x).
+fn check_monetary(x: f64, m: f64) {
+    if x > 0.0 && !(m.is_finite() && m >= 0.0) {
+        invalid(format!(
+            "monetary must be a finite number >= 0 for a repeat buyer, got {m}"
+        ));
+    }
+}
+
 unsafe fn customer(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> Option<(f64, f64, f64)> {
     let (x, t_x, t) = (
         f8(arg(fcinfo, first)?),
@@ -373,11 +382,7 @@ sql_function!(ct_expected_spend, |fcinfo| {
     if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0) {
         invalid(format!("frequency must be a whole number >= 0, got {x}"));
     }
-    if x > 0.0 && !(m.is_finite() && m > 0.0) {
-        invalid(format!(
-            "monetary must be a positive number for a repeat buyer, got {m}"
-        ));
-    }
+    check_monetary(x, m);
     let theta = params::<10>(
         fcinfo,
         model,
@@ -500,11 +505,7 @@ unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum
     ) else {
         return return_null(fcinfo);
     };
-    if x > 0.0 && !(m.is_finite() && m > 0.0) {
-        invalid(format!(
-            "monetary must be a positive number for a repeat buyer, got {m}"
-        ));
-    }
+    check_monetary(x, m);
     let cache = call_cache::<TwoModels>(fcinfo);
     let theta = cached_params::<12>(
         &mut cache.extra.purchase,

@@ -135,7 +135,8 @@ SELECT pg_temp.err($$SELECT tiers.expected_purchases(bg, -1, 1, 1, 2) FROM clv_m
 SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0.2,4,1,2,0,0,t,0,,,,)'::tiers.bgnbd_model, 10)$$);
 SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0,4,0.8,2,0,0,t,0,,,,)'::tiers.bgnbd_model, 10)$$);
 SELECT pg_temp.err($$SELECT tiers.expected_spend('(6,0.5,15,0,0,t,0,,,)'::tiers.gamma_gamma_model, 0, 0)$$);
-SELECT pg_temp.err($$SELECT tiers.expected_spend(gg, 2, 0) FROM clv_models$$);
+SELECT pg_temp.err($$SELECT tiers.expected_spend(gg, 2, -1) FROM clv_models$$);
+SELECT round(tiers.expected_spend(gg, 2, 0)::numeric, 4) AS zero_mean_spend FROM clv_models;
 
 -- the classic formula: m = 50 * 2 * 0.3 = 30 per period, r = 0.8, d = 0.1
 SELECT round(tiers.clv_estimate(50, 2, 0.3, 0.8, 0.1)::numeric, 6) AS infinite,
@@ -180,7 +181,7 @@ SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '10 days', 0
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', 0.01, '0 days') FROM clv_models$$);
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', -0.5, '1 day') FROM clv_models$$);
 SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 10, '1 year', 0.01, NULL) FROM clv_models$$);
-SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, 0, '1 year', 0.01, '1 day') FROM clv_models$$);
+SELECT pg_temp.err($$SELECT tiers.clv_estimate(bg, gg, 1, 1, 2, -5, '1 year', 0.01, '1 day') FROM clv_models$$);
 SELECT tiers.clv_estimate(bg, gg, NULL, 1, 2, 10, '1 year', 0.01, '1 day') IS NULL AS null_customer FROM clv_models;
 -- a single customer has no proper maximum: the fit says so (converged false, no standard errors)
 SELECT (m).converged, (m).se_r IS NULL AS no_standard_errors
