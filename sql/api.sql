@@ -703,3 +703,131 @@ COMMENT ON FUNCTION tiers.tier_of(double precision, text, text) IS
     'The tier after one evaluation of a customer who was in previous_tier: up to the highest tier whose entry is met; else kept while value >= the previous tier''s retain; else down to the highest lower tier whose retain is met, by at most max_drop tiers (below every retain: the floor, or NULL without floor, still limited by max_drop). NULL previous_tier: as tier_of(value, scheme). Unknown previous tier or scheme: 22023.';
 COMMENT ON FUNCTION tiers.tier_of(double precision, double precision[], text[]) IS
     'Inline tiers for ad-hoc queries: thresholds strictly ascending or descending, one name each; the name of the largest threshold <= value, NULL below all. Mismatched lengths, NULL elements, duplicates or unordered thresholds: 22023.';
+
+------------------------------------------------------------------------------------------
+-- tier history, transitions and movements
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.snapshot_tiers(scheme text, source regclass, customer_column name,
+                                     value_column name, evaluated_on date DEFAULT CURRENT_DATE)
+    RETURNS tiers.tier_evaluations
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $snapshot$
+DECLARE
+    result tiers.tier_evaluations;
+    last_eval date;
+    duplicate text;
+BEGIN
+    IF scheme IS NULL OR source IS NULL OR customer_column IS NULL OR value_column IS NULL
+       OR evaluated_on IS NULL THEN
+        RAISE EXCEPTION 'snapshot_tiers: no argument may be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT FROM tiers.tier_schemes s WHERE s.scheme = snapshot_tiers.scheme) THEN
+        RAISE EXCEPTION 'scheme "%" does not exist in tiers.tier_schemes', scheme USING ERRCODE = '22023';
+    END IF;
+    SELECT max(e.evaluated_on) INTO last_eval FROM tiers.tier_evaluations e WHERE e.scheme = snapshot_tiers.scheme;
+    IF last_eval IS NOT NULL AND evaluated_on <= last_eval THEN
+        RAISE EXCEPTION 'evaluated_on (%) must be after the last evaluation of scheme "%" (%)',
+            evaluated_on, scheme, last_eval USING ERRCODE = '22023';
+    END IF;
+    EXECUTE format('SELECT (%1$I)::text FROM %2$s WHERE %1$I IS NOT NULL GROUP BY 1 HAVING count(*) > 1 LIMIT 1',
+                   customer_column, source) INTO duplicate;
+    IF duplicate IS NOT NULL THEN
+        RAISE EXCEPTION 'source has several rows for customer "%": one row per customer is needed', duplicate
+            USING ERRCODE = '22023';
+    END IF;
+    -- one statement: read the source (names resolved through the catalog and quoted), evaluate
+    -- every customer against its current tier, close changed and gone rows, open new ones
+    EXECUTE format($q$
+        WITH src AS (
+            SELECT (%1$I)::text AS customer, (%2$I)::double precision AS value
+            FROM %3$s WHERE %1$I IS NOT NULL),
+        cur AS (
+            SELECT h.customer, h.tier FROM tiers.tier_history h
+            WHERE h.scheme = $1 AND h.valid_to IS NULL),
+        nxt AS (
+            SELECT s.customer, s.value, c.tier AS prev, c.customer IS NULL AS is_new,
+                   CASE WHEN c.customer IS NULL THEN tiers.tier_of(s.value, $1)
+                        ELSE tiers.tier_of(s.value, $1, c.tier) END AS tier
+            FROM src s LEFT JOIN cur c USING (customer)),
+        ranked AS (
+            SELECT n.*, coalesce(ln.rank, 0) AS new_rank, coalesce(lp.rank, 0) AS prev_rank
+            FROM nxt n
+            LEFT JOIN tiers.tier_levels ln ON ln.scheme = $1 AND ln.tier = n.tier
+            LEFT JOIN tiers.tier_levels lp ON lp.scheme = $1 AND lp.tier = n.prev),
+        closed AS (
+            UPDATE tiers.tier_history h SET valid_to = $2
+            WHERE h.scheme = $1 AND h.valid_to IS NULL
+              AND (NOT EXISTS (SELECT FROM src s WHERE s.customer = h.customer)
+                   OR EXISTS (SELECT FROM ranked r WHERE r.customer = h.customer
+                              AND r.tier IS DISTINCT FROM h.tier))
+            RETURNING h.customer),
+        opened AS (
+            INSERT INTO tiers.tier_history (scheme, customer, tier, value, valid_from)
+            SELECT $1, r.customer, r.tier, r.value, $2 FROM ranked r
+            WHERE r.is_new OR r.tier IS DISTINCT FROM r.prev
+            RETURNING customer)
+        SELECT $1, $2, count(*),
+               count(*) FILTER (WHERE NOT is_new AND new_rank > prev_rank),
+               count(*) FILTER (WHERE NOT is_new AND new_rank < prev_rank),
+               count(*) FILTER (WHERE NOT is_new AND new_rank = prev_rank),
+               count(*) FILTER (WHERE is_new),
+               (SELECT count(*) FROM cur c WHERE NOT EXISTS (SELECT FROM src s WHERE s.customer = c.customer))
+        FROM ranked $q$,
+        customer_column, value_column, source)
+    INTO result USING scheme, evaluated_on;
+    INSERT INTO tiers.tier_evaluations VALUES (result.*);
+    RETURN result;
+END
+$snapshot$;
+
+CREATE FUNCTION tiers.transitions(scheme text, from_date date, to_date date)
+    RETURNS TABLE (from_tier text, to_tier text, customers bigint, direction text, value double precision)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $transitions$
+    WITH a AS (
+        SELECT h.customer, h.tier, h.value FROM tiers.tier_history h
+        WHERE h.scheme = $1 AND h.valid_from <= $2 AND (h.valid_to IS NULL OR h.valid_to > $2)),
+    b AS (
+        SELECT h.customer, h.tier, h.value FROM tiers.tier_history h
+        WHERE h.scheme = $1 AND h.valid_from <= $3 AND (h.valid_to IS NULL OR h.valid_to > $3)),
+    moves AS (
+        SELECT a.tier AS from_tier, b.tier AS to_tier, a.customer IS NULL AS is_new,
+               b.customer IS NULL AS is_gone,
+               coalesce(la.rank, 0) AS ra, coalesce(lb.rank, 0) AS rb, coalesce(b.value, a.value) AS value
+        FROM a FULL JOIN b USING (customer)
+        LEFT JOIN tiers.tier_levels la ON la.scheme = $1 AND la.tier = a.tier
+        LEFT JOIN tiers.tier_levels lb ON lb.scheme = $1 AND lb.tier = b.tier)
+    SELECT from_tier, to_tier, count(*),
+           CASE WHEN is_new THEN 'new' WHEN is_gone THEN 'gone'
+                WHEN rb > ra THEN 'up' WHEN rb < ra THEN 'down' ELSE 'same' END,
+           sum(value)
+    FROM moves
+    GROUP BY from_tier, to_tier, 4
+    ORDER BY 4, from_tier NULLS FIRST, to_tier NULLS FIRST
+$transitions$;
+
+CREATE FUNCTION tiers.tier_movements(scheme text)
+    RETURNS TABLE (evaluated_on date, customers bigint, upgraded bigint, downgraded bigint,
+                   retained bigint, new bigint, lost bigint, upgrade_rate double precision,
+                   downgrade_rate double precision, retention_rate double precision,
+                   churn_rate double precision)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $movements$
+    SELECT e.evaluated_on, e.customers, e.upgraded, e.downgraded, e.retained, e.new, e.lost,
+           e.upgraded::float8 / nullif(prev, 0), e.downgraded::float8 / nullif(prev, 0),
+           e.retained::float8 / nullif(prev, 0), e.lost::float8 / nullif(prev, 0)
+    FROM (SELECT e.*, e.upgraded + e.downgraded + e.retained + e.lost AS prev
+          FROM tiers.tier_evaluations e WHERE e.scheme = $1) e
+    ORDER BY e.evaluated_on
+$movements$;
+
+COMMENT ON TABLE tiers.tier_history IS
+    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump.';
+COMMENT ON TABLE tiers.tier_evaluations IS
+    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump.';
+COMMENT ON FUNCTION tiers.snapshot_tiers(text, regclass, name, name, date) IS
+    'Evaluates every customer of source (customer_column, value_column; any table or view the caller can read) against its current tier with tier_of(value, scheme, previous_tier) (new customers: tier_of(value, scheme)); records changes in tiers.tier_history, closes customers missing from source (lost), and returns and stores the counts. evaluated_on must be after the scheme''s last evaluation (22023); unknown scheme 22023; NULL arguments 22004; unknown columns 42703. Identifiers are quoted; search_path is pinned.';
+COMMENT ON FUNCTION tiers.transitions(text, date, date) IS
+    'Migration matrix between the tiers valid at from_date and at to_date: from_tier, to_tier, customers, direction (up / down / same / new / gone) and the value they carry (driving value of the later assignment, or of the earlier one for gone customers).';
+COMMENT ON FUNCTION tiers.tier_movements(text) IS
+    'Per evaluation: customers, upgraded, downgraded, retained, new, lost, and rates relative to the customers tiered before the evaluation (upgraded + downgraded + retained + lost).';

@@ -178,3 +178,32 @@ CREATE TABLE tiers.tier_levels (
 
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_schemes', '');
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_levels', '');
+
+-- One row per change of a customer's tier (valid_from inclusive, valid_to exclusive; NULL = now).
+CREATE TABLE tiers.tier_history (
+    scheme     text NOT NULL,
+    customer   text NOT NULL,
+    tier       text,
+    value      double precision,
+    valid_from date NOT NULL,
+    valid_to   date,
+    PRIMARY KEY (scheme, customer, valid_from),
+    CHECK (valid_to IS NULL OR valid_to > valid_from)
+);
+CREATE INDEX tier_history_current ON tiers.tier_history (scheme, customer) WHERE valid_to IS NULL;
+
+-- One row per evaluation: the numbers managers judge a grading program by.
+CREATE TABLE tiers.tier_evaluations (
+    scheme       text NOT NULL,
+    evaluated_on date NOT NULL,
+    customers    bigint NOT NULL,
+    upgraded     bigint NOT NULL,
+    downgraded   bigint NOT NULL,
+    retained     bigint NOT NULL,
+    new          bigint NOT NULL,
+    lost         bigint NOT NULL,
+    PRIMARY KEY (scheme, evaluated_on)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('tiers.tier_history', '');
+SELECT pg_catalog.pg_extension_config_dump('tiers.tier_evaluations', '');

@@ -1,0 +1,46 @@
+-- Tier history: snapshots over several evaluations, one row per change, transitions and
+-- movements checked by hand, hostile identifiers, errors.
+\set VERBOSITY terse
+SET DateStyle = 'ISO, YMD';
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN EXECUTE q; RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+
+SELECT tiers.define_tier_scheme('club', '[
+  {"tier": "Basic", "entry": 0},
+  {"tier": "Silver", "entry": 100, "retain": 80},
+  {"tier": "Gold", "entry": 500, "retain": 400}]', max_drop => 1);
+
+-- a source with an awkward name and columns
+CREATE TABLE "Spend; DROP TABLE x" ("Customer ID" text, "spend ""total""" numeric);
+INSERT INTO "Spend; DROP TABLE x" VALUES ('ann', 600), ('bob', 150), ('cy', 50);
+
+SELECT * FROM tiers.snapshot_tiers('club', '"Spend; DROP TABLE x"', 'Customer ID', 'spend "total"', '2024-01-31');
+
+-- February: ann falls to 300 (Gold retain 400 -> one tier down: Silver), bob at 90 keeps
+-- Silver (retain 80), cy rises to 700 (Gold), dee is new, nobody lost
+TRUNCATE "Spend; DROP TABLE x";
+INSERT INTO "Spend; DROP TABLE x" VALUES ('ann', 300), ('bob', 90), ('cy', 700), ('dee', 20);
+SELECT * FROM tiers.snapshot_tiers('club', '"Spend; DROP TABLE x"', 'Customer ID', 'spend "total"', '2024-02-29');
+
+-- March: ann at 0 drops one more tier (soft landing), bob is gone, others unchanged
+DELETE FROM "Spend; DROP TABLE x" WHERE "Customer ID" = 'bob';
+UPDATE "Spend; DROP TABLE x" SET "spend ""total""" = 0 WHERE "Customer ID" = 'ann';
+SELECT * FROM tiers.snapshot_tiers('club', '"Spend; DROP TABLE x"', 'Customer ID', 'spend "total"', '2024-03-31');
+
+-- one row per change, not per evaluation
+SELECT customer, tier, value, valid_from, valid_to FROM tiers.tier_history ORDER BY customer, valid_from;
+
+SELECT * FROM tiers.transitions('club', '2024-01-31', '2024-03-31');
+SELECT * FROM tiers.tier_movements('club');
+
+-- errors; nothing was written by the failed calls
+SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('club', '"Spend; DROP TABLE x"', 'Customer ID', 'spend "total"', '2024-03-01')$$);
+SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('nope', '"Spend; DROP TABLE x"', 'Customer ID', 'spend "total"', '2024-04-30')$$);
+SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('club', '"Spend; DROP TABLE x"', 'no such column', 'spend "total"', '2024-04-30')$$);
+SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('club', 'no_such_table', 'a', 'b', '2024-04-30')$$);
+SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('club', NULL, 'a', 'b', '2024-04-30')$$);
+INSERT INTO "Spend; DROP TABLE x" VALUES ('cy', 1);
+SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('club', '"Spend; DROP TABLE x"', 'Customer ID', 'spend "total"', '2024-04-30')$$);
+SELECT count(*) AS evaluations FROM tiers.tier_evaluations;
+SELECT count(*) AS tables_named_x FROM pg_class WHERE relname = 'x';
