@@ -138,56 +138,35 @@ fn interrupt() {
     pgrx::check_for_interrupts!();
 }
 
+/// A maximum-likelihood fit over patterns of N numbers (from the core).
+type FitFn<const N: usize> =
+    fn(&[([f64; N], f64)], f64, &mut dyn FnMut()) -> Result<Fit, CoreError>;
+
+/// The final step shared by all fit aggregates: NULL without rows, else the fitted model row.
+unsafe fn final_fit<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    fit: FitFn<N>,
+) -> pg_sys::Datum {
+    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<N>>()) else {
+        return return_null(fcinfo);
+    };
+    if p.counts.is_empty() {
+        return return_null(fcinfo);
+    }
+    model_row(fcinfo, check(fit(&p.sorted(), p.penalizer, &mut interrupt)))
+}
+
 sql_function!(ct_bgnbd_final, |fcinfo| {
-    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<3>>()) else {
-        return return_null(fcinfo);
-    };
-    if p.counts.is_empty() {
-        return return_null(fcinfo);
-    }
-    model_row(
-        fcinfo,
-        check(bgnbd_fit(&p.sorted(), p.penalizer, &mut interrupt)),
-    )
+    final_fit::<3>(fcinfo, bgnbd_fit)
 });
-
 sql_function!(ct_mbgnbd_final, |fcinfo| {
-    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<3>>()) else {
-        return return_null(fcinfo);
-    };
-    if p.counts.is_empty() {
-        return return_null(fcinfo);
-    }
-    model_row(
-        fcinfo,
-        check(mbgnbd_fit(&p.sorted(), p.penalizer, &mut interrupt)),
-    )
+    final_fit::<3>(fcinfo, mbgnbd_fit)
 });
-
 sql_function!(ct_paretonbd_final, |fcinfo| {
-    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<3>>()) else {
-        return return_null(fcinfo);
-    };
-    if p.counts.is_empty() {
-        return return_null(fcinfo);
-    }
-    model_row(
-        fcinfo,
-        check(paretonbd_fit(&p.sorted(), p.penalizer, &mut interrupt)),
-    )
+    final_fit::<3>(fcinfo, paretonbd_fit)
 });
-
 sql_function!(ct_gamma_gamma_final, |fcinfo| {
-    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<2>>()) else {
-        return return_null(fcinfo);
-    };
-    if p.counts.is_empty() {
-        return return_null(fcinfo);
-    }
-    model_row(
-        fcinfo,
-        check(gamma_gamma_fit(&p.sorted(), p.penalizer, &mut interrupt)),
-    )
+    final_fit::<2>(fcinfo, gamma_gamma_fit)
 });
 
 // ----------------------------------------------------------------------------- predictions
