@@ -692,11 +692,11 @@ CREATE FUNCTION tiers.tier_of(value double precision, scheme text, previous_tier
     RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of_previous';
 
 COMMENT ON TABLE tiers.tier_schemes IS
-    'Tier schemes (user data, kept by pg_dump): max_drop limits how many tiers a customer may drop per evaluation (NULL: no limit); lowest_is_floor gives the lowest tier to values below every entry threshold.';
+    'Tier schemes (user data, kept by pg_dump): max_drop limits how many tiers a customer may drop per evaluation (NULL: no limit); lowest_is_floor gives the lowest tier to values below every entry threshold; grace_evaluations (NULL: none) lets tiers.snapshot_tiers keep a customer who qualifies only for a lower tier in the tier for that many consecutive evaluations before the drop.';
 COMMENT ON TABLE tiers.tier_levels IS
     'Tiers of each scheme, rank 1 = lowest: a value >= entry qualifies; a customer in the tier keeps it while the value >= retain (retain <= entry: hysteresis). Write them with tiers.define_tier_scheme, which validates.';
-COMMENT ON FUNCTION tiers.define_tier_scheme(text, jsonb, integer, boolean, text) IS
-    'Creates or replaces a tier scheme from a jsonb array, lowest tier first: [{"tier": "Silver", "entry": 1000, "retain": 800}, ...] (retain defaults to entry; "-Infinity" allowed for the lowest tier). Validates: at least one tier, unique non-empty names, strictly ascending entry, ascending retain, retain <= entry, max_drop >= 1 (else 22023). Returns the number of tiers.';
+COMMENT ON FUNCTION tiers.define_tier_scheme(text, jsonb, integer, boolean, text, integer) IS
+    'Creates or replaces a tier scheme from a jsonb array, lowest tier first: [{"tier": "Silver", "entry": 1000, "retain": 800}, ...] (retain defaults to entry; "-Infinity" allowed for the lowest tier). Validates: at least one tier, unique non-empty names, strictly ascending entry, ascending retain, retain <= entry, max_drop >= 1, grace_evaluations >= 1 or NULL (else 22023). Returns the number of tiers.';
 COMMENT ON FUNCTION tiers.tier_of(double precision, text) IS
     'The tier a value qualifies for on the entry thresholds of a scheme (highest tier with entry <= value); below every entry: the lowest tier when lowest_is_floor, else NULL. Unknown scheme 22023; NULL value or scheme: NULL; NaN 22023. The scheme is read once per call site and statement.';
 COMMENT ON FUNCTION tiers.tier_of(double precision, text, text) IS
@@ -742,24 +742,39 @@ BEGIN
             SELECT (%1$I)::text AS customer, (%2$I)::double precision AS value
             FROM %3$s WHERE %1$I IS NOT NULL),
         cur AS (
-            SELECT h.customer, h.tier FROM tiers.tier_history h
+            SELECT h.customer, h.tier, h.grace_used FROM tiers.tier_history h
             WHERE h.scheme = $1 AND h.valid_to IS NULL),
         nxt AS (
             SELECT s.customer, s.value, c.tier AS prev, c.customer IS NULL AS is_new,
+                   coalesce(c.grace_used, 0) AS grace_used,
                    CASE WHEN c.customer IS NULL THEN tiers.tier_of(s.value, $1)
-                        ELSE tiers.tier_of(s.value, $1, c.tier) END AS tier
+                        ELSE tiers.tier_of(s.value, $1, c.tier) END AS candidate
             FROM src s LEFT JOIN cur c USING (customer)),
-        ranked AS (
-            SELECT n.*, coalesce(ln.rank, 0) AS new_rank, coalesce(lp.rank, 0) AS prev_rank
+        judged AS (
+            SELECT n.*, coalesce(lc.rank, 0) AS candidate_rank, coalesce(lp.rank, 0) AS prev_rank,
+                   NOT n.is_new AND coalesce(lc.rank, 0) < coalesce(lp.rank, 0)
+                       AND n.grace_used < coalesce(sc.grace_evaluations, 0) AS held
             FROM nxt n
-            LEFT JOIN tiers.tier_levels ln ON ln.scheme = $1 AND ln.tier = n.tier
-            LEFT JOIN tiers.tier_levels lp ON lp.scheme = $1 AND lp.tier = n.prev),
+            CROSS JOIN tiers.tier_schemes sc
+            LEFT JOIN tiers.tier_levels lc ON lc.scheme = $1 AND lc.tier = n.candidate
+            LEFT JOIN tiers.tier_levels lp ON lp.scheme = $1 AND lp.tier = n.prev
+            WHERE sc.scheme = $1),
+        ranked AS (
+            SELECT j.customer, j.value, j.prev, j.is_new, j.prev_rank,
+                   CASE WHEN j.held THEN j.prev ELSE j.candidate END AS tier,
+                   CASE WHEN j.held THEN j.prev_rank ELSE j.candidate_rank END AS new_rank,
+                   CASE WHEN j.held THEN j.grace_used + 1 ELSE 0 END AS grace
+            FROM judged j),
         closed AS (
-            UPDATE tiers.tier_history h SET valid_to = $2
-            WHERE h.scheme = $1 AND h.valid_to IS NULL
-              AND (NOT EXISTS (SELECT FROM src s WHERE s.customer = h.customer)
-                   OR EXISTS (SELECT FROM ranked r WHERE r.customer = h.customer
-                              AND r.tier IS DISTINCT FROM h.tier))
+            UPDATE tiers.tier_history h
+            SET valid_to = CASE WHEN r.customer IS NULL OR r.tier IS DISTINCT FROM h.tier
+                                THEN $2 END,
+                grace_used = CASE WHEN r.customer IS NULL OR r.tier IS DISTINCT FROM h.tier
+                                  THEN h.grace_used ELSE r.grace END
+            FROM cur c LEFT JOIN ranked r ON r.customer = c.customer
+            WHERE h.scheme = $1 AND h.valid_to IS NULL AND h.customer = c.customer
+              AND (r.customer IS NULL OR r.tier IS DISTINCT FROM h.tier
+                   OR r.grace <> h.grace_used)
             RETURNING h.customer),
         opened AS (
             INSERT INTO tiers.tier_history (scheme, customer, tier, value, valid_from)
@@ -826,8 +841,91 @@ COMMENT ON TABLE tiers.tier_history IS
 COMMENT ON TABLE tiers.tier_evaluations IS
     'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump.';
 COMMENT ON FUNCTION tiers.snapshot_tiers(text, regclass, name, name, date) IS
-    'Evaluates every customer of source (customer_column, value_column; any table or view the caller can read) against its current tier with tier_of(value, scheme, previous_tier) (new customers: tier_of(value, scheme)); records changes in tiers.tier_history, closes customers missing from source (lost), and returns and stores the counts. evaluated_on must be after the scheme''s last evaluation (22023); unknown scheme 22023; NULL arguments 22004; unknown columns 42703. Identifiers are quoted; search_path is pinned.';
+    'Evaluates every customer of source (customer_column, value_column; any table or view the caller can read) against its current tier with tier_of(value, scheme, previous_tier) (new customers: tier_of(value, scheme)); records changes in tiers.tier_history (with the scheme''s grace_evaluations, a drop is held for that many consecutive evaluations, counted in tier_history.grace_used; a held customer counts as retained), closes customers missing from source (lost), and returns and stores the counts. evaluated_on must be after the scheme''s last evaluation (22023); unknown scheme 22023; NULL arguments 22004; unknown columns 42703. Identifiers are quoted; search_path is pinned.';
 COMMENT ON FUNCTION tiers.transitions(text, date, date) IS
     'Migration matrix between the tiers valid at from_date and at to_date: from_tier, to_tier, customers, direction (up / down / same / new / gone) and the value they carry (driving value of the later assignment, or of the earlier one for gone customers).';
 COMMENT ON FUNCTION tiers.tier_movements(text) IS
     'Per evaluation: customers, upgraded, downgraded, retained, new, lost, and rates relative to the customers tiered before the evaluation (upgraded + downgraded + retained + lost).';
+
+------------------------------------------------------------------------------------------
+-- tags: rule-based customer tags
+------------------------------------------------------------------------------------------
+INSERT INTO tiers.tag_rules (tag, expression, params, label_zh, description, position, preset)
+SELECT p.tag, p.expression, p.params, p.label_zh, p.description, p.position, true
+FROM tiers.tag_presets() AS p;
+
+CREATE FUNCTION tiers.tag_rules_guard() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $guard$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.preset THEN
+        RAISE EXCEPTION 'tag "%" is a preset and cannot be changed', OLD.tag
+            USING ERRCODE = '22023',
+                  HINT = 'Override it with tiers.tune_tag(tag, params, enabled) or insert a rule with the same tag.';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF NEW.preset THEN
+        RAISE EXCEPTION 'tag "%": only CREATE EXTENSION adds presets', NEW.tag
+            USING ERRCODE = '22023';
+    END IF;
+    PERFORM tiers.tag_rule_check(NEW.expression, NEW.params);
+    RETURN NEW;
+END
+$guard$;
+COMMENT ON FUNCTION tiers.tag_rules_guard() IS
+    'Trigger: presets are read-only; every user rule is validated with tiers.tag_rule_check.';
+CREATE TRIGGER tag_rules_guard BEFORE INSERT OR UPDATE OR DELETE ON tiers.tag_rules
+    FOR EACH ROW EXECUTE FUNCTION tiers.tag_rules_guard();
+
+CREATE VIEW tiers.effective_tag_rules AS
+SELECT DISTINCT ON (r.tag) r.tag, r.expression, r.params, r.label_zh, r.description,
+       r.position, r.enabled, r.preset
+FROM tiers.tag_rules AS r
+ORDER BY r.tag, r.preset;
+COMMENT ON VIEW tiers.effective_tag_rules IS
+    'The tag rules in force: the user rule where one exists for a tag, else the preset.';
+
+CREATE FUNCTION tiers.tune_tag(tag text, params jsonb DEFAULT '{}', enabled boolean DEFAULT true)
+    RETURNS tiers.tag_rules LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $tune$
+DECLARE
+    base tiers.tag_rules;
+    result tiers.tag_rules;
+BEGIN
+    IF tag IS NULL OR params IS NULL OR enabled IS NULL THEN
+        RAISE EXCEPTION 'tag, params and enabled must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params must be a jsonb object' USING ERRCODE = '22023';
+    END IF;
+    SELECT r.* INTO base FROM tiers.tag_rules AS r
+    WHERE r.tag = tune_tag.tag ORDER BY r.preset LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tag "%" does not exist in tiers.tag_rules', tag USING ERRCODE = '22023';
+    END IF;
+    IF NOT base.preset THEN
+        DELETE FROM tiers.tag_rules AS r WHERE r.tag = tune_tag.tag AND NOT r.preset;
+    END IF;
+    INSERT INTO tiers.tag_rules (tag, expression, params, label_zh, description, position, enabled)
+    VALUES (base.tag, base.expression, base.params || tune_tag.params, base.label_zh,
+            base.description, base.position, tune_tag.enabled)
+    RETURNING * INTO result;
+    RETURN result;
+END
+$tune$;
+COMMENT ON FUNCTION tiers.tune_tag(text, jsonb, boolean) IS
+    'Overrides a tag (typically a preset) with changed parameters (merged into the current ones) and/or disabled; returns the stored rule. Unknown tag or a parameter the expression cannot use: 22023. Undo with DELETE FROM tiers.tag_rules WHERE tag = ... AND NOT preset.';
+
+CREATE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL, lang text DEFAULT 'en')
+    RETURNS text[] LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_customer_tags';
+COMMENT ON FUNCTION tiers.customer_tags(record, text[], text) IS
+    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
+COMMENT ON FUNCTION tiers.tag_rule_check(text, jsonb) IS
+    'Validates a tag rule expression with its params and returns the columns it reads. Errors (22023) say what is wrong: syntax, unknown column or function, undefined $parameter, type mismatch, a non-boolean result.';
+COMMENT ON FUNCTION tiers.tag_columns() IS
+    'The columns a tag rule may reference, with their kind (number, text, boolean).';
+COMMENT ON FUNCTION tiers.tag_presets() IS
+    'The preset tag rules compiled into the extension (installed into tiers.tag_rules by CREATE EXTENSION).';
+COMMENT ON TABLE tiers.tag_rules IS
+    'Tag rules (user rows kept by pg_dump; presets read-only and restored by CREATE EXTENSION). expression: a boolean expression over the columns of tiers.tag_columns(), $name parameters taken from params; validated on insert and update.';

@@ -162,7 +162,8 @@ CREATE TABLE tiers.tier_schemes (
     scheme          text PRIMARY KEY CHECK (pg_catalog.btrim(scheme) OPERATOR(pg_catalog.<>) ''),
     max_drop        integer CHECK (max_drop IS NULL OR max_drop >= 1),
     lowest_is_floor boolean NOT NULL DEFAULT true,
-    description     text NOT NULL DEFAULT ''
+    description     text NOT NULL DEFAULT '',
+    grace_evaluations integer CHECK (grace_evaluations IS NULL OR grace_evaluations >= 1)
 );
 
 CREATE TABLE tiers.tier_levels (
@@ -187,6 +188,7 @@ CREATE TABLE tiers.tier_history (
     value      double precision,
     valid_from date NOT NULL,
     valid_to   date,
+    grace_used integer NOT NULL DEFAULT 0,
     PRIMARY KEY (scheme, customer, valid_from),
     CHECK (valid_to IS NULL OR valid_to > valid_from)
 );
@@ -207,3 +209,22 @@ CREATE TABLE tiers.tier_evaluations (
 
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_history', '');
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_evaluations', '');
+
+-- Tag rules: a boolean expression over the columns of a customer row (see tiers.tag_columns()),
+-- with named parameters ($name in the expression, values in params). Presets are read-only rows
+-- restored by CREATE EXTENSION; a user row with the same tag overrides the preset.
+CREATE TABLE tiers.tag_rules (
+    tag         text NOT NULL CHECK (pg_catalog.btrim(tag) OPERATOR(pg_catalog.<>) ''
+                                     AND tag OPERATOR(pg_catalog.=) pg_catalog.btrim(tag)),
+    expression  text NOT NULL,
+    params      jsonb NOT NULL DEFAULT '{}'
+                CHECK (pg_catalog.jsonb_typeof(params) OPERATOR(pg_catalog.=) 'object'),
+    label_zh    text,
+    description text NOT NULL DEFAULT '',
+    position    integer NOT NULL DEFAULT 1000,
+    enabled     boolean NOT NULL DEFAULT true,
+    preset      boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (tag, preset)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('tiers.tag_rules', 'WHERE NOT preset');

@@ -13,6 +13,7 @@ mod numeric;
 mod raw;
 mod rfm;
 mod summary;
+mod tags;
 mod tiers;
 
 // Types and configuration tables first, then the functions pgrx generates, then the

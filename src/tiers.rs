@@ -158,7 +158,15 @@ fn define_tier_scheme(
     max_drop: default!(Option<i32>, "NULL"),
     lowest_is_floor: default!(bool, true),
     description: default!(&str, "''"),
+    grace_evaluations: default!(Option<i32>, "NULL"),
 ) -> i32 {
+    if let Some(g) = grace_evaluations {
+        if g < 1 {
+            invalid(format!(
+                "grace_evaluations must be at least 1 (or NULL for no grace period), got {g}"
+            ));
+        }
+    }
     let items = match &tiers.0 {
         serde_json::Value::Array(items) => items.clone(),
         _ => invalid("tiers must be a jsonb array of {\"tier\", \"entry\", \"retain\"} objects"),
@@ -200,11 +208,12 @@ fn define_tier_scheme(
     let num = |v: f64| quote_literal(v.to_string()) + "::float8";
     let mut sql = format!(
         "DELETE FROM tiers.tier_schemes WHERE scheme OPERATOR(pg_catalog.=) {lit}; \
-         INSERT INTO tiers.tier_schemes (scheme, max_drop, lowest_is_floor, description) \
-         VALUES ({lit}, {}, {}, {});",
+         INSERT INTO tiers.tier_schemes (scheme, max_drop, lowest_is_floor, description, grace_evaluations) \
+         VALUES ({lit}, {}, {}, {}, {});",
         max_drop.map_or("NULL".to_string(), |d| d.to_string()),
         lowest_is_floor,
-        quote_literal(description)
+        quote_literal(description),
+        grace_evaluations.map_or("NULL".to_string(), |d| d.to_string()),
     );
     for (i, l) in s.levels.iter().enumerate() {
         sql.push_str(&format!(

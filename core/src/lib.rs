@@ -9,6 +9,7 @@ pub mod quantile;
 pub mod rfm;
 pub mod state;
 pub mod summary;
+pub mod tags;
 pub mod tiers;
 pub mod time;
 

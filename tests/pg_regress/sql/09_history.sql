@@ -44,3 +44,27 @@ INSERT INTO "Spend; DROP TABLE x" VALUES ('cy', 1);
 SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('club', '"Spend; DROP TABLE x"', 'Customer ID', 'spend "total"', '2024-04-30')$$);
 SELECT count(*) AS evaluations FROM tiers.tier_evaluations;
 SELECT count(*) AS tables_named_x FROM pg_class WHERE relname = 'x';
+
+-- grace period: with grace_evaluations = 2 a customer who qualifies only for a lower tier keeps
+-- the tier for two consecutive evaluations and drops at the third; a recovery resets the count
+SELECT tiers.define_tier_scheme('grace', '[
+  {"tier": "Basic", "entry": 0},
+  {"tier": "Gold", "entry": 500, "retain": 400}]', grace_evaluations => 2);
+SELECT pg_temp.err($$SELECT tiers.define_tier_scheme('g0', '[{"tier": "A", "entry": 0}]', grace_evaluations => 0)$$);
+CREATE TABLE grace_src (customer text, spend numeric);
+CREATE FUNCTION pg_temp.grace_step(d date, eve numeric, fay numeric) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE e tiers.tier_evaluations;
+BEGIN
+    TRUNCATE grace_src;
+    INSERT INTO grace_src VALUES ('eve', eve), ('fay', fay);
+    e := tiers.snapshot_tiers('grace', 'grace_src', 'customer', 'spend', d);
+    RETURN format('up %s down %s kept %s | %s', e.upgraded, e.downgraded, e.retained,
+        (SELECT string_agg(format('%s=%s/%s', customer, tier, grace_used), ' ' ORDER BY customer)
+         FROM tiers.tier_history WHERE scheme = 'grace' AND valid_to IS NULL));
+END $$;
+SELECT pg_temp.grace_step('2024-01-31', 600, 600);  -- both Gold
+SELECT pg_temp.grace_step('2024-02-29', 100, 100);  -- both below retain: held, 1 used
+SELECT pg_temp.grace_step('2024-03-31', 100, 450);  -- eve held (2 used); fay recovers (reset)
+SELECT pg_temp.grace_step('2024-04-30', 100, 100);  -- eve drops to Basic; fay held again (1)
+SELECT customer, tier, valid_from, valid_to FROM tiers.tier_history
+WHERE scheme = 'grace' ORDER BY customer, valid_from;

@@ -1,0 +1,368 @@
+//! Tag rules in SQL: `tag_rule_check`, `tag_columns`, `tag_presets` and `customer_tags`.
+
+use crate::raw::*;
+use crate::sql_function;
+use customer_tiers_core::tags::{compile, Kind, Param, Rule, Value, COLUMNS, PRESETS};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::spi::quote_literal;
+
+/// A rule's `params` jsonb as compile-time parameters.
+fn params_of(tag: &str, params: &serde_json::Value) -> Vec<(String, Param)> {
+    let tag = if tag.is_empty() {
+        String::new()
+    } else {
+        format!("tag \"{tag}\": ")
+    };
+    let obj = match params {
+        serde_json::Value::Object(m) => m,
+        serde_json::Value::Null => return Vec::new(),
+        _ => invalid(format!("{tag}params must be a jsonb object")),
+    };
+    obj.iter()
+        .map(|(k, v)| {
+            let p = match v {
+                serde_json::Value::Number(n) => match n.as_f64() {
+                    Some(x) if x.is_finite() => Param::Number(x),
+                    _ => invalid(format!("{tag}parameter {k} is out of range")),
+                },
+                serde_json::Value::String(s) => Param::Text(s.clone()),
+                serde_json::Value::Bool(b) => Param::Bool(*b),
+                _ => invalid(format!(
+                    "{tag}parameter {k} must be a number, a string or a boolean"
+                )),
+            };
+            (k.to_lowercase(), p)
+        })
+        .collect()
+}
+
+fn compile_rule(tag: &str, expression: &str, params: &serde_json::Value) -> (Rule, Vec<String>) {
+    check(compile(expression, &params_of(tag, params)).map_err(|e| {
+        customer_tiers_core::CoreError::InvalidParameter(format!("tag \"{tag}\": {e}"))
+    }))
+}
+
+/// Validates a tag rule; returns the columns it reads. Raises 22023 with the reason otherwise.
+#[pg_extern(immutable, parallel_safe)]
+fn tag_rule_check(
+    expression: Option<&str>,
+    params: default!(Option<pgrx::JsonB>, "'{}'"),
+) -> Vec<String> {
+    let Some(expression) = expression else {
+        null_not_allowed("expression")
+    };
+    let params = params.map_or(serde_json::Value::Null, |p| p.0);
+    let given = params_of("", &params);
+    let (rule, used) = check(compile(expression, &given));
+    if let Some((unused, _)) = given.iter().find(|(n, _)| !used.contains(n)) {
+        invalid(format!(
+            "tag expression: parameter {unused} is not used by the expression (it uses: {})",
+            if used.is_empty() {
+                "none".to_string()
+            } else {
+                used.join(", ")
+            }
+        ));
+    }
+    rule.columns
+        .iter()
+        .map(|&k| COLUMNS[k].name.to_string())
+        .collect()
+}
+
+/// The columns tag rules may reference.
+#[pg_extern(immutable, parallel_safe)]
+fn tag_columns() -> TableIterator<
+    'static,
+    (
+        name!(name, String),
+        name!(kind, String),
+        name!(description, String),
+    ),
+> {
+    TableIterator::new(COLUMNS.iter().map(|c| {
+        let kind = match c.kind {
+            Kind::Number => "number",
+            Kind::Text => "text",
+            Kind::Bool => "boolean",
+        };
+        (
+            c.name.to_string(),
+            kind.to_string(),
+            c.description.to_string(),
+        )
+    }))
+}
+
+/// The preset tag rules compiled into the extension (used by the install script).
+#[allow(clippy::type_complexity)]
+#[pg_extern(immutable, parallel_safe)]
+fn tag_presets() -> TableIterator<
+    'static,
+    (
+        name!(tag, String),
+        name!(label_zh, String),
+        name!(expression, String),
+        name!(params, pgrx::JsonB),
+        name!(description, String),
+        name!(position, i32),
+    ),
+> {
+    TableIterator::new(PRESETS.iter().enumerate().map(|(i, p)| {
+        let params: serde_json::Map<String, serde_json::Value> = p
+            .params
+            .iter()
+            .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
+            .collect();
+        (
+            p.tag.to_string(),
+            p.label_zh.to_string(),
+            p.expression.to_string(),
+            pgrx::JsonB(serde_json::Value::Object(params)),
+            p.description.to_string(),
+            (i as i32 + 1) * 10,
+        )
+    }))
+}
+
+/// How a column of the input row converts to a rule value.
+#[derive(Clone, Copy)]
+enum Conv {
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Bpchar,
+    Name,
+    Bool,
+}
+
+/// The rules of a call site and the layout of the row type last seen.
+#[derive(Default)]
+struct TagCache {
+    loaded: bool,
+    /// (output label as text datum bytes, rule)
+    rules: Vec<(&'static [u8], Rule)>,
+    /// Union of the columns the rules read.
+    needed: Vec<usize>,
+    row_type: Option<(pg_sys::Oid, i32)>,
+    /// For each needed column: its attribute index in the row and its conversion.
+    layout: Vec<(usize, Option<(usize, Conv)>)>,
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
+    key: Option<(Option<Vec<String>>, String)>,
+}
+
+unsafe fn text_array_arg(d: pg_sys::Datum, what: &str) -> Vec<String> {
+    let arr = pgrx::Array::<&str>::from_polymorphic_datum(d, false, pg_sys::TEXTOID)
+        .unwrap_or_else(|| null_not_allowed(what));
+    arr.iter()
+        .map(|t| {
+            t.map(str::to_string)
+                .unwrap_or_else(|| invalid(format!("{what} must not contain NULL")))
+        })
+        .collect()
+}
+
+unsafe fn load_rules(
+    fcinfo: pg_sys::FunctionCallInfo,
+    cache: &mut TagCache,
+    wanted: &Option<Vec<String>>,
+    lang: &str,
+) {
+    let label = match lang {
+        "en" => "r.tag",
+        "zh" => "coalesce(r.label_zh, r.tag)",
+        _ => invalid(format!("lang must be 'en' or 'zh', got '{lang}'")),
+    };
+    let filter = match wanted {
+        None => "r.enabled".to_string(),
+        Some(list) => format!(
+            "r.tag OPERATOR(pg_catalog.=) ANY (ARRAY[{}]::pg_catalog.text[])",
+            list.iter()
+                .map(quote_literal)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let sql = format!(
+        "SELECT r.tag, {label}, r.expression, r.params::pg_catalog.text \
+         FROM tiers.effective_tag_rules AS r WHERE {filter} ORDER BY r.position, r.tag"
+    );
+    let rows: Vec<(String, String, String, String)> = Spi::connect(|client| {
+        client
+            .select(&sql, None, &[])
+            .unwrap_or_else(|e| invalid(format!("cannot read tiers.tag_rules: {e}")))
+            .map(|row| {
+                (
+                    row.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    row.get::<String>(2).ok().flatten().unwrap_or_default(),
+                    row.get::<String>(3).ok().flatten().unwrap_or_default(),
+                    row.get::<String>(4).ok().flatten().unwrap_or_default(),
+                )
+            })
+            .collect()
+    });
+    if let Some(list) = wanted {
+        for t in list {
+            if !rows.iter().any(|r| &r.0 == t) {
+                invalid(format!("tag \"{t}\" does not exist in tiers.tag_rules"));
+            }
+        }
+    }
+    cache.rules.clear();
+    for (tag, label, expression, params) in rows {
+        let params: serde_json::Value = serde_json::from_str(&params).unwrap_or_default();
+        let (rule, _) = compile_rule(&tag, &expression, &params);
+        cache.rules.push((keep(fcinfo, text_datum(&label)), rule));
+    }
+    let mut needed: Vec<usize> = cache
+        .rules
+        .iter()
+        .flat_map(|(_, r)| r.columns.iter().copied())
+        .collect();
+    needed.sort_unstable();
+    needed.dedup();
+    cache.needed = needed;
+    cache.row_type = None;
+    cache.loaded = true;
+}
+
+unsafe fn conv_of(column: usize, typid: pg_sys::Oid) -> Conv {
+    let base = pg_sys::getBaseType(typid);
+    let c = &COLUMNS[column];
+    let conv = match base {
+        pg_sys::INT2OID => Some((Kind::Number, Conv::Int2)),
+        pg_sys::INT4OID => Some((Kind::Number, Conv::Int4)),
+        pg_sys::INT8OID => Some((Kind::Number, Conv::Int8)),
+        pg_sys::FLOAT4OID => Some((Kind::Number, Conv::Float4)),
+        pg_sys::FLOAT8OID => Some((Kind::Number, Conv::Float8)),
+        pg_sys::NUMERICOID => Some((Kind::Number, Conv::Numeric)),
+        pg_sys::TEXTOID | pg_sys::VARCHAROID => Some((Kind::Text, Conv::Text)),
+        pg_sys::BPCHAROID => Some((Kind::Text, Conv::Bpchar)),
+        pg_sys::NAMEOID => Some((Kind::Text, Conv::Name)),
+        pg_sys::BOOLOID => Some((Kind::Bool, Conv::Bool)),
+        _ => None,
+    };
+    match conv {
+        Some((k, conv)) if k == c.kind => conv,
+        _ => {
+            let ty = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typid)).to_string_lossy();
+            let want = match c.kind {
+                Kind::Number => {
+                    "a number type (smallint, integer, bigint, real, double precision, numeric)"
+                }
+                Kind::Text => "a text type (text, varchar, char, name)",
+                Kind::Bool => "boolean",
+            };
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                format!(
+                    "column \"{}\" of the customer row has type {ty}; tag rules need {want}",
+                    c.name
+                )
+            );
+        }
+    }
+}
+
+unsafe fn value_of<'a>(d: pg_sys::Datum, conv: Conv) -> Value<'a> {
+    match conv {
+        Conv::Int2 => Value::Number(d.value() as i16 as f64),
+        Conv::Int4 => Value::Number(d.value() as i32 as f64),
+        Conv::Int8 => Value::Number(d.value() as i64 as f64),
+        Conv::Float4 => Value::Number(f32::from_bits(d.value() as u32) as f64),
+        Conv::Float8 => Value::Number(f8(d)),
+        Conv::Numeric => Value::Number(crate::numeric::to_f64(d)),
+        Conv::Text => Value::Text(text_str(d)),
+        Conv::Bpchar => Value::Text(text_str(d).trim_end_matches(' ')),
+        Conv::Name => {
+            let c = std::ffi::CStr::from_ptr(d.cast_mut_ptr::<std::os::raw::c_char>());
+            Value::Text(c.to_str().unwrap_or(""))
+        }
+        Conv::Bool => Value::Bool(d.value() != 0),
+    }
+}
+
+sql_function!(ct_customer_tags, |fcinfo| {
+    let Some(row) = arg(fcinfo, 0) else {
+        return return_null(fcinfo);
+    };
+    let wanted = arg(fcinfo, 1).map(|d| text_array_arg(d, "tags"));
+    let lang = match arg(fcinfo, 2) {
+        Some(d) => text_str(d).to_string(),
+        None => null_not_allowed("lang"),
+    };
+    let cache = &mut call_cache::<TagCache>(fcinfo).extra;
+    let key = (wanted, lang);
+    if !cache.loaded || cache.key.as_ref() != Some(&key) {
+        load_rules(fcinfo, cache, &key.0, &key.1);
+        cache.key = Some(key);
+    }
+
+    let hdr = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+    let typ = (
+        pgrx::heap_tuple_header_get_type_id(hdr),
+        pgrx::heap_tuple_header_get_typmod(hdr),
+    );
+    let tupdesc = pg_sys::lookup_rowtype_tupdesc(typ.0, typ.1);
+    let natts = (*tupdesc).natts as usize;
+    if cache.row_type != Some(typ) || cache.values.len() != natts {
+        let attrs = (*tupdesc).attrs.as_slice(natts);
+        cache.layout = cache
+            .needed
+            .iter()
+            .map(|&k| {
+                let found = attrs.iter().position(|a| {
+                    !a.attisdropped
+                        && std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_bytes()
+                            == COLUMNS[k].name.as_bytes()
+                });
+                (k, found.map(|i| (i, conv_of(k, attrs[i].atttypid))))
+            })
+            .collect();
+        cache.values = vec![pg_sys::Datum::from(0usize); natts];
+        cache.nulls = vec![true; natts];
+        cache.row_type = Some(typ);
+    }
+    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+    tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
+    tuple.t_data = hdr;
+    pg_sys::heap_deform_tuple(
+        &mut tuple,
+        tupdesc,
+        cache.values.as_mut_ptr(),
+        cache.nulls.as_mut_ptr(),
+    );
+    pg_sys::DecrTupleDescRefCount(tupdesc);
+
+    let mut vals = [Value::Null; 64];
+    debug_assert!(COLUMNS.len() <= vals.len());
+    for &(k, at) in &cache.layout {
+        if let Some((i, conv)) = at {
+            if !cache.nulls[i] {
+                vals[k] = value_of(cache.values[i], conv);
+            }
+        }
+    }
+    let mut out: Vec<pg_sys::Datum> = Vec::with_capacity(cache.rules.len());
+    for (label, rule) in &cache.rules {
+        if rule.matches(&vals[..COLUMNS.len()]) {
+            out.push(pg_sys::Datum::from(label.as_ptr()));
+        }
+    }
+    let arr = pg_sys::construct_array(
+        out.as_mut_ptr(),
+        out.len() as i32,
+        pg_sys::TEXTOID,
+        -1,
+        false,
+        pg_sys::TYPALIGN_INT as std::os::raw::c_char,
+    );
+    pg_sys::Datum::from(arr)
+});
