@@ -690,6 +690,8 @@ CREATE FUNCTION tiers.tier_of(value double precision, scheme text)
     RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of';
 CREATE FUNCTION tiers.tier_of(value double precision, scheme text, previous_tier text)
     RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of_previous';
+CREATE FUNCTION tiers.tier_of(value double precision, thresholds double precision[], names text[])
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of_inline';
 
 COMMENT ON TABLE tiers.tier_schemes IS
     'Tier schemes (user data, kept by pg_dump): max_drop limits how many tiers a customer may drop per evaluation (NULL: no limit); lowest_is_floor gives the lowest tier to values below every entry threshold; grace_evaluations (NULL: none) lets tiers.snapshot_tiers keep a customer who qualifies only for a lower tier in the tier for that many consecutive evaluations before the drop.';

@@ -2,7 +2,7 @@
 
 use crate::raw::*;
 use crate::sql_function;
-use customer_tiers_core::tiers::{inline_tier, Level, Scheme};
+use customer_tiers_core::tiers::{InlineTiers, Level, Scheme};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::spi::quote_literal;
@@ -128,26 +128,52 @@ sql_function!(ct_tier_of_previous, |fcinfo| {
     }
 });
 
-/// The inline form for ad-hoc queries.
-#[pg_extern(immutable, strict, parallel_safe, name = "tier_of")]
-fn tier_of_inline(
-    value: f64,
-    thresholds: Vec<Option<f64>>,
-    names: Vec<Option<String>>,
-) -> Option<String> {
+/// The inline tiers of a call site, re-validated only when the array arguments change.
+#[derive(Default)]
+struct InlineCache {
+    thresholds: Vec<u8>,
+    names: Vec<u8>,
+    tiers: Option<InlineTiers>,
+    texts: Vec<&'static [u8]>,
+}
+
+sql_function!(ct_tier_of_inline, |fcinfo| {
+    let (Some(v), Some(t), Some(n)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+        return return_null(fcinfo);
+    };
+    let value = f8(v);
     if value.is_nan() {
         invalid("value must be a number, got NaN");
     }
-    let thresholds: Vec<f64> = thresholds
-        .into_iter()
-        .map(|t| t.unwrap_or_else(|| invalid("thresholds must not contain NULL")))
-        .collect();
-    let names: Vec<String> = names
-        .into_iter()
-        .map(|n| n.unwrap_or_else(|| invalid("names must not contain NULL")))
-        .collect();
-    check(inline_tier(value, &thresholds, &names)).map(str::to_string)
-}
+    let cache = &mut call_cache::<InlineCache>(fcinfo).extra;
+    let (tb, nb) = (varlena_bytes(t), varlena_bytes(n));
+    if cache.tiers.is_none() || cache.thresholds != tb || cache.names != nb {
+        let thresholds: Vec<f64> =
+            pgrx::Array::<f64>::from_polymorphic_datum(t, false, pg_sys::FLOAT8ARRAYOID)
+                .expect("not null")
+                .iter()
+                .map(|x| x.unwrap_or_else(|| invalid("thresholds must not contain NULL")))
+                .collect();
+        let names: Vec<String> =
+            pgrx::Array::<&str>::from_polymorphic_datum(n, false, pg_sys::TEXTARRAYOID)
+                .expect("not null")
+                .iter()
+                .map(|x| {
+                    x.map(str::to_string)
+                        .unwrap_or_else(|| invalid("names must not contain NULL"))
+                })
+                .collect();
+        let tiers = check(InlineTiers::new(&thresholds, &names));
+        cache.texts = names.iter().map(|s| keep(fcinfo, text_datum(s))).collect();
+        cache.thresholds = tb.to_vec();
+        cache.names = nb.to_vec();
+        cache.tiers = Some(tiers);
+    }
+    match cache.tiers.as_ref().unwrap().tier(value) {
+        Some(k) => copy_out(cache.texts[k]),
+        None => return_null(fcinfo),
+    }
+});
 
 /// Creates or replaces a tier scheme from a jsonb array of tiers, lowest first:
 /// `[{"tier": "Silver", "entry": 1000, "retain": 800}, ...]` (`retain` defaults to `entry`).

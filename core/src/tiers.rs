@@ -132,6 +132,56 @@ impl Scheme {
     }
 }
 
+/// Validated inline tiers (the ad-hoc form): thresholds strictly ascending or descending,
+/// one unique name each. Kept per call site so a constant array is checked once per query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InlineTiers {
+    /// Thresholds in ascending order with the index of their name.
+    sorted: Vec<(f64, usize)>,
+}
+
+impl InlineTiers {
+    pub fn new(thresholds: &[f64], names: &[String]) -> Result<Self, CoreError> {
+        if thresholds.len() != names.len() {
+            return Err(bad(format!(
+                "thresholds and names must have the same length ({} vs {})",
+                thresholds.len(),
+                names.len()
+            )));
+        }
+        if thresholds.is_empty() {
+            return Err(bad("thresholds must not be empty".into()));
+        }
+        if thresholds.iter().any(|t| t.is_nan()) {
+            return Err(bad("thresholds must be numbers".into()));
+        }
+        let ascending = thresholds.windows(2).all(|w| w[0] < w[1]);
+        let descending = thresholds.windows(2).all(|w| w[0] > w[1]);
+        if !ascending && !descending {
+            return Err(bad(
+                "thresholds must be strictly ascending or strictly descending".into(),
+            ));
+        }
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(bad(format!("tier name \"{n}\" is used twice")));
+            }
+        }
+        let mut sorted: Vec<(f64, usize)> = thresholds.iter().copied().zip(0..).collect();
+        if descending && sorted.len() > 1 {
+            sorted.reverse();
+        }
+        Ok(InlineTiers { sorted })
+    }
+
+    /// The index (into the names) of the largest threshold <= value; None below all.
+    #[inline]
+    pub fn tier(&self, value: f64) -> Option<usize> {
+        let k = self.sorted.partition_point(|(t, _)| *t <= value);
+        (k > 0).then(|| self.sorted[k - 1].1)
+    }
+}
+
 /// The inline form: `thresholds` strictly ascending or strictly descending, one name each;
 /// the tier of the largest threshold at or below `value` (`None` below every threshold).
 pub fn inline_tier<'a>(
@@ -139,38 +189,8 @@ pub fn inline_tier<'a>(
     thresholds: &[f64],
     names: &'a [String],
 ) -> Result<Option<&'a str>, CoreError> {
-    if thresholds.len() != names.len() {
-        return Err(bad(format!(
-            "thresholds and names must have the same length ({} vs {})",
-            thresholds.len(),
-            names.len()
-        )));
-    }
-    if thresholds.is_empty() {
-        return Err(bad("thresholds must not be empty".into()));
-    }
-    if thresholds.iter().any(|t| t.is_nan()) {
-        return Err(bad("thresholds must be numbers".into()));
-    }
-    let ascending = thresholds.windows(2).all(|w| w[0] < w[1]);
-    let descending = thresholds.windows(2).all(|w| w[0] > w[1]);
-    if !ascending && !descending {
-        return Err(bad(
-            "thresholds must be strictly ascending or strictly descending".into(),
-        ));
-    }
-    for (i, n) in names.iter().enumerate() {
-        if names[..i].contains(n) {
-            return Err(bad(format!("tier name \"{n}\" is used twice")));
-        }
-    }
-    let best = thresholds
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| **t <= value)
-        .max_by(|a, b| a.1.partial_cmp(b.1).unwrap())
-        .map(|(i, _)| names[i].as_str());
-    Ok(best)
+    let t = InlineTiers::new(thresholds, names)?;
+    Ok(t.tier(value).map(|i| names[i].as_str()))
 }
 
 #[cfg(test)]
