@@ -744,7 +744,7 @@ BEGIN
             SELECT (%1$I)::text AS customer, (%2$I)::double precision AS value
             FROM %3$s WHERE %1$I IS NOT NULL),
         cur AS (
-            SELECT h.customer, h.tier, h.grace_used FROM tiers.tier_history h
+            SELECT h.ctid AS hctid, h.customer, h.tier, h.grace_used FROM tiers.tier_history h
             WHERE h.scheme = $1 AND h.valid_to IS NULL),
         nxt AS (
             SELECT s.customer, s.value, c.tier AS prev, c.customer IS NULL AS is_new,
@@ -767,16 +767,20 @@ BEGIN
                    CASE WHEN j.held THEN j.prev_rank ELSE j.candidate_rank END AS new_rank,
                    CASE WHEN j.held THEN j.grace_used + 1 ELSE 0 END AS grace
             FROM judged j),
+        changes AS (
+            SELECT c.hctid, c.tier AS old_tier, c.grace_used, r.customer IS NULL AS gone,
+                   r.tier, r.grace
+            FROM cur c LEFT JOIN ranked r ON r.customer = c.customer),
         closed AS (
+            -- rows are addressed by ctid: one lookup each, whatever the planner estimates for
+            -- a freshly filled history
             UPDATE tiers.tier_history h
-            SET valid_to = CASE WHEN r.customer IS NULL OR r.tier IS DISTINCT FROM h.tier
-                                THEN $2 END,
-                grace_used = CASE WHEN r.customer IS NULL OR r.tier IS DISTINCT FROM h.tier
-                                  THEN h.grace_used ELSE r.grace END
-            FROM cur c LEFT JOIN ranked r ON r.customer = c.customer
-            WHERE h.scheme = $1 AND h.valid_to IS NULL AND h.customer = c.customer
-              AND (r.customer IS NULL OR r.tier IS DISTINCT FROM h.tier
-                   OR r.grace <> h.grace_used)
+            SET valid_to = CASE WHEN x.gone OR x.tier IS DISTINCT FROM x.old_tier THEN $2 END,
+                grace_used = CASE WHEN x.gone OR x.tier IS DISTINCT FROM x.old_tier
+                                  THEN h.grace_used ELSE x.grace END
+            FROM changes x
+            WHERE h.ctid = x.hctid
+              AND (x.gone OR x.tier IS DISTINCT FROM x.old_tier OR x.grace <> x.grace_used)
             RETURNING h.customer),
         opened AS (
             INSERT INTO tiers.tier_history (scheme, customer, tier, value, valid_from)
@@ -788,7 +792,7 @@ BEGIN
                count(*) FILTER (WHERE NOT is_new AND new_rank < prev_rank),
                count(*) FILTER (WHERE NOT is_new AND new_rank = prev_rank),
                count(*) FILTER (WHERE is_new),
-               (SELECT count(*) FROM cur c WHERE NOT EXISTS (SELECT FROM src s WHERE s.customer = c.customer))
+               (SELECT count(*) FROM changes x WHERE x.gone)
         FROM ranked $q$,
         customer_column, value_column, source)
     INTO result USING scheme, evaluated_on;
@@ -931,3 +935,596 @@ COMMENT ON FUNCTION tiers.tag_presets() IS
     'The preset tag rules compiled into the extension (installed into tiers.tag_rules by CREATE EXTENSION).';
 COMMENT ON TABLE tiers.tag_rules IS
     'Tag rules (user rows kept by pg_dump; presets read-only and restored by CREATE EXTENSION). expression: a boolean expression over the columns of tiers.tag_columns(), $name parameters taken from params; validated on insert and update.';
+
+------------------------------------------------------------------------------------------
+-- tier views: generated materialized views for BI, refresh, schedule, reports
+------------------------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA tiers TO PUBLIC;
+GRANT SELECT ON tiers.rfm_rule_sets, tiers.rfm_segment_rules, tiers.tier_schemes, tiers.tier_levels,
+    tiers.tier_history, tiers.tier_evaluations, tiers.tag_rules, tiers.effective_tag_rules,
+    tiers.tier_views, tiers.tier_view_refreshes TO PUBLIC;
+
+CREATE FUNCTION tiers.interval_seconds(value interval) RETURNS double precision
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT ((pg_catalog.date_part('year', $1) * 12 + pg_catalog.date_part('month', $1)) * 2592000
+            + pg_catalog.date_part('day', $1) * 86400
+            + pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) pg_catalog.date_trunc('day', $1)))
+$$;
+COMMENT ON FUNCTION tiers.interval_seconds(interval) IS
+    'Length of an interval in seconds under PostgreSQL''s interval comparison (a month is 30 days, a year 360 days): the convention every time unit of this extension uses.';
+
+-- Checks and normalises the options of a tier view; every default filled in.
+CREATE FUNCTION tiers.tier_view_options(options jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $opts$
+DECLARE
+    known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
+        'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
+        'recent_window', 'filter', 'orders_since', 'schema'];
+    o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard", "class8_lang": "zh",
+        "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
+        "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
+        "schema": "public"}';
+    k text;
+    v jsonb;
+BEGIN
+    IF options IS NULL THEN
+        options := '{}';
+    END IF;
+    IF jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = '22023';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+        IF NOT k = ANY (known) THEN
+            RAISE EXCEPTION 'unknown option "%"', k USING ERRCODE = '22023',
+                HINT = 'Known options: ' || array_to_string(known, ', ');
+        END IF;
+        IF jsonb_typeof(v) = 'null' THEN
+            CONTINUE;
+        END IF;
+        IF k IN ('bins', 'abc_a_cut', 'abc_b_cut', 'clv_discount') AND jsonb_typeof(v) <> 'number'
+           OR k IN ('history', 'clv') AND jsonb_typeof(v) <> 'boolean'
+           OR k = 'filter' AND jsonb_typeof(v) <> 'object'
+           OR k IN ('as_of', 'unit', 'rule_set', 'class8_lang', 'tier_scheme', 'tier_value',
+                    'clv_horizon', 'recent_window', 'orders_since', 'schema') AND jsonb_typeof(v) <> 'string' THEN
+            RAISE EXCEPTION 'option "%" has the wrong type (%)', k, jsonb_typeof(v) USING ERRCODE = '22023';
+        END IF;
+        o := o || jsonb_build_object(k, v);
+    END LOOP;
+    BEGIN
+        PERFORM (o->>'as_of')::timestamptz, (o->>'orders_since')::timestamptz, (o->>'unit')::interval,
+                (o->>'clv_horizon')::interval, (o->>'recent_window')::interval;
+    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_parameter_value
+                   OR syntax_error THEN
+        RAISE EXCEPTION 'bad date or interval in options: %', SQLERRM USING ERRCODE = '22023';
+    END;
+    IF tiers.interval_seconds((o->>'unit')::interval) <= 0
+       OR tiers.interval_seconds((o->>'clv_horizon')::interval) <= 0
+       OR tiers.interval_seconds((o->>'recent_window')::interval) <= 0 THEN
+        RAISE EXCEPTION 'unit, clv_horizon and recent_window must be positive intervals' USING ERRCODE = '22023';
+    END IF;
+    IF (o->>'bins')::numeric NOT IN (2, 3, 4, 5, 6, 7, 8, 9, 10) THEN
+        RAISE EXCEPTION 'option "bins" must be an integer between 2 and 10, got %', o->>'bins'
+            USING ERRCODE = '22023';
+    END IF;
+    IF NOT (0 < (o->>'abc_a_cut')::float8 AND (o->>'abc_a_cut')::float8 < (o->>'abc_b_cut')::float8
+            AND (o->>'abc_b_cut')::float8 < 1) THEN
+        RAISE EXCEPTION 'options need 0 < abc_a_cut < abc_b_cut < 1' USING ERRCODE = '22023';
+    END IF;
+    IF (o->>'clv_discount')::float8 < 0 OR (o->>'clv_discount')::float8 >= 1 THEN
+        RAISE EXCEPTION 'option "clv_discount" must be in [0, 1) (a rate per month)' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM tiers.rfm_rule_sets s WHERE s.rule_set = o->>'rule_set') THEN
+        RAISE EXCEPTION 'rule_set "%" does not exist in tiers.rfm_rule_sets', o->>'rule_set' USING ERRCODE = '22023';
+    END IF;
+    IF (SELECT s.bins FROM tiers.rfm_rule_sets s WHERE s.rule_set = o->>'rule_set') <> (o->>'bins')::int THEN
+        RAISE EXCEPTION 'rule_set "%" is written for % bins, not %', o->>'rule_set',
+            (SELECT s.bins FROM tiers.rfm_rule_sets s WHERE s.rule_set = o->>'rule_set'), o->>'bins'
+            USING ERRCODE = '22023';
+    END IF;
+    IF o->>'class8_lang' NOT IN ('zh', 'en') THEN
+        RAISE EXCEPTION 'option "class8_lang" must be ''zh'' or ''en''' USING ERRCODE = '22023';
+    END IF;
+    IF o ? 'tier_scheme' AND o->>'tier_scheme' IS NOT NULL
+       AND NOT EXISTS (SELECT FROM tiers.tier_schemes s WHERE s.scheme = o->>'tier_scheme') THEN
+        RAISE EXCEPTION 'scheme "%" does not exist in tiers.tier_schemes', o->>'tier_scheme' USING ERRCODE = '22023';
+    END IF;
+    IF NOT o->>'tier_value' = ANY (ARRAY['monetary_total', 'monetary', 'orders', 'occasions', 'frequency',
+            'recent_spend', 'earlier_spend', 'clv', 'expected_purchases', 'p_alive']) THEN
+        RAISE EXCEPTION 'option "tier_value" must name a numeric column of the view, got "%"', o->>'tier_value'
+            USING ERRCODE = '22023', HINT = 'monetary_total, monetary, orders, occasions, frequency, recent_spend, earlier_spend, clv, expected_purchases, p_alive';
+    END IF;
+    IF o->>'tier_value' IN ('clv', 'expected_purchases', 'p_alive') AND NOT (o->>'clv')::boolean THEN
+        RAISE EXCEPTION 'option "tier_value" = "%" needs "clv": true', o->>'tier_value' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = o->>'schema') THEN
+        RAISE EXCEPTION 'schema "%" does not exist', o->>'schema' USING ERRCODE = '3F000';
+    END IF;
+    RETURN o;
+END
+$opts$;
+COMMENT ON FUNCTION tiers.tier_view_options(jsonb) IS
+    'Validates the options of a tier view and returns them with every default filled in (see tiers.create_tier_view). Unknown option, wrong type or value: 22023; missing schema: 3F000.';
+
+-- The SELECT of a tier view, built from catalog-resolved, re-quoted names only.
+CREATE FUNCTION tiers.tier_view_sql(v tiers.tier_views) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $sql$
+DECLARE
+    o jsonb := v.options;
+    src text := format('%I.%I', v.source_schema, v.source_name);
+    ts_type text;
+    filter text := '';
+    k text;
+    vals jsonb;
+    clv boolean := (o->>'clv')::boolean;
+    scheme text := o->>'tier_scheme';
+    horizon_units float8 := tiers.interval_seconds((o->>'clv_horizon')::interval)
+                            / tiers.interval_seconds((o->>'unit')::interval);
+    q text;
+BEGIN
+    SELECT format_type(a.atttypid, NULL) INTO ts_type
+    FROM pg_attribute a
+    WHERE a.attrelid = src::regclass AND a.attname = v.ordered_at_column AND NOT a.attisdropped;
+    IF o ? 'filter' AND o->'filter' IS NOT NULL THEN
+        FOR k, vals IN SELECT * FROM jsonb_each(o->'filter') LOOP
+            IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = src::regclass AND a.attname = k
+                           AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                RAISE EXCEPTION 'filter column "%" does not exist in %', k, src USING ERRCODE = '42703';
+            END IF;
+            IF jsonb_typeof(vals) <> 'array' THEN
+                vals := jsonb_build_array(vals);
+            END IF;
+            filter := filter || format(' AND (o.%I)::text = ANY (%L::text[])', k,
+                (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(vals) x));
+        END LOOP;
+    END IF;
+    IF o->>'orders_since' IS NOT NULL THEN
+        filter := filter || format(' AND o.%I >= %L::%s', v.ordered_at_column, o->>'orders_since', ts_type);
+    END IF;
+    q := format($q$
+WITH run AS (
+    SELECT r.as_of, r.bgnbd, r.gamma_gamma FROM tiers.tier_view_refreshes r
+    WHERE r.view_schema = %1$L AND r.view_name = %2$L
+    ORDER BY r.refreshed_at DESC LIMIT 1),
+src AS (
+    SELECT o.%3$I AS customer, o.%4$I AS ordered_at, (o.%5$I)::numeric AS amount
+    FROM %6$s AS o
+    WHERE o.%3$I IS NOT NULL AND o.%4$I IS NOT NULL AND o.%5$I IS NOT NULL%7$s),
+s AS (
+    SELECT src.customer,
+           (tiers.customer_summary(src.ordered_at, src.amount, run.as_of::%8$s, %9$L::interval)).*,
+           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at > run.as_of::%8$s - %10$L::interval), 0)::float8 AS recent_spend,
+           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at <= run.as_of::%8$s - %10$L::interval
+                    AND src.ordered_at > run.as_of::%8$s - 2 * %10$L::interval), 0)::float8 AS earlier_spend
+    FROM src CROSS JOIN run
+    WHERE src.ordered_at <= run.as_of::%8$s
+    GROUP BY src.customer),
+models AS (
+    SELECT tiers.rfm_model(s.since_last, s.frequency, s.monetary_total, %11$s) AS rfm,
+           tiers.abc_model(s.monetary_total, %12$s, %13$s) AS abc
+    FROM s),
+scored AS (
+    SELECT s.*, tiers.rfm_score(s.since_last, s.frequency, s.monetary_total, m.rfm, %14$L) AS sc,
+           tiers.rfm_class8(s.since_last, s.frequency, s.monetary_total, m.rfm, %15$L) AS class8,
+           tiers.abc_class(s.monetary_total, m.abc) AS abc_class%16$s
+    FROM s CROSS JOIN models m CROSS JOIN run),
+final AS (
+    SELECT t.customer, t.first_purchase, t.last_purchase, t.orders, t.returns, t.occasions,
+           t.frequency, t.recency, t.tenure, t.since_last, t.monetary_total, t.monetary,
+           t.recent_spend, t.earlier_spend, (t.sc).r, (t.sc).f, (t.sc).m, (t.sc).score,
+           (t.sc).segment, t.class8, t.abc_class%17$s%18$s
+    FROM scored t%19$s)
+SELECT customer_row.*, tiers.customer_tags(customer_row) AS tags, run.as_of FROM final customer_row CROSS JOIN run
+$q$,
+        v.view_schema, v.view_name, v.customer_column, v.ordered_at_column, v.amount_column, src, filter,
+        ts_type, o->>'unit', o->>'recent_window', (o->>'bins')::int, (o->>'abc_a_cut')::float8,
+        (o->>'abc_b_cut')::float8, o->>'rule_set', o->>'class8_lang',
+        CASE WHEN clv THEN format($c$,
+           tiers.p_alive(run.bgnbd, s.frequency, s.recency, s.tenure) AS p_alive,
+           tiers.expected_purchases(run.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
+           tiers.expected_spend(run.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
+           tiers.clv_estimate(run.bgnbd, run.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval) AS clv$c$,
+           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit') ELSE '' END,
+        CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv' ELSE '' END,
+        CASE WHEN scheme IS NOT NULL THEN format(
+           ', t.%1$I::float8 AS value, h.tier AS previous_tier, '
+           'CASE WHEN h.tier IS NULL THEN tiers.tier_of(t.%1$I::float8, %2$L) '
+           'ELSE tiers.tier_of(t.%1$I::float8, %2$L, h.tier) END AS tier', o->>'tier_value', scheme)
+           ELSE '' END,
+        CASE WHEN scheme IS NOT NULL THEN format(
+           ' LEFT JOIN tiers.tier_history h ON h.scheme = %L AND h.valid_to IS NULL AND h.customer = t.customer::text',
+           scheme) ELSE '' END);
+    RETURN q;
+END
+$sql$;
+COMMENT ON FUNCTION tiers.tier_view_sql(tiers.tier_views) IS
+    'The SELECT behind a declared tier view (for inspection; create_tier_view uses it). Every name comes from the catalog and is quoted.';
+
+CREATE FUNCTION tiers.refresh_tier_view(view regclass, wait boolean DEFAULT true)
+    RETURNS tiers.tier_view_refreshes
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $refresh$
+DECLARE
+    v tiers.tier_views;
+    r tiers.tier_view_refreshes;
+    o jsonb;
+    ts_type text;
+    t0 timestamptz;
+    t1 timestamptz;
+    populated boolean;
+    last_eval date;
+    lock_key bigint;
+BEGIN
+    IF view IS NULL OR wait IS NULL THEN
+        RAISE EXCEPTION 'view and wait must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT d.* INTO v FROM tiers.tier_views d
+    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = view AND n.nspname = d.view_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    o := v.options;
+    -- one refresh per view at a time (transaction-level advisory lock keyed by the view's oid)
+    lock_key := ('tiers.tier_views'::regclass::oid::bigint << 32) | view::oid::bigint;
+    IF NOT pg_try_advisory_xact_lock(lock_key) THEN
+        IF NOT wait THEN
+            RAISE NOTICE 'tier view % is being refreshed by another session; skipped', view;
+            RETURN NULL;
+        END IF;
+        RAISE NOTICE 'tier view % is being refreshed by another session; waiting (lock_timeout applies)', view;
+        PERFORM pg_advisory_xact_lock(lock_key);
+    END IF;
+
+    r.view_schema := v.view_schema;
+    r.view_name := v.view_name;
+    r.as_of := coalesce((o->>'as_of')::timestamptz, now());
+    r.refreshed_at := clock_timestamp();
+    -- 1. CLV models fitted on the summaries as of this refresh
+    t0 := clock_timestamp();
+    IF (o->>'clv')::boolean THEN
+        SELECT format_type(a.atttypid, NULL) INTO ts_type FROM pg_attribute a
+        WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
+          AND a.attname = v.ordered_at_column;
+        EXECUTE format($fit$
+            SELECT tiers.bgnbd_fit(s.frequency, s.recency, s.tenure),
+                   tiers.gamma_gamma_fit(s.frequency, s.monetary)
+            FROM (SELECT (tiers.customer_summary(o.%1$I, (o.%2$I)::numeric, $1::%3$s, %4$L::interval)).*
+                  FROM %5$I.%6$I AS o
+                  WHERE o.%7$I IS NOT NULL AND o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL
+                    AND o.%1$I <= $1::%3$s
+                  GROUP BY o.%7$I) s $fit$,
+            v.ordered_at_column, v.amount_column, ts_type, o->>'unit', v.source_schema, v.source_name,
+            v.customer_column)
+        INTO r.bgnbd, r.gamma_gamma USING r.as_of;
+    END IF;
+    r.fit_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+    INSERT INTO tiers.tier_view_refreshes VALUES (r.*);
+
+    -- 2. the view itself: CONCURRENTLY once populated, so readers are never blocked
+    t0 := clock_timestamp();
+    SELECT c.relispopulated INTO populated FROM pg_class c WHERE c.oid = view;
+    IF populated THEN
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', v.view_schema, v.view_name);
+    ELSE
+        EXECUTE format('REFRESH MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %I.%I', v.view_schema, v.view_name) INTO r.customers;
+    r.refresh_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+
+    -- 3. tier changes into the history (once per as_of date)
+    t0 := clock_timestamp();
+    IF o->>'tier_scheme' IS NOT NULL AND (o->>'history')::boolean THEN
+        SELECT max(e.evaluated_on) INTO last_eval FROM tiers.tier_evaluations e
+        WHERE e.scheme = o->>'tier_scheme';
+        IF last_eval IS NULL OR last_eval < r.as_of::date THEN
+            PERFORM tiers.snapshot_tiers(o->>'tier_scheme', view, 'customer', 'value', r.as_of::date);
+        ELSE
+            RAISE NOTICE 'tier history of scheme "%" already has an evaluation on or after %; not recorded again',
+                o->>'tier_scheme', r.as_of::date;
+        END IF;
+    END IF;
+    r.history_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+    UPDATE tiers.tier_view_refreshes x
+    SET customers = r.customers, refresh_ms = r.refresh_ms, history_ms = r.history_ms
+    WHERE x.view_schema = r.view_schema AND x.view_name = r.view_name AND x.refreshed_at = r.refreshed_at;
+    RETURN r;
+END
+$refresh$;
+COMMENT ON FUNCTION tiers.refresh_tier_view(regclass, boolean) IS
+    'Refreshes a tier view in one transaction: fits the CLV models for the new as_of (when the view has CLV columns), refreshes the materialized view (CONCURRENTLY once populated: readers see the old contents until commit), records tier changes in tiers.tier_history (once per as_of date), and returns the refresh row with the time of each stage. Runs at most once at a time per view (advisory transaction lock): a second caller waits (lock_timeout applies; 55P03 when it expires) or, with wait => false, gets a NOTICE and NULL. On error or cancel nothing changes. Not a tier view: 22023.';
+
+CREATE FUNCTION tiers.create_tier_view(view_name text, source regclass, customer_column name,
+                                       ordered_at_column name, amount_column name,
+                                       options jsonb DEFAULT '{}')
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $create$
+DECLARE
+    v tiers.tier_views;
+    o jsonb;
+    t regtype;
+    view regclass;
+    other text;
+    col record;
+BEGIN
+    IF view_name IS NULL OR source IS NULL OR customer_column IS NULL OR ordered_at_column IS NULL
+       OR amount_column IS NULL THEN
+        RAISE EXCEPTION 'create_tier_view: view_name, source and the column names must not be NULL'
+            USING ERRCODE = '22004';
+    END IF;
+    IF view_name = '' OR octet_length(view_name) > 63 THEN
+        RAISE EXCEPTION 'view_name must be 1 to 63 bytes long, got % bytes', octet_length(view_name)
+            USING ERRCODE = '42622';
+    END IF;
+    o := tiers.tier_view_options(options);
+    IF NOT has_table_privilege(source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for %: create_tier_view needs SELECT on the source', source
+            USING ERRCODE = '42501';
+    END IF;
+    SELECT n.nspname, c.relname INTO v.source_schema, v.source_name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
+    -- the columns, resolved through the catalog
+    FOR col IN SELECT x.role, x.col, a.atttypid::regtype AS typ
+               FROM (VALUES ('customer_column', customer_column), ('ordered_at_column', ordered_at_column),
+                            ('amount_column', amount_column)) AS x(role, col)
+               LEFT JOIN pg_attribute a ON a.attrelid = source AND a.attname = x.col
+                                       AND a.attnum > 0 AND NOT a.attisdropped LOOP
+        IF col.typ IS NULL THEN
+            RAISE EXCEPTION '%: column "%" does not exist in %', col.role, col.col, source
+                USING ERRCODE = '42703';
+        END IF;
+        IF col.role = 'ordered_at_column' AND col.typ NOT IN
+               ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
+            RAISE EXCEPTION 'ordered_at_column "%" has type %; date, timestamp or timestamptz is needed',
+                col.col, col.typ USING ERRCODE = '42804';
+        END IF;
+        IF col.role = 'amount_column' AND col.typ NOT IN ('numeric'::regtype, 'float8'::regtype,
+               'float4'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'money'::regtype) THEN
+            RAISE EXCEPTION 'amount_column "%" has type %; a number type is needed', col.col, col.typ
+                USING ERRCODE = '42804';
+        END IF;
+    END LOOP;
+    IF o->>'tier_scheme' IS NOT NULL AND (o->>'history')::boolean THEN
+        SELECT format('%I.%I', d.view_schema, d.view_name) INTO other FROM tiers.tier_views d
+        WHERE d.options->>'tier_scheme' = o->>'tier_scheme' AND (d.options->>'history')::boolean;
+        IF other IS NOT NULL THEN
+            RAISE EXCEPTION 'the tier history of scheme "%" is already recorded by tier view %', o->>'tier_scheme', other
+                USING ERRCODE = '22023',
+                      HINT = 'Use a copy of the scheme or "history": false for the second view.';
+        END IF;
+    END IF;
+    v.view_schema := o->>'schema';
+    v.view_name := view_name;
+    v.customer_column := customer_column;
+    v.ordered_at_column := ordered_at_column;
+    v.amount_column := amount_column;
+    v.options := o;
+    v.created_at := now();
+    v.created_by := current_user;
+    INSERT INTO tiers.tier_views VALUES (v.*);
+
+    EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA',
+                   v.view_schema, v.view_name, tiers.tier_view_sql(v));
+    view := format('%I.%I', v.view_schema, v.view_name)::regclass;
+    EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (customer)', v.view_schema, v.view_name);
+    EXECUTE format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', v.view_schema, v.view_name,
+        format('Tier view of %s (customer_tiers): one row per customer. Refresh with tiers.refresh_tier_view(%L). Declared in tiers.tier_views.',
+               source, view::text));
+    FOR col IN SELECT a.attname, d.description
+               FROM pg_attribute a
+               JOIN (VALUES
+                 ('customer', 'the customer key (source column ' || quote_ident(customer_column) || ')'),
+                 ('first_purchase', 'date of the first purchase'),
+                 ('last_purchase', 'date of the last purchase up to as_of'),
+                 ('orders', 'rows with a positive amount'),
+                 ('returns', 'rows with a negative amount'),
+                 ('occasions', 'distinct purchase periods (unit ' || (o->>'unit') || ')'),
+                 ('frequency', 'repeat purchase occasions (occasions - 1)'),
+                 ('recency', 'first to last purchase, in units of ' || (o->>'unit')),
+                 ('tenure', 'first purchase to as_of, in units of ' || (o->>'unit')),
+                 ('since_last', 'last purchase to as_of, in units of ' || (o->>'unit')),
+                 ('monetary_total', 'net revenue up to as_of'),
+                 ('monetary', 'mean value of the repeat purchase occasions'),
+                 ('recent_spend', 'revenue in the last ' || (o->>'recent_window') || ' before as_of'),
+                 ('earlier_spend', 'revenue in the ' || (o->>'recent_window') || ' before that'),
+                 ('r', 'RFM recency score 1..' || (o->>'bins') || ' (higher is more recent)'),
+                 ('f', 'RFM frequency score 1..' || (o->>'bins')),
+                 ('m', 'RFM monetary score 1..' || (o->>'bins')),
+                 ('score', 'RFM cell, the three scores as text'),
+                 ('segment', 'RFM segment under rule set ' || (o->>'rule_set')),
+                 ('class8', '8-class RFM label (' || (o->>'class8_lang') || ')'),
+                 ('abc_class', 'ABC class by revenue (A up to ' || (o->>'abc_a_cut') || ', B up to ' || (o->>'abc_b_cut') || ' of revenue)'),
+                 ('p_alive', 'BG/NBD probability that the customer is alive at as_of'),
+                 ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
+                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
+                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
+                 ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
+                 ('previous_tier', 'tier recorded in tiers.tier_history before this refresh'),
+                 ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
+                 ('tags', 'customer tags (tiers.customer_tags)'),
+                 ('as_of', 'the time the view was computed for')) AS d(name, description)
+                 ON d.name = a.attname
+               WHERE a.attrelid = view AND a.attnum > 0 LOOP
+        EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', v.view_schema, v.view_name, col.attname, col.description);
+    END LOOP;
+    PERFORM tiers.refresh_tier_view(view);
+    RETURN view;
+END
+$create$;
+COMMENT ON FUNCTION tiers.create_tier_view(text, regclass, name, name, name, jsonb) IS
+    'Creates and populates a materialized tier view named view_name (used verbatim, 1..63 bytes) in options.schema over the orders in source: one row per customer with the summary, recent/earlier spend, RFM scores and segment, 8-class label, ABC class, optional CLV columns, optional tier, tags and as_of; a unique index on customer (for concurrent refresh) and a comment on every column. Options: as_of, unit, bins, rule_set, class8_lang, abc_a_cut, abc_b_cut, tier_scheme, tier_value, history, clv, clv_horizon, clv_discount, recent_window, filter ({column: value or [values]}), orders_since, schema. Needs SELECT on source (42501). Errors: NULL arguments 22004; bad options 22023; unknown columns 42703; wrong column types 42804; existing relation 42P07.';
+
+CREATE FUNCTION tiers.cron_schema() RETURNS name
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    WHERE e.extname = 'pg_cron'
+$$;
+COMMENT ON FUNCTION tiers.cron_schema() IS
+    'Schema of the pg_cron extension in this database, NULL when it is not installed.';
+
+CREATE FUNCTION tiers.tier_view_job_name(view regclass) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'customer_tiers refresh ' || $1::oid::text
+$$;
+COMMENT ON FUNCTION tiers.tier_view_job_name(regclass) IS
+    'Name of the pg_cron job that refreshes a tier view.';
+
+CREATE FUNCTION tiers.schedule_tier_view(view regclass, cron text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $schedule$
+DECLARE
+    cron_ns name := tiers.cron_schema();
+    job bigint;
+BEGIN
+    IF view IS NULL OR cron IS NULL THEN
+        RAISE EXCEPTION 'view and cron must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF cron_ns IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = '55000',
+                  HINT = 'Install the package postgresql-15-cron, add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM tiers.tier_views d JOIN pg_namespace n ON n.nspname = d.view_schema
+                   JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = d.view_name WHERE c.oid = view) THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    EXECUTE format('SELECT %I.schedule($1, $2, $3)', cron_ns)
+    INTO job
+    USING tiers.tier_view_job_name(view), cron,
+          format('SELECT tiers.refresh_tier_view(%L::regclass, wait => false)', view::oid::regclass::text);
+    RETURN job;
+END
+$schedule$;
+COMMENT ON FUNCTION tiers.schedule_tier_view(regclass, text) IS
+    'Schedules tiers.refresh_tier_view(view, wait => false) with pg_cron (cron syntax, or ''N seconds''); scheduling again replaces the schedule. Returns the job id. pg_cron missing: 55000 with instructions; not a tier view: 22023.';
+
+CREATE FUNCTION tiers.unschedule_tier_view(view regclass) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $unschedule$
+DECLARE
+    cron_ns name := tiers.cron_schema();
+    found_job boolean;
+BEGIN
+    IF view IS NULL THEN
+        RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF cron_ns IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database' USING ERRCODE = '55000';
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT FROM %I.job j WHERE j.jobname = $1)', cron_ns)
+    INTO found_job USING tiers.tier_view_job_name(view);
+    IF found_job THEN
+        EXECUTE format('SELECT %I.unschedule($1)', cron_ns) USING tiers.tier_view_job_name(view);
+    END IF;
+    RETURN found_job;
+END
+$unschedule$;
+COMMENT ON FUNCTION tiers.unschedule_tier_view(regclass) IS
+    'Removes the pg_cron job of a tier view; returns whether there was one. pg_cron missing: 55000.';
+
+CREATE FUNCTION tiers.drop_tier_view(view regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $drop$
+DECLARE
+    v tiers.tier_views;
+BEGIN
+    IF view IS NULL THEN
+        RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT d.* INTO v FROM tiers.tier_views d
+    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = view AND n.nspname = d.view_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    IF tiers.cron_schema() IS NOT NULL THEN
+        PERFORM tiers.unschedule_tier_view(view);
+    END IF;
+    EXECUTE format('DROP MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+    DELETE FROM tiers.tier_views d WHERE d.view_schema = v.view_schema AND d.view_name = v.view_name;
+END
+$drop$;
+COMMENT ON FUNCTION tiers.drop_tier_view(regclass) IS
+    'Drops a tier view, its pg_cron schedule, its declaration and its refresh records (the tier history of its scheme stays). Not a tier view: 22023; dependent objects: 2BP01.';
+
+CREATE FUNCTION tiers.tier_report(view regclass)
+    RETURNS TABLE (dimension text, grp text, customers bigint, customer_share double precision,
+                   revenue double precision, revenue_share double precision, avg_clv double precision,
+                   total_clv double precision, avg_since_last double precision, upgrades bigint,
+                   downgrades bigint, new bigint, lost bigint)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $report$
+DECLARE
+    v tiers.tier_views;
+    tier_scheme text;
+    last_eval date;
+    has_clv boolean;
+    has_tier boolean;
+BEGIN
+    IF view IS NULL THEN
+        RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT d.* INTO v FROM tiers.tier_views d
+    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = view AND n.nspname = d.view_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    tier_scheme := v.options->>'tier_scheme';
+    has_clv := (v.options->>'clv')::boolean;
+    has_tier := tier_scheme IS NOT NULL;
+    SELECT max(e.evaluated_on) INTO last_eval FROM tiers.tier_evaluations e WHERE e.scheme = tier_scheme;
+    RETURN QUERY EXECUTE format($q$
+        WITH t AS (
+            SELECT %2$s AS tier, x.segment, x.abc_class, x.monetary_total, x.since_last, %3$s AS clv
+            FROM %1$I.%4$I x),
+        tot AS (SELECT count(*) AS n, sum(t.monetary_total) AS rev FROM t),
+        cur AS (SELECT h.customer, h.tier FROM tiers.tier_history h
+                WHERE h.scheme = $1 AND h.valid_from = $2),
+        prev AS (SELECT h.customer, h.tier FROM tiers.tier_history h
+                 WHERE h.scheme = $1 AND h.valid_to = $2),
+        moves AS (
+            SELECT coalesce(c.tier, p.tier) AS tier,
+                   CASE WHEN p.customer IS NULL THEN 'new' WHEN c.customer IS NULL THEN 'lost'
+                        WHEN coalesce(lc.rank, 0) > coalesce(lp.rank, 0) THEN 'up'
+                        WHEN coalesce(lc.rank, 0) < coalesce(lp.rank, 0) THEN 'down' END AS move
+            FROM cur c FULL JOIN prev p ON p.customer = c.customer
+            LEFT JOIN tiers.tier_levels lc ON lc.scheme = $1 AND lc.tier = c.tier
+            LEFT JOIN tiers.tier_levels lp ON lp.scheme = $1 AND lp.tier = p.tier),
+        mv AS (
+            SELECT m.tier, count(*) FILTER (WHERE m.move = 'up') AS up,
+                   count(*) FILTER (WHERE m.move = 'down') AS down,
+                   count(*) FILTER (WHERE m.move = 'new') AS new,
+                   count(*) FILTER (WHERE m.move = 'lost') AS lost
+            FROM moves m GROUP BY m.tier),
+        g AS (
+            SELECT 'tier' AS dimension, t.tier AS grp, t.* FROM t WHERE $3
+            UNION ALL SELECT 'segment', t.segment, t.* FROM t
+            UNION ALL SELECT 'abc_class', t.abc_class, t.* FROM t
+            UNION ALL SELECT 'all', 'all', t.* FROM t)
+        SELECT g.dimension, g.grp, count(*), count(*)::float8 / nullif(tot.n, 0),
+               sum(g.monetary_total), sum(g.monetary_total) / nullif(tot.rev, 0),
+               avg(g.clv), sum(g.clv), avg(g.since_last),
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.up), 0) END,
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.down), 0) END,
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.new), 0) END,
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.lost), 0) END
+        FROM g CROSS JOIN tot
+        LEFT JOIN mv ON g.dimension = 'tier' AND mv.tier IS NOT DISTINCT FROM g.grp
+        GROUP BY g.dimension, g.grp, tot.n, tot.rev
+        ORDER BY array_position(ARRAY['tier', 'segment', 'abc_class', 'all'], g.dimension),
+                 CASE WHEN g.dimension = 'tier' THEN -(SELECT l.rank FROM tiers.tier_levels l
+                                                       WHERE l.scheme = $1 AND l.tier = g.grp) END,
+                 sum(g.monetary_total) DESC, g.grp $q$,
+        v.view_schema,
+        CASE WHEN has_tier THEN 'x.tier' ELSE 'NULL::text' END,
+        CASE WHEN has_clv THEN 'x.clv' ELSE 'NULL::float8' END,
+        v.view_name)
+    USING tier_scheme, last_eval, has_tier;
+END
+$report$;
+COMMENT ON FUNCTION tiers.tier_report(regclass) IS
+    'Per-tier, per-RFM-segment, per-ABC-class and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, and for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left). Tiers are listed highest first. Not a tier view: 22023.';

@@ -228,3 +228,39 @@ CREATE TABLE tiers.tag_rules (
 );
 
 SELECT pg_catalog.pg_extension_config_dump('tiers.tag_rules', 'WHERE NOT preset');
+
+-- Tier views: one row per declared materialized view (options normalised, every default filled).
+CREATE TABLE tiers.tier_views (
+    view_schema       name NOT NULL,
+    view_name         name NOT NULL,
+    source_schema     name NOT NULL,
+    source_name       name NOT NULL,
+    customer_column   name NOT NULL,
+    ordered_at_column name NOT NULL,
+    amount_column     name NOT NULL,
+    options           jsonb NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by        name NOT NULL DEFAULT CURRENT_USER,
+    PRIMARY KEY (view_schema, view_name)
+);
+
+-- One row per refresh: the as_of the view was computed for, the CLV models fitted for it, and
+-- the time each stage took. The view reads its as_of and models from the latest row.
+CREATE TABLE tiers.tier_view_refreshes (
+    view_schema  name NOT NULL,
+    view_name    name NOT NULL,
+    refreshed_at timestamptz NOT NULL,
+    as_of        timestamptz NOT NULL,
+    customers    bigint,
+    bgnbd        tiers.bgnbd_model,
+    gamma_gamma  tiers.gamma_gamma_model,
+    fit_ms       double precision,
+    refresh_ms   double precision,
+    history_ms   double precision,
+    PRIMARY KEY (view_schema, view_name, refreshed_at),
+    FOREIGN KEY (view_schema, view_name) REFERENCES tiers.tier_views (view_schema, view_name)
+        ON UPDATE CASCADE ON DELETE CASCADE
+);
+
+SELECT pg_catalog.pg_extension_config_dump('tiers.tier_views', '');
+SELECT pg_catalog.pg_extension_config_dump('tiers.tier_view_refreshes', '');
