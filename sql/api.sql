@@ -690,6 +690,10 @@ CREATE FUNCTION tiers.tier_of(value double precision, scheme text)
     RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of';
 CREATE FUNCTION tiers.tier_of(value double precision, scheme text, previous_tier text)
     RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of_previous';
+CREATE FUNCTION tiers.tier_of(value double precision, scheme text, previous_tier text, grace_used integer)
+    RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of_grace';
+COMMENT ON FUNCTION tiers.tier_of(double precision, text, text, integer) IS
+    'tier_of(value, scheme, previous_tier) with the scheme''s grace period: when the customer would drop (or lose its tier) and grace_used (drops already held in a row; NULL = 0) is below the scheme''s grace_evaluations, previous_tier is kept. Negative grace_used: 22023.';
 CREATE FUNCTION tiers.tier_of(value double precision, thresholds double precision[], names text[])
     RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tier_of_inline';
 
@@ -1094,6 +1098,8 @@ src AS (
 s AS (
     SELECT src.customer,
            (tiers.customer_summary(src.ordered_at, src.amount, run.as_of::%8$s, %9$L::interval)).*,
+           -- the exact decimal sum: equal revenues stay equal (and share their ABC class and M score)
+           sum(src.amount)::float8 AS net_revenue,
            coalesce(sum(src.amount) FILTER (WHERE src.ordered_at > run.as_of::%8$s - %10$L::interval), 0)::float8 AS recent_spend,
            coalesce(sum(src.amount) FILTER (WHERE src.ordered_at <= run.as_of::%8$s - %10$L::interval
                     AND src.ordered_at > run.as_of::%8$s - 2 * %10$L::interval), 0)::float8 AS earlier_spend
@@ -1101,17 +1107,17 @@ s AS (
     WHERE src.ordered_at <= run.as_of::%8$s
     GROUP BY src.customer),
 models AS (
-    SELECT tiers.rfm_model(s.since_last, s.frequency, s.monetary_total, %11$s) AS rfm,
-           tiers.abc_model(s.monetary_total, %12$s, %13$s) AS abc
+    SELECT tiers.rfm_model(s.since_last, s.frequency, s.net_revenue, %11$s) AS rfm,
+           tiers.abc_model(s.net_revenue, %12$s, %13$s) AS abc
     FROM s),
 scored AS (
-    SELECT s.*, tiers.rfm_score(s.since_last, s.frequency, s.monetary_total, m.rfm, %14$L) AS sc,
-           tiers.rfm_class8(s.since_last, s.frequency, s.monetary_total, m.rfm, %15$L) AS class8,
-           tiers.abc_class(s.monetary_total, m.abc) AS abc_class%16$s
+    SELECT s.*, tiers.rfm_score(s.since_last, s.frequency, s.net_revenue, m.rfm, %14$L) AS sc,
+           tiers.rfm_class8(s.since_last, s.frequency, s.net_revenue, m.rfm, %15$L) AS class8,
+           tiers.abc_class(s.net_revenue, m.abc) AS abc_class%16$s
     FROM s CROSS JOIN models m CROSS JOIN run),
 final AS (
     SELECT t.customer, t.first_purchase, t.last_purchase, t.orders, t.returns, t.occasions,
-           t.frequency, t.recency, t.tenure, t.since_last, t.monetary_total, t.monetary,
+           t.frequency, t.recency, t.tenure, t.since_last, t.net_revenue AS monetary_total, t.monetary,
            t.recent_spend, t.earlier_spend, (t.sc).r, (t.sc).f, (t.sc).m, (t.sc).score,
            (t.sc).segment, t.class8, t.abc_class%17$s%18$s
     FROM scored t%19$s)
@@ -1130,12 +1136,15 @@ $q$,
         CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv' ELSE '' END,
         CASE WHEN scheme IS NOT NULL THEN format(
            ', t.%1$I::float8 AS value, h.tier AS previous_tier, '
-           'CASE WHEN h.tier IS NULL THEN tiers.tier_of(t.%1$I::float8, %2$L) '
-           'ELSE tiers.tier_of(t.%1$I::float8, %2$L, h.tier) END AS tier', o->>'tier_value', scheme)
+           'tiers.tier_of(t.%1$I::float8, %2$L, h.tier, h.grace_used) AS tier',
+           CASE o->>'tier_value' WHEN 'monetary_total' THEN 'net_revenue' ELSE o->>'tier_value' END, scheme)
            ELSE '' END,
+        -- the previous tier is the one in force the day before as_of, so a second refresh for
+        -- the same date gives the same tiers as the first
         CASE WHEN scheme IS NOT NULL THEN format(
-           ' LEFT JOIN tiers.tier_history h ON h.scheme = %L AND h.valid_to IS NULL AND h.customer = t.customer::text',
-           scheme) ELSE '' END);
+           ' CROSS JOIN run LEFT JOIN tiers.tier_history h ON h.scheme = %L AND h.customer = t.customer::text'
+           ' AND h.valid_from < run.as_of::%s AND (h.valid_to IS NULL OR h.valid_to >= run.as_of::%s)',
+           scheme, 'date', 'date') ELSE '' END);
     RETURN q;
 END
 $sql$;
@@ -1296,6 +1305,10 @@ BEGIN
                       HINT = 'Use a copy of the scheme or "history": false for the second view.';
         END IF;
     END IF;
+    IF to_regclass(format('%I.%I', o->>'schema', view_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation %.% already exists', quote_ident(o->>'schema'), quote_ident(view_name)
+            USING ERRCODE = '42P07';
+    END IF;
     v.view_schema := o->>'schema';
     v.view_name := view_name;
     v.customer_column := customer_column;
@@ -1319,14 +1332,14 @@ BEGIN
                  ('customer', 'the customer key (source column ' || quote_ident(customer_column) || ')'),
                  ('first_purchase', 'date of the first purchase'),
                  ('last_purchase', 'date of the last purchase up to as_of'),
-                 ('orders', 'rows with a positive amount'),
+                 ('orders', 'rows with an amount >= 0 (orders)'),
                  ('returns', 'rows with a negative amount'),
                  ('occasions', 'distinct purchase periods (unit ' || (o->>'unit') || ')'),
                  ('frequency', 'repeat purchase occasions (occasions - 1)'),
                  ('recency', 'first to last purchase, in units of ' || (o->>'unit')),
                  ('tenure', 'first purchase to as_of, in units of ' || (o->>'unit')),
                  ('since_last', 'last purchase to as_of, in units of ' || (o->>'unit')),
-                 ('monetary_total', 'net revenue up to as_of'),
+                 ('monetary_total', 'net revenue up to as_of (exact decimal sum of the amounts)'),
                  ('monetary', 'mean value of the repeat purchase occasions'),
                  ('recent_spend', 'revenue in the last ' || (o->>'recent_window') || ' before as_of'),
                  ('earlier_spend', 'revenue in the ' || (o->>'recent_window') || ' before that'),
@@ -1528,3 +1541,8 @@ END
 $report$;
 COMMENT ON FUNCTION tiers.tier_report(regclass) IS
     'Per-tier, per-RFM-segment, per-ABC-class and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, and for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left). Tiers are listed highest first. Not a tier view: 22023.';
+
+COMMENT ON TABLE tiers.tier_views IS
+    'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view.';
+COMMENT ON TABLE tiers.tier_view_refreshes IS
+    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history). A tier view reads its as_of and models from its latest row. Kept by pg_dump.';

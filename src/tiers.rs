@@ -10,11 +10,11 @@ use pgrx::spi::quote_literal;
 /// Reads a scheme from `tiers.tier_schemes` / `tiers.tier_levels` and validates it.
 fn load_scheme(name: &str) -> Scheme {
     let lit = quote_literal(name);
-    let (found, max_drop, floor) = Spi::connect(|client| {
+    let (found, max_drop, floor, grace) = Spi::connect(|client| {
         let rows = client
             .select(
                 &format!(
-                    "SELECT max_drop, lowest_is_floor FROM tiers.tier_schemes \
+                    "SELECT max_drop, lowest_is_floor, grace_evaluations FROM tiers.tier_schemes \
                      WHERE scheme OPERATOR(pg_catalog.=) {lit}"
                 ),
                 None,
@@ -26,8 +26,9 @@ fn load_scheme(name: &str) -> Scheme {
                 true,
                 row.get::<i32>(1).ok().flatten(),
                 row.get::<bool>(2).ok().flatten().unwrap_or(true),
+                row.get::<i32>(3).ok().flatten(),
             ),
-            None => (false, None, true),
+            None => (false, None, true, None),
         }
     });
     if !found {
@@ -53,7 +54,7 @@ fn load_scheme(name: &str) -> Scheme {
             })
             .collect::<Vec<_>>()
     });
-    check(Scheme::new(levels, max_drop, floor))
+    check(Scheme::new(levels, max_drop, floor).and_then(|s| s.with_grace(grace)))
 }
 
 /// The scheme of a call site, reloaded when the name changes (and by every new statement,
@@ -120,6 +121,35 @@ sql_function!(ct_tier_of_previous, |fcinfo| {
         Some(prev) => {
             let p = check(scheme.rank(text_str(prev)));
             scheme.next_tier(v, p)
+        }
+    };
+    match next {
+        Some(k) => tier_datum(fcinfo, cache, k),
+        None => return_null(fcinfo),
+    }
+});
+
+sql_function!(ct_tier_of_grace, |fcinfo| {
+    let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let grace_used = match arg(fcinfo, 3) {
+        None => 0,
+        Some(d) => {
+            let g = d.value() as i32;
+            if g < 0 {
+                invalid(format!("grace_used must not be negative, got {g}"));
+            }
+            g as u32
+        }
+    };
+    let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
+    let scheme = cache.scheme(text_str(name));
+    let next = match arg(fcinfo, 2) {
+        None => scheme.entry_tier(v),
+        Some(prev) => {
+            let p = check(scheme.rank(text_str(prev)));
+            scheme.next_tier_grace(v, p, grace_used)
         }
     };
     match next {

@@ -21,6 +21,8 @@ pub struct Scheme {
     pub max_drop: Option<u32>,
     /// Whether a value below every entry threshold still gets the lowest tier.
     pub floor: bool,
+    /// Evaluations a drop is held for (0: none); see [`Scheme::next_tier_grace`].
+    pub grace: u32,
 }
 
 fn bad(msg: String) -> CoreError {
@@ -80,7 +82,34 @@ impl Scheme {
             levels,
             max_drop,
             floor,
+            grace: 0,
         })
+    }
+
+    /// The scheme with a grace period of `grace` evaluations (`None` or 0: none).
+    pub fn with_grace(mut self, grace: Option<i32>) -> Result<Self, CoreError> {
+        self.grace = match grace {
+            None => 0,
+            Some(g) if g >= 1 => g as u32,
+            Some(g) => {
+                return Err(bad(format!(
+                    "grace_evaluations must be at least 1, got {g}"
+                )))
+            }
+        };
+        Ok(self)
+    }
+
+    /// [`Scheme::next_tier`] with the grace period: a customer whose next tier would be lower
+    /// keeps `previous` while `grace_used` (drops already held in a row) is below the grace.
+    pub fn next_tier_grace(&self, value: f64, previous: usize, grace_used: u32) -> Option<usize> {
+        let next = self.next_tier(value, previous);
+        let drops = next.is_none_or(|k| k < previous);
+        if drops && grace_used < self.grace {
+            Some(previous)
+        } else {
+            next
+        }
     }
 
     /// Index of a tier by name.
@@ -206,6 +235,20 @@ mod tests {
     }
 
     /// Bronze from 0; Silver entry 1000 / retain 800; Gold 5000 / 4000; Platinum 20000 / 15000.
+    #[test]
+    fn grace_holds_drops() {
+        let s = scheme(Some(1), true).with_grace(Some(2)).unwrap();
+        let gold = s.rank("Gold").unwrap();
+        // a drop is held while fewer than 2 evaluations were held, then happens (max_drop 1)
+        assert_eq!(s.next_tier_grace(0.0, gold, 0), Some(gold));
+        assert_eq!(s.next_tier_grace(0.0, gold, 1), Some(gold));
+        assert_eq!(s.next_tier_grace(0.0, gold, 2), Some(gold - 1));
+        // no drop: the grace is irrelevant; upgrades are never held
+        assert_eq!(s.next_tier_grace(1e9, 0, 0), s.next_tier(1e9, 0));
+        assert!(scheme(None, true).with_grace(Some(0)).is_err());
+        assert_eq!(scheme(None, true).with_grace(None).unwrap().grace, 0);
+    }
+
     fn scheme(max_drop: Option<i32>, floor: bool) -> Scheme {
         Scheme::new(
             vec![
