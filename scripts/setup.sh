@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything customer_tiers needs to build, test and run, idempotently:
-# Debian packages (PostgreSQL 15 server + headers, clang for bindgen, sudo) and cargo-pgrx 0.18.0.
+# Debian packages (PostgreSQL 15 server + headers, pg_cron, clang for bindgen, sudo) and
+# cargo-pgrx 0.18.0.
 # A second run checks and changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo)
+PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang sudo)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

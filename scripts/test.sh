@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit tests of the core, #[pg_test] tests inside PostgreSQL, and the
-# SQL regression tests (pg_regress, expected output under tests/pg_regress/expected).
+# SQL regression tests (pg_regress, expected output under tests/pg_regress/expected), and the
+# multi-session integration tests of tier views (tests/integration).
 # PostgreSQL runs as the postgres user in throw-away clusters under /tmp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +19,7 @@ env -u RUST_BACKTRACE cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST
 echo "== SQL regression tests"
 cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
 scripts/regress.sh
+
+echo "== integration tests (concurrent readers, locks, killed refresh, pg_dump/restore, pg_cron)"
+tests/integration/tier_views.sh
 echo "== all tests passed"

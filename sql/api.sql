@@ -1372,11 +1372,18 @@ COMMENT ON FUNCTION tiers.create_tier_view(text, regclass, name, name, name, jso
 
 CREATE FUNCTION tiers.cron_schema() RETURNS name
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    -- the schema of pg_cron's own schedule function (pg_cron puts its objects in "cron",
+    -- whatever its extension schema says), found through the extension's dependencies
+    SELECT n.nspname FROM pg_extension e
+    JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+                    AND d.deptype = 'e' AND d.classid = 'pg_proc'::regclass
+    JOIN pg_proc p ON p.oid = d.objid AND p.proname = 'schedule'
+    JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE e.extname = 'pg_cron'
+    LIMIT 1
 $$;
 COMMENT ON FUNCTION tiers.cron_schema() IS
-    'Schema of the pg_cron extension in this database, NULL when it is not installed.';
+    'Schema of the pg_cron functions in this database (found through the extension''s own objects), NULL when pg_cron is not installed.';
 
 CREATE FUNCTION tiers.tier_view_job_name(view regclass) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$

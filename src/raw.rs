@@ -231,6 +231,15 @@ pub unsafe fn keep(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> &'stat
     std::slice::from_raw_parts(p, len)
 }
 
+/// `ReleaseTupleDesc`: tuple descriptors from `lookup_rowtype_tupdesc` are reference counted
+/// only when `tdrefcount >= 0` (those of record types shared with parallel workers are not).
+#[inline]
+pub unsafe fn release_tupdesc(tupdesc: pg_sys::TupleDesc) {
+    if (*tupdesc).tdrefcount >= 0 {
+        pg_sys::DecrTupleDescRefCount(tupdesc);
+    }
+}
+
 /// The fields of a composite datum of a known row type with `N` attributes.
 pub unsafe fn deform<const N: usize>(
     d: pg_sys::Datum,
@@ -242,7 +251,7 @@ pub unsafe fn deform<const N: usize>(
         pgrx::heap_tuple_header_get_typmod(hdr),
     );
     if (*tupdesc).natts as usize != N {
-        pg_sys::DecrTupleDescRefCount(tupdesc);
+        release_tupdesc(tupdesc);
         invalid(format!("model is not a {type_name}"));
     }
     let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
@@ -251,7 +260,7 @@ pub unsafe fn deform<const N: usize>(
     let mut values = [pg_sys::Datum::from(0usize); N];
     let mut nulls = [false; N];
     pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-    pg_sys::DecrTupleDescRefCount(tupdesc);
+    release_tupdesc(tupdesc);
     (values, nulls)
 }
 
@@ -305,4 +314,73 @@ pub unsafe fn deserialize_state<T>(
     let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
     let state = check(decode(bytes));
     ptr_datum(new_state(fcinfo, agg, state))
+}
+
+/// Runs a catalog/configuration lookup through SPI **read-only**: it sees the calling query's
+/// snapshot and never increments the command counter, so the STABLE, PARALLEL SAFE functions
+/// that call it also work inside parallel plans and in transactions that already wrote (pgrx's
+/// `Spi` runs read-write as soon as the transaction has an xid, which parallel mode forbids).
+/// Returns the rows as text (`None` for NULL).
+pub fn read_only_query(sql: &str) -> Vec<Vec<Option<String>>> {
+    let query = std::ffi::CString::new(sql).expect("no NUL in internal queries");
+    unsafe {
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "SPI_connect failed"
+            );
+        }
+        let rc = pg_sys::SPI_execute(query.as_ptr(), true, 0);
+        if rc != pg_sys::SPI_OK_SELECT as i32 {
+            pg_sys::SPI_finish();
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("lookup failed (SPI code {rc})")
+            );
+        }
+        let table = pg_sys::SPI_tuptable;
+        let n = pg_sys::SPI_processed as usize;
+        let mut rows = Vec::with_capacity(n);
+        if !table.is_null() {
+            let tupdesc = (*table).tupdesc;
+            let natts = (*tupdesc).natts;
+            let tuples = std::slice::from_raw_parts((*table).vals, n);
+            for &tuple in tuples {
+                let mut row = Vec::with_capacity(natts as usize);
+                for k in 1..=natts {
+                    let v = pg_sys::SPI_getvalue(tuple, tupdesc, k);
+                    row.push(if v.is_null() {
+                        None
+                    } else {
+                        Some(std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
+                    });
+                }
+                rows.push(row);
+            }
+        }
+        pg_sys::SPI_finish();
+        rows
+    }
+}
+
+/// A float8 column of [`read_only_query`] (PostgreSQL's text output, `Infinity` included).
+pub fn text_f64(v: &Option<String>) -> Option<f64> {
+    v.as_deref().and_then(|s| match s {
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        "NaN" => Some(f64::NAN),
+        s => s.parse().ok(),
+    })
+}
+
+/// An integer column of [`read_only_query`].
+pub fn text_i32(v: &Option<String>) -> Option<i32> {
+    v.as_deref().and_then(|s| s.parse().ok())
+}
+
+/// A boolean column of [`read_only_query`].
+pub fn text_bool(v: &Option<String>) -> Option<bool> {
+    v.as_deref().map(|s| s == "t")
 }

@@ -157,40 +157,29 @@ impl ScoreCache {
 /// Reads a rule set from `tiers.rfm_rule_sets` / `tiers.rfm_segment_rules`.
 fn load_rule_set(name: &str) -> RuleSet {
     let lit = quote_literal(name);
-    let bins: Option<i32> = Spi::get_one(&format!(
+    let found = read_only_query(&format!(
         "SELECT bins FROM tiers.rfm_rule_sets WHERE rule_set OPERATOR(pg_catalog.=) {lit}"
-    ))
-    .unwrap_or(None);
-    let Some(bins) = bins else {
+    ));
+    let Some(bins) = found.first().and_then(|r| text_i32(&r[0])) else {
         invalid(format!(
             "rule_set \"{name}\" does not exist in tiers.rfm_rule_sets"
         ))
     };
-    let rules = Spi::connect(|client| {
-        let rows = client
-            .select(
-                &format!(
-                    "SELECT segment, r_min, r_max, f_min, f_max, m_min, m_max \
-                     FROM tiers.rfm_segment_rules WHERE rule_set OPERATOR(pg_catalog.=) {lit} ORDER BY priority"
-                ),
-                None,
-                &[],
-            )
-            .unwrap_or_else(|e| invalid(format!("cannot read rule_set \"{name}\": {e}")));
-        rows.map(|row| {
-            let b = |i: usize| -> u8 {
-                let v: i32 = row.get(i).ok().flatten().unwrap_or(0);
-                v.clamp(0, 255) as u8
-            };
-            SegmentRule {
-                segment: row.get::<String>(1).ok().flatten().unwrap_or_default(),
-                r: (b(2), b(3)),
-                f: (b(4), b(5)),
-                m: (b(6), b(7)),
-            }
-        })
-        .collect::<Vec<_>>()
-    });
+    let rules: Vec<SegmentRule> = read_only_query(&format!(
+        "SELECT segment, r_min, r_max, f_min, f_max, m_min, m_max \
+         FROM tiers.rfm_segment_rules WHERE rule_set OPERATOR(pg_catalog.=) {lit} ORDER BY priority"
+    ))
+    .into_iter()
+    .map(|row| {
+        let b = |i: usize| -> u8 { text_i32(&row[i]).unwrap_or(0).clamp(0, 255) as u8 };
+        SegmentRule {
+            segment: row[0].clone().unwrap_or_default(),
+            r: (b(1), b(2)),
+            f: (b(3), b(4)),
+            m: (b(5), b(6)),
+        }
+    })
+    .collect();
     check(RuleSet::new(bins, rules))
 }
 

@@ -193,20 +193,13 @@ unsafe fn load_rules(
         "SELECT r.tag, {label}, r.expression, r.params::pg_catalog.text \
          FROM tiers.effective_tag_rules AS r WHERE {filter} ORDER BY r.position, r.tag"
     );
-    let rows: Vec<(String, String, String, String)> = Spi::connect(|client| {
-        client
-            .select(&sql, None, &[])
-            .unwrap_or_else(|e| invalid(format!("cannot read tiers.tag_rules: {e}")))
-            .map(|row| {
-                (
-                    row.get::<String>(1).ok().flatten().unwrap_or_default(),
-                    row.get::<String>(2).ok().flatten().unwrap_or_default(),
-                    row.get::<String>(3).ok().flatten().unwrap_or_default(),
-                    row.get::<String>(4).ok().flatten().unwrap_or_default(),
-                )
-            })
-            .collect()
-    });
+    let rows: Vec<(String, String, String, String)> = read_only_query(&sql)
+        .into_iter()
+        .map(|r| {
+            let t = |i: usize| r[i].clone().unwrap_or_default();
+            (t(0), t(1), t(2), t(3))
+        })
+        .collect();
     if let Some(list) = wanted {
         for t in list {
             if !rows.iter().any(|r| &r.0 == t) {
@@ -339,7 +332,7 @@ sql_function!(ct_customer_tags, |fcinfo| {
         cache.values.as_mut_ptr(),
         cache.nulls.as_mut_ptr(),
     );
-    pg_sys::DecrTupleDescRefCount(tupdesc);
+    release_tupdesc(tupdesc);
 
     let mut vals = [Value::Null; 64];
     debug_assert!(COLUMNS.len() <= vals.len());

@@ -10,50 +10,31 @@ use pgrx::spi::quote_literal;
 /// Reads a scheme from `tiers.tier_schemes` / `tiers.tier_levels` and validates it.
 fn load_scheme(name: &str) -> Scheme {
     let lit = quote_literal(name);
-    let (found, max_drop, floor, grace) = Spi::connect(|client| {
-        let rows = client
-            .select(
-                &format!(
-                    "SELECT max_drop, lowest_is_floor, grace_evaluations FROM tiers.tier_schemes \
-                     WHERE scheme OPERATOR(pg_catalog.=) {lit}"
-                ),
-                None,
-                &[],
-            )
-            .unwrap_or_else(|e| invalid(format!("cannot read scheme \"{name}\": {e}")));
-        match rows.into_iter().next() {
-            Some(row) => (
-                true,
-                row.get::<i32>(1).ok().flatten(),
-                row.get::<bool>(2).ok().flatten().unwrap_or(true),
-                row.get::<i32>(3).ok().flatten(),
-            ),
-            None => (false, None, true, None),
-        }
-    });
-    if !found {
+    let head = read_only_query(&format!(
+        "SELECT max_drop, lowest_is_floor, grace_evaluations FROM tiers.tier_schemes \
+         WHERE scheme OPERATOR(pg_catalog.=) {lit}"
+    ));
+    let Some(row) = head.first() else {
         invalid(format!(
             "scheme \"{name}\" does not exist in tiers.tier_schemes"
-        ));
-    }
-    let levels = Spi::connect(|client| {
-        client
-            .select(
-                &format!(
-                    "SELECT tier, entry, retain FROM tiers.tier_levels \
-                     WHERE scheme OPERATOR(pg_catalog.=) {lit} ORDER BY rank"
-                ),
-                None,
-                &[],
-            )
-            .unwrap_or_else(|e| invalid(format!("cannot read scheme \"{name}\": {e}")))
-            .map(|row| Level {
-                name: row.get::<String>(1).ok().flatten().unwrap_or_default(),
-                entry: row.get::<f64>(2).ok().flatten().unwrap_or(f64::NAN),
-                retain: row.get::<f64>(3).ok().flatten().unwrap_or(f64::NAN),
-            })
-            .collect::<Vec<_>>()
-    });
+        ))
+    };
+    let (max_drop, floor, grace) = (
+        text_i32(&row[0]),
+        text_bool(&row[1]).unwrap_or(true),
+        text_i32(&row[2]),
+    );
+    let levels: Vec<Level> = read_only_query(&format!(
+        "SELECT tier, entry, retain FROM tiers.tier_levels \
+         WHERE scheme OPERATOR(pg_catalog.=) {lit} ORDER BY rank"
+    ))
+    .into_iter()
+    .map(|row| Level {
+        name: row[0].clone().unwrap_or_default(),
+        entry: text_f64(&row[1]).unwrap_or(f64::NAN),
+        retain: text_f64(&row[2]).unwrap_or(f64::NAN),
+    })
+    .collect();
     check(Scheme::new(levels, max_drop, floor).and_then(|s| s.with_grace(grace)))
 }
 

@@ -119,6 +119,18 @@ SELECT view_name, as_of, customers FROM tiers.refresh_tier_view('cd_tiers');
 SELECT count(*) AS changed FROM cd_tiers v JOIN before_tiers b USING (customer) WHERE v.tier IS DISTINCT FROM b.tier;
 SELECT count(*) AS evaluations FROM tiers.tier_evaluations WHERE scheme = 'cd_loyalty';
 
+-- the same refresh under forced parallel plans (the lookups inside the scoring functions run
+-- read-only in a transaction that already wrote; record types shared with parallel workers)
+CREATE TEMP TABLE serial_contents AS SELECT * FROM cd_tiers;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT view_name, customers FROM tiers.refresh_tier_view('cd_tiers');
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+SELECT count(*) AS differences FROM (
+    (SELECT * FROM cd_tiers EXCEPT ALL SELECT * FROM serial_contents)
+    UNION ALL (SELECT * FROM serial_contents EXCEPT ALL SELECT * FROM cd_tiers)) d;
+
 -- options: filter on source columns, a schema, weeks, other bins and rule set, no CLV, no tier
 CREATE SCHEMA bi;
 SELECT tiers.create_tier_view('small', 'cdnow_master', 'customer_id', 'ordered_on', 'amount',

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Integration tests of tier views that need several sessions or a second database:
+#   1. readers query a tier view continuously while it is refreshed: zero errors, and every
+#      answer is one complete state (never a mix of two refreshes);
+#   2. refresh locking: a second refresh waits or (wait => false) skips with a NOTICE; with
+#      lock_timeout it fails with 55P03;
+#   3. killing the refreshing backend leaves the last good contents and records nothing;
+#   4. pg_dump of a database with tier views, schemes, tag rules and history restores into a
+#      fresh database where everything works (and a refresh continues the history);
+#   5. pg_cron: schedule_tier_view runs the refresh, unschedule/drop remove the job.
+# The extension must be installed. Uses a throw-away cluster (port 54331) started as postgres.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/env.sh
+
+PORT=54331
+DIR=/tmp/customer_tiers-integration
+if [ -f "$DIR/data/postmaster.pid" ]; then
+    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
+fi
+rm -rf "$DIR"; mkdir -p "$DIR/sock" "$DIR/out"; chown -R postgres: "$DIR"
+as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -o "-p $PORT -k $DIR/sock \
+    -c listen_addresses='' -c shared_preload_libraries=pg_cron -c cron.database_name=it \
+    -c cron.use_background_workers=on -c max_worker_processes=16" start >/dev/null
+trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+q() { env -u RUST_BACKTRACE PGTZ=UTC PGOPTIONS="${PGOPTIONS:---client-min-messages=warning}" \
+        psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -v ON_ERROR_STOP=1 "$@"; }
+fail() { echo "FAIL: $*"; tail -20 "$DIR/server.log"; exit 1; }
+pass() { echo "ok: $*"; }
+
+q -d postgres -c "CREATE DATABASE it"
+q -d it -c "CREATE EXTENSION customer_tiers" -f tests/sql/load_cdnow.sql >/dev/null
+# a bigger order table (CDNOW 4 times, customers renumbered) so a refresh takes a while
+q -d it >/dev/null <<'SQL'
+CREATE TABLE orders AS
+SELECT customer_id + k * 100000 AS customer_id, ordered_on, amount
+FROM cdnow_master, generate_series(0, 3) k;
+ANALYZE orders;
+SELECT tiers.define_tier_scheme('it_loyalty', '[{"tier": "Bronze", "entry": 0},
+  {"tier": "Silver", "entry": 100, "retain": 80}, {"tier": "Gold", "entry": 500, "retain": 400}]', max_drop => 1);
+SELECT tiers.tune_tag('dormant', '{"factor": 4}');
+INSERT INTO tiers.tag_rules (tag, expression, params) VALUES ('whale', 'monetary_total >= $min', '{"min": 1000}');
+SELECT tiers.create_tier_view('it_tiers', 'orders', 'customer_id', 'ordered_on', 'amount',
+  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "it_loyalty"}');
+SQL
+
+# the two complete states the readers may see
+state() { q -d it -c "SELECT count(*) || ':' || round(sum(monetary_total)::numeric, 2) || ':' || count(*) FILTER (WHERE tier = 'Gold') FROM it_tiers"; }
+A=$(state)
+q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-06-30\"}'" -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null
+B=$(state)
+[ "$A" != "$B" ] || fail "the two as_of states should differ ($A)"
+
+# 1. readers during refreshes -----------------------------------------------------------
+READERS=4
+for r in $(seq 1 $READERS); do
+    (
+        while [ ! -f "$DIR/out/done" ]; do
+            state >>"$DIR/out/reader$r.txt" 2>>"$DIR/out/reader$r.err" || echo "ERROR" >>"$DIR/out/reader$r.err"
+        done
+    ) &
+done
+for i in 1 2; do
+    for d in 1998-03-31 1998-06-30; do
+        q -d it -c "UPDATE tiers.tier_views SET options = options || jsonb_build_object('as_of', '$d')" \
+              -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null
+    done
+done
+touch "$DIR/out/done"
+wait
+reads=$(cat "$DIR"/out/reader*.txt | wc -l)
+errors=$(cat "$DIR"/out/reader*.err | wc -l)
+mixed=$(cat "$DIR"/out/reader*.txt | grep -v -x -e "$A" -e "$B" | wc -l || true)
+[ "$errors" = 0 ] || { cat "$DIR"/out/reader*.err | head; fail "readers got $errors errors"; }
+[ "$mixed" = 0 ] || fail "readers saw $mixed inconsistent states"
+[ "$reads" -gt 20 ] || fail "only $reads reads"
+pass "$READERS readers, $reads reads during 4 concurrent refreshes: 0 errors, 0 inconsistent states"
+
+# 2. locking ------------------------------------------------------------------------------
+q -d it -c "BEGIN" -c "SELECT tiers.refresh_tier_view('it_tiers')" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null &
+holder=$!
+sleep 1.5
+skip=$(PGOPTIONS=--client-min-messages=notice q -d it -c "SELECT tiers.refresh_tier_view('it_tiers', wait => false) IS NULL" 2>&1)
+echo "$skip" | grep -q "is being refreshed by another session; skipped" || fail "no skip notice: $skip"
+echo "$skip" | tail -1 | grep -qx t || fail "skip should return NULL: $skip"
+timeout_err=$(q -d it -c "SET lock_timeout = '300ms'" -c "SELECT tiers.refresh_tier_view('it_tiers')" 2>&1 || true)
+echo "$timeout_err" | grep -q "lock timeout" || fail "no lock timeout: $timeout_err"
+start=$(date +%s.%N)
+q -d it -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null 2>&1
+waited=$(echo "$(date +%s.%N) - $start" | bc)
+wait $holder
+pass "second refresh skipped with wait => false, 55P03 under lock_timeout, waited ${waited}s otherwise"
+
+# 3. kill the refreshing backend ----------------------------------------------------------
+before=$(state)
+refreshes=$(q -d it -c "SELECT count(*) FROM tiers.tier_view_refreshes")
+q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-03-31\"}'" >/dev/null
+(PGAPPNAME=victim q -d it -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null 2>&1 || true) &
+victim=$!
+for _ in $(seq 1 100); do
+    busy=$(q -d it -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'victim' AND state = 'active'")
+    [ "$busy" = 1 ] && break; sleep 0.05
+done
+sleep 0.5
+killed=$(q -d it -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'")
+wait $victim || true
+[ "$killed" = t ] || fail "the refresh finished before it could be killed"
+after=$(state)
+[ "$after" = "$before" ] || fail "killed refresh changed the view: $before -> $after"
+[ "$(q -d it -c "SELECT count(*) FROM tiers.tier_view_refreshes")" = "$refreshes" ] || fail "killed refresh left a record"
+q -d it -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null
+[ "$(state)" = "$A" ] || fail "refresh after the kill did not work"
+pass "killed refresh: the view kept its last contents ($before), nothing recorded; the next refresh works"
+
+# 4. pg_dump and restore ------------------------------------------------------------------
+q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-06-30\"}'" \
+      -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null
+digest() {
+    q -d "$1" <<'SQL'
+SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
+  SELECT format('%s|%s|%s|%s|%s', customer, tier, segment, abc_class, tags) AS x FROM it_tiers) t;
+SELECT count(*) FROM tiers.tier_history;
+SELECT count(*) FROM tiers.tier_evaluations;
+SELECT string_agg(tag || params::text, ';' ORDER BY tag) FROM tiers.tag_rules WHERE NOT preset;
+SELECT count(*) FROM tiers.tag_rules WHERE preset;
+SELECT string_agg(scheme, ';') FROM tiers.tier_schemes;
+SELECT count(*) FROM tiers.tier_views;
+SELECT count(*) FROM tiers.tier_view_refreshes;
+SQL
+}
+orig=$(digest it)
+as_postgres "$PGBIN/pg_dump" -h "$DIR/sock" -p $PORT -U postgres -Fc -f "$DIR/it.dump" it
+q -d postgres -c "CREATE DATABASE it_restored"
+as_postgres env PGTZ=UTC "$PGBIN/pg_restore" -h "$DIR/sock" -p $PORT -U postgres -d it_restored --exit-on-error "$DIR/it.dump"
+restored=$(digest it_restored)
+[ "$orig" = "$restored" ] || { diff <(echo "$orig") <(echo "$restored"); fail "restored database differs"; }
+q -d it_restored -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-09-30\"}'" \
+    -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null
+evals=$(q -d it_restored -c "SELECT count(*) FROM tiers.tier_evaluations")
+[ "$evals" -gt "$(q -d it -c "SELECT count(*) FROM tiers.tier_evaluations")" ] || fail "refresh after restore recorded no evaluation"
+pass "pg_dump/pg_restore: view contents, history, tag rules, schemes, declarations identical; refresh continues the history"
+
+# 5. pg_cron ------------------------------------------------------------------------------
+q -d it -c "CREATE EXTENSION pg_cron" >/dev/null
+runs_before=$(q -d it -c "SELECT count(*) FROM tiers.tier_view_refreshes")
+job=$(q -d it -c "SELECT tiers.schedule_tier_view('it_tiers', '* * * * *')")
+[ -n "$job" ] || fail "no job id"
+q -d it -c "SELECT jobname, schedule, command FROM cron.job" | sed 's/^/  /' 
+echo "waiting up to 75 s for pg_cron's next minute"
+for _ in $(seq 1 75); do
+    n=$(q -d it -c "SELECT count(*) FROM tiers.tier_view_refreshes")
+    [ "$n" -gt "$runs_before" ] && break; sleep 1
+done
+[ "$n" -gt "$runs_before" ] || { q -d it -c "SELECT * FROM cron.job_run_details"; fail "pg_cron did not refresh the view"; }
+q -d it -c "SELECT status, return_message FROM cron.job_run_details ORDER BY runid DESC LIMIT 1" | sed 's/^/  /' 
+[ "$(q -d it -c "SELECT tiers.unschedule_tier_view('it_tiers')")" = t ] || fail "unschedule"
+[ "$(q -d it -c "SELECT count(*) FROM cron.job")" = 0 ] || fail "job left after unschedule"
+q -d it -c "SELECT tiers.schedule_tier_view('it_tiers', '0 3 * * *')" >/dev/null
+q -d it -c "SELECT tiers.drop_tier_view('it_tiers')" >/dev/null
+[ "$(q -d it -c "SELECT count(*) FROM cron.job")" = 0 ] || fail "job left after drop_tier_view"
+pass "pg_cron ran the scheduled refresh; unschedule and drop_tier_view remove the job"
+
+if grep -qE "PANIC|terminated by signal" "$DIR/server.log"; then
+    fail "server crash in the log"
+fi
+echo "== integration tests passed"
