@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything and runs the demo: installs dependencies, builds and installs the
 # extension (release), starts the Debian PostgreSQL 15 cluster, creates the database
-# customer_tiers_demo, loads the CDNOW purchase history and prints its RFM segments.
+# customer_tiers_demo, loads the CDNOW purchase history and prints its RFM segments, then
+# declares a tier view over it, schedules its refresh with pg_cron and prints the tier report.
 # Idempotent: a second run rebuilds nothing and reloads nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,3 +45,30 @@ if [ -z "$(psql_pg -d $DB -Atc "SELECT to_regclass('public.cdnow_master')")" ]; 
 fi
 
 psql_pg -d $DB -f scripts/demo.sql
+psql_pg -d $DB -f scripts/demo_views.sql
+
+# pg_cron refreshes tier views on a schedule: it must be preloaded and pointed at this database.
+if ! psql_pg -d postgres -Atc "SHOW shared_preload_libraries" | grep -q pg_cron \
+   || [ "$(psql_pg -d postgres -Atc "SHOW cron.database_name" 2>/dev/null)" != "$DB" ]; then
+    echo "== configuring pg_cron (shared_preload_libraries, cron.database_name) and restarting"
+    psql_pg -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_cron'" \
+                        -c "ALTER SYSTEM SET cron.database_name = '$DB'"
+    env -u RUST_BACKTRACE pg_ctlcluster 15 main restart
+fi
+psql_pg -d $DB -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
+echo
+echo "pg_cron: refresh cdnow_tiers every minute, wait for one run, then switch to nightly at 03:00"
+psql_pg -d $DB -c "SELECT tiers.unschedule_tier_view('cdnow_tiers')" >/dev/null
+BEFORE=$(psql_pg -d $DB -Atc "SELECT count(*) FROM tiers.tier_view_refreshes WHERE view_name = 'cdnow_tiers'")
+psql_pg -d $DB -Atc "SELECT 'scheduled job ' || tiers.schedule_tier_view('cdnow_tiers', '* * * * *')"
+for _ in $(seq 1 80); do
+    NOW=$(psql_pg -d $DB -Atc "SELECT count(*) FROM tiers.tier_view_refreshes WHERE view_name = 'cdnow_tiers'")
+    [ "$NOW" -gt "$BEFORE" ] && break
+    sleep 1
+done
+psql_pg -d $DB -c "SELECT j.jobname, d.status, d.start_time::timestamp(0) AS started, d.return_message
+                   FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+                   WHERE j.jobname LIKE 'customer_tiers refresh %' ORDER BY d.runid DESC LIMIT 1"
+psql_pg -d $DB -Atc "SELECT 'rescheduled nightly: job ' || tiers.schedule_tier_view('cdnow_tiers', '0 3 * * *')"
+
+psql_pg -d $DB -f scripts/demo_report.sql
