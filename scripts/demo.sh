@@ -47,12 +47,15 @@ fi
 psql_pg -d $DB -f scripts/demo.sql
 psql_pg -d $DB -f scripts/demo_views.sql
 
-# pg_cron refreshes tier views on a schedule: it must be preloaded and pointed at this database.
-if ! psql_pg -d postgres -Atc "SHOW shared_preload_libraries" | grep -q pg_cron \
-   || [ "$(psql_pg -d postgres -Atc "SHOW cron.database_name" 2>/dev/null)" != "$DB" ]; then
-    echo "== configuring pg_cron (shared_preload_libraries, cron.database_name) and restarting"
-    psql_pg -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_cron'" \
-                        -c "ALTER SYSTEM SET cron.database_name = '$DB'"
+# pg_cron refreshes tier views on a schedule: it must be preloaded and pointed at this database
+# (a conf.d file of the Debian cluster; the cluster restarts only when the file changes).
+CONF=/etc/postgresql/15/main/conf.d/customer_tiers_demo.conf
+WANT_CONF="shared_preload_libraries = 'pg_cron'
+cron.database_name = '$DB'
+cron.use_background_workers = on"
+if [ "$(cat "$CONF" 2>/dev/null)" != "$WANT_CONF" ]; then
+    echo "== configuring pg_cron ($CONF) and restarting the cluster"
+    echo "$WANT_CONF" > "$CONF"
     env -u RUST_BACKTRACE pg_ctlcluster 15 main restart
 fi
 psql_pg -d $DB -c "CREATE EXTENSION IF NOT EXISTS pg_cron"

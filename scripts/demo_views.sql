@@ -2,7 +2,11 @@
 -- report shows how customers moved between tiers. Idempotent: it starts from scratch each run.
 \pset footer off
 SET client_min_messages = warning;
-SELECT tiers.drop_tier_view(to_regclass('public.cdnow_tiers')) WHERE to_regclass('public.cdnow_tiers') IS NOT NULL;
+DO $$ BEGIN
+    IF to_regclass('public.cdnow_tiers') IS NOT NULL THEN
+        PERFORM tiers.drop_tier_view('public.cdnow_tiers');
+    END IF;
+END $$;
 DELETE FROM tiers.tier_history WHERE scheme = 'cdnow_loyalty';
 DELETE FROM tiers.tier_evaluations WHERE scheme = 'cdnow_loyalty';
 SELECT tiers.define_tier_scheme('cdnow_loyalty', '[
