@@ -949,10 +949,12 @@ GRANT SELECT ON tiers.rfm_rule_sets, tiers.rfm_segment_rules, tiers.tier_schemes
     tiers.tier_views, tiers.tier_view_refreshes TO PUBLIC;
 
 CREATE FUNCTION tiers.interval_seconds(value interval) RETURNS double precision
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT ((pg_catalog.date_part('year', $1) * 12 + pg_catalog.date_part('month', $1)) * 2592000
-            + pg_catalog.date_part('day', $1) * 86400
-            + pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) pg_catalog.date_trunc('day', $1)))
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    -- OPERATOR() syntax has one precedence for all operators: every product is parenthesised
+    SELECT (((pg_catalog.date_part('year', $1) OPERATOR(pg_catalog.*) 12)
+              OPERATOR(pg_catalog.+) pg_catalog.date_part('month', $1)) OPERATOR(pg_catalog.*) 2592000)
+           OPERATOR(pg_catalog.+) (pg_catalog.date_part('day', $1) OPERATOR(pg_catalog.*) 86400)
+           OPERATOR(pg_catalog.+) pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) pg_catalog.date_trunc('day', $1))
 $$;
 COMMENT ON FUNCTION tiers.interval_seconds(interval) IS
     'Length of an interval in seconds under PostgreSQL''s interval comparison (a month is 30 days, a year 360 days): the convention every time unit of this extension uses.';

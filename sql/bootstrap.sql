@@ -37,7 +37,7 @@ CREATE TYPE tiers.rfm_score AS (
 
 CREATE TABLE tiers.rfm_rule_sets (
     rule_set    text PRIMARY KEY CHECK (pg_catalog.btrim(rule_set) OPERATOR(pg_catalog.<>) ''),
-    bins        integer NOT NULL CHECK (bins BETWEEN 2 AND 10),
+    bins        integer NOT NULL CHECK (bins OPERATOR(pg_catalog.>=) 2 AND bins OPERATOR(pg_catalog.<=) 10),
     description text NOT NULL DEFAULT '',
     preset      boolean NOT NULL DEFAULT false
 );
@@ -56,9 +56,9 @@ CREATE TABLE tiers.rfm_segment_rules (
     m_max    integer NOT NULL,
     preset   boolean NOT NULL DEFAULT false,
     PRIMARY KEY (rule_set, priority),
-    CHECK (1 <= r_min AND r_min <= r_max AND r_max <= 10),
-    CHECK (1 <= f_min AND f_min <= f_max AND f_max <= 10),
-    CHECK (1 <= m_min AND m_min <= m_max AND m_max <= 10)
+    CHECK (1 OPERATOR(pg_catalog.<=) r_min AND r_min OPERATOR(pg_catalog.<=) r_max AND r_max OPERATOR(pg_catalog.<=) 10),
+    CHECK (1 OPERATOR(pg_catalog.<=) f_min AND f_min OPERATOR(pg_catalog.<=) f_max AND f_max OPERATOR(pg_catalog.<=) 10),
+    CHECK (1 OPERATOR(pg_catalog.<=) m_min AND m_min OPERATOR(pg_catalog.<=) m_max AND m_max OPERATOR(pg_catalog.<=) 10)
 );
 
 -- pg_dump keeps the user's rule sets; presets come back with CREATE EXTENSION.
@@ -160,21 +160,21 @@ CREATE TYPE tiers.paretonbd_model AS (
 
 CREATE TABLE tiers.tier_schemes (
     scheme          text PRIMARY KEY CHECK (pg_catalog.btrim(scheme) OPERATOR(pg_catalog.<>) ''),
-    max_drop        integer CHECK (max_drop IS NULL OR max_drop >= 1),
+    max_drop        integer CHECK (max_drop IS NULL OR max_drop OPERATOR(pg_catalog.>=) 1),
     lowest_is_floor boolean NOT NULL DEFAULT true,
     description     text NOT NULL DEFAULT '',
-    grace_evaluations integer CHECK (grace_evaluations IS NULL OR grace_evaluations >= 1)
+    grace_evaluations integer CHECK (grace_evaluations IS NULL OR grace_evaluations OPERATOR(pg_catalog.>=) 1)
 );
 
 CREATE TABLE tiers.tier_levels (
     scheme text NOT NULL REFERENCES tiers.tier_schemes (scheme) ON UPDATE CASCADE ON DELETE CASCADE,
-    rank   integer NOT NULL CHECK (rank >= 1),
+    rank   integer NOT NULL CHECK (rank OPERATOR(pg_catalog.>=) 1),
     tier   text NOT NULL CHECK (pg_catalog.btrim(tier) OPERATOR(pg_catalog.<>) ''),
     entry  double precision NOT NULL,
     retain double precision NOT NULL,
     PRIMARY KEY (scheme, rank),
     UNIQUE (scheme, tier),
-    CHECK (retain <= entry)
+    CHECK (retain OPERATOR(pg_catalog.<=) entry)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_schemes', '');
@@ -190,7 +190,7 @@ CREATE TABLE tiers.tier_history (
     valid_to   date,
     grace_used integer NOT NULL DEFAULT 0,
     PRIMARY KEY (scheme, customer, valid_from),
-    CHECK (valid_to IS NULL OR valid_to > valid_from)
+    CHECK (valid_to IS NULL OR valid_to OPERATOR(pg_catalog.>) valid_from)
 );
 CREATE INDEX tier_history_current ON tiers.tier_history (scheme, customer) WHERE valid_to IS NULL;
 

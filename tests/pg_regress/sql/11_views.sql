@@ -11,6 +11,10 @@ EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
 \set QUIET off
 \set ECHO all
 
+-- the interval convention of every unit: a month is 30 days (PostgreSQL's interval comparison)
+SELECT v, tiers.interval_seconds(v) / 86400 AS days
+FROM unnest(ARRAY['1 year 2 mons 3 days 12:00', '12 months', '7 days', '1 hour', '-1 day']::interval[]) v;
+
 SELECT tiers.define_tier_scheme('cd_loyalty', '[
   {"tier": "Bronze",   "entry": 0},
   {"tier": "Silver",   "entry": 100,  "retain": 80},
