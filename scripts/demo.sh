@@ -30,7 +30,8 @@ fi
 
 # (Re)create the extension only when the installed script differs from the one the demo
 # database was built with, so a second run changes nothing.
-SCRIPT="$("$PG_CONFIG" --sharedir)/extension/customer_tiers--0.1.0.sql"
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+SCRIPT="$("$PG_CONFIG" --sharedir)/extension/customer_tiers--$VERSION.sql"
 WANT=$(cat "$SCRIPT" "$("$PG_CONFIG" --pkglibdir)/customer_tiers.so" | md5sum | cut -d' ' -f1)
 HAVE=$(psql_pg -d $DB -Atc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$DB'")
 if [ "$HAVE" != "$WANT" ]; then

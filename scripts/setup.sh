@@ -23,6 +23,12 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "0.18.0"; then
     cargo install cargo-pgrx --version 0.18.0 --locked
 fi
 
+# pgspot (security linter for extension scripts; the tests run it)
+if [ "$(python3 -m pip show pgspot 2>/dev/null | sed -n 's/^Version: //p')" != "0.9.4" ]; then
+    echo "setup: installing pgspot 0.9.4"
+    python3 -m pip install -q --root-user-action=ignore pgspot==0.9.4
+fi
+
 # pgrx finds this machine's PostgreSQL through pgrx-config/config.toml (committed).
 export PGRX_HOME="$PWD/pgrx-config"
 test -f "$PGRX_HOME/config.toml"

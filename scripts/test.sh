@@ -22,4 +22,10 @@ scripts/regress.sh
 
 echo "== integration tests (concurrent readers, locks, killed refresh, pg_dump/restore, pg_cron)"
 tests/integration/tier_views.sh
+
+echo "== upgrade from 0.1.0 (catalog equals a fresh install, user data kept, no search_path capture)"
+tests/integration/upgrade.sh
+
+echo "== pgspot on the install and update scripts"
+tests/integration/pgspot.sh
 echo "== all tests passed"

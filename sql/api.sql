@@ -701,6 +701,10 @@ COMMENT ON TABLE tiers.tier_schemes IS
     'Tier schemes (user data, kept by pg_dump): max_drop limits how many tiers a customer may drop per evaluation (NULL: no limit); lowest_is_floor gives the lowest tier to values below every entry threshold; grace_evaluations (NULL: none) lets tiers.snapshot_tiers keep a customer who qualifies only for a lower tier in the tier for that many consecutive evaluations before the drop.';
 COMMENT ON TABLE tiers.tier_levels IS
     'Tiers of each scheme, rank 1 = lowest: a value >= entry qualifies; a customer in the tier keeps it while the value >= retain (retain <= entry: hysteresis). Write them with tiers.define_tier_scheme, which validates.';
+CREATE FUNCTION tiers.define_tier_scheme(scheme text, tiers jsonb, max_drop integer DEFAULT NULL,
+                                         lowest_is_floor boolean DEFAULT true, description text DEFAULT '',
+                                         grace_evaluations integer DEFAULT NULL)
+    RETURNS integer LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'ct_define_tier_scheme';
 COMMENT ON FUNCTION tiers.define_tier_scheme(text, jsonb, integer, boolean, text, integer) IS
     'Creates or replaces a tier scheme from a jsonb array, lowest tier first: [{"tier": "Silver", "entry": 1000, "retain": 800}, ...] (retain defaults to entry; "-Infinity" allowed for the lowest tier). Validates: at least one tier, unique non-empty names, strictly ascending entry, ascending retain, retain <= entry, max_drop >= 1, grace_evaluations >= 1 or NULL (else 22023). Returns the number of tiers.';
 COMMENT ON FUNCTION tiers.tier_of(double precision, text) IS
@@ -863,6 +867,9 @@ COMMENT ON FUNCTION tiers.tier_movements(text) IS
 INSERT INTO tiers.tag_rules (tag, expression, params, label_zh, description, position, preset)
 SELECT p.tag, p.expression, p.params, p.label_zh, p.description, p.position, true
 FROM tiers.tag_presets() AS p;
+
+CREATE FUNCTION tiers.tag_rule_check(expression text, params jsonb DEFAULT '{}')
+    RETURNS text[] LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_tag_rule_check';
 
 CREATE FUNCTION tiers.tag_rules_guard() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $guard$

@@ -43,16 +43,26 @@ fn compile_rule(tag: &str, expression: &str, params: &serde_json::Value) -> (Rul
     }))
 }
 
-/// Validates a tag rule; returns the columns it reads. Raises 22023 with the reason otherwise.
-#[pg_extern(immutable, parallel_safe)]
-fn tag_rule_check(
-    expression: Option<&str>,
-    params: default!(Option<pgrx::JsonB>, "'{}'"),
-) -> Vec<String> {
-    let Some(expression) = expression else {
+/// A jsonb datum parsed by serde_json (numbers beyond f64, e.g. 1e400, are a 22023 error rather
+/// than pgrx's internal conversion error).
+pub(crate) unsafe fn jsonb_value(d: pg_sys::Datum, what: &str) -> serde_json::Value {
+    let text = pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(d)])
+        .expect("jsonb_out of a non-null jsonb");
+    serde_json::from_str(&text.to_string_lossy())
+        .unwrap_or_else(|e| invalid(format!("{what}: {e}")))
+}
+
+// tag_rule_check(expression text, params jsonb DEFAULT '{}') -> text[]: validates a tag rule and
+// returns the columns it reads; 22023 with the reason otherwise.
+sql_function!(ct_tag_rule_check, |fcinfo| {
+    let Some(expression) = arg(fcinfo, 0) else {
         null_not_allowed("expression")
     };
-    let params = params.map_or(serde_json::Value::Null, |p| p.0);
+    let expression = text_str(expression);
+    let params = match arg(fcinfo, 1) {
+        Some(d) => jsonb_value(d, "params"),
+        None => serde_json::Value::Null,
+    };
     let given = params_of("", &params);
     let (rule, used) = check(compile(expression, &given));
     if let Some((unused, _)) = given.iter().find(|(n, _)| !used.contains(n)) {
@@ -65,11 +75,13 @@ fn tag_rule_check(
             }
         ));
     }
-    rule.columns
+    let columns: Vec<String> = rule
+        .columns
         .iter()
         .map(|&k| COLUMNS[k].name.to_string())
-        .collect()
-}
+        .collect();
+    columns.into_datum().expect("a text[] datum")
+});
 
 /// The columns tag rules may reference.
 #[pg_extern(immutable, parallel_safe)]
@@ -209,7 +221,8 @@ unsafe fn load_rules(
     }
     cache.rules.clear();
     for (tag, label, expression, params) in rows {
-        let params: serde_json::Value = serde_json::from_str(&params).unwrap_or_default();
+        let params: serde_json::Value = serde_json::from_str(&params)
+            .unwrap_or_else(|e| invalid(format!("tag \"{tag}\": params: {e}")));
         let (rule, _) = compile_rule(&tag, &expression, &params);
         cache.rules.push((keep(fcinfo, text_datum(&label)), rule));
     }

@@ -11,8 +11,11 @@ use pgrx::spi::quote_literal;
 fn load_scheme(name: &str) -> Scheme {
     let lit = quote_literal(name);
     let head = read_only_query(&format!(
-        "SELECT max_drop, lowest_is_floor, grace_evaluations FROM tiers.tier_schemes \
-         WHERE scheme OPERATOR(pg_catalog.=) {lit}"
+        // grace_evaluations through to_jsonb: NULL in a 0.1.0 catalog, which lacks the column
+        // (this library serves that catalog until ALTER EXTENSION customer_tiers UPDATE)
+        "SELECT s.max_drop, s.lowest_is_floor, \
+                pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'grace_evaluations' \
+         FROM tiers.tier_schemes s WHERE s.scheme OPERATOR(pg_catalog.=) {lit}"
     ));
     let Some(row) = head.first() else {
         invalid(format!(
@@ -148,7 +151,7 @@ struct InlineCache {
     texts: Vec<&'static [u8]>,
 }
 
-sql_function!(ct_tier_of_inline, |fcinfo| {
+unsafe fn tier_of_inline(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let (Some(v), Some(t), Some(n)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
         return return_null(fcinfo);
     };
@@ -184,18 +187,71 @@ sql_function!(ct_tier_of_inline, |fcinfo| {
         Some(k) => copy_out(cache.texts[k]),
         None => return_null(fcinfo),
     }
+}
+
+sql_function!(ct_tier_of_inline, |fcinfo| { tier_of_inline(fcinfo) });
+
+// The 0.1.0 install script declared tier_of(value, thresholds, names) with this symbol (a pgrx
+// wrapper then); it stays exported so that script, and with it the 0.1.0 -> 0.2.0 update path,
+// still loads. The update points the function at ct_tier_of_inline.
+sql_function!(tier_of_inline_wrapper, |fcinfo| { tier_of_inline(fcinfo) });
+
+// Creates or replaces a tier scheme from a jsonb array of tiers, lowest first:
+// `[{"tier": "Silver", "entry": 1000, "retain": 800}, ...]` (`retain` defaults to `entry`).
+// SQL: `define_tier_scheme(scheme text, tiers jsonb, max_drop integer DEFAULT NULL,
+// lowest_is_floor boolean DEFAULT true, description text DEFAULT '', grace_evaluations integer
+// DEFAULT NULL) -> integer`. Written against fmgr directly so that NULL arguments and jsonb
+// numbers beyond double precision are proper errors (22004, 22023).
+sql_function!(ct_define_tier_scheme, |fcinfo| {
+    define_tier_scheme_args(fcinfo, 6)
 });
 
-/// Creates or replaces a tier scheme from a jsonb array of tiers, lowest first:
-/// `[{"tier": "Silver", "entry": 1000, "retain": 800}, ...]` (`retain` defaults to `entry`).
-#[pg_extern(volatile, parallel_unsafe)]
-fn define_tier_scheme(
+// The 0.1.0 signature (scheme, tiers, max_drop, lowest_is_floor, description): kept exported so
+// a 0.1.0 catalog keeps working with this library until ALTER EXTENSION customer_tiers UPDATE.
+sql_function!(define_tier_scheme_wrapper, |fcinfo| {
+    define_tier_scheme_args(fcinfo, 5)
+});
+
+unsafe fn define_tier_scheme_args(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
+    let scheme = match arg(fcinfo, 0) {
+        Some(d) => text_str(d).to_string(),
+        None => null_not_allowed("scheme"),
+    };
+    let tiers = match arg(fcinfo, 1) {
+        Some(d) => crate::tags::jsonb_value(d, "tiers"),
+        None => null_not_allowed("tiers"),
+    };
+    let max_drop = arg(fcinfo, 2).map(|d| d.value() as i32);
+    let floor = match arg(fcinfo, 3) {
+        Some(d) => d.value() != 0,
+        None => null_not_allowed("lowest_is_floor"),
+    };
+    let description = match arg(fcinfo, 4) {
+        Some(d) => text_str(d).to_string(),
+        None => null_not_allowed("description"),
+    };
+    let grace = if n > 5 {
+        arg(fcinfo, 5).map(|d| d.value() as i32)
+    } else {
+        None
+    };
+    pg_sys::Datum::from(store_scheme(
+        &scheme,
+        pgrx::JsonB(tiers),
+        max_drop,
+        floor,
+        &description,
+        grace,
+    ))
+}
+
+fn store_scheme(
     scheme: &str,
     tiers: pgrx::JsonB,
-    max_drop: default!(Option<i32>, "NULL"),
-    lowest_is_floor: default!(bool, true),
-    description: default!(&str, "''"),
-    grace_evaluations: default!(Option<i32>, "NULL"),
+    max_drop: Option<i32>,
+    lowest_is_floor: bool,
+    description: &str,
+    grace_evaluations: Option<i32>,
 ) -> i32 {
     if let Some(g) = grace_evaluations {
         if g < 1 {
@@ -245,12 +301,18 @@ fn define_tier_scheme(
     let num = |v: f64| quote_literal(v.to_string()) + "::float8";
     let mut sql = format!(
         "DELETE FROM tiers.tier_schemes WHERE scheme OPERATOR(pg_catalog.=) {lit}; \
-         INSERT INTO tiers.tier_schemes (scheme, max_drop, lowest_is_floor, description, grace_evaluations) \
-         VALUES ({lit}, {}, {}, {}, {});",
+         INSERT INTO tiers.tier_schemes (scheme, max_drop, lowest_is_floor, description{}) \
+         VALUES ({lit}, {}, {}, {}{});",
+        // the column is named only when used, so the 0.1.0 entry point works on a 0.1.0 catalog
+        if grace_evaluations.is_some() {
+            ", grace_evaluations"
+        } else {
+            ""
+        },
         max_drop.map_or("NULL".to_string(), |d| d.to_string()),
         lowest_is_floor,
         quote_literal(description),
-        grace_evaluations.map_or("NULL".to_string(), |d| d.to_string()),
+        grace_evaluations.map_or(String::new(), |d| format!(", {d}")),
     );
     for (i, l) in s.levels.iter().enumerate() {
         sql.push_str(&format!(

@@ -224,8 +224,11 @@ fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let mut inv: Vec<Vec<f64>> = (0..n)
         .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
         .collect();
+    if m.iter().flatten().any(|v| !v.is_finite()) {
+        return None; // a Hessian with NaN or infinite entries (degenerate data) has no inverse
+    }
     for c in 0..n {
-        let p = (c..n).max_by(|a, b| m[*a][c].abs().partial_cmp(&m[*b][c].abs()).unwrap())?;
+        let p = (c..n).max_by(|a, b| m[*a][c].abs().total_cmp(&m[*b][c].abs()))?;
         if m[p][c].abs() < 1e-300 {
             return None;
         }
@@ -1229,6 +1232,20 @@ mod tests {
             assert!(!fit.converged, "{fit:?}");
         }
         assert!(bgnbd_fit(&[], 0.0, &mut || {}).is_err());
+        // degenerate data found by the SQL crash matrix: no panic, a result or an error
+        for data in [
+            vec![([2.0, 0.0, 5.0], 3.0)],
+            vec![([2.0, 5e-324, 5.0], 3.0)],
+            vec![([2.0, 2.0, 2.0], 30.0)],
+            vec![([2.0, 2.0, 1e308], 3.0)],
+        ] {
+            let _ = bgnbd_fit(&data, 0.0, &mut || {});
+            let _ = bgnbd_fit(&data, 1.0, &mut || {});
+            let _ = mbgnbd_fit(&data, 0.0, &mut || {});
+            let _ = paretonbd_fit(&data, 0.0, &mut || {});
+        }
+        let _ = gamma_gamma_fit(&[([2.0, 5e-324], 3.0)], 0.0, &mut || {});
+        assert!(invert(vec![vec![f64::NAN, 0.0], vec![0.0, 1.0]]).is_none());
         assert!(Patterns::<3>::check_penalizer(-1.0).is_err());
         assert!(Patterns::<3>::check_penalizer(f64::NAN).is_err());
     }

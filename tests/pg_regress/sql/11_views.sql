@@ -187,3 +187,4 @@ SELECT count(*) AS declarations FROM tiers.tier_views;
 SELECT count(*) AS refresh_rows FROM tiers.tier_view_refreshes;
 SELECT count(*) > 0 AS history_kept FROM tiers.tier_history WHERE scheme = 'cd_loyalty';
 SELECT count(*) AS leftover FROM pg_class WHERE relname IN ('cd_tiers', 'small', 'from_view');
+DROP VIEW paid_orders;

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Upgrade test: install release 0.1.0 (its install script is kept in tests/upgrade/), create user
+# data with it (a scheme, an edited rule set, tier history, a user materialized view that calls
+# extension functions), plant search_path traps, run ALTER EXTENSION customer_tiers UPDATE, and
+# check that
+#   - no trap was called;
+#   - the catalog (functions, aggregates, types, tables, columns, constraints, indexes, triggers,
+#     views, comments, privileges, pg_dump configuration, presets) equals a fresh install;
+#   - the user data survived and the user's view still works;
+#   - the new features work in the updated database.
+# The current version must be installed (cargo pgrx install). Throw-away cluster on port 54332.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/env.sh
+
+PORT=54332
+DIR=/tmp/customer_tiers-upgrade
+if [ -f "$DIR/data/postmaster.pid" ]; then
+    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
+fi
+rm -rf "$DIR"; mkdir -p "$DIR/sock"; chown -R postgres: "$DIR"
+as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
+    -o "-p $PORT -k $DIR/sock -c listen_addresses=''" start >/dev/null
+trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+q() { env -u RUST_BACKTRACE PGTZ=UTC PGOPTIONS=--client-min-messages=warning \
+        psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -v ON_ERROR_STOP=1 "$@"; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+# the previous release's install script next to the current one
+install -m 644 tests/upgrade/customer_tiers--0.1.0.sql "$("$PG_CONFIG" --sharedir)/extension/"
+CURRENT=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+q -d postgres -c "SELECT string_agg(source || ' -> ' || target, ', ') FROM pg_extension_update_paths('customer_tiers') WHERE path IS NOT NULL AND source = '0.1.0'" \
+    | grep -q "0.1.0 -> $CURRENT" || fail "no update path 0.1.0 -> $CURRENT"
+
+q -d postgres -c "CREATE DATABASE old" -c "CREATE DATABASE fresh"
+q -d old -c "CREATE EXTENSION customer_tiers VERSION '0.1.0'" -f tests/sql/load_cdnow.sql >/dev/null
+q -d old >/dev/null <<'SQL'
+SELECT tiers.define_tier_scheme('club', '[{"tier": "Basic", "entry": 0},
+  {"tier": "Silver", "entry": 100, "retain": 80}, {"tier": "Gold", "entry": 500, "retain": 400}]', max_drop => 1);
+SELECT tiers.rfm_copy_rule_set('standard', 'mine');
+UPDATE tiers.rfm_segment_rules SET segment = 'Stars' WHERE rule_set = 'mine' AND segment = 'Champions';
+CREATE TABLE spend AS SELECT customer_id, sum(amount) AS total FROM cdnow_master
+  WHERE ordered_on < '1998-01-01' GROUP BY 1;
+SELECT tiers.snapshot_tiers('club', 'spend', 'customer_id', 'total', '1997-12-31');
+-- a user object that depends on extension functions
+CREATE MATERIALIZED VIEW my_segments AS
+SELECT customer_id, (tiers.rfm_score(since_last, frequency, monetary_total, m, 'mine')).segment,
+       tiers.tier_of(monetary_total, ARRAY[0, 100, 500], ARRAY['Basic', 'Silver', 'Gold']) AS tier
+FROM (SELECT customer_id, (tiers.customer_summary(ordered_on, amount, '1998-06-30')).* FROM cdnow_master GROUP BY 1) s,
+     (SELECT tiers.rfm_model(since_last, frequency, monetary_total) AS m
+      FROM (SELECT (tiers.customer_summary(ordered_on, amount, '1998-06-30')).* FROM cdnow_master GROUP BY customer_id) x) mm;
+SQL
+before=$(q -d old -c "SELECT md5(string_agg(format('%s|%s|%s', customer_id, segment, tier), ',' ORDER BY customer_id)) FROM my_segments")
+data_before=$(q -d old -c "SELECT (SELECT count(*) FROM tiers.tier_history) || '/' || (SELECT count(*) FROM tiers.rfm_segment_rules WHERE rule_set = 'mine') || '/' || (SELECT string_agg(tier || entry || retain, ',' ORDER BY rank) FROM tiers.tier_levels)")
+
+# the update runs with traps planted in public and pg_temp under a hostile search_path
+q -d old -f tests/sql/plant_traps.sql -c "SET search_path = public, pg_catalog" \
+    -c "ALTER EXTENSION customer_tiers UPDATE" -c "RESET search_path" >/dev/null
+caught=$(q -d old -c "SELECT count(*) FROM public.captured")
+[ "$caught" = 0 ] || { q -d old -c "SELECT * FROM public.captured"; fail "the update called planted objects"; }
+[ "$(q -d old -c "SELECT extversion FROM pg_extension WHERE extname = 'customer_tiers'")" = "$CURRENT" ] || fail "not updated"
+q -d fresh -c "CREATE EXTENSION customer_tiers"
+
+q -d old -f tests/upgrade/catalog.sql >"$DIR/updated.txt"
+q -d fresh -f tests/upgrade/catalog.sql >"$DIR/fresh.txt"
+if ! diff "$DIR/fresh.txt" "$DIR/updated.txt" >"$DIR/catalog.diff"; then
+    cat "$DIR/catalog.diff" | head -60
+    fail "catalog after ALTER EXTENSION UPDATE differs from a fresh install"
+fi
+echo "ok: update under a hostile search_path called none of the planted objects"
+echo "ok: catalog after 0.1.0 -> $CURRENT equals a fresh install ($(wc -l <"$DIR/fresh.txt") objects and properties)"
+
+q -d old -c "REFRESH MATERIALIZED VIEW my_segments"
+after=$(q -d old -c "SELECT md5(string_agg(format('%s|%s|%s', customer_id, segment, tier), ',' ORDER BY customer_id)) FROM my_segments")
+[ "$before" = "$after" ] || fail "the user's materialized view changed after the update"
+data_after=$(q -d old -c "SELECT (SELECT count(*) FROM tiers.tier_history) || '/' || (SELECT count(*) FROM tiers.rfm_segment_rules WHERE rule_set = 'mine') || '/' || (SELECT string_agg(tier || entry || retain, ',' ORDER BY rank) FROM tiers.tier_levels)")
+[ "$data_before" = "$data_after" ] || fail "user data changed: $data_before -> $data_after"
+echo "ok: user data ($data_after) and the user's materialized view survived the update"
+
+q -d old >/dev/null <<'SQL'
+SELECT tiers.define_tier_scheme('club', '[{"tier": "Basic", "entry": 0},
+  {"tier": "Silver", "entry": 100, "retain": 80}, {"tier": "Gold", "entry": 500, "retain": 400}]',
+  max_drop => 1, grace_evaluations => 1);
+TRUNCATE spend; INSERT INTO spend SELECT customer_id, sum(amount) FROM cdnow_master GROUP BY 1;
+SELECT tiers.snapshot_tiers('club', 'spend', 'customer_id', 'total', '1998-06-30');
+SELECT tiers.create_tier_view('club_view', 'cdnow_master', 'customer_id', 'ordered_on', 'amount',
+  '{"as_of": "1998-06-30", "rule_set": "mine", "history": false, "tier_scheme": "club"}');
+SQL
+n=$(q -d old -c "SELECT count(*) FROM tiers.tier_report('club_view') WHERE dimension = 'segment' AND grp = 'Stars'")
+[ "$n" = 1 ] || fail "tier view over the user's rule set"
+tags=$(q -d old -c "SELECT count(*) FROM club_view WHERE 'lost' = ANY (tags)")
+[ "$tags" -gt 0 ] || fail "tags in the updated database"
+echo "ok: the updated database runs the new features (grace period, tier view over the user's rule set, tags)"
+echo "== upgrade test passed"

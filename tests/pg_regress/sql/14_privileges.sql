@@ -1,0 +1,72 @@
+-- Privileges as non-superuser roles: everyone may call the functions and read the configuration;
+-- what reads a source needs SELECT on it; writing configuration needs the grants a DBA gives.
+\set VERBOSITY terse
+SET DateStyle = 'ISO, YMD';
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN EXECUTE q; RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\set ECHO none
+\set QUIET on
+\i tests/sql/load_cdnow.sql
+\set QUIET off
+\set ECHO all
+CREATE TABLE secret_orders AS SELECT * FROM cdnow_master WHERE customer_id <= 200;
+SELECT tiers.define_tier_scheme('priv', '[{"tier": "Basic", "entry": 0}, {"tier": "Gold", "entry": 100}]');
+CREATE ROLE analyst;
+CREATE ROLE outsider;
+CREATE ROLE reader;
+GRANT SELECT ON secret_orders TO analyst;
+GRANT CREATE ON SCHEMA public TO analyst, outsider;
+GRANT INSERT, UPDATE, DELETE ON tiers.tier_views, tiers.tier_view_refreshes, tiers.tier_history,
+    tiers.tier_evaluations, tiers.tier_schemes, tiers.tier_levels, tiers.tag_rules TO analyst, outsider;
+
+-- a role with no grants at all: functions and configuration are readable, writing is refused
+SET ROLE reader;
+SELECT tiers.tier_of(150, 'priv'), tiers.tier_of(5, ARRAY[0, 4], ARRAY['x', 'y']),
+       (SELECT count(*) > 0 FROM tiers.tag_rules) AS reads_tag_rules;
+SELECT tiers.customer_tags(c) FROM (SELECT 1 AS frequency, 400 AS since_last) c;
+SELECT pg_temp.err($$SELECT tiers.define_tier_scheme('mine', '[{"tier": "A", "entry": 0}]')$$);
+SELECT pg_temp.err($$INSERT INTO tiers.tag_rules (tag, expression) VALUES ('x', 'true')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM secret_orders$$);
+RESET ROLE;
+
+-- without SELECT on the source: refused, nothing created
+SET ROLE outsider;
+SELECT pg_temp.err($$SELECT tiers.create_tier_view('outsider_view', 'secret_orders', 'customer_id', 'ordered_on', 'amount')$$);
+SELECT pg_temp.err($$SELECT tiers.snapshot_tiers('priv', 'secret_orders', 'customer_id', 'amount', '2000-01-01')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM (SELECT tiers.customer_summary(ordered_on, amount, '1998-06-30') FROM secret_orders GROUP BY customer_id) s$$);
+RESET ROLE;
+SELECT count(*) AS declarations FROM tiers.tier_views;
+
+-- with SELECT: the analyst declares, refreshes, reports and drops a tier view
+SET ROLE analyst;
+SELECT tiers.create_tier_view('analyst_view', 'secret_orders', 'customer_id', 'ordered_on', 'amount',
+  '{"as_of": "1998-06-30", "tier_scheme": "priv"}');
+SELECT customers FROM tiers.refresh_tier_view('analyst_view');
+SELECT grp, customers FROM tiers.tier_report('analyst_view') WHERE dimension = 'tier';
+RESET ROLE;
+-- others can neither refresh nor drop the analyst's view (refreshing needs ownership)
+SET ROLE outsider;
+SELECT pg_temp.err($$SELECT tiers.refresh_tier_view('analyst_view')$$);
+SELECT pg_temp.err($$SELECT tiers.drop_tier_view('analyst_view')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM analyst_view$$);
+RESET ROLE;
+SET ROLE analyst;
+SELECT tiers.drop_tier_view('analyst_view');
+RESET ROLE;
+
+-- no function of the extension runs with its owner's rights
+SELECT count(*) AS security_definer_functions FROM pg_proc p
+JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'customer_tiers'
+WHERE p.prosecdef;
+
+DELETE FROM tiers.tier_history WHERE scheme = 'priv';
+DELETE FROM tiers.tier_evaluations WHERE scheme = 'priv';
+REVOKE ALL ON tiers.tier_views, tiers.tier_view_refreshes, tiers.tier_history, tiers.tier_evaluations,
+    tiers.tier_schemes, tiers.tier_levels, tiers.tag_rules FROM analyst, outsider;
+REVOKE ALL ON secret_orders FROM analyst;
+REVOKE CREATE ON SCHEMA public FROM analyst, outsider;
+DROP ROLE analyst;
+DROP ROLE outsider;
+DROP ROLE reader;

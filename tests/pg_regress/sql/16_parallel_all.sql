@@ -1,0 +1,63 @@
+-- Every aggregate of the extension, every overload, on 1.2M rows with parallel query forced: the
+-- plan has a Partial Aggregate and the result equals the serial run (floating-point sums compared
+-- to 8 decimals, since parallel plans add in another order).
+\set VERBOSITY terse
+SET DateStyle = 'ISO, YMD';
+CREATE TABLE par AS
+SELECT g AS id, (g % 200000)::int AS customer,
+       date '2020-01-01' + ((g * 7919) % 900)::int AS d,
+       ((g * 104729) % 50000) / 100.0 - 20 AS amount,
+       ((g % 13))::float8 AS f, (CASE WHEN g % 13 = 0 THEN 0 ELSE (g % 13) * 3 + (g % 5) END)::float8 AS r, (60 + (g % 13) * 3 + (g % 5) + (g % 7))::float8 AS t,
+       (1 + (g * 31) % 997)::float8 AS m, (1 + g % 3)::float8 AS w
+FROM generate_series(1::bigint, 1200000) g;
+ANALYZE par;
+
+CREATE FUNCTION pg_temp.norm(x text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT regexp_replace(x, '(\d+\.\d{8})\d*(e[-+]?\d+)?', '\1', 'g') $$;
+CREATE FUNCTION pg_temp.check_agg(q text) RETURNS TABLE (partial boolean, equal boolean) LANGUAGE plpgsql AS $$
+DECLARE serial text; parallel text; line text; has_partial boolean := false;
+BEGIN
+    SET LOCAL max_parallel_workers_per_gather = 0;
+    EXECUTE q INTO serial;
+    SET LOCAL max_parallel_workers_per_gather = 4;
+    SET LOCAL parallel_setup_cost = 0;
+    SET LOCAL parallel_tuple_cost = 0;
+    SET LOCAL min_parallel_table_scan_size = 0;
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        has_partial := has_partial OR line ~ 'Partial (Hash|Group)?Aggregate';
+    END LOOP;
+    EXECUTE q INTO parallel;
+    RETURN QUERY SELECT has_partial, pg_temp.norm(serial) = pg_temp.norm(parallel) AND serial IS NOT NULL;
+END $$;
+
+SELECT a.name, c.partial, c.equal
+FROM (VALUES
+  ('customer_summary(date, numeric, date)', $$SELECT md5(string_agg(x::text, ',' ORDER BY customer)) FROM (SELECT customer, tiers.customer_summary(d, amount, '2022-06-30') x FROM par GROUP BY customer) s$$),
+  ('customer_summary(date, float8, date, unit)', $$SELECT md5(string_agg(pg_temp.norm(x::text), ',' ORDER BY customer)) FROM (SELECT customer, tiers.customer_summary(d, amount::float8, '2022-06-30', '7 days') x FROM par GROUP BY customer) s$$),
+  ('customer_summary(timestamp, numeric, timestamp)', $$SELECT md5(string_agg(x::text, ',' ORDER BY customer)) FROM (SELECT customer, tiers.customer_summary(d::timestamp, amount, '2022-06-30'::timestamp) x FROM par GROUP BY customer) s$$),
+  ('customer_summary(timestamptz, float8, timestamptz, unit)', $$SELECT md5(string_agg(pg_temp.norm(x::text), ',' ORDER BY customer)) FROM (SELECT customer, tiers.customer_summary(d::timestamptz, amount::float8, '2022-06-30'::timestamptz, '1 day') x FROM par GROUP BY customer) s$$),
+  ('rfm_model(r, f, m)', $$SELECT tiers.rfm_model(r, f, m)::text FROM par$$),
+  ('rfm_model(r, f, m, bins)', $$SELECT tiers.rfm_model(r, f, m, 7)::text FROM par$$),
+  ('abc_model(value)', $$SELECT tiers.abc_model(m)::text FROM par$$),
+  ('abc_model(value, a_cut, b_cut)', $$SELECT tiers.abc_model(m, 0.7, 0.9)::text FROM par$$),
+  ('abc_model(value, a_cut, b_cut, convention)', $$SELECT tiers.abc_model(m, 0.7, 0.9, 'including')::text FROM par$$),
+  ('abc_model(value, ''computed'')', $$SELECT tiers.abc_model(m, 'computed')::text FROM par$$),
+  ('pareto(value)', $$SELECT tiers.pareto(m)::text FROM par$$),
+  ('pareto_curve(value, points)', $$SELECT tiers.pareto_curve(m, 11)::text FROM par$$),
+  ('bgnbd_fit(f, r, t)', $$SELECT tiers.bgnbd_fit(f, r, t)::text FROM par$$),
+  ('bgnbd_fit(f, r, t, weight)', $$SELECT tiers.bgnbd_fit(f, r, t, w)::text FROM par$$),
+  ('bgnbd_fit(f, r, t, weight, penalizer)', $$SELECT tiers.bgnbd_fit(f, r, t, w, 0.01)::text FROM par$$),
+  ('mbgnbd_fit(f, r, t)', $$SELECT tiers.mbgnbd_fit(f, r, t)::text FROM par$$),
+  ('mbgnbd_fit(f, r, t, weight, penalizer)', $$SELECT tiers.mbgnbd_fit(f, r, t, w, 0.01)::text FROM par$$),
+  ('paretonbd_fit(f, r, t)', $$SELECT tiers.paretonbd_fit(f, r, t)::text FROM par$$),
+  ('paretonbd_fit(f, r, t, weight)', $$SELECT tiers.paretonbd_fit(f, r, t, w)::text FROM par$$),
+  ('gamma_gamma_fit(f, m)', $$SELECT tiers.gamma_gamma_fit(f, m)::text FROM par$$),
+  ('gamma_gamma_fit(f, m, weight, penalizer)', $$SELECT tiers.gamma_gamma_fit(f, m, w, 0.01)::text FROM par$$)
+) AS a(name, q), pg_temp.check_agg(a.q) AS c;
+
+-- every aggregate of the extension appears above (by name)
+SELECT DISTINCT p.proname AS aggregate FROM pg_proc p
+JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'customer_tiers'
+WHERE p.prokind = 'a' ORDER BY 1;
+DROP TABLE par;
