@@ -26,6 +26,9 @@ tests/integration/tier_views.sh
 echo "== upgrade from 0.1.0 (catalog equals a fresh install, user data kept, no search_path capture)"
 tests/integration/upgrade.sh
 
+echo "== query cancel and statement_timeout within 100 ms"
+tests/integration/cancel.sh
+
 echo "== pgspot on the install and update scripts"
 tests/integration/pgspot.sh
 echo "== all tests passed"

@@ -387,6 +387,31 @@ fn fit_model(
     })
 }
 
+/// Patterns per likelihood chunk: query cancel is checked between chunks, so even a fit over
+/// millions of distinct patterns stops within a millisecond or so of a cancel request.
+pub const CHUNK: usize = 4096;
+
+/// The log-likelihood and gradient of `data`, summed chunk by chunk with `interrupt` called
+/// before each chunk.
+fn chunked_ll<const N: usize, const K: usize>(
+    theta: &[f64],
+    data: &[([f64; N], f64)],
+    interrupt: &std::cell::RefCell<&mut dyn FnMut()>,
+    ll: fn(&[f64], &[([f64; N], f64)]) -> (f64, [f64; K]),
+) -> (f64, Vec<f64>) {
+    let mut total = 0.0;
+    let mut grad = [0.0; K];
+    for chunk in data.chunks(CHUNK) {
+        (interrupt.borrow_mut())();
+        let (l, g) = ll(theta, chunk);
+        total += l;
+        for (a, b) in grad.iter_mut().zip(g) {
+            *a += b;
+        }
+    }
+    (total, grad.to_vec())
+}
+
 /// Checks the data of a purchase model: customers and at least one repeat buyer.
 fn purchase_data(name: &str, data: &[([f64; 3], f64)]) -> Result<f64, CoreError> {
     let n: f64 = data.iter().map(|d| d.1).sum();
@@ -410,11 +435,11 @@ pub fn bgnbd_fit(
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("bgnbd_fit", data)?;
-    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
-        let (l, g) = bgnbd_ll(th, data);
-        (l, g.to_vec())
-    };
-    fit_model("bgnbd_fit", 4, n, &ll, penalizer, interrupt)
+    let interrupt = std::cell::RefCell::new(interrupt);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, bgnbd_ll);
+    fit_model("bgnbd_fit", 4, n, &ll, penalizer, &mut || {
+        (interrupt.borrow_mut())()
+    })
 }
 
 /// ₂F₁(a, b; c; z) and its partial derivatives (∂a, ∂b, ∂c, ∂z) by one pass over the power
@@ -535,11 +560,11 @@ pub fn paretonbd_fit(
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("paretonbd_fit", data)?;
-    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
-        let (l, g) = paretonbd_ll(th, data);
-        (l, g.to_vec())
-    };
-    fit_model("paretonbd_fit", 4, n, &ll, penalizer, interrupt)
+    let interrupt = std::cell::RefCell::new(interrupt);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, paretonbd_ll);
+    fit_model("paretonbd_fit", 4, n, &ll, penalizer, &mut || {
+        (interrupt.borrow_mut())()
+    })
 }
 
 /// P(alive | x, t_x, T) under the Pareto/NBD: the share of the likelihood in which the
@@ -646,11 +671,11 @@ pub fn mbgnbd_fit(
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("mbgnbd_fit", data)?;
-    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
-        let (l, g) = mbgnbd_ll(th, data);
-        (l, g.to_vec())
-    };
-    fit_model("mbgnbd_fit", 4, n, &ll, penalizer, interrupt)
+    let interrupt = std::cell::RefCell::new(interrupt);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, mbgnbd_ll);
+    fit_model("mbgnbd_fit", 4, n, &ll, penalizer, &mut || {
+        (interrupt.borrow_mut())()
+    })
 }
 
 /// P(alive | x, t_x, T) under the modified BG/NBD.
@@ -772,11 +797,11 @@ pub fn gamma_gamma_fit(
                 .into(),
         ));
     }
-    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
-        let (l, g) = gamma_gamma_ll(th, data);
-        (l, g.to_vec())
-    };
-    fit_model("gamma_gamma_fit", 3, n, &ll, penalizer, interrupt)
+    let interrupt = std::cell::RefCell::new(interrupt);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, gamma_gamma_ll);
+    fit_model("gamma_gamma_fit", 3, n, &ll, penalizer, &mut || {
+        (interrupt.borrow_mut())()
+    })
 }
 
 /// Expected mean transaction value of a customer (Fader & Hardie 2013, eq. 5); for x = 0 the
