@@ -5,6 +5,7 @@
 
 pub mod abc;
 pub mod clv;
+pub mod fuzz;
 pub mod quantile;
 pub mod rfm;
 pub mod state;

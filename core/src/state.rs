@@ -61,9 +61,18 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+    /// A length-prefixed list of finite numbers (the aggregates only ever store finite values,
+    /// so NaN or ±Infinity means a damaged state).
     fn f64s(&mut self) -> Result<Vec<f64>, CoreError> {
         let n = self.count(8)?;
-        (0..n).map(|_| self.f64()).collect()
+        (0..n)
+            .map(|_| match self.f64()? {
+                v if v.is_finite() => Ok(v),
+                _ => Err(CoreError::Corrupt(
+                    "aggregate state holds a non-finite value".into(),
+                )),
+            })
+            .collect()
     }
     fn end(&self) -> Result<(), CoreError> {
         if self.buf.is_empty() {
