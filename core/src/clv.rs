@@ -391,13 +391,16 @@ fn fit_model(
 /// millions of distinct patterns stops within a millisecond or so of a cancel request.
 pub const CHUNK: usize = 4096;
 
+/// A log-likelihood with its gradient over weighted patterns.
+type PatternLl<const N: usize, const K: usize> = fn(&[f64], &[([f64; N], f64)]) -> (f64, [f64; K]);
+
 /// The log-likelihood and gradient of `data`, summed chunk by chunk with `interrupt` called
 /// before each chunk.
 fn chunked_ll<const N: usize, const K: usize>(
     theta: &[f64],
     data: &[([f64; N], f64)],
     interrupt: &std::cell::RefCell<&mut dyn FnMut()>,
-    ll: fn(&[f64], &[([f64; N], f64)]) -> (f64, [f64; K]),
+    ll: PatternLl<N, K>,
 ) -> (f64, Vec<f64>) {
     let mut total = 0.0;
     let mut grad = [0.0; K];
