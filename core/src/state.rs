@@ -140,6 +140,15 @@ impl<S: DayStore> SummaryState<S> {
             s.days.insert(k, cell);
         }
         r.end()?;
+        let consistent = s.orders >= 0
+            && s.returns >= 0
+            && s.total.sum.is_finite()
+            && s.total.compensation.is_finite()
+            && (s.orders == 0 || (s.first_at <= s.last_at && s.last_at <= s.as_of))
+            && s.days.cells().iter().all(|c| c.value.is_finite());
+        if !consistent {
+            return Err(CoreError::Corrupt("aggregate state is inconsistent".into()));
+        }
         Ok(s)
     }
 }

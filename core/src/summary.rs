@@ -258,9 +258,10 @@ impl<S: DayStore> SummaryState<S> {
             returns: self.returns,
             occasions,
             frequency,
-            recency: (self.last_at - self.first_at) as f64 / self.unit,
-            tenure: (self.as_of - self.first_at) as f64 / self.unit,
-            since_last: (self.as_of - self.last_at) as f64 / self.unit,
+            // in i128: 4713 BC to 294276 AD spans more microseconds than an i64 holds
+            recency: (self.last_at as i128 - self.first_at as i128) as f64 / self.unit,
+            tenure: (self.as_of as i128 - self.first_at as i128) as f64 / self.unit,
+            since_last: (self.as_of as i128 - self.last_at as i128) as f64 / self.unit,
             monetary_total: self.total.value(),
             monetary,
         })

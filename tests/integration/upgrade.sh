@@ -43,6 +43,10 @@ UPDATE tiers.rfm_segment_rules SET segment = 'Stars' WHERE rule_set = 'mine' AND
 CREATE TABLE spend AS SELECT customer_id, sum(amount) AS total FROM cdnow_master
   WHERE ordered_on < '1998-01-01' GROUP BY 1;
 SELECT tiers.snapshot_tiers('club', 'spend', 'customer_id', 'total', '1997-12-31');
+-- fitted models kept in a user table (values of the extension's composite types)
+CREATE TABLE my_models AS
+SELECT tiers.bgnbd_fit(frequency, recency, tenure) AS bg, tiers.gamma_gamma_fit(frequency, monetary) AS gg
+FROM (SELECT (tiers.customer_summary(ordered_on, amount, '1997-09-30', '7 days')).* FROM cdnow_master GROUP BY customer_id) s;
 -- a user object that depends on extension functions
 CREATE MATERIALIZED VIEW my_segments AS
 SELECT customer_id, (tiers.rfm_score(since_last, frequency, monetary_total, m, 'mine')).segment,
@@ -52,6 +56,7 @@ FROM (SELECT customer_id, (tiers.customer_summary(ordered_on, amount, '1998-06-3
       FROM (SELECT (tiers.customer_summary(ordered_on, amount, '1998-06-30')).* FROM cdnow_master GROUP BY customer_id) x) mm;
 SQL
 before=$(q -d old -c "SELECT md5(string_agg(format('%s|%s|%s', customer_id, segment, tier), ',' ORDER BY customer_id)) FROM my_segments")
+models_before=$(q -d old -c "SELECT round(tiers.p_alive(bg, 2, 30, 39)::numeric, 12) || '/' || round(tiers.clv_estimate(bg, gg, 2, 30, 39, 20, '52 weeks', 0.01, '7 days')::numeric, 9) FROM my_models")
 data_before=$(q -d old -c "SELECT (SELECT count(*) FROM tiers.tier_history) || '/' || (SELECT count(*) FROM tiers.rfm_segment_rules WHERE rule_set = 'mine') || '/' || (SELECT string_agg(tier || entry || retain, ',' ORDER BY rank) FROM tiers.tier_levels)")
 
 # the update runs with traps planted in public and pg_temp under a hostile search_path
@@ -76,7 +81,9 @@ after=$(q -d old -c "SELECT md5(string_agg(format('%s|%s|%s', customer_id, segme
 [ "$before" = "$after" ] || fail "the user's materialized view changed after the update"
 data_after=$(q -d old -c "SELECT (SELECT count(*) FROM tiers.tier_history) || '/' || (SELECT count(*) FROM tiers.rfm_segment_rules WHERE rule_set = 'mine') || '/' || (SELECT string_agg(tier || entry || retain, ',' ORDER BY rank) FROM tiers.tier_levels)")
 [ "$data_before" = "$data_after" ] || fail "user data changed: $data_before -> $data_after"
-echo "ok: user data ($data_after) and the user's materialized view survived the update"
+models_after=$(q -d old -c "SELECT round(tiers.p_alive(bg, 2, 30, 39)::numeric, 12) || '/' || round(tiers.clv_estimate(bg, gg, 2, 30, 39, 20, '52 weeks', 0.01, '7 days')::numeric, 9) FROM my_models")
+[ "$models_before" = "$models_after" ] || fail "stored models give other predictions: $models_before -> $models_after"
+echo "ok: user data ($data_after), stored models (p_alive/clv $models_after) and the user's materialized view survived the update"
 
 q -d old >/dev/null <<'SQL'
 SELECT tiers.define_tier_scheme('club', '[{"tier": "Basic", "entry": 0},

@@ -121,5 +121,9 @@ SELECT count(DISTINCT fn) AS functions, count(*) AS calls,
        count(*) FILTER (WHERE outcome = 'XX000' OR outcome LIKE 'PANIC%' OR outcome LIKE 'XX%') AS internal_errors
 FROM mx_calls;
 SELECT fn, q, outcome FROM mx_calls WHERE outcome = 'XX000' OR outcome LIKE 'PANIC%' OR outcome LIKE 'XX%' ORDER BY 1, 2;
+-- the widest timestamps: 4713 BC to 294276 AD is more microseconds than a bigint holds
+SELECT round(((s).tenure / 365.25)::numeric) AS years, (s).frequency
+FROM (SELECT tiers.customer_summary(t, 1.0, '294276-12-30'::timestamp) s
+      FROM (VALUES ('4713-01-01 BC'::timestamp)) v(t)) x;
 -- still alive
 SELECT 'alive' AS server;
