@@ -56,7 +56,7 @@ FROM (SELECT customer_id, (tiers.customer_summary(ordered_on, amount, '1998-06-3
       FROM (SELECT (tiers.customer_summary(ordered_on, amount, '1998-06-30')).* FROM cdnow_master GROUP BY customer_id) x) mm;
 SQL
 before=$(q -d old -c "SELECT md5(string_agg(format('%s|%s|%s', customer_id, segment, tier), ',' ORDER BY customer_id)) FROM my_segments")
-models_before=$(q -d old -c "SELECT round(tiers.p_alive(bg, 2, 30, 39)::numeric, 12) || '/' || round(tiers.clv_estimate(bg, gg, 2, 30, 39, 20, '52 weeks', 0.01, '7 days')::numeric, 9) FROM my_models")
+models_before=$(q -d old -c "SELECT round(tiers.p_alive(bg, 2, 30, 39)::numeric, 12) || '/' || round(tiers.clv_estimate(bg, gg, 2, 30, 39, 20, '12 months', 0.01, '7 days')::numeric, 9) FROM my_models")
 data_before=$(q -d old -c "SELECT (SELECT count(*) FROM tiers.tier_history) || '/' || (SELECT count(*) FROM tiers.rfm_segment_rules WHERE rule_set = 'mine') || '/' || (SELECT string_agg(tier || entry || retain, ',' ORDER BY rank) FROM tiers.tier_levels)")
 
 # the update runs with traps planted in public and pg_temp under a hostile search_path
@@ -81,7 +81,7 @@ after=$(q -d old -c "SELECT md5(string_agg(format('%s|%s|%s', customer_id, segme
 [ "$before" = "$after" ] || fail "the user's materialized view changed after the update"
 data_after=$(q -d old -c "SELECT (SELECT count(*) FROM tiers.tier_history) || '/' || (SELECT count(*) FROM tiers.rfm_segment_rules WHERE rule_set = 'mine') || '/' || (SELECT string_agg(tier || entry || retain, ',' ORDER BY rank) FROM tiers.tier_levels)")
 [ "$data_before" = "$data_after" ] || fail "user data changed: $data_before -> $data_after"
-models_after=$(q -d old -c "SELECT round(tiers.p_alive(bg, 2, 30, 39)::numeric, 12) || '/' || round(tiers.clv_estimate(bg, gg, 2, 30, 39, 20, '52 weeks', 0.01, '7 days')::numeric, 9) FROM my_models")
+models_after=$(q -d old -c "SELECT round(tiers.p_alive(bg, 2, 30, 39)::numeric, 12) || '/' || round(tiers.clv_estimate(bg, gg, 2, 30, 39, 20, '12 months', 0.01, '7 days')::numeric, 9) FROM my_models")
 [ "$models_before" = "$models_after" ] || fail "stored models give other predictions: $models_before -> $models_after"
 echo "ok: user data ($data_after), stored models (p_alive/clv $models_after) and the user's materialized view survived the update"
 
