@@ -76,7 +76,7 @@ check_cancel() {
 
 check_cancel paretonbd_fit "SELECT tiers.paretonbd_fit(f, r, t) FROM patterns" 1.5
 check_cancel bgnbd_fit "SELECT tiers.bgnbd_fit(f, r, t) FROM patterns" 1.0
-check_cancel customer_summary "SELECT count(*) FROM (SELECT tiers.customer_summary(d, amount, '2023-01-01') FROM orders GROUP BY customer) s" 1.0
+check_cancel customer_summary "SELECT sum((s).occasions) FROM (SELECT tiers.customer_summary(d, amount, '2023-01-01') AS s FROM orders GROUP BY customer) x" 1.0
 check_cancel refresh_tier_view "SELECT tiers.refresh_tier_view('cancel_view')" 2.0
 
 # statement_timeout: the error comes at the timeout, not long after it
