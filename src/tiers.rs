@@ -51,6 +51,15 @@ struct SchemeCache {
 }
 
 impl SchemeCache {
+    /// The scheme named by a text datum; the bytes are compared first, so the common case (the
+    /// same constant name on every row) does no UTF-8 validation and no allocation.
+    unsafe fn scheme_of(&mut self, name: pg_sys::Datum) -> &Scheme {
+        if self.scheme.is_some() && self.name.as_bytes() == varlena_bytes(name) {
+            return self.scheme.as_ref().unwrap();
+        }
+        self.scheme(text_str(name))
+    }
+
     fn scheme(&mut self, name: &str) -> &Scheme {
         if self.scheme.is_none() || self.name != name {
             let s = load_scheme(name);
@@ -88,7 +97,7 @@ sql_function!(ct_tier_of, |fcinfo| {
         return return_null(fcinfo);
     };
     let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
-    match cache.scheme(text_str(name)).entry_tier(v) {
+    match cache.scheme_of(name).entry_tier(v) {
         Some(k) => tier_datum(fcinfo, cache, k),
         None => return_null(fcinfo),
     }
@@ -99,7 +108,7 @@ sql_function!(ct_tier_of_previous, |fcinfo| {
         return return_null(fcinfo);
     };
     let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
-    let scheme = cache.scheme(text_str(name));
+    let scheme = cache.scheme_of(name);
     let next = match arg(fcinfo, 2) {
         None => scheme.entry_tier(v),
         Some(prev) => {
@@ -128,7 +137,7 @@ sql_function!(ct_tier_of_grace, |fcinfo| {
         }
     };
     let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
-    let scheme = cache.scheme(text_str(name));
+    let scheme = cache.scheme_of(name);
     let next = match arg(fcinfo, 2) {
         None => scheme.entry_tier(v),
         Some(prev) => {
