@@ -54,8 +54,9 @@ impl SchemeCache {
     /// The scheme named by a text datum; the bytes are compared first, so the common case (the
     /// same constant name on every row) does no UTF-8 validation and no allocation.
     unsafe fn scheme_of(&mut self, name: pg_sys::Datum) -> &Scheme {
-        if self.scheme.is_some() && self.name.as_bytes() == varlena_bytes(name) {
-            return self.scheme.as_ref().unwrap();
+        let same = self.scheme.is_some() && self.name.as_bytes() == varlena_bytes(name);
+        if same {
+            return self.scheme.as_ref().expect("checked above");
         }
         self.scheme(text_str(name))
     }
