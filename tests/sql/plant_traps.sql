@@ -2,8 +2,11 @@
 -- pg_catalog objects the extension uses, planted in public (and relations in pg_temp). Each trap
 -- records its name in public.captured when called. Use with search_path = public, pg_catalog.
 CREATE TABLE public.captured (what text, at timestamptz DEFAULT pg_catalog.clock_timestamp());
+-- a sequence also counts calls made in subtransactions that are rolled back
+CREATE SEQUENCE public.captured_calls;
 CREATE FUNCTION public.caught(what text) RETURNS void LANGUAGE sql
-    AS $$ INSERT INTO public.captured (what) VALUES (what) $$;
+    AS $$ INSERT INTO public.captured (what) VALUES (what);
+          SELECT pg_catalog.nextval('public.captured_calls'); $$;
 
 CREATE FUNCTION public.btrim(text) RETURNS text LANGUAGE plpgsql
     AS $$ BEGIN PERFORM public.caught('btrim'); RETURN pg_catalog.btrim($1); END $$;

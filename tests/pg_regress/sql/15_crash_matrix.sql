@@ -2,7 +2,8 @@
 -- each argument in turn set to NULL, NaN, ±Infinity, zero, negative, huge, empty and malformed
 -- values (the other arguments valid), in a subtransaction that is rolled back. Every call returns
 -- or raises an ERROR with a proper SQLSTATE: no internal error (XX000), no panic text, no crash
--- (the test's last statement runs in the same session).
+-- (the test's last statement runs in the same session). The calls run with search_path traps
+-- planted in public (searched before pg_catalog): none may be called.
 \set VERBOSITY terse
 SET DateStyle = 'ISO, YMD';
 SET client_min_messages = warning;
@@ -62,9 +63,15 @@ INSERT INTO mx_named VALUES ('scheme', '''mx'''), ('rule_set', '''standard'''), 
   ('grace_used', '0'), ('max_drop', '1'), ('grace_evaluations', '1');
 INSERT INTO mx_named VALUES ('horizon', '''1 mon''', 'interval'), ('source', '''mx_orders''', 'regclass');
 
+\set ECHO none
+\set QUIET on
+\i tests/sql/plant_traps.sql
+\set QUIET off
+\set ECHO all
 CREATE FUNCTION pg_temp.call(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     BEGIN
+        PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', true);
         EXECUTE q;
         RAISE EXCEPTION USING ERRCODE = 'P0T01';          -- roll the call back, report success
     EXCEPTION WHEN OTHERS THEN
@@ -117,10 +124,16 @@ UPDATE mx_calls SET outcome = pg_temp.call(q);
 SELECT fn, count(*) AS calls, count(*) FILTER (WHERE outcome = 'ok') AS ok,
        string_agg(DISTINCT outcome, ' ') FILTER (WHERE outcome <> 'ok') AS errors
 FROM mx_calls GROUP BY fn ORDER BY fn::text;
-SELECT count(DISTINCT fn) AS functions, count(*) AS calls,
+SELECT pg_catalog.count(DISTINCT fn) AS functions, count(*) AS calls,
        count(*) FILTER (WHERE outcome = 'XX000' OR outcome LIKE 'PANIC%' OR outcome LIKE 'XX%') AS internal_errors
 FROM mx_calls;
 SELECT fn, q, outcome FROM mx_calls WHERE outcome = 'XX000' OR outcome LIKE 'PANIC%' OR outcome LIKE 'XX%' ORDER BY 1, 2;
+-- no trap was called by any of the calls (the sequence counts calls in rolled-back subtransactions)
+SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS traps_called FROM public.captured_calls;
+\set ECHO none
+\i tests/sql/remove_traps.sql
+\set ECHO all
+
 -- the widest timestamps: 4713 BC to 294276 AD is more microseconds than a bigint holds
 SELECT round(((s).tenure / 365.25)::numeric) AS years, (s).frequency
 FROM (SELECT tiers.customer_summary(t, 1.0, '294276-12-30'::timestamp) s
