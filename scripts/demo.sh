@@ -36,6 +36,10 @@ WANT=$(cat "$SCRIPT" "$("$PG_CONFIG" --pkglibdir)/customer_tiers.so" | md5sum | 
 HAVE=$(psql_pg -d $DB -Atc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$DB'")
 if [ "$HAVE" != "$WANT" ]; then
     echo "== creating extension customer_tiers"
+    # jobs of tier views that the DROP below removes would keep failing: unschedule them first
+    if [ -n "$(psql_pg -d $DB -Atc "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'")" ]; then
+        psql_pg -d $DB -Atc "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'customer_tiers refresh %'" >/dev/null
+    fi
     psql_pg -d $DB -c "DROP EXTENSION IF EXISTS customer_tiers CASCADE" -c "CREATE EXTENSION customer_tiers"
     psql_pg -d $DB -c "COMMENT ON DATABASE $DB IS '$WANT'"
 fi
