@@ -104,38 +104,26 @@ sql_function!(ct_tier_of, |fcinfo| {
     }
 });
 
-sql_function!(ct_tier_of_previous, |fcinfo| {
+/// The tier after one evaluation from `previous_tier` (argument 2); with `grace` the scheme's
+/// grace period applies, `grace_used` being argument 3 (NULL = 0).
+unsafe fn tier_after(fcinfo: pg_sys::FunctionCallInfo, grace: bool) -> pg_sys::Datum {
     let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
-    let scheme = cache.scheme_of(name);
-    let next = match arg(fcinfo, 2) {
-        None => scheme.entry_tier(v),
-        Some(prev) => {
-            let p = check(scheme.rank(text_str(prev)));
-            scheme.next_tier(v, p)
-        }
-    };
-    match next {
-        Some(k) => tier_datum(fcinfo, cache, k),
-        None => return_null(fcinfo),
-    }
-});
-
-sql_function!(ct_tier_of_grace, |fcinfo| {
-    let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
-        return return_null(fcinfo);
-    };
-    let grace_used = match arg(fcinfo, 3) {
-        None => 0,
-        Some(d) => {
-            let g = d.value() as i32;
-            if g < 0 {
-                invalid(format!("grace_used must not be negative, got {g}"));
+    // argument 3 exists only in the grace form
+    let grace_used = if grace {
+        match arg(fcinfo, 3) {
+            Some(d) => {
+                let g = d.value() as i32;
+                if g < 0 {
+                    invalid(format!("grace_used must not be negative, got {g}"));
+                }
+                Some(g as u32)
             }
-            g as u32
+            None => Some(0),
         }
+    } else {
+        None
     };
     let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
     let scheme = cache.scheme_of(name);
@@ -143,14 +131,21 @@ sql_function!(ct_tier_of_grace, |fcinfo| {
         None => scheme.entry_tier(v),
         Some(prev) => {
             let p = check(scheme.rank(text_str(prev)));
-            scheme.next_tier_grace(v, p, grace_used)
+            match grace_used {
+                Some(used) => scheme.next_tier_grace(v, p, used),
+                None => scheme.next_tier(v, p),
+            }
         }
     };
     match next {
         Some(k) => tier_datum(fcinfo, cache, k),
         None => return_null(fcinfo),
     }
-});
+}
+
+sql_function!(ct_tier_of_previous, |fcinfo| { tier_after(fcinfo, false) });
+
+sql_function!(ct_tier_of_grace, |fcinfo| { tier_after(fcinfo, true) });
 
 /// The inline tiers of a call site, re-validated only when the array arguments change.
 #[derive(Default)]

@@ -9,14 +9,7 @@ cd "$(dirname "$0")/../.."
 
 PORT=54333
 DIR=/tmp/customer_tiers-cancel
-if [ -f "$DIR/data/postmaster.pid" ]; then
-    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
-fi
-rm -rf "$DIR"; mkdir -p "$DIR/sock"; chown -R postgres: "$DIR"
-as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
-    -o "-p $PORT -k $DIR/sock -c listen_addresses='' -c max_parallel_workers_per_gather=0" start >/dev/null
-trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+throwaway_cluster $PORT "$DIR" -c max_parallel_workers_per_gather=0
 q() { env -u RUST_BACKTRACE PGOPTIONS=--client-min-messages=warning \
         psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -v ON_ERROR_STOP=1 -d postgres "$@"; }
 fail() { echo "FAIL: $*"; exit 1; }

@@ -15,15 +15,8 @@ cd "$(dirname "$0")/../.."
 
 PORT=54331
 DIR=/tmp/customer_tiers-integration
-if [ -f "$DIR/data/postmaster.pid" ]; then
-    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
-fi
-rm -rf "$DIR"; mkdir -p "$DIR/sock" "$DIR/out"; chown -R postgres: "$DIR"
-as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -o "-p $PORT -k $DIR/sock \
-    -c listen_addresses='' -c shared_preload_libraries=pg_cron -c cron.database_name=it \
-    -c cron.use_background_workers=on -c max_worker_processes=16" start >/dev/null
-trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+throwaway_cluster $PORT "$DIR" -c shared_preload_libraries=pg_cron -c cron.database_name=it \
+    -c cron.use_background_workers=on -c max_worker_processes=16
 q() { env -u RUST_BACKTRACE PGTZ=UTC PGOPTIONS="${PGOPTIONS:---client-min-messages=warning}" \
         psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -v ON_ERROR_STOP=1 "$@"; }
 fail() { echo "FAIL: $*"; tail -20 "$DIR/server.log"; exit 1; }
