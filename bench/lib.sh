@@ -8,15 +8,8 @@ cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null 2>&1
 
 PORT=54330
 DIR=/tmp/customer_tiers-bench
-if [ -f "$DIR/data/postmaster.pid" ]; then
-    as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
-fi
-rm -rf "$DIR"; mkdir -p "$DIR/sock"; chown -R postgres: "$DIR"
-as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -o "-p $PORT -k $DIR/sock \
-    -c listen_addresses='' -c shared_buffers=2GB -c work_mem=2GB -c max_parallel_workers_per_gather=0 \
-    -c jit=off" start >/dev/null
-trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+throwaway_cluster $PORT "$DIR" -c shared_buffers=2GB -c work_mem=2GB \
+    -c max_parallel_workers_per_gather=0 -c jit=off
 q() { psql -X -q -At -h "$DIR/sock" -p $PORT -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
 q <<'SQL'

@@ -7,11 +7,7 @@ cd "$(dirname "$0")/.."
 
 PORT=54329
 DIR=/tmp/customer_tiers-regress
-rm -rf "$DIR"; mkdir -p "$DIR/sock"; chown -R postgres: "$DIR"
-as_postgres "$PGBIN/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
-    -o "-p $PORT -k $DIR/sock -c listen_addresses='' -c max_worker_processes=8 -c max_parallel_workers=4" start >/dev/null
-trap 'as_postgres "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+throwaway_cluster $PORT "$DIR" -c max_worker_processes=8 -c max_parallel_workers=4
 
 if [ $# -gt 0 ]; then TESTS=("$@"); else
     TESTS=($(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort))
