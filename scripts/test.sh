@@ -14,7 +14,10 @@ cargo test -p customer_tiers_core --quiet
 echo "== #[pg_test] tests"
 PGRX_TEST_DATA=/tmp/customer_tiers-pgrx-test
 rm -rf "$PGRX_TEST_DATA"; mkdir -p "$PGRX_TEST_DATA"; chown postgres: "$PGRX_TEST_DATA"
-env -u RUST_BACKTRACE cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DATA"
+# with --runas, cargo-pgrx installs by `sudo cp`, which rewrites a loaded library in place and kills
+# the backends running it (issue 18): scripts/sudo-shim/sudo replaces files by rename instead
+PATH="$PWD/scripts/sudo-shim:$PATH" env -u RUST_BACKTRACE \
+    cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_TEST_DATA"
 
 echo "== SQL regression tests"
 cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
@@ -28,6 +31,9 @@ tests/integration/upgrade.sh
 
 echo "== query cancel and statement_timeout within 100 ms"
 tests/integration/cancel.sh
+
+echo "== installing the library while a backend runs it (issue 18)"
+tests/integration/live_install.sh
 
 echo "== pgspot on the install and update scripts"
 tests/integration/pgspot.sh

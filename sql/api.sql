@@ -809,6 +809,121 @@ BEGIN
 END
 $snapshot$;
 
+------------------------------------------------------------------------------------------
+-- access control (docs/security.md): the configuration is readable by everyone; the
+-- per-customer tier history and the records of tier views only row by row, to the roles
+-- entitled to them (row-level security). Writing anything needs the DBA's grants.
+------------------------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA tiers TO PUBLIC;
+GRANT SELECT ON tiers.rfm_rule_sets, tiers.rfm_segment_rules, tiers.tier_schemes, tiers.tier_levels,
+    tiers.tag_rules TO PUBLIC;  -- and tiers.effective_tag_rules (below, with the view)
+-- SELECT for everyone on the table, but every row passes the policies below first
+GRANT SELECT ON tiers.tier_history, tiers.tier_evaluations, tiers.tier_views,
+    tiers.tier_view_refreshes TO PUBLIC;
+ALTER TABLE tiers.tier_views ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tiers.tier_view_refreshes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tiers.tier_history ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tiers.tier_evaluations ENABLE ROW LEVEL SECURITY;
+
+-- A declaration (source table, filter, options) is visible to the roles that may read the view.
+CREATE POLICY tier_view_readers ON tiers.tier_views
+    USING (EXISTS (SELECT FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                   WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
+                     AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
+                     AND pg_catalog.has_table_privilege(c.oid, 'SELECT')))
+    WITH CHECK (true);
+COMMENT ON POLICY tier_view_readers ON tiers.tier_views IS
+    'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Inserting needs INSERT on this table (a DBA''s grant).';
+
+CREATE POLICY tier_view_readers ON tiers.tier_view_refreshes
+    USING (EXISTS (SELECT FROM tiers.tier_views v
+                   WHERE v.view_schema OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
+                     AND v.view_name OPERATOR(pg_catalog.=) tier_view_refreshes.view_name))
+    WITH CHECK (true);
+COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
+    'The refresh records of a tier view are visible to the roles that may SELECT from the view.';
+
+CREATE FUNCTION tiers.history_schemes() RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    -- the declarations visible to the caller are those of the tier views it may read
+    SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
+    WHERE v.options->>'tier_scheme' IS NOT NULL
+$$;
+COMMENT ON FUNCTION tiers.history_schemes() IS
+    'The schemes whose tier history the current role may read through a tier view: those used by the tier views it may SELECT from (roles holding INSERT on tiers.tier_history read every scheme''s history).';
+
+CREATE FUNCTION tiers.writes_history() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT has_table_privilege('tiers.tier_history'::regclass, 'INSERT')
+$$;
+COMMENT ON FUNCTION tiers.writes_history() IS
+    'Whether the current role may write the tier history (INSERT on tiers.tier_history, granted by a DBA to whoever runs snapshot_tiers or refreshes tier views that record history): such a role reads the history of every scheme.';
+
+-- The history of a scheme is visible to the roles that may read a tier view using the scheme,
+-- and to the roles allowed to write the history. Both tests run once per query (InitPlans).
+CREATE POLICY scheme_readers ON tiers.tier_history
+    USING ((SELECT tiers.writes_history())
+           OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
+    WITH CHECK (true);
+COMMENT ON POLICY scheme_readers ON tiers.tier_history IS
+    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+
+CREATE POLICY scheme_readers ON tiers.tier_evaluations
+    USING ((SELECT tiers.writes_history())
+           OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
+    WITH CHECK (true);
+COMMENT ON POLICY scheme_readers ON tiers.tier_evaluations IS
+    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+
+-- Functions that read the history of a named scheme raise instead of answering with nothing.
+CREATE FUNCTION tiers.check_history_access(scheme text) RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF scheme IS NULL OR tiers.writes_history() OR scheme = ANY (tiers.history_schemes()) THEN
+        RETURN true;
+    END IF;
+    RAISE EXCEPTION 'permission denied for the tier history of scheme "%"', scheme
+        USING ERRCODE = '42501',
+              HINT = 'The history of a scheme is visible to the roles that may read a tier view using it (GRANT SELECT ON the view) and to those that may write it (GRANT INSERT ON tiers.tier_history). See docs/security.md.';
+END
+$$;
+COMMENT ON FUNCTION tiers.check_history_access(text) IS
+    'TRUE when the current role may read the tier history of scheme (see tiers.history_schemes() and tiers.writes_history()); otherwise raises 42501. NULL scheme: TRUE.';
+
+-- The declaration of a tier view, after the privilege the operation needs (42501 otherwise):
+-- 'read' (SELECT on the view) or 'own' (membership in the view's owner role).
+CREATE FUNCTION tiers.tier_view_declaration(view regclass, need text) RETURNS tiers.tier_views
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v tiers.tier_views;
+    kind "char";
+    owner oid;
+BEGIN
+    IF view IS NULL THEN
+        RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT c.relkind, c.relowner INTO kind, owner FROM pg_class c WHERE c.oid = view;
+    IF kind IS DISTINCT FROM 'm' THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    IF need = 'own' AND NOT pg_has_role(owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of materialized view %', view USING ERRCODE = '42501';
+    ELSIF NOT has_table_privilege(view, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for materialized view %', view USING ERRCODE = '42501';
+    END IF;
+    SELECT d.* INTO v FROM tiers.tier_views d
+    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = view AND n.nspname = d.view_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION tiers.tier_view_declaration(regclass, text) IS
+    'The declaration of a tier view, checked for the privilege an operation needs: need ''read'' (SELECT on the view: reports) or ''own'' (member of the owner role: refresh, schedule, drop). Not a tier view: 22023; missing privilege: 42501; NULL view: 22004.';
+
 CREATE FUNCTION tiers.transitions(scheme text, from_date date, to_date date)
     RETURNS TABLE (from_tier text, to_tier text, customers bigint, direction text, value double precision)
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -831,6 +946,7 @@ CREATE FUNCTION tiers.transitions(scheme text, from_date date, to_date date)
                 WHEN rb > ra THEN 'up' WHEN rb < ra THEN 'down' ELSE 'same' END,
            sum(value)
     FROM moves
+    WHERE tiers.check_history_access($1)
     GROUP BY from_tier, to_tier, 4
     ORDER BY 4, from_tier NULLS FIRST, to_tier NULLS FIRST
 $transitions$;
@@ -847,6 +963,7 @@ CREATE FUNCTION tiers.tier_movements(scheme text)
            e.retained::float8 / nullif(prev, 0), e.lost::float8 / nullif(prev, 0)
     FROM (SELECT e.*, e.upgraded + e.downgraded + e.retained + e.lost AS prev
           FROM tiers.tier_evaluations e WHERE e.scheme = $1) e
+    WHERE tiers.check_history_access($1)
     ORDER BY e.evaluated_on
 $movements$;
 
@@ -902,6 +1019,7 @@ FROM tiers.tag_rules AS r
 ORDER BY r.tag, r.preset;
 COMMENT ON VIEW tiers.effective_tag_rules IS
     'The tag rules in force: the user rule where one exists for a tag, else the preset.';
+GRANT SELECT ON tiers.effective_tag_rules TO PUBLIC;
 
 CREATE FUNCTION tiers.tune_tag(tag text, params jsonb DEFAULT '{}', enabled boolean DEFAULT true)
     RETURNS tiers.tag_rules LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -950,10 +1068,6 @@ COMMENT ON TABLE tiers.tag_rules IS
 ------------------------------------------------------------------------------------------
 -- tier views: generated materialized views for BI, refresh, schedule, reports
 ------------------------------------------------------------------------------------------
-GRANT USAGE ON SCHEMA tiers TO PUBLIC;
-GRANT SELECT ON tiers.rfm_rule_sets, tiers.rfm_segment_rules, tiers.tier_schemes, tiers.tier_levels,
-    tiers.tier_history, tiers.tier_evaluations, tiers.tag_rules, tiers.effective_tag_rules,
-    tiers.tier_views, tiers.tier_view_refreshes TO PUBLIC;
 
 CREATE FUNCTION tiers.interval_seconds(value interval) RETURNS double precision
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -1178,12 +1292,7 @@ BEGIN
     IF view IS NULL OR wait IS NULL THEN
         RAISE EXCEPTION 'view and wait must not be NULL' USING ERRCODE = '22004';
     END IF;
-    SELECT d.* INTO v FROM tiers.tier_views d
-    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = view AND n.nspname = d.view_schema;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
-    END IF;
+    v := tiers.tier_view_declaration(view, 'own');
     o := v.options;
     -- one refresh per view at a time (transaction-level advisory lock keyed by the view's oid)
     lock_key := ('tiers.tier_views'::regclass::oid::bigint << 32) | view::oid::bigint;
@@ -1326,7 +1435,21 @@ BEGIN
     v.options := o;
     v.created_at := now();
     v.created_by := current_user;
-    INSERT INTO tiers.tier_views VALUES (v.*);
+    BEGIN
+        INSERT INTO tiers.tier_views VALUES (v.*);
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS other = CONSTRAINT_NAME;
+        IF other = 'tier_views_history_scheme' THEN
+            -- a declaration this role cannot see (row-level security) records the scheme already
+            RAISE EXCEPTION 'the tier history of scheme "%" is already recorded by another tier view', o->>'tier_scheme'
+                USING ERRCODE = '22023',
+                      HINT = 'Use a copy of the scheme or "history": false for the second view.';
+        END IF;
+        RAISE EXCEPTION 'tier view %.% is declared already, but its materialized view is missing',
+            quote_ident(v.view_schema), quote_ident(v.view_name)
+            USING ERRCODE = '42P07',
+                  HINT = 'It was dropped without tiers.drop_tier_view: a superuser deletes the declaration from tiers.tier_views.';
+    END;
 
     EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA',
                    v.view_schema, v.view_name, tiers.tier_view_sql(v));
@@ -1416,10 +1539,7 @@ BEGIN
             USING ERRCODE = '55000',
                   HINT = 'Install the package postgresql-15-cron, add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
     END IF;
-    IF NOT EXISTS (SELECT FROM tiers.tier_views d JOIN pg_namespace n ON n.nspname = d.view_schema
-                   JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = d.view_name WHERE c.oid = view) THEN
-        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
-    END IF;
+    PERFORM tiers.tier_view_declaration(view, 'own');
     EXECUTE format('SELECT %I.schedule($1, $2, $3)', cron_ns)
     INTO job
     USING tiers.tier_view_job_name(view), cron,
@@ -1460,20 +1580,17 @@ CREATE FUNCTION tiers.drop_tier_view(view regclass) RETURNS void
 DECLARE
     v tiers.tier_views;
 BEGIN
-    IF view IS NULL THEN
-        RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    SELECT d.* INTO v FROM tiers.tier_views d
-    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = view AND n.nspname = d.view_schema;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
-    END IF;
+    v := tiers.tier_view_declaration(view, 'own');
     IF tiers.cron_schema() IS NOT NULL THEN
         PERFORM tiers.unschedule_tier_view(view);
     END IF;
-    EXECUTE format('DROP MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+    -- the declaration first: row-level security shows it only while the view exists
     DELETE FROM tiers.tier_views d WHERE d.view_schema = v.view_schema AND d.view_name = v.view_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the declaration of tier view % could not be deleted', view
+            USING ERRCODE = '42501', HINT = 'Dropping a tier view needs DELETE on tiers.tier_views.';
+    END IF;
+    EXECUTE format('DROP MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
 END
 $drop$;
 COMMENT ON FUNCTION tiers.drop_tier_view(regclass) IS
@@ -1493,15 +1610,7 @@ DECLARE
     has_clv boolean;
     has_tier boolean;
 BEGIN
-    IF view IS NULL THEN
-        RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    SELECT d.* INTO v FROM tiers.tier_views d
-    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = view AND n.nspname = d.view_schema;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
-    END IF;
+    v := tiers.tier_view_declaration(view, 'read');
     tier_scheme := v.options->>'tier_scheme';
     has_clv := (v.options->>'clv')::boolean;
     has_tier := tier_scheme IS NOT NULL;

@@ -268,6 +268,9 @@ CREATE TABLE tiers.tier_views (
     created_by        name NOT NULL DEFAULT CURRENT_USER,
     PRIMARY KEY (view_schema, view_name)
 );
+-- One tier view at most records the history of a scheme (enforced whatever rows a role sees).
+CREATE UNIQUE INDEX tier_views_history_scheme ON tiers.tier_views ((options OPERATOR(pg_catalog.->>) 'tier_scheme'))
+    WHERE (options OPERATOR(pg_catalog.->>) 'history')::boolean;
 
 -- One row per refresh: the as_of the view was computed for, the CLV models fitted for it, and
 -- the time each stage took. The view reads its as_of and models from the latest row.

@@ -387,9 +387,15 @@ fn fit_model(
     })
 }
 
-/// Patterns per likelihood chunk: query cancel is checked between chunks, so even a fit over
-/// millions of distinct patterns stops within a millisecond or so of a cancel request.
+/// Patterns per likelihood chunk of the closed-form models (BG/NBD, MBG/NBD, Gamma-Gamma, about
+/// 0.1 µs a pattern): query cancel is checked between chunks, so even a fit over millions of
+/// distinct patterns stops within a millisecond or so of a cancel request.
 pub const CHUNK: usize = 4096;
+
+/// Patterns per chunk of the Pareto/NBD likelihood: one pattern sums two ₂F₁ series, which take
+/// up to [`HYP2F1_MAX_TERMS`] terms (about 4 ms each) when z is close to 1, so cancel is checked
+/// before every pattern (with 4096 it came once every ~9 s on 1000 patterns; issue 18).
+pub const PARETONBD_CHUNK: usize = 1;
 
 /// A log-likelihood with its gradient over weighted patterns.
 type PatternLl<const N: usize, const K: usize> = fn(&[f64], &[([f64; N], f64)]) -> (f64, [f64; K]);
@@ -401,10 +407,11 @@ fn chunked_ll<const N: usize, const K: usize>(
     data: &[([f64; N], f64)],
     interrupt: &std::cell::RefCell<&mut dyn FnMut()>,
     ll: PatternLl<N, K>,
+    chunk_size: usize,
 ) -> (f64, Vec<f64>) {
     let mut total = 0.0;
     let mut grad = [0.0; K];
-    for chunk in data.chunks(CHUNK) {
+    for chunk in data.chunks(chunk_size) {
         (interrupt.borrow_mut())();
         let (l, g) = ll(theta, chunk);
         total += l;
@@ -439,7 +446,7 @@ pub fn bgnbd_fit(
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("bgnbd_fit", data)?;
     let interrupt = std::cell::RefCell::new(interrupt);
-    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, bgnbd_ll);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, bgnbd_ll, CHUNK);
     fit_model("bgnbd_fit", 4, n, &ll, penalizer, &mut || {
         (interrupt.borrow_mut())()
     })
@@ -452,7 +459,7 @@ pub fn hyp2f1_grad(a: f64, b: f64, c: f64, z: f64) -> [f64; 5] {
     let (mut t, mut f) = (1.0, 1.0);
     let (mut sa, mut sb, mut sc) = (0.0, 0.0, 0.0);
     let (mut fa, mut fb, mut fc, mut fz) = (0.0, 0.0, 0.0, 0.0);
-    for k in 0..1_000_000 {
+    for k in 0..HYP2F1_MAX_TERMS {
         let kf = k as f64;
         sa += 1.0 / (a + kf);
         sb += 1.0 / (b + kf);
@@ -564,7 +571,7 @@ pub fn paretonbd_fit(
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("paretonbd_fit", data)?;
     let interrupt = std::cell::RefCell::new(interrupt);
-    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, paretonbd_ll);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, paretonbd_ll, PARETONBD_CHUNK);
     fit_model("paretonbd_fit", 4, n, &ll, penalizer, &mut || {
         (interrupt.borrow_mut())()
     })
@@ -675,7 +682,7 @@ pub fn mbgnbd_fit(
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("mbgnbd_fit", data)?;
     let interrupt = std::cell::RefCell::new(interrupt);
-    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, mbgnbd_ll);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, mbgnbd_ll, CHUNK);
     fit_model("mbgnbd_fit", 4, n, &ll, penalizer, &mut || {
         (interrupt.borrow_mut())()
     })
@@ -708,10 +715,13 @@ pub fn mbgnbd_expected_new(theta: &[f64], horizon: f64) -> f64 {
                 * (alpha / (alpha + horizon)).powf(r))
 }
 
+/// Terms summed at most by the ₂F₁ power series ([`hyp2f1`], [`hyp2f1_grad`]).
+pub const HYP2F1_MAX_TERMS: usize = 1_000_000;
+
 /// Gauss hypergeometric 2F1(a, b; c; z) for 0 <= z < 1 by its power series.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     let (mut term, mut sum) = (1.0, 1.0);
-    for k in 0..1_000_000 {
+    for k in 0..HYP2F1_MAX_TERMS {
         let k = k as f64;
         term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
         sum += term;
@@ -801,7 +811,7 @@ pub fn gamma_gamma_fit(
         ));
     }
     let interrupt = std::cell::RefCell::new(interrupt);
-    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, gamma_gamma_ll);
+    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, gamma_gamma_ll, CHUNK);
     fit_model("gamma_gamma_fit", 3, n, &ll, penalizer, &mut || {
         (interrupt.borrow_mut())()
     })
@@ -1276,6 +1286,31 @@ mod tests {
         assert!(invert(vec![vec![f64::NAN, 0.0], vec![0.0, 1.0]]).is_none());
         assert!(Patterns::<3>::check_penalizer(-1.0).is_err());
         assert!(Patterns::<3>::check_penalizer(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn paretonbd_checks_cancel_before_every_pattern() {
+        // issue 18: one ₂F₁ series can take milliseconds, so a likelihood evaluation over 1000
+        // patterns checked cancel only every ~9 s; now every pattern of every evaluation does
+        let data: Vec<([f64; 3], f64)> = (1..=200)
+            .map(|g| {
+                let x = (g % 31) as f64;
+                let t_x = if x == 0.0 {
+                    0.0
+                } else {
+                    (g * 7919 % 600) as f64
+                };
+                ([x, t_x, 700.0], 1.0)
+            })
+            .collect();
+        let mut calls = 0u64;
+        let fit = paretonbd_fit(&data, 0.0, &mut || calls += 1).unwrap();
+        assert!(
+            calls >= data.len() as u64 * u64::from(fit.iterations),
+            "{calls} checks for {} patterns and {} iterations",
+            data.len(),
+            fit.iterations
+        );
     }
 
     #[test]

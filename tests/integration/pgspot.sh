@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The install script (as generated and installed) and every update script pass pgspot with zero
-# errors; the only warning allowed is the one explained in the update script (PS002 on tiers.tier_of,
-# replaced in place so user views that call it survive the update).
+# errors; the only warnings allowed are the ones explained in the update scripts (PS002 on
+# tiers.tier_of in 0.1.0 -> 0.2.0, on transitions, tier_movements and tier_report in 0.2.0 ->
+# 0.3.0: replaced in place so that user views that call them survive the update).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/env.sh
@@ -21,6 +22,6 @@ check() {
 }
 check "$("$PG_CONFIG" --sharedir)/extension/customer_tiers--$VERSION.sql" '^$'
 for f in sql/customer_tiers--*--*.sql; do
-    check "$f" '^PS002: Unsafe function creation: tiers\.tier_of\(value double precision,thresholds'
+    check "$f" '^PS002: Unsafe function creation: tiers\.(tier_of\(value double precision,thresholds|transitions\(scheme text,|tier_movements\(scheme text,|tier_report\(view regclass,)'
 done
 exit $status

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Upgrade test: install release 0.1.0 (its install script is kept in tests/upgrade/), create user
-# data with it (a scheme, an edited rule set, tier history, a user materialized view that calls
+# Upgrade test, from each earlier release (their install scripts are kept in tests/upgrade/).
+# From 0.1.0 (through 0.2.0): create user data with it (a scheme, an edited rule set, tier history, a user materialized view that calls
 # extension functions), plant search_path traps, run ALTER EXTENSION customer_tiers UPDATE, and
 # check that
 #   - no trap was called;
@@ -8,6 +8,9 @@
 #     views, comments, privileges, pg_dump configuration, presets) equals a fresh install;
 #   - the user data survived and the user's view still works;
 #   - the new features work in the updated database.
+# From 0.2.0: a tier view with history, a reader role granted the view, a user view over
+# transitions(); after the update the catalog equals a fresh install, the user view survives, and
+# the history that PUBLIC could read is visible only to the roles entitled to it.
 # The current version must be installed (cargo pgrx install). Throw-away cluster on port 54332.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +24,8 @@ q() { env -u RUST_BACKTRACE PGTZ=UTC PGOPTIONS=--client-min-messages=warning \
 fail() { echo "FAIL: $*"; exit 1; }
 
 # the previous release's install script next to the current one
-install -m 644 tests/upgrade/customer_tiers--0.1.0.sql "$("$PG_CONFIG" --sharedir)/extension/"
+install -m 644 tests/upgrade/customer_tiers--0.1.0.sql tests/upgrade/customer_tiers--0.2.0.sql \
+    "$("$PG_CONFIG" --sharedir)/extension/"
 CURRENT=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 q -d postgres -c "SELECT string_agg(source || ' -> ' || target, ', ') FROM pg_extension_update_paths('customer_tiers') WHERE path IS NOT NULL AND source = '0.1.0'" \
     | grep -q "0.1.0 -> $CURRENT" || fail "no update path 0.1.0 -> $CURRENT"
@@ -92,4 +96,43 @@ n=$(q -d old -c "SELECT count(*) FROM tiers.tier_report('club_view') WHERE dimen
 tags=$(q -d old -c "SELECT count(*) FROM club_view WHERE 'lost' = ANY (tags)")
 [ "$tags" -gt 0 ] || fail "tags in the updated database"
 echo "ok: the updated database runs the new features (grace period, tier view over the user's rule set, tags)"
+
+# ---------------------------------------------------------------------------------- from 0.2.0
+q -d postgres -c "SELECT string_agg(source || ' -> ' || target, ', ') FROM pg_extension_update_paths('customer_tiers') WHERE path IS NOT NULL AND source = '0.2.0'" \
+    | grep -q "0.2.0 -> $CURRENT" || fail "no update path 0.2.0 -> $CURRENT"
+q -d postgres -c "CREATE DATABASE old2"
+q -d old2 -c "CREATE EXTENSION customer_tiers VERSION '0.2.0'" -f tests/sql/load_cdnow.sql >/dev/null
+q -d old2 >/dev/null <<'SQL'
+SELECT tiers.define_tier_scheme('club', '[{"tier": "Basic", "entry": 0}, {"tier": "Gold", "entry": 500}]');
+SELECT tiers.create_tier_view('club_view', 'cdnow_master', 'customer_id', 'ordered_on', 'amount',
+  '{"as_of": "1998-06-30", "tier_scheme": "club"}');
+CREATE VIEW club_moves AS SELECT * FROM tiers.transitions('club', '1998-06-29', '1998-06-30');
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upgrade_bi') THEN CREATE ROLE upgrade_bi; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upgrade_nobody') THEN CREATE ROLE upgrade_nobody; END IF;
+END $$;
+GRANT SELECT ON club_view, club_moves TO upgrade_bi;
+SQL
+exposed=$(q -d old2 -c "SET ROLE upgrade_nobody" -c "SELECT count(*) FROM tiers.tier_history")
+[ "$exposed" -gt 0 ] || fail "0.2.0 should have exposed the history (test premise)"
+moves_before=$(q -d old2 -c "SELECT md5(string_agg(c::text, ',' ORDER BY c::text)) FROM club_moves c")
+q -d old2 -f tests/sql/plant_traps.sql -c "SET search_path = public, pg_catalog" \
+    -c "ALTER EXTENSION customer_tiers UPDATE" -c "RESET search_path" >/dev/null
+[ "$(q -d old2 -c "SELECT count(*) FROM public.captured")" = 0 ] || fail "the update from 0.2.0 called planted objects"
+q -d old2 -f tests/upgrade/catalog.sql >"$DIR/updated2.txt"
+if ! diff "$DIR/fresh.txt" "$DIR/updated2.txt" >"$DIR/catalog2.diff"; then
+    cat "$DIR/catalog2.diff" | head -60
+    fail "catalog after 0.2.0 -> $CURRENT differs from a fresh install"
+fi
+echo "ok: catalog after 0.2.0 -> $CURRENT equals a fresh install"
+[ "$(q -d old2 -c "SELECT md5(string_agg(c::text, ',' ORDER BY c::text)) FROM club_moves c")" = "$moves_before" ] \
+    || fail "the user's view over transitions() changed"
+total=$(q -d old2 -c "SELECT count(*) FROM tiers.tier_history")
+nobody=$(q -d old2 -c "SET ROLE upgrade_nobody" -c "SELECT (SELECT count(*) FROM tiers.tier_history) || '/' || (SELECT count(*) FROM tiers.tier_views) || '/' || (SELECT count(*) FROM tiers.tier_view_refreshes) || '/' || (SELECT count(*) FROM tiers.tier_evaluations)")
+[ "$nobody" = "0/0/0/0" ] || fail "after the update a role without grants still reads history/declarations/refreshes/evaluations: $nobody"
+bi=$(q -d old2 -c "SET ROLE upgrade_bi" -c "SELECT count(*) FROM tiers.tier_history")
+[ "$bi" = "$total" ] || fail "the reader of the tier view sees $bi of $total history rows"
+q -d old2 -c "SET ROLE upgrade_bi" -c "SELECT count(*) FROM club_moves" >/dev/null || fail "the reader's view over transitions()"
+echo "ok: after 0.2.0 -> $CURRENT the history ($total rows) is hidden from PUBLIC and visible to the view's reader; the user's view over transitions() survived"
+q -d postgres -c "DROP DATABASE old2" -c "DROP ROLE upgrade_bi" -c "DROP ROLE upgrade_nobody"
 echo "== upgrade test passed"

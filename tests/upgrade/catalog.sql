@@ -27,9 +27,16 @@ SELECT line FROM (
     FROM members m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
     UNION ALL
     -- tables and views: columns (in order), defaults, comments, privileges
-    SELECT format('relation %s %s | acl=%s | comment=%s', c.oid::regclass, c.relkind, c.relacl,
-                  md5(coalesce(obj_description(c.oid, 'pg_class'), '')))
+    SELECT format('relation %s %s | acl=%s | rls=%s force=%s | comment=%s', c.oid::regclass, c.relkind, c.relacl,
+                  c.relrowsecurity, c.relforcerowsecurity, md5(coalesce(obj_description(c.oid, 'pg_class'), '')))
     FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+    UNION ALL
+    -- row-level security policies
+    SELECT format('policy %s %s | %s %s to=%s | using=%s | check=%s | comment=%s', pol.polrelid::regclass,
+                  pol.polname, pol.polcmd, pol.polpermissive, pol.polroles::regrole[],
+                  pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid),
+                  md5(coalesce(obj_description(pol.oid, 'pg_policy'), '')))
+    FROM members m JOIN pg_policy pol ON m.classid = 'pg_class'::regclass AND pol.polrelid = m.objid
     UNION ALL
     SELECT format('column %s.%s %s %s notnull=%s default=%s', c.oid::regclass, a.attname,
                   format_type(a.atttypid, a.atttypmod), a.attnum, a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid))

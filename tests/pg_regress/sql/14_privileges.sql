@@ -51,6 +51,74 @@ SELECT pg_temp.err($$SELECT tiers.refresh_tier_view('analyst_view')$$);
 SELECT pg_temp.err($$SELECT tiers.drop_tier_view('analyst_view')$$);
 SELECT pg_temp.err($$SELECT count(*) FROM analyst_view$$);
 RESET ROLE;
+
+-- Per-customer data (issue 16): the tier history, the evaluations, the declarations and the
+-- refresh records are readable row by row only by the roles entitled to them (row-level security).
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       (SELECT string_agg(p.polname, ', ') FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+FROM pg_class c WHERE c.relnamespace = 'tiers'::regnamespace AND c.relkind = 'r' ORDER BY 1;
+-- a second tier view, of a superuser, recording the history of another scheme
+SELECT tiers.define_tier_scheme('priv2', '[{"tier": "Low", "entry": 0}, {"tier": "High", "entry": 50}]');
+SELECT tiers.create_tier_view('secret_view', 'secret_orders', 'customer_id', 'ordered_on', 'amount',
+  '{"as_of": "1998-06-30", "tier_scheme": "priv2"}') IS NOT NULL AS created;
+SELECT scheme, count(*) AS history_rows FROM tiers.tier_history GROUP BY 1 ORDER BY 1;
+CREATE ROLE bi;
+CREATE ROLE bi_member IN ROLE bi;
+-- a role without grants sees no row, and the functions that read a scheme or a view say why
+SET ROLE reader;
+SELECT (SELECT count(*) FROM tiers.tier_history) AS history, (SELECT count(*) FROM tiers.tier_evaluations) AS evaluations,
+       (SELECT count(*) FROM tiers.tier_views) AS declarations, (SELECT count(*) FROM tiers.tier_view_refreshes) AS refreshes;
+SELECT pg_temp.err($$SELECT * FROM tiers.transitions('priv', '1998-06-29', '1998-06-30')$$);
+SELECT pg_temp.err($$SELECT * FROM tiers.tier_movements('priv')$$);
+SELECT pg_temp.err($$SELECT * FROM tiers.tier_report('analyst_view')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM analyst_view$$);
+RESET ROLE;
+-- the analyst grants its view to bi: bi (and its members) see exactly that view's part
+SET ROLE analyst;
+GRANT SELECT ON analyst_view TO bi;
+RESET ROLE;
+SET ROLE bi;
+SELECT scheme, count(*) AS history_rows FROM tiers.tier_history GROUP BY 1 ORDER BY 1;
+SELECT scheme, count(*) AS evaluations FROM tiers.tier_evaluations GROUP BY 1 ORDER BY 1;
+SELECT view_name FROM tiers.tier_views ORDER BY 1;
+SELECT view_name, count(*) AS refreshes FROM tiers.tier_view_refreshes GROUP BY 1 ORDER BY 1;
+SELECT direction, sum(customers) AS customers FROM tiers.transitions('priv', '1998-06-29', '1998-06-30') GROUP BY 1;
+SELECT customers, new FROM tiers.tier_movements('priv');
+SELECT grp, customers FROM tiers.tier_report('analyst_view') WHERE dimension = 'tier' ORDER BY 1;
+SELECT pg_temp.err($$SELECT * FROM tiers.transitions('priv2', '1998-06-29', '1998-06-30')$$);
+SELECT pg_temp.err($$SELECT * FROM tiers.tier_report('secret_view')$$);
+SELECT pg_temp.err($$SELECT tiers.refresh_tier_view('analyst_view')$$);
+SELECT pg_temp.err($$UPDATE tiers.tier_history SET tier = 'x'$$);
+RESET ROLE;
+SET ROLE bi_member;
+SELECT count(DISTINCT scheme) AS schemes, count(*) AS history_rows FROM tiers.tier_history;
+RESET ROLE;
+-- a role allowed to write the history (INSERT on tiers.tier_history) reads every scheme's history
+SET ROLE outsider;
+SELECT scheme, count(*) AS history_rows FROM tiers.tier_history GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS declarations FROM tiers.tier_views;
+RESET ROLE;
+-- one tier view records a scheme's history, even when the other declaration is invisible
+SET ROLE analyst;
+SELECT view_name FROM tiers.tier_views;
+SELECT pg_temp.err($$SELECT tiers.create_tier_view('analyst_view2', 'secret_orders', 'customer_id', 'ordered_on', 'amount', '{"tier_scheme": "priv2"}')$$);
+SELECT to_regclass('analyst_view2') AS not_created;
+RESET ROLE;
+-- revoking the view takes its part away again
+SET ROLE analyst;
+REVOKE SELECT ON analyst_view FROM bi;
+RESET ROLE;
+SET ROLE bi;
+SELECT (SELECT count(*) FROM tiers.tier_history) AS history, (SELECT count(*) FROM tiers.tier_views) AS declarations;
+RESET ROLE;
+-- a tier view itself is readable by its owner only until granted
+SELECT c.relname, c.relacl FROM pg_class c WHERE c.relname IN ('analyst_view', 'secret_view') ORDER BY 1;
+DROP ROLE bi_member;
+DROP ROLE bi;
+SELECT tiers.drop_tier_view('secret_view');
+DELETE FROM tiers.tier_history WHERE scheme = 'priv2';
+DELETE FROM tiers.tier_evaluations WHERE scheme = 'priv2';
+
 SET ROLE analyst;
 SELECT tiers.drop_tier_view('analyst_view');
 RESET ROLE;

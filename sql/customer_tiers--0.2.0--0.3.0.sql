@@ -1,0 +1,535 @@
+-- customer_tiers 0.2.0 -> 0.3.0
+-- Access control (issue 16): the per-customer tier history, the evaluations and the records of
+-- tier views were readable by every role (PUBLIC had SELECT on the tables). Row-level security
+-- now shows a role only the rows it is entitled to (docs/security.md): a tier view's declaration
+-- and refresh records to the roles that may read the view, a scheme's history and evaluations
+-- to the roles that may read a tier view using the scheme or may write the history. Functions
+-- that read a named scheme's history or a tier view raise 42501 instead of answering nothing.
+-- One tier view at most records a scheme's history: now a unique index (it holds whatever rows a
+-- role sees) instead of a lookup.
+-- Kept: every table and its rows; user objects that depend on transitions, tier_movements and
+-- tier_report (replaced in place).
+\echo Use "ALTER EXTENSION customer_tiers UPDATE TO '0.3.0'" to load this file. \quit
+
+------------------------------------------------------------------------------------------
+-- one tier view at most records the history of a scheme
+------------------------------------------------------------------------------------------
+CREATE UNIQUE INDEX tier_views_history_scheme ON tiers.tier_views ((options OPERATOR(pg_catalog.->>) 'tier_scheme'))
+    WHERE (options OPERATOR(pg_catalog.->>) 'history')::boolean;
+
+------------------------------------------------------------------------------------------
+-- access control (docs/security.md): the configuration is readable by everyone; the
+-- per-customer tier history and the records of tier views only row by row, to the roles
+-- entitled to them (row-level security). Writing anything needs the DBA's grants.
+------------------------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA tiers TO PUBLIC;
+GRANT SELECT ON tiers.rfm_rule_sets, tiers.rfm_segment_rules, tiers.tier_schemes, tiers.tier_levels,
+    tiers.tag_rules TO PUBLIC;  -- and tiers.effective_tag_rules (below, with the view)
+-- SELECT for everyone on the table, but every row passes the policies below first
+GRANT SELECT ON tiers.tier_history, tiers.tier_evaluations, tiers.tier_views,
+    tiers.tier_view_refreshes TO PUBLIC;
+ALTER TABLE tiers.tier_views ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tiers.tier_view_refreshes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tiers.tier_history ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tiers.tier_evaluations ENABLE ROW LEVEL SECURITY;
+
+-- A declaration (source table, filter, options) is visible to the roles that may read the view.
+CREATE POLICY tier_view_readers ON tiers.tier_views
+    USING (EXISTS (SELECT FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                   WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
+                     AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
+                     AND pg_catalog.has_table_privilege(c.oid, 'SELECT')))
+    WITH CHECK (true);
+COMMENT ON POLICY tier_view_readers ON tiers.tier_views IS
+    'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Inserting needs INSERT on this table (a DBA''s grant).';
+
+CREATE POLICY tier_view_readers ON tiers.tier_view_refreshes
+    USING (EXISTS (SELECT FROM tiers.tier_views v
+                   WHERE v.view_schema OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
+                     AND v.view_name OPERATOR(pg_catalog.=) tier_view_refreshes.view_name))
+    WITH CHECK (true);
+COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
+    'The refresh records of a tier view are visible to the roles that may SELECT from the view.';
+
+CREATE FUNCTION tiers.history_schemes() RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    -- the declarations visible to the caller are those of the tier views it may read
+    SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
+    WHERE v.options->>'tier_scheme' IS NOT NULL
+$$;
+COMMENT ON FUNCTION tiers.history_schemes() IS
+    'The schemes whose tier history the current role may read through a tier view: those used by the tier views it may SELECT from (roles holding INSERT on tiers.tier_history read every scheme''s history).';
+
+CREATE FUNCTION tiers.writes_history() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT has_table_privilege('tiers.tier_history'::regclass, 'INSERT')
+$$;
+COMMENT ON FUNCTION tiers.writes_history() IS
+    'Whether the current role may write the tier history (INSERT on tiers.tier_history, granted by a DBA to whoever runs snapshot_tiers or refreshes tier views that record history): such a role reads the history of every scheme.';
+
+-- The history of a scheme is visible to the roles that may read a tier view using the scheme,
+-- and to the roles allowed to write the history. Both tests run once per query (InitPlans).
+CREATE POLICY scheme_readers ON tiers.tier_history
+    USING ((SELECT tiers.writes_history())
+           OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
+    WITH CHECK (true);
+COMMENT ON POLICY scheme_readers ON tiers.tier_history IS
+    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+
+CREATE POLICY scheme_readers ON tiers.tier_evaluations
+    USING ((SELECT tiers.writes_history())
+           OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
+    WITH CHECK (true);
+COMMENT ON POLICY scheme_readers ON tiers.tier_evaluations IS
+    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+
+-- Functions that read the history of a named scheme raise instead of answering with nothing.
+CREATE FUNCTION tiers.check_history_access(scheme text) RETURNS boolean
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF scheme IS NULL OR tiers.writes_history() OR scheme = ANY (tiers.history_schemes()) THEN
+        RETURN true;
+    END IF;
+    RAISE EXCEPTION 'permission denied for the tier history of scheme "%"', scheme
+        USING ERRCODE = '42501',
+              HINT = 'The history of a scheme is visible to the roles that may read a tier view using it (GRANT SELECT ON the view) and to those that may write it (GRANT INSERT ON tiers.tier_history). See docs/security.md.';
+END
+$$;
+COMMENT ON FUNCTION tiers.check_history_access(text) IS
+    'TRUE when the current role may read the tier history of scheme (see tiers.history_schemes() and tiers.writes_history()); otherwise raises 42501. NULL scheme: TRUE.';
+
+-- The declaration of a tier view, after the privilege the operation needs (42501 otherwise):
+-- 'read' (SELECT on the view) or 'own' (membership in the view's owner role).
+CREATE FUNCTION tiers.tier_view_declaration(view regclass, need text) RETURNS tiers.tier_views
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v tiers.tier_views;
+    kind "char";
+    owner oid;
+BEGIN
+    IF view IS NULL THEN
+        RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT c.relkind, c.relowner INTO kind, owner FROM pg_class c WHERE c.oid = view;
+    IF kind IS DISTINCT FROM 'm' THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    IF need = 'own' AND NOT pg_has_role(owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of materialized view %', view USING ERRCODE = '42501';
+    ELSIF NOT has_table_privilege(view, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for materialized view %', view USING ERRCODE = '42501';
+    END IF;
+    SELECT d.* INTO v FROM tiers.tier_views d
+    JOIN pg_class c ON c.relname = d.view_name JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = view AND n.nspname = d.view_schema;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a tier view (see tiers.tier_views)', view USING ERRCODE = '22023';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION tiers.tier_view_declaration(regclass, text) IS
+    'The declaration of a tier view, checked for the privilege an operation needs: need ''read'' (SELECT on the view: reports) or ''own'' (member of the owner role: refresh, schedule, drop). Not a tier view: 22023; missing privilege: 42501; NULL view: 22004.';
+
+-- pgspot: CREATE OR REPLACE is deliberate for the functions that return tables: they are
+-- already members of this extension (ALTER EXTENSION UPDATE cannot replace an object it does not
+-- own), and user views that call them must survive the update (DROP would refuse or break them).
+
+CREATE OR REPLACE FUNCTION tiers.transitions(scheme text, from_date date, to_date date)
+    RETURNS TABLE (from_tier text, to_tier text, customers bigint, direction text, value double precision)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $transitions$
+    WITH a AS (
+        SELECT h.customer, h.tier, h.value FROM tiers.tier_history h
+        WHERE h.scheme = $1 AND h.valid_from <= $2 AND (h.valid_to IS NULL OR h.valid_to > $2)),
+    b AS (
+        SELECT h.customer, h.tier, h.value FROM tiers.tier_history h
+        WHERE h.scheme = $1 AND h.valid_from <= $3 AND (h.valid_to IS NULL OR h.valid_to > $3)),
+    moves AS (
+        SELECT a.tier AS from_tier, b.tier AS to_tier, a.customer IS NULL AS is_new,
+               b.customer IS NULL AS is_gone,
+               coalesce(la.rank, 0) AS ra, coalesce(lb.rank, 0) AS rb, coalesce(b.value, a.value) AS value
+        FROM a FULL JOIN b USING (customer)
+        LEFT JOIN tiers.tier_levels la ON la.scheme = $1 AND la.tier = a.tier
+        LEFT JOIN tiers.tier_levels lb ON lb.scheme = $1 AND lb.tier = b.tier)
+    SELECT from_tier, to_tier, count(*),
+           CASE WHEN is_new THEN 'new' WHEN is_gone THEN 'gone'
+                WHEN rb > ra THEN 'up' WHEN rb < ra THEN 'down' ELSE 'same' END,
+           sum(value)
+    FROM moves
+    WHERE tiers.check_history_access($1)
+    GROUP BY from_tier, to_tier, 4
+    ORDER BY 4, from_tier NULLS FIRST, to_tier NULLS FIRST
+$transitions$;
+COMMENT ON FUNCTION tiers.transitions(text, date, date) IS
+    'Migration matrix between the tiers valid at from_date and at to_date: from_tier, to_tier, customers, direction (up / down / same / new / gone) and the value they carry (driving value of the later assignment, or of the earlier one for gone customers).';
+
+CREATE OR REPLACE FUNCTION tiers.tier_movements(scheme text)
+    RETURNS TABLE (evaluated_on date, customers bigint, upgraded bigint, downgraded bigint,
+                   retained bigint, new bigint, lost bigint, upgrade_rate double precision,
+                   downgrade_rate double precision, retention_rate double precision,
+                   churn_rate double precision)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $movements$
+    SELECT e.evaluated_on, e.customers, e.upgraded, e.downgraded, e.retained, e.new, e.lost,
+           e.upgraded::float8 / nullif(prev, 0), e.downgraded::float8 / nullif(prev, 0),
+           e.retained::float8 / nullif(prev, 0), e.lost::float8 / nullif(prev, 0)
+    FROM (SELECT e.*, e.upgraded + e.downgraded + e.retained + e.lost AS prev
+          FROM tiers.tier_evaluations e WHERE e.scheme = $1) e
+    WHERE tiers.check_history_access($1)
+    ORDER BY e.evaluated_on
+$movements$;
+COMMENT ON FUNCTION tiers.tier_movements(text) IS
+    'Per evaluation: customers, upgraded, downgraded, retained, new, lost, and rates relative to the customers tiered before the evaluation (upgraded + downgraded + retained + lost).';
+
+CREATE OR REPLACE FUNCTION tiers.tier_report(view regclass)
+    RETURNS TABLE (dimension text, grp text, customers bigint, customer_share double precision,
+                   revenue double precision, revenue_share double precision, avg_clv double precision,
+                   total_clv double precision, avg_since_last double precision, upgrades bigint,
+                   downgrades bigint, new bigint, lost bigint)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $report$
+DECLARE
+    v tiers.tier_views;
+    tier_scheme text;
+    last_eval date;
+    has_clv boolean;
+    has_tier boolean;
+BEGIN
+    v := tiers.tier_view_declaration(view, 'read');
+    tier_scheme := v.options->>'tier_scheme';
+    has_clv := (v.options->>'clv')::boolean;
+    has_tier := tier_scheme IS NOT NULL;
+    SELECT max(e.evaluated_on) INTO last_eval FROM tiers.tier_evaluations e WHERE e.scheme = tier_scheme;
+    RETURN QUERY EXECUTE format($q$
+        WITH t AS (
+            SELECT %2$s AS tier, x.segment, x.abc_class, x.monetary_total, x.since_last, %3$s AS clv
+            FROM %1$I.%4$I x),
+        tot AS (SELECT count(*) AS n, sum(t.monetary_total) AS rev FROM t),
+        cur AS (SELECT h.customer, h.tier FROM tiers.tier_history h
+                WHERE h.scheme = $1 AND h.valid_from = $2),
+        prev AS (SELECT h.customer, h.tier FROM tiers.tier_history h
+                 WHERE h.scheme = $1 AND h.valid_to = $2),
+        moves AS (
+            SELECT coalesce(c.tier, p.tier) AS tier,
+                   CASE WHEN p.customer IS NULL THEN 'new' WHEN c.customer IS NULL THEN 'lost'
+                        WHEN coalesce(lc.rank, 0) > coalesce(lp.rank, 0) THEN 'up'
+                        WHEN coalesce(lc.rank, 0) < coalesce(lp.rank, 0) THEN 'down' END AS move
+            FROM cur c FULL JOIN prev p ON p.customer = c.customer
+            LEFT JOIN tiers.tier_levels lc ON lc.scheme = $1 AND lc.tier = c.tier
+            LEFT JOIN tiers.tier_levels lp ON lp.scheme = $1 AND lp.tier = p.tier),
+        mv AS (
+            SELECT m.tier, count(*) FILTER (WHERE m.move = 'up') AS up,
+                   count(*) FILTER (WHERE m.move = 'down') AS down,
+                   count(*) FILTER (WHERE m.move = 'new') AS new,
+                   count(*) FILTER (WHERE m.move = 'lost') AS lost
+            FROM moves m GROUP BY m.tier),
+        g AS (
+            SELECT 'tier' AS dimension, t.tier AS grp, t.* FROM t WHERE $3
+            UNION ALL SELECT 'segment', t.segment, t.* FROM t
+            UNION ALL SELECT 'abc_class', t.abc_class, t.* FROM t
+            UNION ALL SELECT 'all', 'all', t.* FROM t)
+        SELECT g.dimension, g.grp, count(*), count(*)::float8 / nullif(tot.n, 0),
+               sum(g.monetary_total), sum(g.monetary_total) / nullif(tot.rev, 0),
+               avg(g.clv), sum(g.clv), avg(g.since_last),
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.up), 0) END,
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.down), 0) END,
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.new), 0) END,
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.lost), 0) END
+        FROM g CROSS JOIN tot
+        LEFT JOIN mv ON g.dimension = 'tier' AND mv.tier IS NOT DISTINCT FROM g.grp
+        GROUP BY g.dimension, g.grp, tot.n, tot.rev
+        ORDER BY array_position(ARRAY['tier', 'segment', 'abc_class', 'all'], g.dimension),
+                 CASE WHEN g.dimension = 'tier' THEN -(SELECT l.rank FROM tiers.tier_levels l
+                                                       WHERE l.scheme = $1 AND l.tier = g.grp) END,
+                 sum(g.monetary_total) DESC, g.grp $q$,
+        v.view_schema,
+        CASE WHEN has_tier THEN 'x.tier' ELSE 'NULL::text' END,
+        CASE WHEN has_clv THEN 'x.clv' ELSE 'NULL::float8' END,
+        v.view_name)
+    USING tier_scheme, last_eval, has_tier;
+END
+$report$;
+COMMENT ON FUNCTION tiers.tier_report(regclass) IS
+    'Per-tier, per-RFM-segment, per-ABC-class and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, and for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left). Tiers are listed highest first. Not a tier view: 22023.';
+
+DROP FUNCTION tiers.refresh_tier_view(regclass, boolean);
+CREATE FUNCTION tiers.refresh_tier_view(view regclass, wait boolean DEFAULT true)
+    RETURNS tiers.tier_view_refreshes
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $refresh$
+DECLARE
+    v tiers.tier_views;
+    r tiers.tier_view_refreshes;
+    o jsonb;
+    ts_type text;
+    t0 timestamptz;
+    t1 timestamptz;
+    populated boolean;
+    last_eval date;
+    lock_key bigint;
+BEGIN
+    IF view IS NULL OR wait IS NULL THEN
+        RAISE EXCEPTION 'view and wait must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    v := tiers.tier_view_declaration(view, 'own');
+    o := v.options;
+    -- one refresh per view at a time (transaction-level advisory lock keyed by the view's oid)
+    lock_key := ('tiers.tier_views'::regclass::oid::bigint << 32) | view::oid::bigint;
+    IF NOT pg_try_advisory_xact_lock(lock_key) THEN
+        IF NOT wait THEN
+            RAISE NOTICE 'tier view % is being refreshed by another session; skipped', view;
+            RETURN NULL;
+        END IF;
+        RAISE NOTICE 'tier view % is being refreshed by another session; waiting (lock_timeout applies)', view;
+        PERFORM pg_advisory_xact_lock(lock_key);
+    END IF;
+
+    r.view_schema := v.view_schema;
+    r.view_name := v.view_name;
+    r.as_of := coalesce((o->>'as_of')::timestamptz, now());
+    r.refreshed_at := clock_timestamp();
+    -- 1. CLV models fitted on the summaries as of this refresh
+    t0 := clock_timestamp();
+    IF (o->>'clv')::boolean THEN
+        SELECT format_type(a.atttypid, NULL) INTO ts_type FROM pg_attribute a
+        WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
+          AND a.attname = v.ordered_at_column;
+        EXECUTE format($fit$
+            SELECT tiers.bgnbd_fit(s.frequency, s.recency, s.tenure),
+                   tiers.gamma_gamma_fit(s.frequency, s.monetary)
+            FROM (SELECT (tiers.customer_summary(o.%1$I, (o.%2$I)::numeric, $1::%3$s, %4$L::interval)).*
+                  FROM %5$I.%6$I AS o
+                  WHERE o.%7$I IS NOT NULL AND o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL
+                    AND o.%1$I <= $1::%3$s
+                  GROUP BY o.%7$I) s $fit$,
+            v.ordered_at_column, v.amount_column, ts_type, o->>'unit', v.source_schema, v.source_name,
+            v.customer_column)
+        INTO r.bgnbd, r.gamma_gamma USING r.as_of;
+    END IF;
+    r.fit_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+    INSERT INTO tiers.tier_view_refreshes VALUES (r.*);
+
+    -- 2. the view itself: CONCURRENTLY once populated, so readers are never blocked
+    t0 := clock_timestamp();
+    SELECT c.relispopulated INTO populated FROM pg_class c WHERE c.oid = view;
+    IF populated THEN
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', v.view_schema, v.view_name);
+    ELSE
+        EXECUTE format('REFRESH MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %I.%I', v.view_schema, v.view_name) INTO r.customers;
+    r.refresh_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+
+    -- 3. tier changes into the history (once per as_of date)
+    t0 := clock_timestamp();
+    IF o->>'tier_scheme' IS NOT NULL AND (o->>'history')::boolean THEN
+        SELECT max(e.evaluated_on) INTO last_eval FROM tiers.tier_evaluations e
+        WHERE e.scheme = o->>'tier_scheme';
+        IF last_eval IS NULL OR last_eval < r.as_of::date THEN
+            PERFORM tiers.snapshot_tiers(o->>'tier_scheme', view, 'customer', 'value', r.as_of::date);
+        ELSE
+            RAISE NOTICE 'tier history of scheme "%" already has an evaluation on or after %; not recorded again',
+                o->>'tier_scheme', r.as_of::date;
+        END IF;
+    END IF;
+    r.history_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+    UPDATE tiers.tier_view_refreshes x
+    SET customers = r.customers, refresh_ms = r.refresh_ms, history_ms = r.history_ms
+    WHERE x.view_schema = r.view_schema AND x.view_name = r.view_name AND x.refreshed_at = r.refreshed_at;
+    RETURN r;
+END
+$refresh$;
+COMMENT ON FUNCTION tiers.refresh_tier_view(regclass, boolean) IS
+    'Refreshes a tier view in one transaction: fits the CLV models for the new as_of (when the view has CLV columns), refreshes the materialized view (CONCURRENTLY once populated: readers see the old contents until commit), records tier changes in tiers.tier_history (once per as_of date), and returns the refresh row with the time of each stage. Runs at most once at a time per view (advisory transaction lock): a second caller waits (lock_timeout applies; 55P03 when it expires) or, with wait => false, gets a NOTICE and NULL. On error or cancel nothing changes. Not a tier view: 22023.';
+
+DROP FUNCTION tiers.create_tier_view(text, regclass, name, name, name, jsonb);
+CREATE FUNCTION tiers.create_tier_view(view_name text, source regclass, customer_column name,
+                                       ordered_at_column name, amount_column name,
+                                       options jsonb DEFAULT '{}')
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $create$
+DECLARE
+    v tiers.tier_views;
+    o jsonb;
+    t regtype;
+    view regclass;
+    other text;
+    col record;
+BEGIN
+    IF view_name IS NULL OR source IS NULL OR customer_column IS NULL OR ordered_at_column IS NULL
+       OR amount_column IS NULL THEN
+        RAISE EXCEPTION 'create_tier_view: view_name, source and the column names must not be NULL'
+            USING ERRCODE = '22004';
+    END IF;
+    IF view_name = '' OR octet_length(view_name) > 63 THEN
+        RAISE EXCEPTION 'view_name must be 1 to 63 bytes long, got % bytes', octet_length(view_name)
+            USING ERRCODE = '42622';
+    END IF;
+    o := tiers.tier_view_options(options);
+    IF NOT has_table_privilege(source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for %: create_tier_view needs SELECT on the source', source
+            USING ERRCODE = '42501';
+    END IF;
+    SELECT n.nspname, c.relname INTO v.source_schema, v.source_name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
+    -- the columns, resolved through the catalog
+    FOR col IN SELECT x.role, x.col, a.atttypid::regtype AS typ
+               FROM (VALUES ('customer_column', customer_column), ('ordered_at_column', ordered_at_column),
+                            ('amount_column', amount_column)) AS x(role, col)
+               LEFT JOIN pg_attribute a ON a.attrelid = source AND a.attname = x.col
+                                       AND a.attnum > 0 AND NOT a.attisdropped LOOP
+        IF col.typ IS NULL THEN
+            RAISE EXCEPTION '%: column "%" does not exist in %', col.role, col.col, source
+                USING ERRCODE = '42703';
+        END IF;
+        IF col.role = 'ordered_at_column' AND col.typ NOT IN
+               ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
+            RAISE EXCEPTION 'ordered_at_column "%" has type %; date, timestamp or timestamptz is needed',
+                col.col, col.typ USING ERRCODE = '42804';
+        END IF;
+        IF col.role = 'amount_column' AND col.typ NOT IN ('numeric'::regtype, 'float8'::regtype,
+               'float4'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'money'::regtype) THEN
+            RAISE EXCEPTION 'amount_column "%" has type %; a number type is needed', col.col, col.typ
+                USING ERRCODE = '42804';
+        END IF;
+    END LOOP;
+    IF o->>'tier_scheme' IS NOT NULL AND (o->>'history')::boolean THEN
+        SELECT format('%I.%I', d.view_schema, d.view_name) INTO other FROM tiers.tier_views d
+        WHERE d.options->>'tier_scheme' = o->>'tier_scheme' AND (d.options->>'history')::boolean;
+        IF other IS NOT NULL THEN
+            RAISE EXCEPTION 'the tier history of scheme "%" is already recorded by tier view %', o->>'tier_scheme', other
+                USING ERRCODE = '22023',
+                      HINT = 'Use a copy of the scheme or "history": false for the second view.';
+        END IF;
+    END IF;
+    IF to_regclass(format('%I.%I', o->>'schema', view_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation %.% already exists', quote_ident(o->>'schema'), quote_ident(view_name)
+            USING ERRCODE = '42P07';
+    END IF;
+    v.view_schema := o->>'schema';
+    v.view_name := view_name;
+    v.customer_column := customer_column;
+    v.ordered_at_column := ordered_at_column;
+    v.amount_column := amount_column;
+    v.options := o;
+    v.created_at := now();
+    v.created_by := current_user;
+    BEGIN
+        INSERT INTO tiers.tier_views VALUES (v.*);
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS other = CONSTRAINT_NAME;
+        IF other = 'tier_views_history_scheme' THEN
+            -- a declaration this role cannot see (row-level security) records the scheme already
+            RAISE EXCEPTION 'the tier history of scheme "%" is already recorded by another tier view', o->>'tier_scheme'
+                USING ERRCODE = '22023',
+                      HINT = 'Use a copy of the scheme or "history": false for the second view.';
+        END IF;
+        RAISE EXCEPTION 'tier view %.% is declared already, but its materialized view is missing',
+            quote_ident(v.view_schema), quote_ident(v.view_name)
+            USING ERRCODE = '42P07',
+                  HINT = 'It was dropped without tiers.drop_tier_view: a superuser deletes the declaration from tiers.tier_views.';
+    END;
+
+    EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA',
+                   v.view_schema, v.view_name, tiers.tier_view_sql(v));
+    view := format('%I.%I', v.view_schema, v.view_name)::regclass;
+    EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (customer)', v.view_schema, v.view_name);
+    EXECUTE format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', v.view_schema, v.view_name,
+        format('Tier view of %s (customer_tiers): one row per customer. Refresh with tiers.refresh_tier_view(%L). Declared in tiers.tier_views.',
+               source, view::text));
+    FOR col IN SELECT a.attname, d.description
+               FROM pg_attribute a
+               JOIN (VALUES
+                 ('customer', 'the customer key (source column ' || quote_ident(customer_column) || ')'),
+                 ('first_purchase', 'date of the first purchase'),
+                 ('last_purchase', 'date of the last purchase up to as_of'),
+                 ('orders', 'rows with an amount >= 0 (orders)'),
+                 ('returns', 'rows with a negative amount'),
+                 ('occasions', 'distinct purchase periods (unit ' || (o->>'unit') || ')'),
+                 ('frequency', 'repeat purchase occasions (occasions - 1)'),
+                 ('recency', 'first to last purchase, in units of ' || (o->>'unit')),
+                 ('tenure', 'first purchase to as_of, in units of ' || (o->>'unit')),
+                 ('since_last', 'last purchase to as_of, in units of ' || (o->>'unit')),
+                 ('monetary_total', 'net revenue up to as_of (exact decimal sum of the amounts)'),
+                 ('monetary', 'mean value of the repeat purchase occasions'),
+                 ('recent_spend', 'revenue in the last ' || (o->>'recent_window') || ' before as_of'),
+                 ('earlier_spend', 'revenue in the ' || (o->>'recent_window') || ' before that'),
+                 ('r', 'RFM recency score 1..' || (o->>'bins') || ' (higher is more recent)'),
+                 ('f', 'RFM frequency score 1..' || (o->>'bins')),
+                 ('m', 'RFM monetary score 1..' || (o->>'bins')),
+                 ('score', 'RFM cell, the three scores as text'),
+                 ('segment', 'RFM segment under rule set ' || (o->>'rule_set')),
+                 ('class8', '8-class RFM label (' || (o->>'class8_lang') || ')'),
+                 ('abc_class', 'ABC class by revenue (A up to ' || (o->>'abc_a_cut') || ', B up to ' || (o->>'abc_b_cut') || ' of revenue)'),
+                 ('p_alive', 'BG/NBD probability that the customer is alive at as_of'),
+                 ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
+                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
+                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
+                 ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
+                 ('previous_tier', 'tier recorded in tiers.tier_history before this refresh'),
+                 ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
+                 ('tags', 'customer tags (tiers.customer_tags)'),
+                 ('as_of', 'the time the view was computed for')) AS d(name, description)
+                 ON d.name = a.attname
+               WHERE a.attrelid = view AND a.attnum > 0 LOOP
+        EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', v.view_schema, v.view_name, col.attname, col.description);
+    END LOOP;
+    PERFORM tiers.refresh_tier_view(view);
+    RETURN view;
+END
+$create$;
+COMMENT ON FUNCTION tiers.create_tier_view(text, regclass, name, name, name, jsonb) IS
+    'Creates and populates a materialized tier view named view_name (used verbatim, 1..63 bytes) in options.schema over the orders in source: one row per customer with the summary, recent/earlier spend, RFM scores and segment, 8-class label, ABC class, optional CLV columns, optional tier, tags and as_of; a unique index on customer (for concurrent refresh) and a comment on every column. Options: as_of, unit, bins, rule_set, class8_lang, abc_a_cut, abc_b_cut, tier_scheme, tier_value, history, clv, clv_horizon, clv_discount, recent_window, filter ({column: value or [values]}), orders_since, schema. Needs SELECT on source (42501). Errors: NULL arguments 22004; bad options 22023; unknown columns 42703; wrong column types 42804; existing relation 42P07.';
+
+DROP FUNCTION tiers.schedule_tier_view(regclass, text);
+CREATE FUNCTION tiers.schedule_tier_view(view regclass, cron text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $schedule$
+DECLARE
+    cron_ns name := tiers.cron_schema();
+    job bigint;
+BEGIN
+    IF view IS NULL OR cron IS NULL THEN
+        RAISE EXCEPTION 'view and cron must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF cron_ns IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = '55000',
+                  HINT = 'Install the package postgresql-15-cron, add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, then CREATE EXTENSION pg_cron.';
+    END IF;
+    PERFORM tiers.tier_view_declaration(view, 'own');
+    EXECUTE format('SELECT %I.schedule($1, $2, $3)', cron_ns)
+    INTO job
+    USING tiers.tier_view_job_name(view), cron,
+          format('SELECT tiers.refresh_tier_view(%L::regclass, wait => false)', view::oid::regclass::text);
+    RETURN job;
+END
+$schedule$;
+COMMENT ON FUNCTION tiers.schedule_tier_view(regclass, text) IS
+    'Schedules tiers.refresh_tier_view(view, wait => false) with pg_cron (cron syntax, or ''N seconds''); scheduling again replaces the schedule. Returns the job id. pg_cron missing: 55000 with instructions; not a tier view: 22023.';
+
+DROP FUNCTION tiers.drop_tier_view(regclass);
+CREATE FUNCTION tiers.drop_tier_view(view regclass) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $drop$
+DECLARE
+    v tiers.tier_views;
+BEGIN
+    v := tiers.tier_view_declaration(view, 'own');
+    IF tiers.cron_schema() IS NOT NULL THEN
+        PERFORM tiers.unschedule_tier_view(view);
+    END IF;
+    -- the declaration first: row-level security shows it only while the view exists
+    DELETE FROM tiers.tier_views d WHERE d.view_schema = v.view_schema AND d.view_name = v.view_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the declaration of tier view % could not be deleted', view
+            USING ERRCODE = '42501', HINT = 'Dropping a tier view needs DELETE on tiers.tier_views.';
+    END IF;
+    EXECUTE format('DROP MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+END
+$drop$;
+COMMENT ON FUNCTION tiers.drop_tier_view(regclass) IS
+    'Drops a tier view, its pg_cron schedule, its declaration and its refresh records (the tier history of its scheme stays). Not a tier view: 22023; dependent objects: 2BP01.';
