@@ -66,6 +66,7 @@ outcome() { local rc; rc=$(cat "$DIR/out/$1.rc")
             elif grep -q "statement timeout" "$DIR/out/$1.err"; then echo timeout
             elif grep -q "canceling statement due to user request" "$DIR/out/$1.err"; then echo cancelled
             elif grep -q "terminating connection due to administrator command" "$DIR/out/$1.err"; then echo terminated
+            elif grep -q "server closed the connection unexpectedly" "$DIR/out/$1.err"; then echo "connection lost"
             else echo "other: $(head -c 200 "$DIR/out/$1.err")"; fi; }
 rand_ms() { echo $(( (RANDOM % ($2 - $1)) + $1 )); }
 sleep_ms() { sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"; }
@@ -92,6 +93,7 @@ if [ -n "$REPRODUCE" ]; then
         bg r$round "SET statement_timeout = '30s'; $PNBD"; pid_of r$round >/dev/null; sleep_ms "$ms"
         cp "$DIR/lib.copy" "$LIB"     # in place: the same inode, truncated and written again
         wait
+        sleep 0.5   # the postmaster logs the signal after the client has seen the connection drop
         after=$(grep -c "terminated by signal 7" "$DIR/server.log" || true)
         if [ "$after" -gt "$before" ]; then crashes=$((crashes + 1)); r="SIGBUS"; else r=$(outcome r$round); fi
         echo "round $round: library rewritten in place at ${ms} ms: $r"

@@ -968,9 +968,9 @@ CREATE FUNCTION tiers.tier_movements(scheme text)
 $movements$;
 
 COMMENT ON TABLE tiers.tier_history IS
-    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump.';
+    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
 COMMENT ON TABLE tiers.tier_evaluations IS
-    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump.';
+    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
 COMMENT ON FUNCTION tiers.snapshot_tiers(text, regclass, name, name, date) IS
     'Evaluates every customer of source (customer_column, value_column; any table or view the caller can read) against its current tier with tier_of(value, scheme, previous_tier) (new customers: tier_of(value, scheme)); records changes in tiers.tier_history (with the scheme''s grace_evaluations, a drop is held for that many consecutive evaluations, counted in tier_history.grace_used; a held customer counts as retained), closes customers missing from source (lost), and returns and stores the counts. evaluated_on must be after the scheme''s last evaluation (22023); unknown scheme 22023; NULL arguments 22004; unknown columns 42703. Identifiers are quoted; search_path is pinned.';
 COMMENT ON FUNCTION tiers.transitions(text, date, date) IS
@@ -1668,6 +1668,6 @@ COMMENT ON FUNCTION tiers.tier_report(regclass) IS
     'Per-tier, per-RFM-segment, per-ABC-class and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, and for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left). Tiers are listed highest first. Not a tier view: 22023.';
 
 COMMENT ON TABLE tiers.tier_views IS
-    'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view.';
+    'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
 COMMENT ON TABLE tiers.tier_view_refreshes IS
-    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history). A tier view reads its as_of and models from its latest row. Kept by pg_dump.';
+    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history). A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';

@@ -22,12 +22,16 @@ CREATE UNIQUE INDEX tier_views_history_scheme ON tiers.tier_views ((options OPER
 -- per-customer tier history and the records of tier views only row by row, to the roles
 -- entitled to them (row-level security). Writing anything needs the DBA's grants.
 ------------------------------------------------------------------------------------------
-GRANT USAGE ON SCHEMA tiers TO PUBLIC;
-GRANT SELECT ON tiers.rfm_rule_sets, tiers.rfm_segment_rules, tiers.tier_schemes, tiers.tier_levels,
-    tiers.tag_rules TO PUBLIC;  -- and tiers.effective_tag_rules (below, with the view)
--- SELECT for everyone on the table, but every row passes the policies below first
-GRANT SELECT ON tiers.tier_history, tiers.tier_evaluations, tiers.tier_views,
-    tiers.tier_view_refreshes TO PUBLIC;
+COMMENT ON TABLE tiers.tier_history IS
+    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
+COMMENT ON TABLE tiers.tier_evaluations IS
+    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
+COMMENT ON TABLE tiers.tier_views IS
+    'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
+COMMENT ON TABLE tiers.tier_view_refreshes IS
+    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history). A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
+-- The grants of 0.2.0 stay as they are (SELECT for PUBLIC on these four tables, unless a DBA
+-- revoked it): nothing is granted again here; the policies below decide which rows a role sees.
 ALTER TABLE tiers.tier_views ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tiers.tier_view_refreshes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tiers.tier_history ENABLE ROW LEVEL SECURITY;

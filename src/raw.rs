@@ -207,7 +207,19 @@ pub unsafe fn composite<T>(
         cache.tupdesc = pg_sys::BlessTupleDesc(pg_sys::CreateTupleDescCopy(td));
         pg_sys::MemoryContextSwitchTo(old);
     }
-    debug_assert_eq!((*cache.tupdesc).natts as usize, values.len());
+    // heap_form_tuple reads natts values and nulls: a row type that does not match the Rust
+    // side (an edited SQL definition) must be an error, not a read past the arrays
+    if (*cache.tupdesc).natts as usize != values.len() || nulls.len() != values.len() {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "result row type has {} columns, the function returns {}",
+                (*cache.tupdesc).natts,
+                values.len()
+            )
+        );
+    }
     let tuple = pg_sys::heap_form_tuple(
         cache.tupdesc,
         values.as_ptr() as *mut pg_sys::Datum,
