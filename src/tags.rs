@@ -319,7 +319,10 @@ sql_function!(ct_customer_tags, |fcinfo| {
     let tupdesc = pg_sys::lookup_rowtype_tupdesc(typ.0, typ.1);
     let natts = (*tupdesc).natts as usize;
     if cache.row_type != Some(typ) || cache.values.len() != natts {
-        let attrs = (*tupdesc).attrs.as_slice(natts);
+        // PgTupleDesc reads the attributes on every major (PostgreSQL 18 moved them behind
+        // compact_attrs); from_pg_unchecked: the descriptor is released below, not by the wrapper
+        let desc = pgrx::PgTupleDesc::from_pg_unchecked(tupdesc);
+        let attrs: Vec<&pg_sys::FormData_pg_attribute> = desc.iter().collect();
         cache.layout = cache
             .needed
             .iter()

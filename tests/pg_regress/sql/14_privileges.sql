@@ -112,7 +112,9 @@ SET ROLE bi;
 SELECT (SELECT count(*) FROM tiers.tier_history) AS history, (SELECT count(*) FROM tiers.tier_views) AS declarations;
 RESET ROLE;
 -- a tier view itself is readable by its owner only until granted
-SELECT c.relname, c.relacl FROM pg_class c WHERE c.relname IN ('analyst_view', 'secret_view') ORDER BY 1;
+SELECT c.relname, array_agg(DISTINCT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END) AS grantees
+FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+WHERE c.relname IN ('analyst_view', 'secret_view') GROUP BY 1 ORDER BY 1;
 DROP ROLE bi_member;
 DROP ROLE bi;
 SELECT tiers.drop_tier_view('secret_view');
