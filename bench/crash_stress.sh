@@ -57,7 +57,8 @@ LOAD="SELECT count(*) FROM (SELECT tiers.customer_summary(ordered_on, amount, '2
 
 # runs SQL in the background under application_name $1; the outcome goes to $DIR/out/$1
 bg() { local name=$1; shift
-       (PGAPPNAME=$name q -c "$*" >/dev/null 2>"$DIR/out/$name.err"; echo $? >"$DIR/out/$name.rc") & }
+       (rc=0; PGAPPNAME=$name q -c "$*" >/dev/null 2>"$DIR/out/$name.err" || rc=$?
+        echo $rc >"$DIR/out/$name.rc") & }
 pid_of() { for _ in $(seq 100); do
                p=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$1' AND state = 'active'")
                [ -n "$p" ] && { echo "$p"; return; }; sleep 0.1; done; }

@@ -29,9 +29,11 @@ else
     PGRX_HOME=$(pgrx_home_for "$MAJOR" "$PGC")
     export PGRX_HOME
 fi
-# one target directory per major, shared by every checkout (crates.io dependencies built once)
+# the target directory of scripts/test-pg.sh for that major (the build is reused)
 export CARGO_TARGET_DIR="$REPO/target/pg$MAJOR"
 [ "$MAJOR" = 15 ] && export CARGO_TARGET_DIR="$REPO/target"
+# (tests/packages.sh builds the previous release in a target directory of its own)
+[ -n "${CARGO_TARGET_DIR_OVERRIDE:-}" ] && export CARGO_TARGET_DIR="$CARGO_TARGET_DIR_OVERRIDE/pg$MAJOR"
 WORK=$(mktemp -d /tmp/customer_tiers-package.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 echo "== building $NAME $VERSION"

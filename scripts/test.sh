@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit tests of the core, #[pg_test] tests inside PostgreSQL, and the
 # SQL regression tests (pg_regress, expected output under tests/pg_regress/expected), and the
-# multi-session integration tests of tier views (tests/integration).
+# multi-session integration tests of tier views (tests/integration), then the same suites against
+# PostgreSQL 16, 17 and 18 (scripts/test-pg.sh) and the .deb packages (tests/packages.sh).
 # PostgreSQL runs as the postgres user in throw-away clusters under /tmp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,4 +38,13 @@ tests/integration/live_install.sh
 
 echo "== pgspot on the install and update scripts"
 tests/integration/pgspot.sh
+
+# the other majors: 17 and 18 in Debian chroots, 16 from PyPI, cached under /var/cache/customer_tiers
+for major in 16 17 18; do
+    echo "== PostgreSQL $major: pg_regress suite and integration tests"
+    scripts/test-pg.sh "$major"
+done
+
+echo "== .deb packages (15, 17, 18) installed by apt into clean chroots, updated from 0.2.0"
+tests/packages.sh
 echo "== all tests passed"
