@@ -235,7 +235,7 @@ BEGIN
             UNION ALL SELECT 'abc_class', t.abc_class, t.* FROM t
             UNION ALL SELECT 'all', 'all', t.* FROM t)
         SELECT g.dimension, g.grp, count(*), count(*)::float8 / nullif(tot.n, 0),
-               sum(g.monetary_total), sum(g.monetary_total) / nullif(tot.rev, 0),
+               sum(g.monetary_total)::float8, (sum(g.monetary_total) / nullif(tot.rev, 0))::float8,
                avg(g.clv), sum(g.clv), avg(g.since_last),
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.up), 0) END,
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.down), 0) END,
@@ -348,6 +348,214 @@ $refresh$;
 COMMENT ON FUNCTION tiers.refresh_tier_view(regclass, boolean) IS
     'Refreshes a tier view in one transaction: fits the CLV models for the new as_of (when the view has CLV columns), refreshes the materialized view (CONCURRENTLY once populated: readers see the old contents until commit), records tier changes in tiers.tier_history (once per as_of date), and returns the refresh row with the time of each stage. Runs at most once at a time per view (advisory transaction lock): a second caller waits (lock_timeout applies; 55P03 when it expires) or, with wait => false, gets a NOTICE and NULL. On error or cancel nothing changes. Not a tier view: 22023.';
 
+------------------------------------------------------------------------------------------
+-- BI-friendly tier views (issue 16): tier_rank, segment_rank, one boolean column per tag, exact
+-- money columns for numeric amounts; alter_tier_view. Existing tier views keep their columns
+-- until they are altered (tiers.alter_tier_view(view, '{}') rebuilds one with the new columns).
+------------------------------------------------------------------------------------------
+DROP FUNCTION tiers.tier_view_sql(tiers.tier_views);
+CREATE FUNCTION tiers.tier_view_sql(v tiers.tier_views) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $sql$
+DECLARE
+    o jsonb := v.options;
+    src text := format('%I.%I', v.source_schema, v.source_name);
+    ts_type text;
+    filter text := '';
+    k text;
+    vals jsonb;
+    clv boolean := (o->>'clv')::boolean;
+    scheme text := o->>'tier_scheme';
+    horizon_units float8 := tiers.interval_seconds((o->>'clv_horizon')::interval)
+                            / tiers.interval_seconds((o->>'unit')::interval);
+    money text;
+    tag_columns text := '';
+    tag record;
+    q text;
+BEGIN
+    SELECT format_type(a.atttypid, NULL) INTO ts_type
+    FROM pg_attribute a
+    WHERE a.attrelid = src::regclass AND a.attname = v.ordered_at_column AND NOT a.attisdropped;
+    -- money columns stay exact decimals when the amounts are (numeric, integers, money);
+    -- double precision amounts give double precision sums
+    SELECT CASE WHEN a.atttypid IN ('float4'::regtype, 'float8'::regtype) THEN '::float8' ELSE '' END
+    INTO money
+    FROM pg_attribute a
+    WHERE a.attrelid = src::regclass AND a.attname = v.amount_column AND NOT a.attisdropped;
+    -- one boolean column per tag in force (BI tools filter on them without SQL)
+    FOR tag IN SELECT r.tag FROM tiers.effective_tag_rules r WHERE r.enabled ORDER BY r.position, r.tag LOOP
+        IF octet_length('tag_' || tag.tag) > 63 THEN
+            RAISE NOTICE 'tag "%" has no boolean column (tag_% is longer than 63 bytes); it is in the tags column',
+                tag.tag, tag.tag;
+            CONTINUE;
+        END IF;
+        tag_columns := tag_columns || format(', %L = ANY (x.tags) AS %I', tag.tag, 'tag_' || tag.tag);
+    END LOOP;
+    IF o ? 'filter' AND o->'filter' IS NOT NULL THEN
+        FOR k, vals IN SELECT * FROM jsonb_each(o->'filter') LOOP
+            IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = src::regclass AND a.attname = k
+                           AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                RAISE EXCEPTION 'filter column "%" does not exist in %', k, src USING ERRCODE = '42703';
+            END IF;
+            IF jsonb_typeof(vals) <> 'array' THEN
+                vals := jsonb_build_array(vals);
+            END IF;
+            filter := filter || format(' AND (o.%I)::text = ANY (%L::text[])', k,
+                (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(vals) x));
+        END LOOP;
+    END IF;
+    IF o->>'orders_since' IS NOT NULL THEN
+        filter := filter || format(' AND o.%I >= %L::%s', v.ordered_at_column, o->>'orders_since', ts_type);
+    END IF;
+    q := format($q$
+WITH run AS (
+    SELECT r.as_of, r.bgnbd, r.gamma_gamma FROM tiers.tier_view_refreshes r
+    WHERE r.view_schema = %1$L AND r.view_name = %2$L
+    ORDER BY r.refreshed_at DESC LIMIT 1),
+src AS (
+    SELECT o.%3$I AS customer, o.%4$I AS ordered_at, (o.%5$I)::numeric AS amount
+    FROM %6$s AS o
+    WHERE o.%3$I IS NOT NULL AND o.%4$I IS NOT NULL AND o.%5$I IS NOT NULL%7$s),
+s AS (
+    SELECT src.customer,
+           (tiers.customer_summary(src.ordered_at, src.amount, run.as_of::%8$s, %9$L::interval)).*,
+           -- the exact decimal sum: equal revenues stay equal (and share their ABC class and M score)
+           sum(src.amount)%20$s AS net_revenue,
+           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at > run.as_of::%8$s - %10$L::interval), 0)%20$s AS recent_spend,
+           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at <= run.as_of::%8$s - %10$L::interval
+                    AND src.ordered_at > run.as_of::%8$s - 2 * %10$L::interval), 0)%20$s AS earlier_spend
+    FROM src CROSS JOIN run
+    WHERE src.ordered_at <= run.as_of::%8$s
+    GROUP BY src.customer),
+models AS (
+    SELECT tiers.rfm_model(s.since_last, s.frequency, s.net_revenue::float8, %11$s) AS rfm,
+           tiers.abc_model(s.net_revenue::float8, %12$s, %13$s) AS abc
+    FROM s),
+scored AS (
+    SELECT s.*, tiers.rfm_score(s.since_last, s.frequency, s.net_revenue::float8, m.rfm, %14$L) AS sc,
+           tiers.rfm_class8(s.since_last, s.frequency, s.net_revenue::float8, m.rfm, %15$L) AS class8,
+           tiers.abc_class(s.net_revenue::float8, m.abc) AS abc_class%16$s
+    FROM s CROSS JOIN models m CROSS JOIN run),
+-- segments in the order of the rule set (1 = its first segment, Others last), tiers from the top
+segment_ranks AS (
+    SELECT r.segment, (row_number() OVER (ORDER BY min(r.priority)))::int AS segment_rank
+    FROM tiers.rfm_segment_rules r WHERE r.rule_set = %14$L GROUP BY r.segment
+    UNION ALL
+    SELECT 'Others', (count(DISTINCT r.segment) + 1)::int FROM tiers.rfm_segment_rules r WHERE r.rule_set = %14$L),
+tier_ranks AS (
+    SELECT l.tier, (max(l.rank) OVER () + 1 - l.rank)::int AS tier_rank
+    FROM tiers.tier_levels l WHERE l.scheme = %21$L),
+final AS (
+    SELECT t.customer, t.first_purchase, t.last_purchase, t.orders, t.returns, t.occasions,
+           t.frequency, t.recency, t.tenure, t.since_last, t.net_revenue AS monetary_total, t.monetary,
+           t.recent_spend, t.earlier_spend, (t.sc).r, (t.sc).f, (t.sc).m, (t.sc).score,
+           (t.sc).segment, t.class8, t.abc_class%17$s%18$s
+    FROM scored t%19$s)
+SELECT x.*%23$s FROM (
+    SELECT customer_row.*,
+           (SELECT sr.segment_rank FROM segment_ranks sr WHERE sr.segment = customer_row.segment) AS segment_rank%22$s,
+           tiers.customer_tags(customer_row) AS tags, run.as_of
+    FROM final customer_row CROSS JOIN run) x
+$q$,
+        v.view_schema, v.view_name, v.customer_column, v.ordered_at_column, v.amount_column, src, filter,
+        ts_type, o->>'unit', o->>'recent_window', (o->>'bins')::int, (o->>'abc_a_cut')::float8,
+        (o->>'abc_b_cut')::float8, o->>'rule_set', o->>'class8_lang',
+        CASE WHEN clv THEN format($c$,
+           tiers.p_alive(run.bgnbd, s.frequency, s.recency, s.tenure) AS p_alive,
+           tiers.expected_purchases(run.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
+           tiers.expected_spend(run.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
+           tiers.clv_estimate(run.bgnbd, run.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval) AS clv$c$,
+           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit') ELSE '' END,
+        CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv' ELSE '' END,
+        CASE WHEN scheme IS NOT NULL THEN format(
+           ', t.%1$I::float8 AS value, h.tier AS previous_tier, '
+           'tiers.tier_of(t.%1$I::float8, %2$L, h.tier, h.grace_used) AS tier',
+           CASE o->>'tier_value' WHEN 'monetary_total' THEN 'net_revenue' ELSE o->>'tier_value' END, scheme)
+           ELSE '' END,
+        -- the previous tier is the one in force the day before as_of, so a second refresh for
+        -- the same date gives the same tiers as the first
+        CASE WHEN scheme IS NOT NULL THEN format(
+           ' CROSS JOIN run LEFT JOIN tiers.tier_history h ON h.scheme = %L AND h.customer = t.customer::text'
+           ' AND h.valid_from < run.as_of::%s AND (h.valid_to IS NULL OR h.valid_to >= run.as_of::%s)',
+           scheme, 'date', 'date') ELSE '' END,
+        money, scheme,
+        CASE WHEN scheme IS NOT NULL THEN
+           ', (SELECT tr.tier_rank FROM tier_ranks tr WHERE tr.tier = customer_row.tier) AS tier_rank'
+           ELSE '' END,
+        tag_columns);
+    RETURN q;
+END
+$sql$;
+COMMENT ON FUNCTION tiers.tier_view_sql(tiers.tier_views) IS
+    'The SELECT behind a declared tier view (for inspection; create_tier_view uses it). Every name comes from the catalog and is quoted.';
+
+-- Creates the materialized view of a declaration WITH NO DATA, its unique index on customer and
+-- a comment on the view and on every column (create_tier_view and alter_tier_view).
+CREATE FUNCTION tiers.tier_view_build(v tiers.tier_views) RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $build$
+DECLARE
+    o jsonb := v.options;
+    view regclass;
+    col record;
+BEGIN
+    EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA',
+                   v.view_schema, v.view_name, tiers.tier_view_sql(v));
+    view := format('%I.%I', v.view_schema, v.view_name)::regclass;
+    EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (customer)', v.view_schema, v.view_name);
+    EXECUTE format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', v.view_schema, v.view_name,
+        format('Tier view of %s (customer_tiers): one row per customer. Refresh with tiers.refresh_tier_view(%L). Declared in tiers.tier_views.',
+               format('%I.%I', v.source_schema, v.source_name), view::text));
+    FOR col IN SELECT a.attname, d.description
+               FROM pg_attribute a
+               JOIN (VALUES
+                 ('customer', 'the customer key (source column ' || quote_ident(v.customer_column) || ')'),
+                 ('first_purchase', 'date of the first purchase'),
+                 ('last_purchase', 'date of the last purchase up to as_of'),
+                 ('orders', 'rows with an amount >= 0 (orders)'),
+                 ('returns', 'rows with a negative amount'),
+                 ('occasions', 'distinct purchase periods (unit ' || (o->>'unit') || ')'),
+                 ('frequency', 'repeat purchase occasions (occasions - 1)'),
+                 ('recency', 'first to last purchase, in units of ' || (o->>'unit')),
+                 ('tenure', 'first purchase to as_of, in units of ' || (o->>'unit')),
+                 ('since_last', 'last purchase to as_of, in units of ' || (o->>'unit')),
+                 ('monetary_total', 'net revenue up to as_of (exact decimal sum of the amounts)'),
+                 ('monetary', 'mean value of the repeat purchase occasions'),
+                 ('recent_spend', 'revenue in the last ' || (o->>'recent_window') || ' before as_of'),
+                 ('earlier_spend', 'revenue in the ' || (o->>'recent_window') || ' before that'),
+                 ('r', 'RFM recency score 1..' || (o->>'bins') || ' (higher is more recent)'),
+                 ('f', 'RFM frequency score 1..' || (o->>'bins')),
+                 ('m', 'RFM monetary score 1..' || (o->>'bins')),
+                 ('score', 'RFM cell, the three scores as text'),
+                 ('segment', 'RFM segment under rule set ' || (o->>'rule_set')),
+                 ('class8', '8-class RFM label (' || (o->>'class8_lang') || ')'),
+                 ('abc_class', 'ABC class by revenue (A up to ' || (o->>'abc_a_cut') || ', B up to ' || (o->>'abc_b_cut') || ' of revenue)'),
+                 ('p_alive', 'BG/NBD probability that the customer is alive at as_of'),
+                 ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
+                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
+                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
+                 ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
+                 ('previous_tier', 'tier recorded in tiers.tier_history before this refresh'),
+                 ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
+                 ('segment_rank', 'position of the segment in rule set ' || (o->>'rule_set') || ' (1 = its first segment, Others last): sort segments by it'),
+                 ('tier_rank', 'rank of the tier, 1 = the highest tier of scheme ' || coalesce(o->>'tier_scheme', '') || ': sort tiers by it'),
+                 ('tags', 'customer tags (tiers.customer_tags)'),
+                 ('as_of', 'the time the view was computed for')) AS d(name, description)
+                 ON d.name = a.attname
+               WHERE a.attrelid = view AND a.attnum > 0
+               UNION ALL
+               SELECT a.attname, format('TRUE when the customer has the tag %s (tiers.effective_tag_rules)', substr(a.attname, 5))
+               FROM pg_attribute a
+               WHERE a.attrelid = view AND a.attnum > 0 AND a.attname LIKE 'tag\_%' AND a.atttypid = 'bool'::regtype LOOP
+        EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', v.view_schema, v.view_name, col.attname, col.description);
+    END LOOP;
+    RETURN view;
+END
+$build$;
+COMMENT ON FUNCTION tiers.tier_view_build(tiers.tier_views) IS
+    'Creates the materialized view of a tier-view declaration (WITH NO DATA), its unique index on customer and the comments on the view and its columns. Used by create_tier_view and alter_tier_view.';
+
 DROP FUNCTION tiers.create_tier_view(text, regclass, name, name, name, jsonb);
 CREATE FUNCTION tiers.create_tier_view(view_name text, source regclass, customer_column name,
                                        ordered_at_column name, amount_column name,
@@ -437,50 +645,7 @@ BEGIN
                   HINT = 'It was dropped without tiers.drop_tier_view: a superuser deletes the declaration from tiers.tier_views.';
     END;
 
-    EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA',
-                   v.view_schema, v.view_name, tiers.tier_view_sql(v));
-    view := format('%I.%I', v.view_schema, v.view_name)::regclass;
-    EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (customer)', v.view_schema, v.view_name);
-    EXECUTE format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', v.view_schema, v.view_name,
-        format('Tier view of %s (customer_tiers): one row per customer. Refresh with tiers.refresh_tier_view(%L). Declared in tiers.tier_views.',
-               source, view::text));
-    FOR col IN SELECT a.attname, d.description
-               FROM pg_attribute a
-               JOIN (VALUES
-                 ('customer', 'the customer key (source column ' || quote_ident(customer_column) || ')'),
-                 ('first_purchase', 'date of the first purchase'),
-                 ('last_purchase', 'date of the last purchase up to as_of'),
-                 ('orders', 'rows with an amount >= 0 (orders)'),
-                 ('returns', 'rows with a negative amount'),
-                 ('occasions', 'distinct purchase periods (unit ' || (o->>'unit') || ')'),
-                 ('frequency', 'repeat purchase occasions (occasions - 1)'),
-                 ('recency', 'first to last purchase, in units of ' || (o->>'unit')),
-                 ('tenure', 'first purchase to as_of, in units of ' || (o->>'unit')),
-                 ('since_last', 'last purchase to as_of, in units of ' || (o->>'unit')),
-                 ('monetary_total', 'net revenue up to as_of (exact decimal sum of the amounts)'),
-                 ('monetary', 'mean value of the repeat purchase occasions'),
-                 ('recent_spend', 'revenue in the last ' || (o->>'recent_window') || ' before as_of'),
-                 ('earlier_spend', 'revenue in the ' || (o->>'recent_window') || ' before that'),
-                 ('r', 'RFM recency score 1..' || (o->>'bins') || ' (higher is more recent)'),
-                 ('f', 'RFM frequency score 1..' || (o->>'bins')),
-                 ('m', 'RFM monetary score 1..' || (o->>'bins')),
-                 ('score', 'RFM cell, the three scores as text'),
-                 ('segment', 'RFM segment under rule set ' || (o->>'rule_set')),
-                 ('class8', '8-class RFM label (' || (o->>'class8_lang') || ')'),
-                 ('abc_class', 'ABC class by revenue (A up to ' || (o->>'abc_a_cut') || ', B up to ' || (o->>'abc_b_cut') || ' of revenue)'),
-                 ('p_alive', 'BG/NBD probability that the customer is alive at as_of'),
-                 ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
-                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
-                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
-                 ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
-                 ('previous_tier', 'tier recorded in tiers.tier_history before this refresh'),
-                 ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
-                 ('tags', 'customer tags (tiers.customer_tags)'),
-                 ('as_of', 'the time the view was computed for')) AS d(name, description)
-                 ON d.name = a.attname
-               WHERE a.attrelid = view AND a.attnum > 0 LOOP
-        EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', v.view_schema, v.view_name, col.attname, col.description);
-    END LOOP;
+    view := tiers.tier_view_build(v);
     PERFORM tiers.refresh_tier_view(view);
     RETURN view;
 END
@@ -537,3 +702,75 @@ END
 $drop$;
 COMMENT ON FUNCTION tiers.drop_tier_view(regclass) IS
     'Drops a tier view, its pg_cron schedule, its declaration and its refresh records (the tier history of its scheme stays). Not a tier view: 22023; dependent objects: 2BP01.';
+
+CREATE FUNCTION tiers.alter_tier_view(view regclass, options jsonb) RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $alter$
+DECLARE
+    v tiers.tier_views;
+    o jsonb;
+    acl aclitem[];
+    owner name;
+    view_comment text;
+    job_schedule text;
+    cron_ns name := tiers.cron_schema();
+    g record;
+    new_view regclass;
+BEGIN
+    IF view IS NULL OR options IS NULL THEN
+        RAISE EXCEPTION 'view and options must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    v := tiers.tier_view_declaration(view, 'own');
+    IF jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = '22023';
+    END IF;
+    -- the declared options changed by options; a null value resets an option to its default
+    o := tiers.tier_view_options(jsonb_strip_nulls(v.options || options));
+    IF o->>'schema' IS DISTINCT FROM v.view_schema THEN
+        RAISE EXCEPTION 'alter_tier_view cannot move a view to another schema (ALTER MATERIALIZED VIEW ... SET SCHEMA does not move its declaration either)'
+            USING ERRCODE = '22023';
+    END IF;
+    -- no refresh of this view meanwhile (the lock refresh_tier_view takes)
+    PERFORM pg_advisory_xact_lock(('tiers.tier_views'::regclass::oid::bigint << 32) | view::oid::bigint);
+    SELECT c.relacl, pg_get_userbyid(c.relowner) INTO acl, owner FROM pg_class c WHERE c.oid = view;
+    view_comment := obj_description(view, 'pg_class');
+    IF cron_ns IS NOT NULL THEN
+        EXECUTE format('SELECT j.schedule FROM %I.job j WHERE j.jobname = $1', cron_ns)
+        INTO job_schedule USING tiers.tier_view_job_name(view);
+    END IF;
+
+    BEGIN
+        UPDATE tiers.tier_views d SET options = o
+        WHERE d.view_schema = v.view_schema AND d.view_name = v.view_name;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'the tier history of scheme "%" is already recorded by another tier view', o->>'tier_scheme'
+            USING ERRCODE = '22023',
+                  HINT = 'Use a copy of the scheme or "history": false for this view.';
+    END;
+    v.options := o;
+    IF job_schedule IS NOT NULL THEN
+        PERFORM tiers.unschedule_tier_view(view);
+    END IF;
+    -- dependent objects of the user make this fail (2BP01) and nothing changes
+    EXECUTE format('DROP MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+    new_view := tiers.tier_view_build(v);
+    -- the owner, grants, comment and schedule the view had
+    IF owner <> current_user THEN
+        EXECUTE format('ALTER MATERIALIZED VIEW %s OWNER TO %I', new_view, owner);
+    END IF;
+    FOR g IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM aclexplode(acl) a
+             WHERE a.grantee <> (SELECT c.relowner FROM pg_class c WHERE c.oid = new_view) LOOP
+        EXECUTE format('GRANT %s ON %s TO %s%s', g.privilege_type, new_view,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    EXECUTE format('COMMENT ON MATERIALIZED VIEW %s IS %L', new_view, view_comment);
+    IF job_schedule IS NOT NULL THEN
+        PERFORM tiers.schedule_tier_view(new_view, job_schedule);
+    END IF;
+    PERFORM tiers.refresh_tier_view(new_view);
+    RETURN new_view;
+END
+$alter$;
+COMMENT ON FUNCTION tiers.alter_tier_view(regclass, jsonb) IS
+    'Changes the options of a tier view (merged into the declared ones; a null value resets an option to its default) and rebuilds it with its new columns in one transaction: the owner, grants, view comment, pg_cron schedule, refresh records and tier history are kept, column comments describe the new options, and the view is refreshed. Needs the view''s owner (42501); bad options 22023 (also a scheme whose history another view records, or a change of schema); objects depending on the view: 2BP01; NULL arguments 22004.';

@@ -150,9 +150,14 @@ q -d it -c "SELECT status, return_message FROM cron.job_run_details ORDER BY run
 [ "$(q -d it -c "SELECT tiers.unschedule_tier_view('it_tiers')")" = t ] || fail "unschedule"
 [ "$(q -d it -c "SELECT count(*) FROM cron.job")" = 0 ] || fail "job left after unschedule"
 q -d it -c "SELECT tiers.schedule_tier_view('it_tiers', '0 3 * * *')" >/dev/null
+# alter_tier_view rebuilds the view (a new oid): the job follows it, with the same schedule
+q -d it -c "SELECT tiers.alter_tier_view('it_tiers', '{\"class8_lang\": \"en\"}')" >/dev/null
+[ "$(q -d it -c "SELECT count(*) FROM cron.job WHERE jobname = tiers.tier_view_job_name('it_tiers') AND schedule = '0 3 * * *'")" = 1 ] \
+    || { q -d it -c "SELECT jobname, schedule FROM cron.job"; fail "the schedule did not survive alter_tier_view"; }
+[ "$(q -d it -c "SELECT count(*) FROM cron.job")" = 1 ] || fail "alter_tier_view left the old job"
 q -d it -c "SELECT tiers.drop_tier_view('it_tiers')" >/dev/null
 [ "$(q -d it -c "SELECT count(*) FROM cron.job")" = 0 ] || fail "job left after drop_tier_view"
-pass "pg_cron ran the scheduled refresh; unschedule and drop_tier_view remove the job"
+pass "pg_cron ran the scheduled refresh; alter_tier_view keeps the schedule; unschedule and drop_tier_view remove the job"
 
 if grep -qE "PANIC|terminated by signal" "$DIR/server.log"; then
     fail "server crash in the log"

@@ -134,5 +134,12 @@ bi=$(q -d old2 -c "SET ROLE upgrade_bi" -c "SELECT count(*) FROM tiers.tier_hist
 [ "$bi" = "$total" ] || fail "the reader of the tier view sees $bi of $total history rows"
 q -d old2 -c "SET ROLE upgrade_bi" -c "SELECT count(*) FROM club_moves" >/dev/null || fail "the reader's view over transitions()"
 echo "ok: after 0.2.0 -> $CURRENT the history ($total rows) is hidden from PUBLIC and visible to the view's reader; the user's view over transitions() survived"
+# a tier view made by 0.2.0: reports work, and alter_tier_view gives it the new columns, grants kept
+q -d old2 -c "SELECT count(*) FROM tiers.tier_report('club_view')" >/dev/null || fail "tier_report on a 0.2.0 tier view"
+q -d old2 -c "SELECT tiers.alter_tier_view('club_view', '{}')" >/dev/null
+cols=$(q -d old2 -c "SELECT string_agg(attname || ':' || format_type(atttypid, NULL), ',' ORDER BY attname) FROM pg_attribute WHERE attrelid = 'club_view'::regclass AND attname IN ('monetary_total', 'tier_rank', 'tag_vip')")
+[ "$cols" = "monetary_total:numeric,tag_vip:boolean,tier_rank:integer" ] || fail "alter_tier_view on a 0.2.0 view: $cols"
+[ "$(q -d old2 -c "SELECT has_table_privilege('upgrade_bi', 'club_view', 'SELECT')")" = t ] || fail "grant lost by alter_tier_view"
+echo "ok: a 0.2.0 tier view reports, and alter_tier_view rebuilds it with the new columns, keeping its grants"
 q -d postgres -c "DROP DATABASE old2" -c "DROP ROLE upgrade_bi" -c "DROP ROLE upgrade_nobody"
 echo "== upgrade test passed"
