@@ -452,10 +452,10 @@ final AS (
            (t.sc).segment, t.class8, t.abc_class%17$s%18$s
     FROM scored t%19$s)
 SELECT x.*%23$s FROM (
-    SELECT customer_row.*,
-           (SELECT sr.segment_rank FROM segment_ranks sr WHERE sr.segment = customer_row.segment) AS segment_rank%22$s,
-           tiers.customer_tags(customer_row) AS tags, run.as_of
-    FROM final customer_row CROSS JOIN run) x
+    SELECT customer_row.*, sr.segment_rank%22$s, tiers.customer_tags(customer_row) AS tags, run.as_of
+    FROM final customer_row CROSS JOIN run
+    LEFT JOIN segment_ranks sr ON sr.segment = customer_row.segment%24$s
+    OFFSET 0) x  -- not flattened: the tag columns read tags instead of calling customer_tags again
 $q$,
         v.view_schema, v.view_name, v.customer_column, v.ordered_at_column, v.amount_column, src, filter,
         ts_type, o->>'unit', o->>'recent_window', (o->>'bins')::int, (o->>'abc_a_cut')::float8,
@@ -480,10 +480,9 @@ $q$,
            ' AND h.valid_from < run.as_of::%s AND (h.valid_to IS NULL OR h.valid_to >= run.as_of::%s)',
            scheme, 'date', 'date') ELSE '' END,
         money, scheme,
-        CASE WHEN scheme IS NOT NULL THEN
-           ', (SELECT tr.tier_rank FROM tier_ranks tr WHERE tr.tier = customer_row.tier) AS tier_rank'
-           ELSE '' END,
-        tag_columns);
+        CASE WHEN scheme IS NOT NULL THEN ', tr.tier_rank' ELSE '' END,
+        tag_columns,
+        CASE WHEN scheme IS NOT NULL THEN ' LEFT JOIN tier_ranks tr ON tr.tier = customer_row.tier' ELSE '' END);
     RETURN q;
 END
 $sql$;
