@@ -33,6 +33,9 @@ tests/integration/upgrade.sh
 echo "== query cancel and statement_timeout within 100 ms"
 tests/integration/cancel.sh
 
+echo "== the SQL of docs/bi.md on the demo's tier view"
+tests/integration/docs_bi.sh
+
 echo "== installing the library while a backend runs it (issue 18)"
 tests/integration/live_install.sh
 
