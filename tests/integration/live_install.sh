@@ -12,7 +12,7 @@
 # Here: a Pareto/NBD fit runs in a throw-away cluster while `cargo pgrx install --sudo` (the same
 # code path, release profile so that the installed build stays the release one) installs the
 # library again through that PATH; the backend must still be running afterwards, answer a
-# cancel with an ERROR within 2 s (cancel is checked before every pattern), and a new session
+# cancel with an ERROR within 2 s (cancel is checked every 16 patterns), and a new session
 # must load the new file. The current version must be built (cargo pgrx install --release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
