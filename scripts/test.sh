@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit tests of the core, #[pg_test] tests inside PostgreSQL, and the
 # SQL regression tests (pg_regress, expected output under tests/pg_regress/expected), and the
-# multi-session integration tests of tier views (tests/integration), then the same suites against
+# multi-session integration tests of tier views (tests/integration), a three-node Citus cluster
+# (tests/citus), then the same suites against
 # PostgreSQL 16, 17 and 18 (scripts/test-pg.sh) and the .deb packages (tests/packages.sh).
 # PostgreSQL runs as the postgres user in throw-away clusters under /tmp.
 set -euo pipefail
@@ -41,6 +42,9 @@ tests/integration/live_install.sh
 
 echo "== pgspot on the install and update scripts"
 tests/integration/pgspot.sh
+
+echo "== Citus: a coordinator and two workers (partial aggregation, configuration, tier views)"
+tests/citus/run.sh
 
 # the other majors: 17 and 18 in Debian chroots, 16 from PyPI, cached under /var/cache/customer_tiers
 for major in 16 17 18; do

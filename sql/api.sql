@@ -183,50 +183,38 @@ COMMENT ON TYPE tiers.customer_summary IS
 ------------------------------------------------------------------------------------------
 -- rfm_model(recency, frequency, monetary [, bins])
 ------------------------------------------------------------------------------------------
-CREATE FUNCTION tiers.rfm_model_trans(internal, double precision, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_model_trans';
-CREATE FUNCTION tiers.rfm_model_trans(internal, double precision, double precision, double precision, integer)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision, integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_model_trans_bins';
-CREATE FUNCTION tiers.rfm_model_combine(internal, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.rfm_model_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_model_combine';
-CREATE FUNCTION tiers.rfm_model_serialize(internal)
-    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_rfm_model_serialize';
-CREATE FUNCTION tiers.rfm_model_deserialize(bytea, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_rfm_model_deserialize';
-CREATE FUNCTION tiers.rfm_model_final(internal)
+CREATE FUNCTION tiers.rfm_model_final(bytea)
     RETURNS tiers.rfm_model LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_model_final';
 
 CREATE AGGREGATE tiers.rfm_model(recency double precision, frequency double precision, monetary double precision) (
-    SFUNC = tiers.rfm_model_trans, STYPE = internal,
+    SFUNC = tiers.rfm_model_trans, STYPE = bytea,
     FINALFUNC = tiers.rfm_model_final,
     COMBINEFUNC = tiers.rfm_model_combine,
-    SERIALFUNC = tiers.rfm_model_serialize,
-    DESERIALFUNC = tiers.rfm_model_deserialize,
     PARALLEL = SAFE);
 CREATE AGGREGATE tiers.rfm_model(recency double precision, frequency double precision, monetary double precision, bins integer) (
-    SFUNC = tiers.rfm_model_trans, STYPE = internal,
+    SFUNC = tiers.rfm_model_trans, STYPE = bytea,
     FINALFUNC = tiers.rfm_model_final,
     COMBINEFUNC = tiers.rfm_model_combine,
-    SERIALFUNC = tiers.rfm_model_serialize,
-    DESERIALFUNC = tiers.rfm_model_deserialize,
     PARALLEL = SAFE);
 
 COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision) IS
     'RFM model of a customer population with 5 bins: per dimension the k/5 quantiles (exactly percentile_cont) and the mean. Pass recency as the time since the last purchase. Rows with a NULL are skipped; NaN/Infinity is an error (22023). NULL for an empty population. Use as tiers.rfm_model(r, f, m) OVER () to score in one query.';
 COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision, integer) IS
     'RFM model with bins (2..10, else 22003) quantile bins per dimension: breakpoints are the k/bins quantiles computed exactly as percentile_cont, plus the population means.';
-COMMENT ON FUNCTION tiers.rfm_model_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.rfm_model (internal).';
-COMMENT ON FUNCTION tiers.rfm_model_trans(internal, double precision, double precision, double precision, integer) IS 'Transition function of tiers.rfm_model (internal).';
-COMMENT ON FUNCTION tiers.rfm_model_combine(internal, internal) IS 'Combine function of tiers.rfm_model (internal).';
-COMMENT ON FUNCTION tiers.rfm_model_serialize(internal) IS 'Serializes a tiers.rfm_model state (internal).';
-COMMENT ON FUNCTION tiers.rfm_model_deserialize(bytea, internal) IS 'Deserializes a tiers.rfm_model state (internal).';
-COMMENT ON FUNCTION tiers.rfm_model_final(internal) IS 'Final function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision, integer) IS 'Transition function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.rfm_model_combine(bytea, bytea) IS 'Combine function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.rfm_model_final(bytea) IS 'Final function of tiers.rfm_model (internal).';
 COMMENT ON TYPE tiers.rfm_model IS
     'An RFM model value: bins, customers, r_breaks/f_breaks/m_breaks (bins - 1 ascending breakpoints each), r_mean/f_mean/m_mean. Storable in tables; text form round-trips.';
 
@@ -349,71 +337,65 @@ COMMENT ON FUNCTION tiers.rfm_preset_rules() IS
 ------------------------------------------------------------------------------------------
 -- ABC / Pareto
 ------------------------------------------------------------------------------------------
-CREATE FUNCTION tiers.abc_trans(internal, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.abc_trans(bytea, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_abc_model_trans';
-CREATE FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_abc_model_trans_cuts';
-CREATE FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision, text)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision, text)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_abc_model_trans_conv';
-CREATE FUNCTION tiers.abc_trans(internal, double precision, text)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.abc_trans(bytea, double precision, text)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_abc_model_trans_method';
-CREATE FUNCTION tiers.pareto_curve_trans(internal, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.pareto_curve_trans(bytea, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_pareto_curve_trans';
-CREATE FUNCTION tiers.pareto_curve_trans(internal, double precision, integer)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.pareto_curve_trans(bytea, double precision, integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_pareto_curve_trans_points';
-CREATE FUNCTION tiers.abc_combine(internal, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+CREATE FUNCTION tiers.abc_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_abc_combine';
-CREATE FUNCTION tiers.abc_serialize(internal)
-    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_serialize';
-CREATE FUNCTION tiers.abc_deserialize(bytea, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_deserialize';
-CREATE FUNCTION tiers.abc_model_final(internal)
+CREATE FUNCTION tiers.abc_model_final(bytea)
     RETURNS tiers.abc_model LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_abc_model_final';
-CREATE FUNCTION tiers.pareto_final(internal)
+CREATE FUNCTION tiers.pareto_final(bytea)
     RETURNS tiers.pareto LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_pareto_final';
-CREATE FUNCTION tiers.pareto_curve_final(internal)
+CREATE FUNCTION tiers.pareto_curve_final(bytea)
     RETURNS tiers.pareto_point[] LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_pareto_curve_final';
 
 CREATE AGGREGATE tiers.abc_model(value double precision) (
-    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
-    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
-    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.abc_trans, STYPE = bytea, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.abc_model(value double precision, a_cut double precision, b_cut double precision) (
-    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
-    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
-    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.abc_trans, STYPE = bytea, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.abc_model(value double precision, a_cut double precision, b_cut double precision, convention text) (
-    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
-    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
-    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.abc_trans, STYPE = bytea, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.abc_model(value double precision, convention text) (
-    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.abc_model_final,
-    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
-    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.abc_trans, STYPE = bytea, FINALFUNC = tiers.abc_model_final,
+    COMBINEFUNC = tiers.abc_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.pareto(value double precision) (
-    SFUNC = tiers.abc_trans, STYPE = internal, FINALFUNC = tiers.pareto_final,
-    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
-    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.abc_trans, STYPE = bytea, FINALFUNC = tiers.pareto_final,
+    COMBINEFUNC = tiers.abc_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.pareto_curve(value double precision) (
-    SFUNC = tiers.pareto_curve_trans, STYPE = internal, FINALFUNC = tiers.pareto_curve_final,
-    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
-    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.pareto_curve_trans, STYPE = bytea, FINALFUNC = tiers.pareto_curve_final,
+    COMBINEFUNC = tiers.abc_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.pareto_curve(value double precision, points integer) (
-    SFUNC = tiers.pareto_curve_trans, STYPE = internal, FINALFUNC = tiers.pareto_curve_final,
-    COMBINEFUNC = tiers.abc_combine, SERIALFUNC = tiers.abc_serialize,
-    DESERIALFUNC = tiers.abc_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.pareto_curve_trans, STYPE = bytea, FINALFUNC = tiers.pareto_curve_final,
+    COMBINEFUNC = tiers.abc_combine,
+    PARALLEL = SAFE);
 
 CREATE FUNCTION tiers.abc_class(cumulative_share double precision,
                                 a_cut double precision DEFAULT 0.80, b_cut double precision DEFAULT 0.95)
@@ -446,75 +428,65 @@ COMMENT ON FUNCTION tiers.abc_class(double precision, double precision, double p
     'ABC class from a cumulative share including the customer (e.g. sum(v) OVER (ORDER BY v DESC) / sum(v) OVER ()): A when <= a_cut (0.80), B when <= b_cut (0.95), else C. Bad cut-offs 22023; NULL gives NULL.';
 COMMENT ON FUNCTION tiers.abc_class(double precision, tiers.abc_model) IS
     'ABC class of a value under a model: A when value >= a_min, B when >= b_min, else C; values <= 0 are C. NULL gives NULL; NaN/Infinity 22023.';
-COMMENT ON FUNCTION tiers.abc_trans(internal, double precision) IS 'Transition function of tiers.abc_model and tiers.pareto (internal).';
-COMMENT ON FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.abc_model (internal).';
-COMMENT ON FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
-COMMENT ON FUNCTION tiers.abc_trans(internal, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
-COMMENT ON FUNCTION tiers.pareto_curve_trans(internal, double precision) IS 'Transition function of tiers.pareto_curve (internal).';
-COMMENT ON FUNCTION tiers.pareto_curve_trans(internal, double precision, integer) IS 'Transition function of tiers.pareto_curve (internal).';
-COMMENT ON FUNCTION tiers.abc_combine(internal, internal) IS 'Combine function of the ABC/Pareto aggregates (internal).';
-COMMENT ON FUNCTION tiers.abc_serialize(internal) IS 'Serializes an ABC/Pareto state (internal).';
-COMMENT ON FUNCTION tiers.abc_deserialize(bytea, internal) IS 'Deserializes an ABC/Pareto state (internal).';
-COMMENT ON FUNCTION tiers.abc_model_final(internal) IS 'Final function of tiers.abc_model (internal).';
-COMMENT ON FUNCTION tiers.pareto_final(internal) IS 'Final function of tiers.pareto (internal).';
-COMMENT ON FUNCTION tiers.pareto_curve_final(internal) IS 'Final function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision) IS 'Transition function of tiers.abc_model and tiers.pareto (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_trans(bytea, double precision) IS 'Transition function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_trans(bytea, double precision, integer) IS 'Transition function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.abc_combine(bytea, bytea) IS 'Combine function of the ABC/Pareto aggregates (internal).';
+COMMENT ON FUNCTION tiers.abc_model_final(bytea) IS 'Final function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.pareto_final(bytea) IS 'Final function of tiers.pareto (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_final(bytea) IS 'Final function of tiers.pareto_curve (internal).';
 
 ------------------------------------------------------------------------------------------
 -- CLV: BG/NBD and Gamma-Gamma
 ------------------------------------------------------------------------------------------
-CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
-CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
-CREATE FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
-CREATE FUNCTION tiers.bgnbd_combine(internal, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_combine';
-CREATE FUNCTION tiers.bgnbd_serialize(internal)
-    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_serialize';
-CREATE FUNCTION tiers.bgnbd_deserialize(bytea, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_deserialize';
-CREATE FUNCTION tiers.bgnbd_final(internal)
+CREATE FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_combine';
+CREATE FUNCTION tiers.bgnbd_final(bytea)
     RETURNS tiers.bgnbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_final';
-CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
-CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
-CREATE FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision, double precision)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
-CREATE FUNCTION tiers.gamma_gamma_combine(internal, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_combine';
-CREATE FUNCTION tiers.gamma_gamma_serialize(internal)
-    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_serialize';
-CREATE FUNCTION tiers.gamma_gamma_deserialize(bytea, internal)
-    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_deserialize';
-CREATE FUNCTION tiers.gamma_gamma_final(internal)
+CREATE FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_combine';
+CREATE FUNCTION tiers.gamma_gamma_final(bytea)
     RETURNS tiers.gamma_gamma_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_final';
 
 CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double precision, tenure double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.bgnbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.bgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.bgnbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.bgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision, penalizer double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.bgnbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.bgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision, weight double precision, penalizer double precision) (
-    SFUNC = tiers.gamma_gamma_trans, STYPE = internal, FINALFUNC = tiers.gamma_gamma_final,
-    COMBINEFUNC = tiers.gamma_gamma_combine, SERIALFUNC = tiers.gamma_gamma_serialize,
-    DESERIALFUNC = tiers.gamma_gamma_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.gamma_gamma_trans, STYPE = bytea, FINALFUNC = tiers.gamma_gamma_final,
+    COMBINEFUNC = tiers.gamma_gamma_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision) (
-    SFUNC = tiers.gamma_gamma_trans, STYPE = internal, FINALFUNC = tiers.gamma_gamma_final,
-    COMBINEFUNC = tiers.gamma_gamma_combine, SERIALFUNC = tiers.gamma_gamma_serialize,
-    DESERIALFUNC = tiers.gamma_gamma_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.gamma_gamma_trans, STYPE = bytea, FINALFUNC = tiers.gamma_gamma_final,
+    COMBINEFUNC = tiers.gamma_gamma_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision, weight double precision) (
-    SFUNC = tiers.gamma_gamma_trans, STYPE = internal, FINALFUNC = tiers.gamma_gamma_final,
-    COMBINEFUNC = tiers.gamma_gamma_combine, SERIALFUNC = tiers.gamma_gamma_serialize,
-    DESERIALFUNC = tiers.gamma_gamma_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.gamma_gamma_trans, STYPE = bytea, FINALFUNC = tiers.gamma_gamma_final,
+    COMBINEFUNC = tiers.gamma_gamma_combine,
+    PARALLEL = SAFE);
 
 CREATE FUNCTION tiers.p_alive(model tiers.bgnbd_model, frequency double precision,
                               recency double precision, tenure double precision)
@@ -539,8 +511,8 @@ COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double 
     'BG/NBD fit with weights and an L2 penalizer (finite >= 0, else 22023; constant within a group): minimises the mean negative log-likelihood plus penalizer * (r^2 + alpha^2 + a^2 + b^2), the convention of the Python package lifetimes; log_likelihood reports the unpenalized value.';
 COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, double precision, double precision) IS
     'Gamma-Gamma fit with weights and an L2 penalizer: mean negative log-likelihood plus penalizer * (p^2 + q^2 + v^2).';
-COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
-COMMENT ON FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
 COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision) IS
     'Fits the Gamma-Gamma spend model to (frequency, monetary) of repeat buyers: rows with frequency 0 or monetary <= 0 are excluded, as the model requires; frequency must be a whole number >= 0 and monetary finite (else 22023). No remaining rows: NULL.';
 COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, double precision) IS
@@ -553,18 +525,14 @@ COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgnbd_model, double precision
     'Expected purchases of a new customer within horizon: FHL 2005 eq. (7).';
 COMMENT ON FUNCTION tiers.expected_spend(tiers.gamma_gamma_model, double precision, double precision) IS
     'Expected mean transaction value of a customer with (frequency, monetary) under a Gamma-Gamma model; the population mean p v / (q - 1) for frequency 0 (22003 when q <= 1); monetary must be finite and >= 0 for repeat buyers (22023; 0 gives the prior mean shrunk by x, as the formula does).';
-COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
-COMMENT ON FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
-COMMENT ON FUNCTION tiers.bgnbd_combine(internal, internal) IS 'Combine function of tiers.bgnbd_fit (internal).';
-COMMENT ON FUNCTION tiers.bgnbd_serialize(internal) IS 'Serializes a tiers.bgnbd_fit state (internal).';
-COMMENT ON FUNCTION tiers.bgnbd_deserialize(bytea, internal) IS 'Deserializes a tiers.bgnbd_fit state (internal).';
-COMMENT ON FUNCTION tiers.bgnbd_final(internal) IS 'Final function of tiers.bgnbd_fit: the maximum-likelihood fit (internal).';
-COMMENT ON FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
-COMMENT ON FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
-COMMENT ON FUNCTION tiers.gamma_gamma_combine(internal, internal) IS 'Combine function of tiers.gamma_gamma_fit (internal).';
-COMMENT ON FUNCTION tiers.gamma_gamma_serialize(internal) IS 'Serializes a tiers.gamma_gamma_fit state (internal).';
-COMMENT ON FUNCTION tiers.gamma_gamma_deserialize(bytea, internal) IS 'Deserializes a tiers.gamma_gamma_fit state (internal).';
-COMMENT ON FUNCTION tiers.gamma_gamma_final(internal) IS 'Final function of tiers.gamma_gamma_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_combine(bytea, bytea) IS 'Combine function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_final(bytea) IS 'Final function of tiers.bgnbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_combine(bytea, bytea) IS 'Combine function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_final(bytea) IS 'Final function of tiers.gamma_gamma_fit: the maximum-likelihood fit (internal).';
 
 COMMENT ON FUNCTION tiers.clv_estimate(double precision, double precision, double precision, double precision, double precision) IS
     'Classic CLV, infinite horizon: m / (1 + discount_rate - retention_rate) with m = avg_order_value * purchases_per_period * margin per period (a customer active in period t with probability retention_rate^(t-1), cash at period end, discounted per period). margin and retention_rate in [0, 1], amounts and discount_rate finite >= 0 (else 22023); diverging (retention_rate >= 1 + discount_rate): 22003.';
@@ -574,20 +542,20 @@ COMMENT ON FUNCTION tiers.clv_estimate(double precision, double precision, doubl
 ------------------------------------------------------------------------------------------
 -- CLV: modified BG/NBD (same state as bgnbd_fit)
 ------------------------------------------------------------------------------------------
-CREATE FUNCTION tiers.mbgnbd_final(internal)
+CREATE FUNCTION tiers.mbgnbd_final(bytea)
     RETURNS tiers.mbgnbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_final';
 CREATE AGGREGATE tiers.mbgnbd_fit(frequency double precision, recency double precision, tenure double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.mbgnbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.mbgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.mbgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.mbgnbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.mbgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.mbgnbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision, penalizer double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.mbgnbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.mbgnbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE FUNCTION tiers.p_alive(model tiers.mbgnbd_model, frequency double precision,
                               recency double precision, tenure double precision)
     RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_p_alive';
@@ -599,7 +567,7 @@ CREATE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon doubl
 
 COMMENT ON TYPE tiers.mbgnbd_model IS
     'A fitted modified BG/NBD model (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b, log_likelihood, customers, converged, iterations, standard errors.';
-COMMENT ON FUNCTION tiers.mbgnbd_final(internal) IS 'Final function of tiers.mbgnbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.mbgnbd_final(bytea) IS 'Final function of tiers.mbgnbd_fit: the maximum-likelihood fit (internal).';
 COMMENT ON AGGREGATE tiers.mbgnbd_fit(double precision, double precision, double precision) IS
     'Fits the modified BG/NBD (customers may also drop out right after the first purchase, so one-time buyers get P(alive) < 1) to (frequency, recency, tenure); inputs, NULLs and errors as tiers.bgnbd_fit.';
 COMMENT ON AGGREGATE tiers.mbgnbd_fit(double precision, double precision, double precision, double precision) IS
@@ -636,20 +604,20 @@ COMMENT ON FUNCTION tiers.clv_estimate(tiers.mbgnbd_model, tiers.gamma_gamma_mod
 ------------------------------------------------------------------------------------------
 -- CLV: Pareto/NBD (same state as bgnbd_fit)
 ------------------------------------------------------------------------------------------
-CREATE FUNCTION tiers.paretonbd_final(internal)
+CREATE FUNCTION tiers.paretonbd_final(bytea)
     RETURNS tiers.paretonbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_final';
 CREATE AGGREGATE tiers.paretonbd_fit(frequency double precision, recency double precision, tenure double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.paretonbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.paretonbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.paretonbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.paretonbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.paretonbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE AGGREGATE tiers.paretonbd_fit(frequency double precision, recency double precision, tenure double precision, weight double precision, penalizer double precision) (
-    SFUNC = tiers.bgnbd_trans, STYPE = internal, FINALFUNC = tiers.paretonbd_final,
-    COMBINEFUNC = tiers.bgnbd_combine, SERIALFUNC = tiers.bgnbd_serialize,
-    DESERIALFUNC = tiers.bgnbd_deserialize, PARALLEL = SAFE);
+    SFUNC = tiers.bgnbd_trans, STYPE = bytea, FINALFUNC = tiers.paretonbd_final,
+    COMBINEFUNC = tiers.bgnbd_combine,
+    PARALLEL = SAFE);
 CREATE FUNCTION tiers.p_alive(model tiers.paretonbd_model, frequency double precision,
                               recency double precision, tenure double precision)
     RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_p_alive';
@@ -667,7 +635,7 @@ CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.paretonbd_model, gg_mode
 
 COMMENT ON TYPE tiers.paretonbd_model IS
     'A fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta, log_likelihood, customers, converged, iterations, standard errors.';
-COMMENT ON FUNCTION tiers.paretonbd_final(internal) IS 'Final function of tiers.paretonbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.paretonbd_final(bytea) IS 'Final function of tiers.paretonbd_fit: the maximum-likelihood fit (internal).';
 COMMENT ON AGGREGATE tiers.paretonbd_fit(double precision, double precision, double precision) IS
     'Fits the Pareto/NBD (exponential lifetimes with gamma heterogeneity, alpha/beta scales) by maximum likelihood with an analytic gradient through the hypergeometric function; inputs, NULLs and errors as tiers.bgnbd_fit.';
 COMMENT ON AGGREGATE tiers.paretonbd_fit(double precision, double precision, double precision, double precision) IS
@@ -1801,3 +1769,126 @@ COMMENT ON TABLE tiers.tier_views IS
     'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
 COMMENT ON TABLE tiers.tier_view_refreshes IS
     'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history). A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
+
+-- Citus (docs/citus.md): the coordinator's configuration, published to every node --------------
+
+CREATE FUNCTION tiers.citus_node_role() RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_citus_node_role';
+COMMENT ON FUNCTION tiers.citus_node_role() IS
+    'This node''s part in a Citus cluster: ''none'' (Citus not installed in this database), ''coordinator'' (node group 0, or not yet in a cluster) or ''worker''. On a worker, tier schemes, RFM rule sets and tag rules are read from the snapshot the coordinator publishes (tiers.citus_setup), never from the worker''s own tables.';
+
+CREATE FUNCTION tiers.citus_publish() RETURNS integer
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $publish$
+DECLARE
+    kind text;
+    snapshot jsonb;
+    changed integer := 0;
+    n integer;
+BEGIN
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NULL THEN
+        RAISE EXCEPTION 'customer_tiers_citus.configuration does not exist'
+            USING ERRCODE = '55000', HINT = 'Run SELECT tiers.citus_setup() on the coordinator.';
+    END IF;
+    FOREACH kind IN ARRAY ARRAY['tier_schemes', 'tier_levels', 'rfm_rule_sets', 'rfm_segment_rules',
+                                'effective_tag_rules'] LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)), ''[]'') FROM tiers.%I AS t', kind)
+            INTO snapshot;
+        EXECUTE 'INSERT INTO customer_tiers_citus.configuration AS c (kind, rows, published_at)
+                 VALUES ($1, $2, now())
+                 ON CONFLICT (kind) DO UPDATE SET rows = excluded.rows, published_at = excluded.published_at
+                 WHERE c.rows IS DISTINCT FROM excluded.rows'
+            USING kind, snapshot;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        changed := changed + n;
+    END LOOP;
+    RETURN changed;
+END
+$publish$;
+COMMENT ON FUNCTION tiers.citus_publish() IS
+    'Copies the coordinator''s tier schemes and levels, RFM rule sets and rules and the tag rules in force into the reference table customer_tiers_citus.configuration, which Citus writes on every node in the same transaction. Returns the number of kinds that changed. Called by tiers.citus_setup() and by triggers on the configuration tables; without that table: 55000.';
+
+CREATE FUNCTION tiers.citus_publish_trigger() RETURNS trigger
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $trigger$
+BEGIN
+    -- nothing to do without Citus or before tiers.citus_setup(); a worker never publishes (its
+    -- tables are not the configuration: they change only with the extension itself)
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NOT NULL
+       AND tiers.citus_node_role() = 'coordinator' THEN
+        PERFORM tiers.citus_publish();
+    END IF;
+    RETURN NULL;
+END
+$trigger$;
+COMMENT ON FUNCTION tiers.citus_publish_trigger() IS
+    'Statement trigger on the configuration tables: on a Citus coordinator set up with tiers.citus_setup(), publishes the configuration to every node in the same transaction.';
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.tier_schemes
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.tier_levels
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.rfm_rule_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.rfm_segment_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.tag_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+
+CREATE FUNCTION tiers.citus_setup() RETURNS TABLE (kind text, published_at timestamp with time zone)
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $setup$
+DECLARE
+    role text := tiers.citus_node_role();
+BEGIN
+    IF role <> 'coordinator' THEN
+        RAISE EXCEPTION 'tiers.citus_setup() runs on the Citus coordinator (this node: %)', role
+            USING ERRCODE = '55000';
+    END IF;
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NULL THEN
+        CREATE SCHEMA IF NOT EXISTS customer_tiers_citus;
+        COMMENT ON SCHEMA customer_tiers_citus IS
+            'customer_tiers on Citus: the coordinator''s configuration, published to every node (tiers.citus_setup).';
+        CREATE TABLE customer_tiers_citus.configuration (
+            kind text PRIMARY KEY,
+            rows jsonb NOT NULL,
+            published_at timestamp with time zone NOT NULL);
+        COMMENT ON TABLE customer_tiers_citus.configuration IS
+            'The coordinator''s customer_tiers configuration (one row per relation: tier_schemes, tier_levels, rfm_rule_sets, rfm_segment_rules, effective_tag_rules), a Citus reference table: functions running on workers read it. Written by tiers.citus_publish(); do not edit.';
+        PERFORM create_reference_table('customer_tiers_citus.configuration');
+        -- configuration, not customer data: every role that may run the functions reads it
+        GRANT USAGE ON SCHEMA customer_tiers_citus TO PUBLIC;
+        GRANT SELECT ON customer_tiers_citus.configuration TO PUBLIC;
+    END IF;
+    PERFORM tiers.citus_publish();
+    RETURN QUERY SELECT c.kind, c.published_at FROM customer_tiers_citus.configuration AS c ORDER BY c.kind;
+END
+$setup$;
+COMMENT ON FUNCTION tiers.citus_setup() IS
+    'Run once on a Citus coordinator (idempotent): creates the reference table customer_tiers_citus.configuration and publishes tier schemes, RFM rule sets and tag rules to every node; afterwards every change of that configuration on the coordinator is published in the same transaction. Returns the published kinds. Not a coordinator: 55000.';
+
+CREATE FUNCTION tiers.citus_configuration_status()
+    RETURNS TABLE (kind text, published_at timestamp with time zone, in_step boolean)
+    LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $status$
+DECLARE
+    k text;
+    here jsonb;
+BEGIN
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NULL THEN
+        RAISE EXCEPTION 'customer_tiers configuration has not been published'
+            USING ERRCODE = '55000', HINT = 'Run SELECT tiers.citus_setup() on the coordinator.';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['effective_tag_rules', 'rfm_rule_sets', 'rfm_segment_rules', 'tier_levels',
+                             'tier_schemes'] LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)), ''[]'') FROM tiers.%I AS t', k)
+            INTO here;
+        kind := k;
+        SELECT c.published_at, c.rows = here INTO published_at, in_step
+        FROM customer_tiers_citus.configuration AS c WHERE c.kind = k;
+        in_step := coalesce(in_step, false);
+        RETURN NEXT;
+    END LOOP;
+END
+$status$;
+COMMENT ON FUNCTION tiers.citus_configuration_status() IS
+    'On the coordinator: for each published kind of configuration, when it was published and whether the published snapshot equals this node''s tables (false after changes made with triggers disabled, e.g. session_replication_role = replica; run SELECT tiers.citus_publish() then). Not published: 55000.';

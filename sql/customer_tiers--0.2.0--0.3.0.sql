@@ -773,3 +773,307 @@ END
 $alter$;
 COMMENT ON FUNCTION tiers.alter_tier_view(regclass, jsonb) IS
     'Changes the options of a tier view (merged into the declared ones; a null value resets an option to its default) and rebuilds it with its new columns in one transaction: the owner, grants, view comment, pg_cron schedule, refresh records and tier history are kept, column comments describe the new options, and the view is refreshed. Needs the view''s owner (42501); bad options 22023 (also a scheme whose history another view records, or a change of schema); objects depending on the view: 2BP01; NULL arguments 22004.';
+
+-- Citus (docs/citus.md): the coordinator's configuration, published to every node --------------
+
+CREATE FUNCTION tiers.citus_node_role() RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_citus_node_role';
+COMMENT ON FUNCTION tiers.citus_node_role() IS
+    'This node''s part in a Citus cluster: ''none'' (Citus not installed in this database), ''coordinator'' (node group 0, or not yet in a cluster) or ''worker''. On a worker, tier schemes, RFM rule sets and tag rules are read from the snapshot the coordinator publishes (tiers.citus_setup), never from the worker''s own tables.';
+
+CREATE FUNCTION tiers.citus_publish() RETURNS integer
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $publish$
+DECLARE
+    kind text;
+    snapshot jsonb;
+    changed integer := 0;
+    n integer;
+BEGIN
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NULL THEN
+        RAISE EXCEPTION 'customer_tiers_citus.configuration does not exist'
+            USING ERRCODE = '55000', HINT = 'Run SELECT tiers.citus_setup() on the coordinator.';
+    END IF;
+    FOREACH kind IN ARRAY ARRAY['tier_schemes', 'tier_levels', 'rfm_rule_sets', 'rfm_segment_rules',
+                                'effective_tag_rules'] LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)), ''[]'') FROM tiers.%I AS t', kind)
+            INTO snapshot;
+        EXECUTE 'INSERT INTO customer_tiers_citus.configuration AS c (kind, rows, published_at)
+                 VALUES ($1, $2, now())
+                 ON CONFLICT (kind) DO UPDATE SET rows = excluded.rows, published_at = excluded.published_at
+                 WHERE c.rows IS DISTINCT FROM excluded.rows'
+            USING kind, snapshot;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        changed := changed + n;
+    END LOOP;
+    RETURN changed;
+END
+$publish$;
+COMMENT ON FUNCTION tiers.citus_publish() IS
+    'Copies the coordinator''s tier schemes and levels, RFM rule sets and rules and the tag rules in force into the reference table customer_tiers_citus.configuration, which Citus writes on every node in the same transaction. Returns the number of kinds that changed. Called by tiers.citus_setup() and by triggers on the configuration tables; without that table: 55000.';
+
+CREATE FUNCTION tiers.citus_publish_trigger() RETURNS trigger
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $trigger$
+BEGIN
+    -- nothing to do without Citus or before tiers.citus_setup(); a worker never publishes (its
+    -- tables are not the configuration: they change only with the extension itself)
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NOT NULL
+       AND tiers.citus_node_role() = 'coordinator' THEN
+        PERFORM tiers.citus_publish();
+    END IF;
+    RETURN NULL;
+END
+$trigger$;
+COMMENT ON FUNCTION tiers.citus_publish_trigger() IS
+    'Statement trigger on the configuration tables: on a Citus coordinator set up with tiers.citus_setup(), publishes the configuration to every node in the same transaction.';
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.tier_schemes
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.tier_levels
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.rfm_rule_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.rfm_segment_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+CREATE TRIGGER citus_publish AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers.tag_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION tiers.citus_publish_trigger();
+
+CREATE FUNCTION tiers.citus_setup() RETURNS TABLE (kind text, published_at timestamp with time zone)
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $setup$
+DECLARE
+    role text := tiers.citus_node_role();
+BEGIN
+    IF role <> 'coordinator' THEN
+        RAISE EXCEPTION 'tiers.citus_setup() runs on the Citus coordinator (this node: %)', role
+            USING ERRCODE = '55000';
+    END IF;
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NULL THEN
+        CREATE SCHEMA IF NOT EXISTS customer_tiers_citus;
+        COMMENT ON SCHEMA customer_tiers_citus IS
+            'customer_tiers on Citus: the coordinator''s configuration, published to every node (tiers.citus_setup).';
+        CREATE TABLE customer_tiers_citus.configuration (
+            kind text PRIMARY KEY,
+            rows jsonb NOT NULL,
+            published_at timestamp with time zone NOT NULL);
+        COMMENT ON TABLE customer_tiers_citus.configuration IS
+            'The coordinator''s customer_tiers configuration (one row per relation: tier_schemes, tier_levels, rfm_rule_sets, rfm_segment_rules, effective_tag_rules), a Citus reference table: functions running on workers read it. Written by tiers.citus_publish(); do not edit.';
+        PERFORM create_reference_table('customer_tiers_citus.configuration');
+        -- configuration, not customer data: every role that may run the functions reads it
+        GRANT USAGE ON SCHEMA customer_tiers_citus TO PUBLIC;
+        GRANT SELECT ON customer_tiers_citus.configuration TO PUBLIC;
+    END IF;
+    PERFORM tiers.citus_publish();
+    RETURN QUERY SELECT c.kind, c.published_at FROM customer_tiers_citus.configuration AS c ORDER BY c.kind;
+END
+$setup$;
+COMMENT ON FUNCTION tiers.citus_setup() IS
+    'Run once on a Citus coordinator (idempotent): creates the reference table customer_tiers_citus.configuration and publishes tier schemes, RFM rule sets and tag rules to every node; afterwards every change of that configuration on the coordinator is published in the same transaction. Returns the published kinds. Not a coordinator: 55000.';
+
+CREATE FUNCTION tiers.citus_configuration_status()
+    RETURNS TABLE (kind text, published_at timestamp with time zone, in_step boolean)
+    LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $status$
+DECLARE
+    k text;
+    here jsonb;
+BEGIN
+    IF pg_catalog.to_regclass('customer_tiers_citus.configuration') IS NULL THEN
+        RAISE EXCEPTION 'customer_tiers configuration has not been published'
+            USING ERRCODE = '55000', HINT = 'Run SELECT tiers.citus_setup() on the coordinator.';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['effective_tag_rules', 'rfm_rule_sets', 'rfm_segment_rules', 'tier_levels',
+                             'tier_schemes'] LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)), ''[]'') FROM tiers.%I AS t', k)
+            INTO here;
+        kind := k;
+        SELECT c.published_at, c.rows = here INTO published_at, in_step
+        FROM customer_tiers_citus.configuration AS c WHERE c.kind = k;
+        in_step := coalesce(in_step, false);
+        RETURN NEXT;
+    END LOOP;
+END
+$status$;
+COMMENT ON FUNCTION tiers.citus_configuration_status() IS
+    'On the coordinator: for each published kind of configuration, when it was published and whether the published snapshot equals this node''s tables (false after changes made with triggers disabled, e.g. session_replication_role = replica; run SELECT tiers.citus_publish() then). Not published: 55000.';
+
+-- Population aggregates with a bytea state (issue 12): Citus pushes partial aggregation to the
+-- workers only for aggregates whose state type it can send. The aggregates keep their OIDs, so
+-- views that use them (tier views included) stay valid: the bytea support functions are created
+-- next to the internal ones, each aggregate's pg_aggregate row and dependencies are pointed at
+-- them, and the internal functions (with the serialize/deserialize pairs) are dropped.
+CREATE FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_rfm_model_trans';
+CREATE FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision, integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_rfm_model_trans_bins';
+CREATE FUNCTION tiers.rfm_model_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_rfm_model_combine';
+CREATE FUNCTION tiers.rfm_model_final(bytea)
+    RETURNS tiers.rfm_model LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_rfm_model_final';
+CREATE FUNCTION tiers.abc_trans(bytea, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans';
+CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_cuts';
+CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision, text)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_conv';
+CREATE FUNCTION tiers.abc_trans(bytea, double precision, text)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_method';
+CREATE FUNCTION tiers.pareto_curve_trans(bytea, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_curve_trans';
+CREATE FUNCTION tiers.pareto_curve_trans(bytea, double precision, integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_curve_trans_points';
+CREATE FUNCTION tiers.abc_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_combine';
+CREATE FUNCTION tiers.abc_model_final(bytea)
+    RETURNS tiers.abc_model LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_abc_model_final';
+CREATE FUNCTION tiers.pareto_final(bytea)
+    RETURNS tiers.pareto LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_final';
+CREATE FUNCTION tiers.pareto_curve_final(bytea)
+    RETURNS tiers.pareto_point[] LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_pareto_curve_final';
+CREATE FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_trans';
+CREATE FUNCTION tiers.bgnbd_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_combine';
+CREATE FUNCTION tiers.bgnbd_final(bytea)
+    RETURNS tiers.bgnbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_final';
+CREATE FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_trans';
+CREATE FUNCTION tiers.gamma_gamma_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_combine';
+CREATE FUNCTION tiers.gamma_gamma_final(bytea)
+    RETURNS tiers.gamma_gamma_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_final';
+CREATE FUNCTION tiers.mbgnbd_final(bytea)
+    RETURNS tiers.mbgnbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_final';
+CREATE FUNCTION tiers.paretonbd_final(bytea)
+    RETURNS tiers.paretonbd_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_final';
+COMMENT ON FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision, integer) IS 'Transition function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.rfm_model_combine(bytea, bytea) IS 'Combine function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.rfm_model_final(bytea) IS 'Final function of tiers.rfm_model (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision) IS 'Transition function of tiers.abc_model and tiers.pareto (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_trans(bytea, double precision) IS 'Transition function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_trans(bytea, double precision, integer) IS 'Transition function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.abc_combine(bytea, bytea) IS 'Combine function of the ABC/Pareto aggregates (internal).';
+COMMENT ON FUNCTION tiers.abc_model_final(bytea) IS 'Final function of tiers.abc_model (internal).';
+COMMENT ON FUNCTION tiers.pareto_final(bytea) IS 'Final function of tiers.pareto (internal).';
+COMMENT ON FUNCTION tiers.pareto_curve_final(bytea) IS 'Final function of tiers.pareto_curve (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_trans(bytea, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_combine(bytea, bytea) IS 'Combine function of tiers.bgnbd_fit (internal).';
+COMMENT ON FUNCTION tiers.bgnbd_final(bytea) IS 'Final function of tiers.bgnbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_combine(bytea, bytea) IS 'Combine function of tiers.gamma_gamma_fit (internal).';
+COMMENT ON FUNCTION tiers.gamma_gamma_final(bytea) IS 'Final function of tiers.gamma_gamma_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.mbgnbd_final(bytea) IS 'Final function of tiers.mbgnbd_fit: the maximum-likelihood fit (internal).';
+COMMENT ON FUNCTION tiers.paretonbd_final(bytea) IS 'Final function of tiers.paretonbd_fit: the maximum-likelihood fit (internal).';
+
+DO $bytea_states$
+DECLARE
+    a record;
+    twin_trans oid;
+    twin_final oid;
+    twin_combine oid;
+BEGIN
+    FOR a IN
+        SELECT g.aggfnoid, g.aggtransfn, g.aggfinalfn, g.aggcombinefn, g.aggserialfn, g.aggdeserialfn
+        FROM pg_catalog.pg_aggregate AS g
+        JOIN pg_catalog.pg_proc AS p ON p.oid OPERATOR(pg_catalog.=) g.aggfnoid
+        WHERE p.pronamespace OPERATOR(pg_catalog.=) 'tiers'::pg_catalog.regnamespace
+          AND p.proname OPERATOR(pg_catalog.<>) 'customer_summary'
+          AND g.aggtranstype OPERATOR(pg_catalog.=) 'pg_catalog.internal'::pg_catalog.regtype
+    LOOP
+        SELECT t.oid INTO STRICT twin_trans FROM pg_catalog.pg_proc AS o, pg_catalog.pg_proc AS t
+        WHERE o.oid OPERATOR(pg_catalog.=) a.aggtransfn AND t.proname OPERATOR(pg_catalog.=) o.proname
+          AND t.pronamespace OPERATOR(pg_catalog.=) o.pronamespace
+          AND pg_catalog.oidvectortypes(t.proargtypes)
+              OPERATOR(pg_catalog.=) pg_catalog.replace(pg_catalog.oidvectortypes(o.proargtypes), 'internal', 'bytea');
+        SELECT t.oid INTO STRICT twin_final FROM pg_catalog.pg_proc AS o, pg_catalog.pg_proc AS t
+        WHERE o.oid OPERATOR(pg_catalog.=) a.aggfinalfn AND t.proname OPERATOR(pg_catalog.=) o.proname
+          AND t.pronamespace OPERATOR(pg_catalog.=) o.pronamespace
+          AND pg_catalog.oidvectortypes(t.proargtypes) OPERATOR(pg_catalog.=) 'bytea';
+        SELECT t.oid INTO STRICT twin_combine FROM pg_catalog.pg_proc AS o, pg_catalog.pg_proc AS t
+        WHERE o.oid OPERATOR(pg_catalog.=) a.aggcombinefn AND t.proname OPERATOR(pg_catalog.=) o.proname
+          AND t.pronamespace OPERATOR(pg_catalog.=) o.pronamespace
+          AND pg_catalog.oidvectortypes(t.proargtypes) OPERATOR(pg_catalog.=) 'bytea, bytea';
+        UPDATE pg_catalog.pg_aggregate
+        SET aggtransfn = twin_trans::pg_catalog.regproc, aggfinalfn = twin_final::pg_catalog.regproc,
+            aggcombinefn = twin_combine::pg_catalog.regproc, aggserialfn = 0, aggdeserialfn = 0,
+            aggtranstype = 'pg_catalog.bytea'::pg_catalog.regtype, aggtransspace = 0
+        WHERE aggfnoid OPERATOR(pg_catalog.=) a.aggfnoid;
+        UPDATE pg_catalog.pg_depend
+        SET refobjid = CASE refobjid WHEN a.aggtransfn THEN twin_trans WHEN a.aggfinalfn THEN twin_final
+                                     ELSE twin_combine END
+        WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND objid OPERATOR(pg_catalog.=) a.aggfnoid
+          AND refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[a.aggtransfn, a.aggfinalfn, a.aggcombinefn]::pg_catalog.oid[]);
+        DELETE FROM pg_catalog.pg_depend
+        WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND objid OPERATOR(pg_catalog.=) a.aggfnoid
+          AND refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[a.aggserialfn, a.aggdeserialfn]::pg_catalog.oid[]);
+    END LOOP;
+END
+$bytea_states$;
+DROP FUNCTION tiers.rfm_model_trans(internal, double precision, double precision, double precision);
+DROP FUNCTION tiers.rfm_model_trans(internal, double precision, double precision, double precision, integer);
+DROP FUNCTION tiers.rfm_model_combine(internal, internal);
+DROP FUNCTION tiers.rfm_model_final(internal);
+DROP FUNCTION tiers.abc_trans(internal, double precision);
+DROP FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision);
+DROP FUNCTION tiers.abc_trans(internal, double precision, double precision, double precision, text);
+DROP FUNCTION tiers.abc_trans(internal, double precision, text);
+DROP FUNCTION tiers.pareto_curve_trans(internal, double precision);
+DROP FUNCTION tiers.pareto_curve_trans(internal, double precision, integer);
+DROP FUNCTION tiers.abc_combine(internal, internal);
+DROP FUNCTION tiers.abc_model_final(internal);
+DROP FUNCTION tiers.pareto_final(internal);
+DROP FUNCTION tiers.pareto_curve_final(internal);
+DROP FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision);
+DROP FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision);
+DROP FUNCTION tiers.bgnbd_trans(internal, double precision, double precision, double precision, double precision, double precision);
+DROP FUNCTION tiers.bgnbd_combine(internal, internal);
+DROP FUNCTION tiers.bgnbd_final(internal);
+DROP FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision);
+DROP FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision);
+DROP FUNCTION tiers.gamma_gamma_trans(internal, double precision, double precision, double precision, double precision);
+DROP FUNCTION tiers.gamma_gamma_combine(internal, internal);
+DROP FUNCTION tiers.gamma_gamma_final(internal);
+DROP FUNCTION tiers.mbgnbd_final(internal);
+DROP FUNCTION tiers.paretonbd_final(internal);
+DROP FUNCTION tiers.rfm_model_serialize(internal);
+DROP FUNCTION tiers.rfm_model_deserialize(bytea, internal);
+DROP FUNCTION tiers.abc_serialize(internal);
+DROP FUNCTION tiers.abc_deserialize(bytea, internal);
+DROP FUNCTION tiers.bgnbd_serialize(internal);
+DROP FUNCTION tiers.bgnbd_deserialize(bytea, internal);
+DROP FUNCTION tiers.gamma_gamma_serialize(internal);
+DROP FUNCTION tiers.gamma_gamma_deserialize(bytea, internal);

@@ -3,6 +3,7 @@
 
 use crate::raw::*;
 use crate::sql_function;
+use crate::state::*;
 use customer_tiers_core::abc::{
     check_cuts, class_of_share, class_with, pareto_curve, AbcMethod, AbcPopulation, Pareto,
 };
@@ -32,16 +33,17 @@ unsafe fn transition(
     fcinfo: pg_sys::FunctionCallInfo,
     (method, a_cut, b_cut, points): (AbcMethod, f64, f64, u32),
 ) -> pg_sys::Datum {
-    let state = &mut *state_or_init(fcinfo, AGG, || {
+    let (state, datum) = state_or_init(fcinfo, AGG, || {
         check(AbcPopulation::new(method, a_cut, b_cut, points))
     });
+    let state = &mut *state;
     if !state.same_params(method, a_cut, b_cut, points) {
         invalid("cut-offs, convention and points must be the same for all rows of a group");
     }
     if let Some(v) = arg(fcinfo, 1) {
         check(state.add(f8(v)));
     }
-    ptr_datum(state)
+    datum
 }
 
 const DEFAULTS: (AbcMethod, f64, f64, u32) = (AbcMethod::Before, 0.8, 0.95, 0);
@@ -93,16 +95,17 @@ sql_function!(ct_abc_combine, |fcinfo| {
     combine_states(fcinfo, AGG, AbcPopulation::merge)
 });
 
+// serialize/deserialize of the internal-state aggregates of 0.2.0 catalogs (src/state.rs)
 sql_function!(ct_abc_serialize, |fcinfo| {
-    serialize_state(fcinfo, AbcPopulation::encode)
+    serialize_state::<AbcPopulation>(fcinfo)
 });
 
 sql_function!(ct_abc_deserialize, |fcinfo| {
-    deserialize_state(fcinfo, AGG, AbcPopulation::decode)
+    deserialize_state::<AbcPopulation>(fcinfo, AGG)
 });
 
 unsafe fn population<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&'a AbcPopulation> {
-    arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<AbcPopulation>())
+    state_arg::<AbcPopulation>(fcinfo, 0)
 }
 
 fn opt_f8(v: Option<f64>) -> (pg_sys::Datum, bool) {

@@ -4,6 +4,7 @@
 
 use crate::raw::*;
 use crate::sql_function;
+use crate::state::*;
 use customer_tiers_core::clv::{
     bgnbd_expected, bgnbd_expected_new, bgnbd_fit, bgnbd_p_alive, check_customer,
     gamma_gamma_expected, gamma_gamma_fit, mbgnbd_expected, mbgnbd_expected_new, mbgnbd_fit,
@@ -31,7 +32,7 @@ unsafe fn penalizer<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     n: usize,
     agg: &str,
-) -> *mut Patterns<N> {
+) -> (*mut Patterns<N>, pg_sys::Datum) {
     let pen = if nargs(fcinfo) > n {
         match arg(fcinfo, n) {
             Some(d) => check(Patterns::<N>::check_penalizer(f8(d))),
@@ -40,18 +41,19 @@ unsafe fn penalizer<const N: usize>(
     } else {
         0.0
     };
-    let state = state_or_init(fcinfo, agg, || Patterns::<N> {
+    let (state, datum) = state_or_init(fcinfo, agg, || Patterns::<N> {
         penalizer: pen,
         ..Default::default()
     });
     if (*state).penalizer != pen {
         invalid("penalizer must be the same for all rows of a group");
     }
-    state
+    (state, datum)
 }
 
 sql_function!(ct_bgnbd_trans, |fcinfo| {
-    let state = &mut *penalizer::<3>(fcinfo, 5, "bgnbd_fit");
+    let (state, datum) = penalizer::<3>(fcinfo, 5, "bgnbd_fit");
+    let state = &mut *state;
     if let (Some(x), Some(t_x), Some(t)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
         let (x, t_x, t) = (f8(x), f8(t_x), f8(t));
         check(check_customer(x, t_x, t));
@@ -59,11 +61,12 @@ sql_function!(ct_bgnbd_trans, |fcinfo| {
             state.add([x, t_x, t], w);
         }
     }
-    ptr_datum(state)
+    datum
 });
 
 sql_function!(ct_gamma_gamma_trans, |fcinfo| {
-    let state = &mut *penalizer::<2>(fcinfo, 4, "gamma_gamma_fit");
+    let (state, datum) = penalizer::<2>(fcinfo, 4, "gamma_gamma_fit");
+    let state = &mut *state;
     if let (Some(x), Some(m)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
         let (x, m) = (f8(x), f8(m));
         // recency and tenure are not part of this model: only the frequency checks apply
@@ -78,37 +81,33 @@ sql_function!(ct_gamma_gamma_trans, |fcinfo| {
             }
         }
     }
-    ptr_datum(state)
+    datum
 });
 
-macro_rules! pattern_support {
-    ($n:literal, $combine:ident, $serialize:ident, $deserialize:ident, $agg:literal) => {
-        sql_function!($combine, |fcinfo| {
-            combine_states(fcinfo, $agg, Patterns::<$n>::merge)
-        });
-        sql_function!($serialize, |fcinfo| {
-            serialize_state(fcinfo, Patterns::<$n>::encode)
-        });
-        sql_function!($deserialize, |fcinfo| {
-            deserialize_state(fcinfo, $agg, Patterns::<$n>::decode)
-        });
-    };
-}
+sql_function!(ct_bgnbd_combine, |fcinfo| {
+    combine_states(fcinfo, "bgnbd_fit", Patterns::<3>::merge)
+});
 
-pattern_support!(
-    3,
-    ct_bgnbd_combine,
-    ct_bgnbd_serialize,
-    ct_bgnbd_deserialize,
-    "bgnbd_fit"
-);
-pattern_support!(
-    2,
-    ct_gamma_gamma_combine,
-    ct_gamma_gamma_serialize,
-    ct_gamma_gamma_deserialize,
-    "gamma_gamma_fit"
-);
+sql_function!(ct_gamma_gamma_combine, |fcinfo| {
+    combine_states(fcinfo, "gamma_gamma_fit", Patterns::<2>::merge)
+});
+
+// serialize/deserialize of the internal-state aggregates of 0.2.0 catalogs (src/state.rs)
+sql_function!(ct_bgnbd_serialize, |fcinfo| {
+    serialize_state::<Patterns<3>>(fcinfo)
+});
+
+sql_function!(ct_bgnbd_deserialize, |fcinfo| {
+    deserialize_state::<Patterns<3>>(fcinfo, "bgnbd_fit")
+});
+
+sql_function!(ct_gamma_gamma_serialize, |fcinfo| {
+    serialize_state::<Patterns<2>>(fcinfo)
+});
+
+sql_function!(ct_gamma_gamma_deserialize, |fcinfo| {
+    deserialize_state::<Patterns<2>>(fcinfo, "gamma_gamma_fit")
+});
 
 /// The model row: parameters, log-likelihood, customers, converged, iterations, std errors.
 unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum {
@@ -147,7 +146,7 @@ unsafe fn final_fit<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     fit: FitFn<N>,
 ) -> pg_sys::Datum {
-    let Some(p) = arg(fcinfo, 0).map(|p| &*p.cast_mut_ptr::<Patterns<N>>()) else {
+    let Some(p) = state_arg::<Patterns<N>>(fcinfo, 0) else {
         return return_null(fcinfo);
     };
     if p.counts.is_empty() {

@@ -8,10 +8,12 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod abc;
+mod citus;
 mod clv;
 mod numeric;
 mod raw;
 mod rfm;
+mod state;
 mod summary;
 mod tags;
 mod tiers;

@@ -94,26 +94,6 @@ pub unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo, func: &str) -> pg_sy
     cx
 }
 
-/// The aggregate state in argument 0, or a new one made by `init` in the aggregate context
-/// (dropped when that context is reset).
-#[inline]
-pub unsafe fn state_or_init<T>(
-    fcinfo: pg_sys::FunctionCallInfo,
-    func: &str,
-    init: impl FnOnce() -> T,
-) -> *mut T {
-    match arg(fcinfo, 0) {
-        Some(d) => d.cast_mut_ptr::<T>(),
-        None => new_state(fcinfo, func, init()),
-    }
-}
-
-/// Moves `value` into the aggregate context.
-pub unsafe fn new_state<T>(fcinfo: pg_sys::FunctionCallInfo, func: &str, value: T) -> *mut T {
-    let cx = agg_context(fcinfo, func);
-    PgMemoryContexts::For(cx).leak_and_drop_on_delete(value)
-}
-
 /// Returns a pointer as an `internal` datum.
 #[inline]
 pub fn ptr_datum<T>(p: *mut T) -> pg_sys::Datum {
@@ -286,46 +266,6 @@ pub fn f8(d: pg_sys::Datum) -> f64 {
 #[inline]
 pub fn f8_datum(v: f64) -> pg_sys::Datum {
     pg_sys::Datum::from(v.to_bits() as usize)
-}
-
-/// The combine step of an aggregate whose state is a Rust value in the aggregate context.
-pub unsafe fn combine_states<T: Clone>(
-    fcinfo: pg_sys::FunctionCallInfo,
-    agg: &str,
-    merge: impl FnOnce(&mut T, &T) -> Result<(), CoreError>,
-) -> pg_sys::Datum {
-    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
-        (None, None) => return_null(fcinfo),
-        (Some(a), None) => a,
-        (None, Some(b)) => {
-            let copy = (*b.cast_mut_ptr::<T>()).clone();
-            ptr_datum(new_state(fcinfo, agg, copy))
-        }
-        (Some(a), Some(b)) => {
-            check(merge(&mut *a.cast_mut_ptr::<T>(), &*b.cast_mut_ptr::<T>()));
-            a
-        }
-    }
-}
-
-/// The serialize step: the state's versioned binary encoding as `bytea`.
-pub unsafe fn serialize_state<T>(
-    fcinfo: pg_sys::FunctionCallInfo,
-    encode: impl FnOnce(&T) -> Vec<u8>,
-) -> pg_sys::Datum {
-    let state = &*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<T>();
-    bytea_datum(&encode(state))
-}
-
-/// The deserialize step: decodes (rejecting damaged input) into the aggregate context.
-pub unsafe fn deserialize_state<T>(
-    fcinfo: pg_sys::FunctionCallInfo,
-    agg: &str,
-    decode: impl FnOnce(&[u8]) -> Result<T, CoreError>,
-) -> pg_sys::Datum {
-    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
-    let state = check(decode(bytes));
-    ptr_datum(new_state(fcinfo, agg, state))
 }
 
 /// Runs a catalog/configuration lookup through SPI **read-only**: it sees the calling query's

@@ -1,8 +1,10 @@
 //! RFM in SQL: the `rfm_model` aggregate, per-row scoring (`rfm_score`, `rfm_segment`,
 //! `rfm_class8`) with per-call-site caches, and the rule-set helpers.
 
+use crate::citus::config_query;
 use crate::raw::*;
 use crate::sql_function;
+use crate::state::*;
 use customer_tiers_core::rfm::{
     presets, RfmModel, RfmPopulation, RfmScore, RuleProblem, RuleSet, SegmentRule,
 };
@@ -23,14 +25,15 @@ unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) ->
     } else {
         5
     };
-    let state = &mut *state_or_init(fcinfo, AGG, || check(RfmPopulation::new(bins)));
+    let (state, datum) = state_or_init(fcinfo, AGG, || check(RfmPopulation::new(bins)));
+    let state = &mut *state;
     if state.bins as i32 != bins {
         invalid("bins must be the same for all rows of a group");
     }
     if let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
         check(state.add(f8(r), f8(f), f8(m)));
     }
-    ptr_datum(state)
+    datum
 }
 
 sql_function!(ct_rfm_model_trans, |fcinfo| {
@@ -44,19 +47,20 @@ sql_function!(ct_rfm_model_combine, |fcinfo| {
     combine_states(fcinfo, AGG, RfmPopulation::merge)
 });
 
+// serialize/deserialize of the internal-state aggregate of 0.2.0 catalogs (src/state.rs)
 sql_function!(ct_rfm_model_serialize, |fcinfo| {
-    serialize_state(fcinfo, RfmPopulation::encode)
+    serialize_state::<RfmPopulation>(fcinfo)
 });
 
 sql_function!(ct_rfm_model_deserialize, |fcinfo| {
-    deserialize_state(fcinfo, AGG, RfmPopulation::decode)
+    deserialize_state::<RfmPopulation>(fcinfo, AGG)
 });
 
 sql_function!(ct_rfm_model_final, |fcinfo| {
-    let Some(p) = arg(fcinfo, 0) else {
+    let Some(p) = state_arg::<RfmPopulation>(fcinfo, 0) else {
         return return_null(fcinfo);
     };
-    let Some(m) = (*p.cast_mut_ptr::<RfmPopulation>()).model() else {
+    let Some(m) = p.model() else {
         return return_null(fcinfo);
     };
     let cache = call_cache::<()>(fcinfo);
@@ -157,18 +161,24 @@ impl ScoreCache {
 /// Reads a rule set from `tiers.rfm_rule_sets` / `tiers.rfm_segment_rules`.
 fn load_rule_set(name: &str) -> RuleSet {
     let lit = quote_literal(name);
-    let found = read_only_query(&format!(
-        "SELECT bins FROM tiers.rfm_rule_sets WHERE rule_set OPERATOR(pg_catalog.=) {lit}"
-    ));
+    let found = config_query(|from| {
+        format!(
+            "SELECT s.bins FROM {} AS s WHERE s.rule_set OPERATOR(pg_catalog.=) {lit}",
+            from("rfm_rule_sets")
+        )
+    });
     let Some(bins) = found.first().and_then(|r| text_i32(&r[0])) else {
         invalid(format!(
             "rule_set \"{name}\" does not exist in tiers.rfm_rule_sets"
         ))
     };
-    let rules: Vec<SegmentRule> = read_only_query(&format!(
-        "SELECT segment, r_min, r_max, f_min, f_max, m_min, m_max \
-         FROM tiers.rfm_segment_rules WHERE rule_set OPERATOR(pg_catalog.=) {lit} ORDER BY priority"
-    ))
+    let rules: Vec<SegmentRule> = config_query(|from| {
+        format!(
+            "SELECT r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max \
+             FROM {} AS r WHERE r.rule_set OPERATOR(pg_catalog.=) {lit} ORDER BY r.priority",
+            from("rfm_segment_rules")
+        )
+    })
     .into_iter()
     .map(|row| {
         let b = |i: usize| -> u8 { text_i32(&row[i]).unwrap_or(0).clamp(0, 255) as u8 };

@@ -1,5 +1,6 @@
 //! Tag rules in SQL: `tag_rule_check`, `tag_columns`, `tag_presets` and `customer_tags`.
 
+use crate::citus::config_query;
 use crate::raw::*;
 use crate::sql_function;
 use customer_tiers_core::tags::{compile, Kind, Param, Rule, Value, COLUMNS, PRESETS};
@@ -201,17 +202,19 @@ unsafe fn load_rules(
                 .join(", ")
         ),
     };
-    let sql = format!(
-        "SELECT r.tag, {label}, r.expression, r.params::pg_catalog.text \
-         FROM tiers.effective_tag_rules AS r WHERE {filter} ORDER BY r.position, r.tag"
-    );
-    let rows: Vec<(String, String, String, String)> = read_only_query(&sql)
-        .into_iter()
-        .map(|r| {
-            let t = |i: usize| r[i].clone().unwrap_or_default();
-            (t(0), t(1), t(2), t(3))
-        })
-        .collect();
+    let rows: Vec<(String, String, String, String)> = config_query(|from| {
+        format!(
+            "SELECT r.tag, {label}, r.expression, r.params::pg_catalog.text \
+             FROM {} AS r WHERE {filter} ORDER BY r.position, r.tag",
+            from("effective_tag_rules")
+        )
+    })
+    .into_iter()
+    .map(|r| {
+        let t = |i: usize| r[i].clone().unwrap_or_default();
+        (t(0), t(1), t(2), t(3))
+    })
+    .collect();
     if let Some(list) = wanted {
         for t in list {
             if !rows.iter().any(|r| &r.0 == t) {

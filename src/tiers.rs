@@ -1,5 +1,6 @@
 //! Tier schemes in SQL: `define_tier_scheme` and the three forms of `tier_of`.
 
+use crate::citus::config_query;
 use crate::raw::*;
 use crate::sql_function;
 use customer_tiers_core::tiers::{InlineTiers, Level, Scheme};
@@ -10,13 +11,16 @@ use pgrx::spi::quote_literal;
 /// Reads a scheme from `tiers.tier_schemes` / `tiers.tier_levels` and validates it.
 fn load_scheme(name: &str) -> Scheme {
     let lit = quote_literal(name);
-    let head = read_only_query(&format!(
-        // grace_evaluations through to_jsonb: NULL in a 0.1.0 catalog, which lacks the column
-        // (this library serves that catalog until ALTER EXTENSION customer_tiers UPDATE)
-        "SELECT s.max_drop, s.lowest_is_floor, \
-                pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'grace_evaluations' \
-         FROM tiers.tier_schemes s WHERE s.scheme OPERATOR(pg_catalog.=) {lit}"
-    ));
+    let head = config_query(|from| {
+        format!(
+            // grace_evaluations through to_jsonb: NULL in a 0.1.0 catalog, which lacks the column
+            // (this library serves that catalog until ALTER EXTENSION customer_tiers UPDATE)
+            "SELECT s.max_drop, s.lowest_is_floor, \
+                    pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'grace_evaluations' \
+             FROM {} AS s WHERE s.scheme OPERATOR(pg_catalog.=) {lit}",
+            from("tier_schemes")
+        )
+    });
     let Some(row) = head.first() else {
         invalid(format!(
             "scheme \"{name}\" does not exist in tiers.tier_schemes"
@@ -27,10 +31,13 @@ fn load_scheme(name: &str) -> Scheme {
         text_bool(&row[1]).unwrap_or(true),
         text_i32(&row[2]),
     );
-    let levels: Vec<Level> = read_only_query(&format!(
-        "SELECT tier, entry, retain FROM tiers.tier_levels \
-         WHERE scheme OPERATOR(pg_catalog.=) {lit} ORDER BY rank"
-    ))
+    let levels: Vec<Level> = config_query(|from| {
+        format!(
+            "SELECT l.tier, l.entry, l.retain FROM {} AS l \
+             WHERE l.scheme OPERATOR(pg_catalog.=) {lit} ORDER BY l.rank",
+            from("tier_levels")
+        )
+    })
     .into_iter()
     .map(|row| Level {
         name: row[0].clone().unwrap_or_default(),

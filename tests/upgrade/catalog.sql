@@ -19,6 +19,14 @@ SELECT line FROM (
                   a.aggserialfn, a.aggdeserialfn, a.aggtranstype::regtype, a.aggfinalmodify, a.agginitval)
     FROM members m JOIN pg_aggregate a ON m.classid = 'pg_proc'::regclass AND a.aggfnoid = m.objid
     UNION ALL
+    -- what each function or aggregate depends on (0.3.0 re-points the aggregates' dependencies)
+    SELECT format('depends %s -> %s %s', d.objid::regprocedure, d.refobjid::regprocedure, d.deptype)
+    FROM members m JOIN pg_depend d ON m.classid = 'pg_proc'::regclass AND d.classid = m.classid
+         AND d.objid = m.objid AND d.refclassid = 'pg_proc'::regclass
+    UNION ALL
+    SELECT format('transtype %s stype=%s space=%s', a.aggfnoid::regprocedure, a.aggtranstype::regtype, a.aggtransspace)
+    FROM members m JOIN pg_aggregate a ON m.classid = 'pg_proc'::regclass AND a.aggfnoid = m.objid
+    UNION ALL
     -- types (composite types list their attributes)
     SELECT format('type %s %s | %s | comment=%s', t.oid::regtype, t.typtype,
                   (SELECT string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)

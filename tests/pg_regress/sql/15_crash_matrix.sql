@@ -31,6 +31,9 @@ SELECT t::regtype, ord, v FROM (VALUES
   ('text',             ARRAY['''x''', NULL, '''''', 'repeat(''x'', 100000)', '''NaN''', E'''\\u0000''']),
   ('name',             ARRAY['''customer_id''', NULL, '''''', '''no such column''']),
   ('boolean',          ARRAY['true', NULL, 'false']),
+  -- aggregate states (issue 12): empty, truncated, garbage and oversized bytes
+  ('bytea',            ARRAY['decode('''', ''hex'')', NULL, 'decode(''00'', ''hex'')', 'decode(repeat(''ff'', 64), ''hex'')',
+                             'decode(''0100000000000000'' || repeat(''7f'', 40), ''hex'')', 'decode(repeat(''01'', 100000), ''hex'')']),
   ('interval',         ARRAY['''1 day''', NULL, '''0''', '''-1 day''', '''1000000 years''', '''1 microsecond''']),
   ('date',             ARRAY['''1998-06-30''', NULL, '''infinity''', '''-infinity''', '''4714-11-24 BC''', '''5874897-12-31''']),
   ('timestamp without time zone', ARRAY['''1998-06-30''', NULL, '''infinity''', '''-infinity''', '''294276-12-31''']),
