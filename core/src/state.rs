@@ -2,6 +2,13 @@
 //!
 //! Layout: one magic byte per state kind, one version byte, then little-endian fields.
 //! Decoding checks every length, so a damaged or foreign `bytea` gives an error, never a crash.
+//!
+//! The population states (RFM, ABC, patterns) travel between Citus nodes as text, so version 2
+//! packs their numbers: a column of values whose order does not matter is sorted, and when every
+//! value is an integer after scaling by 10^d (d ≤ 4: counts, days, weeks, money in cents) it is
+//! written as varint deltas, else as raw doubles. Every value takes at least one byte, so a state
+//! never decodes to more than 8 bytes per byte received (no decompression bombs from a crafted
+//! `bytea`).
 
 use crate::abc::{AbcMethod, AbcPopulation};
 use crate::clv::Patterns;
@@ -14,6 +21,14 @@ const RFM_MAGIC: u8 = b'R';
 const ABC_MAGIC: u8 = b'A';
 const PATTERNS_MAGIC: u8 = b'P';
 const VERSION: u8 = 1;
+/// Version of the packed population states (RFM, ABC, patterns).
+const PACKED: u8 = 2;
+/// Marks a column written as raw doubles.
+const RAW: u8 = 255;
+/// Largest decimal scale tried for packing (10^4: 1/100 of a cent).
+const MAX_SCALE: u8 = 4;
+/// Integers up to 2^53 are exact in a double.
+const EXACT: i64 = 1 << 53;
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -44,13 +59,103 @@ impl<'a> Reader<'a> {
         Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
     fn header(&mut self, magic: u8) -> Result<(), CoreError> {
+        self.header_version(magic, VERSION)
+    }
+    fn header_version(&mut self, magic: u8, version: u8) -> Result<(), CoreError> {
         if self.u8()? != magic {
             return Err(CoreError::Corrupt("not a state of this aggregate".into()));
         }
         match self.u8()? {
-            VERSION => Ok(()),
+            v if v == version => Ok(()),
             v => Err(CoreError::Corrupt(format!("unknown state version {v}"))),
         }
+    }
+    fn varint(&mut self) -> Result<u64, CoreError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                if shift == 63 && b > 1 {
+                    break;
+                }
+                return Ok(v);
+            }
+        }
+        Err(CoreError::Corrupt(
+            "aggregate state has a bad varint".into(),
+        ))
+    }
+    fn zigzag(&mut self) -> Result<i64, CoreError> {
+        let v = self.varint()?;
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+    /// A count of items that take at least `min_bytes` each.
+    fn packed_count(&mut self, min_bytes: usize) -> Result<usize, CoreError> {
+        let n = self.varint()?;
+        if n.checked_mul(min_bytes as u64)
+            .is_none_or(|b| b > self.buf.len() as u64)
+        {
+            return Err(CoreError::Corrupt("aggregate state is truncated".into()));
+        }
+        Ok(n as usize)
+    }
+    /// The scale byte of a packed column and its factor.
+    fn scale(&mut self) -> Result<Option<f64>, CoreError> {
+        match self.u8()? {
+            RAW => Ok(None),
+            d if d <= MAX_SCALE => Ok(Some(10f64.powi(d as i32))),
+            d => Err(CoreError::Corrupt(format!(
+                "aggregate state has a bad scale {d}"
+            ))),
+        }
+    }
+    /// One packed number: a zigzag delta from `prev` (updated) when scaled, else a raw double.
+    fn packed(&mut self, scale: Option<f64>, prev: &mut i64) -> Result<f64, CoreError> {
+        let v = match scale {
+            None => self.f64()?,
+            Some(f) => {
+                let k = prev
+                    .checked_add(self.zigzag()?)
+                    .filter(|k| k.abs() <= EXACT)
+                    .ok_or_else(|| {
+                        CoreError::Corrupt("aggregate state value out of range".into())
+                    })?;
+                *prev = k;
+                k as f64 / f
+            }
+        };
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(CoreError::Corrupt(
+                "aggregate state holds a non-finite value".into(),
+            ))
+        }
+    }
+    /// A packed column (see [`put_column`]).
+    fn column(&mut self) -> Result<Vec<f64>, CoreError> {
+        let scale = self.scale()?;
+        let n = self.packed_count(1)?;
+        if scale.is_some() {
+            let mut prev = 0i64;
+            return (0..n).map(|_| self.packed(scale, &mut prev)).collect();
+        }
+        // raw: deltas of the order-preserving bit patterns of the sorted values
+        let mut prev = 0u64;
+        (0..n)
+            .map(|_| {
+                prev = prev.checked_add(self.varint()?).ok_or_else(|| {
+                    CoreError::Corrupt("aggregate state value out of range".into())
+                })?;
+                match from_ordered(prev) {
+                    v if v.is_finite() => Ok(v),
+                    _ => Err(CoreError::Corrupt(
+                        "aggregate state holds a non-finite value".into(),
+                    )),
+                }
+            })
+            .collect()
     }
     fn count(&mut self, elem: usize) -> Result<usize, CoreError> {
         let n = self.u32()? as usize;
@@ -60,19 +165,6 @@ impl<'a> Reader<'a> {
             return Err(CoreError::Corrupt("aggregate state is truncated".into()));
         }
         Ok(n)
-    }
-    /// A length-prefixed list of finite numbers (the aggregates only ever store finite values,
-    /// so NaN or ±Infinity means a damaged state).
-    fn f64s(&mut self) -> Result<Vec<f64>, CoreError> {
-        let n = self.count(8)?;
-        (0..n)
-            .map(|_| match self.f64()? {
-                v if v.is_finite() => Ok(v),
-                _ => Err(CoreError::Corrupt(
-                    "aggregate state holds a non-finite value".into(),
-                )),
-            })
-            .collect()
     }
     fn end(&self) -> Result<(), CoreError> {
         if self.buf.is_empty() {
@@ -85,10 +177,82 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn put_f64s(out: &mut Vec<u8>, v: &[f64]) {
-    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_zigzag(out: &mut Vec<u8>, v: i64) {
+    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+/// The smallest decimal scale d (10^d) at which every value is an exact integer of at most 2^53,
+/// or None.
+fn common_scale(values: impl Iterator<Item = f64> + Clone) -> Option<u8> {
+    (0..=MAX_SCALE).find(|&d| {
+        let f = 10f64.powi(d as i32);
+        values.clone().all(|v| {
+            let k = (v * f).round();
+            k.abs() <= EXACT as f64 && k / f == v
+        })
+    })
+}
+
+/// Writes a scale byte; returns the factor to use with [`put_packed`].
+fn put_scale(out: &mut Vec<u8>, scale: Option<u8>) -> Option<f64> {
+    out.push(scale.unwrap_or(RAW));
+    scale.map(|d| 10f64.powi(d as i32))
+}
+
+/// One packed number (see [`Reader::packed`]).
+fn put_packed(out: &mut Vec<u8>, v: f64, scale: Option<f64>, prev: &mut i64) {
+    match scale {
+        None => out.extend_from_slice(&v.to_le_bytes()),
+        Some(f) => {
+            let k = (v * f).round() as i64;
+            put_zigzag(out, k - *prev);
+            *prev = k;
+        }
+    }
+}
+
+/// A double's bits mapped so that unsigned order is `f64::total_cmp` order.
+fn to_ordered(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
+}
+
+fn from_ordered(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// A column of values whose order does not matter: sorted, scale byte, count, then varint
+/// deltas of the scaled integers, or (raw) of the order-preserving bit patterns, which share
+/// their high bits when sorted.
+fn put_column(out: &mut Vec<u8>, values: &[f64]) {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let scale = put_scale(out, common_scale(sorted.iter().copied()));
+    put_varint(out, sorted.len() as u64);
+    if scale.is_some() {
+        let mut prev = 0i64;
+        for v in sorted {
+            put_packed(out, v, scale, &mut prev);
+        }
+    } else {
+        let mut prev = 0u64;
+        for v in sorted {
+            let k = to_ordered(v);
+            put_varint(out, k - prev);
+            prev = k;
+        }
     }
 }
 
@@ -161,22 +325,22 @@ impl SummaryState {
 
 impl RfmPopulation {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + 24 * self.recency.len());
-        out.extend_from_slice(&[RFM_MAGIC, VERSION, self.bins as u8]);
-        put_f64s(&mut out, &self.recency);
-        put_f64s(&mut out, &self.frequency);
-        put_f64s(&mut out, &self.monetary);
+        let mut out = Vec::with_capacity(16 + 6 * self.recency.len());
+        out.extend_from_slice(&[RFM_MAGIC, PACKED, self.bins as u8]);
+        put_column(&mut out, &self.recency);
+        put_column(&mut out, &self.frequency);
+        put_column(&mut out, &self.monetary);
         out
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
         let mut r = Reader { buf };
-        r.header(RFM_MAGIC)?;
+        r.header_version(RFM_MAGIC, PACKED)?;
         let mut p =
             RfmPopulation::new(r.u8()? as i32).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        p.recency = r.f64s()?;
-        p.frequency = r.f64s()?;
-        p.monetary = r.f64s()?;
+        p.recency = r.column()?;
+        p.frequency = r.column()?;
+        p.monetary = r.column()?;
         r.end()?;
         if p.frequency.len() != p.recency.len() || p.monetary.len() != p.recency.len() {
             return Err(CoreError::Corrupt(
@@ -189,66 +353,83 @@ impl RfmPopulation {
 
 impl AbcPopulation {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + 8 * self.values.len());
-        out.extend_from_slice(&[ABC_MAGIC, VERSION, self.method.code()]);
+        let mut out = Vec::with_capacity(32 + 3 * self.values.len());
+        out.extend_from_slice(&[ABC_MAGIC, PACKED, self.method.code()]);
         out.extend_from_slice(&self.a_cut.to_le_bytes());
         out.extend_from_slice(&self.b_cut.to_le_bytes());
         out.extend_from_slice(&self.points.to_le_bytes());
-        put_f64s(&mut out, &self.values);
+        put_column(&mut out, &self.values);
         out
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
         let mut r = Reader { buf };
-        r.header(ABC_MAGIC)?;
+        r.header_version(ABC_MAGIC, PACKED)?;
         let method = AbcMethod::from_code(r.u8()?)?;
         let (a_cut, b_cut, points) = (r.f64()?, r.f64()?, r.u32()?);
         let mut p = AbcPopulation::new(method, a_cut, b_cut, points)
             .map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        p.values = r.f64s()?;
+        p.values = r.column()?;
         r.end()?;
         Ok(p)
     }
 }
 
 impl<const N: usize> Patterns<N> {
-    /// Entries sorted by key, so equal states encode to equal bytes.
+    /// Entries sorted by key, so equal states encode to equal bytes: N + 1 packed columns (one
+    /// scale byte each, then per entry the N numbers as deltas from the previous entry's and the
+    /// weight).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + (8 * N + 8) * self.counts.len());
-        out.extend_from_slice(&[PATTERNS_MAGIC, VERSION, N as u8]);
+        let mut out = Vec::with_capacity(16 + (N + 1) * 2 * self.counts.len());
+        out.extend_from_slice(&[PATTERNS_MAGIC, PACKED, N as u8]);
         out.extend_from_slice(&self.penalizer.to_le_bytes());
         let mut entries: Vec<(&[u64; N], &f64)> = self.counts.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        let mut scales = [None; N];
+        for (j, s) in scales.iter_mut().enumerate() {
+            *s = put_scale(
+                &mut out,
+                common_scale(entries.iter().map(|(k, _)| f64::from_bits(k[j]))),
+            );
+        }
+        let weight_scale = put_scale(&mut out, common_scale(entries.iter().map(|(_, w)| **w)));
+        put_varint(&mut out, entries.len() as u64);
+        let mut prev = [0i64; N];
         for (k, w) in entries {
-            for v in k {
-                out.extend_from_slice(&v.to_le_bytes());
+            for j in 0..N {
+                put_packed(&mut out, f64::from_bits(k[j]), scales[j], &mut prev[j]);
             }
-            out.extend_from_slice(&w.to_le_bytes());
+            put_packed(&mut out, *w, weight_scale, &mut 0);
         }
         out
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
         let mut r = Reader { buf };
-        r.header(PATTERNS_MAGIC)?;
+        r.header_version(PATTERNS_MAGIC, PACKED)?;
         if r.u8()? as usize != N {
             return Err(CoreError::Corrupt("pattern state of another model".into()));
         }
         let penalizer = Patterns::<N>::check_penalizer(r.f64()?)
             .map_err(|e| CoreError::Corrupt(e.to_string()))?;
-        let n = r.count(8 * N + 8)?;
+        let mut scales = [None; N];
+        for s in scales.iter_mut() {
+            *s = r.scale()?;
+        }
+        let weight_scale = r.scale()?;
+        let n = r.packed_count(N + 1)?;
         let mut p = Patterns::<N> {
             penalizer,
             ..Default::default()
         };
+        let mut prev = [0i64; N];
         for _ in 0..n {
             let mut k = [0u64; N];
-            for v in k.iter_mut() {
-                *v = r.i64()? as u64;
+            for j in 0..N {
+                k[j] = r.packed(scales[j], &mut prev[j])?.to_bits();
             }
-            let w = r.f64()?;
-            if !(w.is_finite() && w > 0.0) || k.iter().any(|b| !f64::from_bits(*b).is_finite()) {
+            let w = r.packed(weight_scale, &mut 0)?;
+            if w <= 0.0 {
                 return Err(CoreError::Corrupt(
                     "pattern state has invalid values".into(),
                 ));
@@ -289,14 +470,17 @@ mod tests {
         p.add(3.0).unwrap();
         p.add(-1.5).unwrap();
         let bytes = p.encode();
-        assert_eq!(AbcPopulation::decode(&bytes).unwrap(), p);
+        // values come back sorted (their order does not matter to the model)
+        let mut sorted = p.clone();
+        sorted.values = vec![-1.5, 3.0];
+        assert_eq!(AbcPopulation::decode(&bytes).unwrap(), sorted);
         for cut in 0..bytes.len() {
             assert!(AbcPopulation::decode(&bytes[..cut]).is_err());
         }
         let mut bad_method = bytes.clone();
         bad_method[2] = 7;
         assert!(AbcPopulation::decode(&bad_method).is_err());
-        let mut bad_cut = bytes;
+        let mut bad_cut = bytes.clone();
         bad_cut[3..11].copy_from_slice(&2.0f64.to_le_bytes());
         assert!(AbcPopulation::decode(&bad_cut).is_err());
     }
@@ -316,12 +500,65 @@ mod tests {
     }
 
     #[test]
+    fn packing_picks_the_scale_and_stays_exact() {
+        let mut p = RfmPopulation::new(5).unwrap();
+        for i in 0..1000 {
+            // days, counts, cents, and a column that only raw doubles can hold
+            p.add(i as f64, (i % 7) as f64, (i + 10) as f64 / 100.0)
+                .unwrap();
+        }
+        let bytes = p.encode();
+        assert!(bytes.len() < 6 * 1000, "packed: {} bytes", bytes.len());
+        let back = RfmPopulation::decode(&bytes).unwrap();
+        assert_eq!(back.monetary, {
+            let mut m = p.monetary.clone();
+            m.sort_by(f64::total_cmp);
+            m
+        });
+        let mut q = RfmPopulation::new(5).unwrap();
+        q.add(0.1 + 0.2, 1e300, -7.25).unwrap();
+        q.add(1.0 / 3.0, -1e300, 7.0).unwrap();
+        let back = RfmPopulation::decode(&q.encode()).unwrap();
+        assert_eq!(back.recency, vec![0.1 + 0.2, 1.0 / 3.0]);
+        assert_eq!(back.frequency, vec![-1e300, 1e300]);
+        assert_eq!(back.monetary, vec![-7.25, 7.0]);
+        assert_eq!(common_scale([0.5, 2.25].into_iter()), Some(2));
+        for v in [-1e300, -1.0, -0.0, 0.0, 5e-324, 0.1, 1e300] {
+            assert_eq!(from_ordered(to_ordered(v)).to_bits(), v.to_bits());
+        }
+        assert!(to_ordered(-1.0) < to_ordered(-0.0) && to_ordered(-0.0) < to_ordered(0.0));
+        assert_eq!(common_scale([1e17].into_iter()), None);
+    }
+
+    #[test]
+    fn packed_counts_cannot_exceed_the_bytes() {
+        // a column claiming 2^40 values in a few bytes is rejected before any allocation
+        let mut bytes = vec![b'A', PACKED, 0];
+        bytes.extend_from_slice(&0.8f64.to_le_bytes());
+        bytes.extend_from_slice(&0.95f64.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.push(0);
+        put_varint(&mut bytes, 1 << 40);
+        bytes.extend_from_slice(&[0; 16]);
+        assert!(AbcPopulation::decode(&bytes).is_err());
+        // deltas that overflow or leave the exact range are rejected
+        let mut r = Reader { buf: &[] };
+        let mut over = Vec::new();
+        put_zigzag(&mut over, i64::MAX);
+        r.buf = &over;
+        let mut prev = 1i64;
+        assert!(r.packed(Some(1.0), &mut prev).is_err());
+    }
+
+    #[test]
     fn rfm_round_trip_and_corruption() {
         let mut p = RfmPopulation::new(4).unwrap();
         p.add(1.0, 2.0, 3.0).unwrap();
         p.add(4.0, 5.0, -6.0).unwrap();
         let bytes = p.encode();
-        assert_eq!(RfmPopulation::decode(&bytes).unwrap(), p);
+        let mut sorted = p.clone();
+        sorted.monetary = vec![-6.0, 3.0];
+        assert_eq!(RfmPopulation::decode(&bytes).unwrap(), sorted);
         for cut in 0..bytes.len() {
             assert!(RfmPopulation::decode(&bytes[..cut]).is_err());
         }

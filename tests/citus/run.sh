@@ -150,8 +150,8 @@ SQL
 # Citus's EXPLAIN ANALYZE cannot run a worker_partial_agg query (its cstring result), so both sides
 # are measured the same way: the text each shard sends (what the coordinator reads with the
 # text protocol), summed over the 64 shards with run_command_on_shards.
-sent() { cq 0 -c "SELECT pg_size_pretty(sum(result::bigint)) FROM run_command_on_shards('s1m', \$\$SELECT coalesce(sum(octet_length($1)), 0) FROM %s $2\$\$)"; }
-partial() { cq 0 -c "SELECT pg_size_pretty(sum(result::bigint)) FROM run_command_on_shards('s1m', \$\$SELECT coalesce(octet_length(pg_catalog.worker_partial_agg('$1'::regprocedure, ROW($2))::text), 0) FROM %s $3\$\$)"; }
+sent() { cq 0 -c "SELECT pg_size_pretty(sum(result::bigint)) FROM run_command_on_shards('s1m', \$\$SELECT coalesce(sum(octet_length($1)), 0) FROM %s ${2:-}\$\$)"; }
+partial() { cq 0 -c "SELECT pg_size_pretty(sum(result::bigint)) FROM run_command_on_shards('s1m', \$\$SELECT coalesce(octet_length(pg_catalog.worker_partial_agg('$1'::regprocedure, ROW($2))::text), 0) FROM %s ${3:-}\$\$)"; }
 f8=double\ precision
 {
     echo "| what the workers send for 1,000,000 customer summaries (2 workers, 64 shards) | rows | aggregate states |"
@@ -161,5 +161,6 @@ f8=double\ precision
     echo "| tiers.bgnbd_fit(frequency, recency, tenure) | $(sent "concat_ws(',', frequency, recency, tenure)") | $(partial "tiers.bgnbd_fit($f8,$f8,$f8)" "frequency, recency, tenure") |"
     echo "| tiers.gamma_gamma_fit(frequency, monetary) | $(sent "concat_ws(',', frequency, monetary)" "WHERE frequency > 0") | $(partial "tiers.gamma_gamma_fit($f8,$f8)" "frequency, monetary" "WHERE frequency > 0") |"
 } | tee "$CITUS_DIR/bytes.md"
+! grep -q '|  |' "$CITUS_DIR/bytes.md" || fail "a measurement is missing"
 pass "bytes sent by the workers measured ($CITUS_DIR/bytes.md)"
 echo "== Citus tests passed"
