@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 . scripts/env.sh
-cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null 2>&1
+# BENCH_NO_INSTALL=1 measures the library already installed (e.g. an older release)
+[ -n "${BENCH_NO_INSTALL:-}" ] || cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null 2>&1
 
 PORT=54330
 DIR=/tmp/customer_tiers-bench

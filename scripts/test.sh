@@ -37,6 +37,9 @@ tests/integration/cancel.sh
 echo "== the SQL of docs/bi.md on the demo's tier view"
 tests/integration/docs_bi.sh
 
+echo "== Apache Superset 6.1.0 on the demo's tier view: charts checked against SQL, the bundle of bi/superset/ imported"
+BI_SCREENSHOT=0 scripts/test-bi.sh
+
 echo "== installing the library while a backend runs it (issue 18)"
 tests/integration/live_install.sh
 

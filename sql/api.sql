@@ -233,7 +233,8 @@ CREATE FUNCTION tiers.rfm_segment(r integer, f integer, m integer, rule_set text
     RETURNS text LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_segment';
 CREATE FUNCTION tiers.rfm_class8(recency double precision, frequency double precision,
-                                 monetary double precision, model tiers.rfm_model, lang text DEFAULT 'zh')
+                                 monetary double precision, model tiers.rfm_model,
+                                 lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'zh'))
     RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_class8';
 
@@ -244,7 +245,7 @@ COMMENT ON FUNCTION tiers.rfm_score(double precision, double precision, double p
 COMMENT ON FUNCTION tiers.rfm_segment(integer, integer, integer, text) IS
     'Segment name of the scores (r, f, m) under a rule set of tiers.rfm_segment_rules (first matching rule by priority wins; ''Others'' when none matches). Unknown rule set: 22023; a score outside 1..bins: 22003; NULL scores give NULL.';
 COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
-    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: recency < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); other lang: 22023.';
+    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: recency < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';
 
 COMMENT ON TYPE tiers.rfm_score IS
     'Result of tiers.rfm_score: r, f, m (1..bins, higher is better), score (the digits as text), segment.';
@@ -1020,10 +1021,11 @@ $tune$;
 COMMENT ON FUNCTION tiers.tune_tag(text, jsonb, boolean) IS
     'Overrides a tag (typically a preset) with changed parameters (merged into the current ones) and/or disabled; returns the stored rule. Unknown tag or a parameter the expression cannot use: 22023. Undo with DELETE FROM tiers.tag_rules WHERE tag = ... AND NOT preset.';
 
-CREATE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL, lang text DEFAULT 'en')
+CREATE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL,
+                                    lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'en'))
     RETURNS text[] LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_customer_tags';
 COMMENT ON FUNCTION tiers.customer_tags(record, text[], text) IS
-    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
+    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang, the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
 COMMENT ON FUNCTION tiers.tag_rule_check(text, jsonb) IS
     'Validates a tag rule expression with its params and returns the columns it reads. Errors (22023) say what is wrong: syntax, unknown column or function, undefined $parameter, type mismatch, a non-boolean result.';
 COMMENT ON FUNCTION tiers.tag_columns() IS
@@ -1056,13 +1058,16 @@ DECLARE
     known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
         'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
         'recent_window', 'filter', 'orders_since', 'schema'];
-    o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard", "class8_lang": "zh",
+    o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard",
         "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
         "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
         "schema": "public"}';
     k text;
     v jsonb;
 BEGIN
+    -- the language of the 8-class labels: the setting customer_tiers.language when the view is
+    -- declared, else Chinese (kept in the declaration: later changes of the setting do not move it)
+    o := o || jsonb_build_object('class8_lang', COALESCE(NULLIF(current_setting('customer_tiers.language', true), ''), 'zh'));
     IF options IS NULL THEN
         options := '{}';
     END IF;

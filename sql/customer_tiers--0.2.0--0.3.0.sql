@@ -1077,3 +1077,112 @@ DROP FUNCTION tiers.bgnbd_serialize(internal);
 DROP FUNCTION tiers.bgnbd_deserialize(bytea, internal);
 DROP FUNCTION tiers.gamma_gamma_serialize(internal);
 DROP FUNCTION tiers.gamma_gamma_deserialize(bytea, internal);
+
+-- One language policy (issue 16): without lang, the 8-class labels, tags and new tier views follow
+-- the setting customer_tiers.language ('en' or 'zh'); unset, each keeps its 0.2.0 default.
+CREATE OR REPLACE FUNCTION tiers.rfm_class8(recency double precision, frequency double precision,
+                                 monetary double precision, model tiers.rfm_model,
+                                 lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'zh'))
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_rfm_class8';
+COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
+    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: recency < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';
+CREATE OR REPLACE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL,
+                                    lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'en'))
+    RETURNS text[] LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_customer_tags';
+COMMENT ON FUNCTION tiers.customer_tags(record, text[], text) IS
+    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang, the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
+
+-- Checks and normalises the options of a tier view; every default filled in.
+CREATE OR REPLACE FUNCTION tiers.tier_view_options(options jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $opts$
+DECLARE
+    known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
+        'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
+        'recent_window', 'filter', 'orders_since', 'schema'];
+    o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard",
+        "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
+        "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
+        "schema": "public"}';
+    k text;
+    v jsonb;
+BEGIN
+    -- the language of the 8-class labels: the setting customer_tiers.language when the view is
+    -- declared, else Chinese (kept in the declaration: later changes of the setting do not move it)
+    o := o || jsonb_build_object('class8_lang', COALESCE(NULLIF(current_setting('customer_tiers.language', true), ''), 'zh'));
+    IF options IS NULL THEN
+        options := '{}';
+    END IF;
+    IF jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = '22023';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+        IF NOT k = ANY (known) THEN
+            RAISE EXCEPTION 'unknown option "%"', k USING ERRCODE = '22023',
+                HINT = 'Known options: ' || array_to_string(known, ', ');
+        END IF;
+        IF jsonb_typeof(v) = 'null' THEN
+            CONTINUE;
+        END IF;
+        IF k IN ('bins', 'abc_a_cut', 'abc_b_cut', 'clv_discount') AND jsonb_typeof(v) <> 'number'
+           OR k IN ('history', 'clv') AND jsonb_typeof(v) <> 'boolean'
+           OR k = 'filter' AND jsonb_typeof(v) <> 'object'
+           OR k IN ('as_of', 'unit', 'rule_set', 'class8_lang', 'tier_scheme', 'tier_value',
+                    'clv_horizon', 'recent_window', 'orders_since', 'schema') AND jsonb_typeof(v) <> 'string' THEN
+            RAISE EXCEPTION 'option "%" has the wrong type (%)', k, jsonb_typeof(v) USING ERRCODE = '22023';
+        END IF;
+        o := o || jsonb_build_object(k, v);
+    END LOOP;
+    BEGIN
+        PERFORM (o->>'as_of')::timestamptz, (o->>'orders_since')::timestamptz, (o->>'unit')::interval,
+                (o->>'clv_horizon')::interval, (o->>'recent_window')::interval;
+    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_parameter_value
+                   OR syntax_error THEN
+        RAISE EXCEPTION 'bad date or interval in options: %', SQLERRM USING ERRCODE = '22023';
+    END;
+    IF tiers.interval_seconds((o->>'unit')::interval) <= 0
+       OR tiers.interval_seconds((o->>'clv_horizon')::interval) <= 0
+       OR tiers.interval_seconds((o->>'recent_window')::interval) <= 0 THEN
+        RAISE EXCEPTION 'unit, clv_horizon and recent_window must be positive intervals' USING ERRCODE = '22023';
+    END IF;
+    IF (o->>'bins')::numeric NOT IN (2, 3, 4, 5, 6, 7, 8, 9, 10) THEN
+        RAISE EXCEPTION 'option "bins" must be an integer between 2 and 10, got %', o->>'bins'
+            USING ERRCODE = '22023';
+    END IF;
+    IF NOT (0 < (o->>'abc_a_cut')::float8 AND (o->>'abc_a_cut')::float8 < (o->>'abc_b_cut')::float8
+            AND (o->>'abc_b_cut')::float8 < 1) THEN
+        RAISE EXCEPTION 'options need 0 < abc_a_cut < abc_b_cut < 1' USING ERRCODE = '22023';
+    END IF;
+    IF (o->>'clv_discount')::float8 < 0 OR (o->>'clv_discount')::float8 >= 1 THEN
+        RAISE EXCEPTION 'option "clv_discount" must be in [0, 1) (a rate per month)' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM tiers.rfm_rule_sets s WHERE s.rule_set = o->>'rule_set') THEN
+        RAISE EXCEPTION 'rule_set "%" does not exist in tiers.rfm_rule_sets', o->>'rule_set' USING ERRCODE = '22023';
+    END IF;
+    IF (SELECT s.bins FROM tiers.rfm_rule_sets s WHERE s.rule_set = o->>'rule_set') <> (o->>'bins')::int THEN
+        RAISE EXCEPTION 'rule_set "%" is written for % bins, not %', o->>'rule_set',
+            (SELECT s.bins FROM tiers.rfm_rule_sets s WHERE s.rule_set = o->>'rule_set'), o->>'bins'
+            USING ERRCODE = '22023';
+    END IF;
+    IF o->>'class8_lang' NOT IN ('zh', 'en') THEN
+        RAISE EXCEPTION 'option "class8_lang" must be ''zh'' or ''en''' USING ERRCODE = '22023';
+    END IF;
+    IF o ? 'tier_scheme' AND o->>'tier_scheme' IS NOT NULL
+       AND NOT EXISTS (SELECT FROM tiers.tier_schemes s WHERE s.scheme = o->>'tier_scheme') THEN
+        RAISE EXCEPTION 'scheme "%" does not exist in tiers.tier_schemes', o->>'tier_scheme' USING ERRCODE = '22023';
+    END IF;
+    IF NOT o->>'tier_value' = ANY (ARRAY['monetary_total', 'monetary', 'orders', 'occasions', 'frequency',
+            'recent_spend', 'earlier_spend', 'clv', 'expected_purchases', 'p_alive']) THEN
+        RAISE EXCEPTION 'option "tier_value" must name a numeric column of the view, got "%"', o->>'tier_value'
+            USING ERRCODE = '22023', HINT = 'monetary_total, monetary, orders, occasions, frequency, recent_spend, earlier_spend, clv, expected_purchases, p_alive';
+    END IF;
+    IF o->>'tier_value' IN ('clv', 'expected_purchases', 'p_alive') AND NOT (o->>'clv')::boolean THEN
+        RAISE EXCEPTION 'option "tier_value" = "%" needs "clv": true', o->>'tier_value' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = o->>'schema') THEN
+        RAISE EXCEPTION 'schema "%" does not exist', o->>'schema' USING ERRCODE = '3F000';
+    END IF;
+    RETURN o;
+END
+$opts$;

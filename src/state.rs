@@ -183,10 +183,13 @@ unsafe fn is_expanded(d: pg_sys::Datum, rw_only: bool) -> bool {
 
 /// The state inside an expanded datum made by this module for `T`.
 unsafe fn expanded_state<T: AggState>(d: pg_sys::Datum) -> *mut T {
-    // SAFETY: the caller checked `is_expanded`; DatumGetEOHP follows the pointer datum to the
-    // header, which is the first field of our object when the magic matches.
+    // SAFETY: the caller checked `is_expanded`, so `d` is a varatt_expanded (header bytes, then
+    // the pointer to the ExpandedObjectHeader), which is the first field of our object when the
+    // magic matches.
     unsafe {
-        let e = pg_sys::DatumGetEOHP(d) as *mut Expanded<T>;
+        // DatumGetEOHP without the call (this runs once per row): an expanded datum is a
+        // 2-byte external header followed by the (unaligned) pointer to the object's header
+        let e = std::ptr::read_unaligned(d.cast_mut_ptr::<u8>().add(2) as *const *mut Expanded<T>);
         if (*e).magic != T::MAGIC {
             bad_state("not a state of this aggregate");
         }

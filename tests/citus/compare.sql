@@ -43,6 +43,18 @@ INSERT INTO checks VALUES
    SELECT jsonb_build_object('p_alive', sum(tiers.p_alive(bg.b, frequency, recency, tenure)),
                              'clv', sum(tiers.clv_estimate(bg.b, gg.g, frequency, recency, tenure, monetary, interval '12 months', 0.01, interval '7 days')))
    FROM s_cdnow_{T}, bg, gg$q$),
+('CLV model predictions per customer', $q$WITH bg AS (SELECT tiers.bgnbd_fit(frequency, recency, tenure) AS b, tiers.mbgnbd_fit(frequency, recency, tenure) AS mb,
+                tiers.paretonbd_fit(frequency, recency, tenure) AS pn FROM s_cdnow_{T}),
+        gg AS (SELECT tiers.gamma_gamma_fit(frequency, monetary) AS g FROM s_cdnow_{T} WHERE frequency > 0)
+   SELECT jsonb_build_object('bg', sum(tiers.expected_purchases(bg.b, 52, frequency, recency, tenure)),
+                             'mbg_alive', sum(tiers.p_alive(bg.mb, frequency, recency, tenure)),
+                             'mbg', sum(tiers.expected_purchases(bg.mb, 52, frequency, recency, tenure)),
+                             'pnbd_alive', sum(tiers.p_alive(bg.pn, frequency, recency, tenure)),
+                             'pnbd', sum(tiers.expected_purchases(bg.pn, 52, frequency, recency, tenure)),
+                             'new', min(tiers.expected_purchases(bg.b, 52)),
+                             'spend', sum(tiers.expected_spend(gg.g, frequency, monetary)))
+   FROM s_cdnow_{T}, bg, gg$q$),
+('tier_of with the previous tier', $q$SELECT jsonb_object_agg(t, n) FROM (SELECT tiers.tier_of(monetary_total, 'citus_loyalty', CASE WHEN customer_id % 3 = 0 THEN 'Gold' END) AS t, count(*) AS n FROM s_cdnow_{T} GROUP BY 1) z$q$),
 ('tier_of with a scheme', $q$SELECT jsonb_object_agg(t, n) FROM (SELECT tiers.tier_of(monetary_total, 'citus_loyalty') AS t, count(*) AS n FROM s_cdnow_{T} GROUP BY 1) z$q$),
 ('tier_of inline', $q$SELECT jsonb_object_agg(t, n) FROM (SELECT tiers.tier_of(monetary_total, '{0,100,500}'::float8[], '{Bronze,Silver,Gold}'::text[]) AS t, count(*) AS n FROM s_cdnow_{T} GROUP BY 1) z$q$),
 ('customer_tags', $q$SELECT jsonb_object_agg(coalesce(t, '-'), n) FROM (SELECT unnest(tiers.customer_tags(s)) AS t, count(*) AS n FROM s_cdnow_{T} s GROUP BY 1) z$q$),

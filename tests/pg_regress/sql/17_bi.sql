@@ -103,3 +103,27 @@ DROP ROLE bi_reader;
 DELETE FROM tiers.tier_history WHERE scheme = 'bi_club';
 DELETE FROM tiers.tier_evaluations WHERE scheme = 'bi_club';
 DELETE FROM tiers.tier_schemes WHERE scheme = 'bi_club';
+
+-- one language setting: customer_tiers.language, when no lang is passed (unset: 8 classes in
+-- Chinese, tags in English; an explicit lang wins; new tier views keep the language they got)
+CREATE TEMP TABLE lang_s AS
+SELECT customer_id, (tiers.customer_summary(ordered_on, amount, '1998-06-30')).*
+FROM cdnow_master WHERE customer_id <= 200 GROUP BY customer_id;
+CREATE TEMP TABLE lang_m AS SELECT tiers.rfm_model(since_last, frequency, monetary) AS m FROM lang_s;
+CREATE FUNCTION pg_temp.labels() RETURNS TABLE (class8 text, tags text) LANGUAGE sql AS $$
+    SELECT string_agg(DISTINCT tiers.rfm_class8(s.since_last, s.frequency, s.monetary, m.m), ', '),
+           string_agg(DISTINCT t, ', ')
+    FROM lang_s s CROSS JOIN lang_m m LEFT JOIN LATERAL unnest(tiers.customer_tags(s)) t ON true
+    WHERE s.customer_id IN (1, 2, 3, 4, 5) $$;
+SELECT * FROM pg_temp.labels();
+SET customer_tiers.language = 'en';
+SELECT * FROM pg_temp.labels();
+SELECT tiers.rfm_class8(1, 5, 100, m, 'zh') AS explicit_lang_wins FROM lang_m;
+SELECT tiers.tier_view_options('{}')->>'class8_lang' AS new_view_lang;
+SET customer_tiers.language = 'zh';
+SELECT * FROM pg_temp.labels();
+SELECT tiers.tier_view_options('{}')->>'class8_lang' AS new_view_lang;
+SET customer_tiers.language = 'fr';
+SELECT pg_temp.err($$SELECT tiers.rfm_class8(1, 5, 100, m) FROM lang_m$$);
+RESET customer_tiers.language;
+SELECT * FROM pg_temp.labels();
