@@ -5,6 +5,7 @@
 
 pub mod abc;
 pub mod clv;
+pub mod evaluation;
 pub mod fuzz;
 pub mod quantile;
 pub mod rfm;
