@@ -234,7 +234,8 @@ CREATE FUNCTION tiers.rfm_segment(r integer, f integer, m integer, rule_set text
     AS 'MODULE_PATHNAME', 'ct_rfm_segment';
 CREATE FUNCTION tiers.rfm_class8(recency double precision, frequency double precision,
                                  monetary double precision, model tiers.rfm_model,
-                                 lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'zh'))
+                                 lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
+                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
     RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_class8';
 
@@ -1022,7 +1023,8 @@ COMMENT ON FUNCTION tiers.tune_tag(text, jsonb, boolean) IS
     'Overrides a tag (typically a preset) with changed parameters (merged into the current ones) and/or disabled; returns the stored rule. Unknown tag or a parameter the expression cannot use: 22023. Undo with DELETE FROM tiers.tag_rules WHERE tag = ... AND NOT preset.';
 
 CREATE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL,
-                                    lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'en'))
+                                    lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
+                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'en' END)
     RETURNS text[] LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_customer_tags';
 COMMENT ON FUNCTION tiers.customer_tags(record, text[], text) IS
     'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang, the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
@@ -1897,3 +1899,62 @@ END
 $status$;
 COMMENT ON FUNCTION tiers.citus_configuration_status() IS
     'On the coordinator: for each published kind of configuration, when it was published and whether the published snapshot equals this node''s tables (false after changes made with triggers disabled, e.g. session_replication_role = replica; run SELECT tiers.citus_publish() then). Not published: 55000.';
+
+-- Judging a tiering (issue 14): A/B tests, Holm, NPS, experiment assignment --------------------
+
+CREATE FUNCTION tiers.ab_test_trans(bytea, text, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_trans';
+COMMENT ON FUNCTION tiers.ab_test_trans(bytea, text, double precision) IS 'Transition function of tiers.ab_test (internal).';
+CREATE FUNCTION tiers.ab_test_trans(bytea, text, double precision, text)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_trans';
+COMMENT ON FUNCTION tiers.ab_test_trans(bytea, text, double precision, text) IS 'Transition function of tiers.ab_test with a control (internal).';
+CREATE FUNCTION tiers.ab_test_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_combine';
+COMMENT ON FUNCTION tiers.ab_test_combine(bytea, bytea) IS 'Combine function of tiers.ab_test (internal).';
+CREATE FUNCTION tiers.ab_test_final(bytea)
+    RETURNS tiers.ab_variant[] LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_final';
+COMMENT ON FUNCTION tiers.ab_test_final(bytea) IS 'Final function of tiers.ab_test (internal).';
+CREATE AGGREGATE tiers.ab_test(variant text, outcome double precision) (
+    SFUNC = tiers.ab_test_trans, STYPE = bytea, FINALFUNC = tiers.ab_test_final,
+    COMBINEFUNC = tiers.ab_test_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.ab_test(text, double precision) IS
+    'A/B test of (variant, outcome) rows, e.g. GROUP BY tier: one tiers.ab_variant per variant (by name), compared with the control = the first variant name in byte order. Pooled two-proportion z-test when every outcome is 0 or 1, Welch''s t-test otherwise; 95 % intervals for the difference and the lift. Rows with a NULL variant or outcome are skipped; NaN/Infinity outcome: 22023. NULL without rows. Unnest the array: SELECT (unnest(tiers.ab_test(v, y))).*';
+CREATE AGGREGATE tiers.ab_test(variant text, outcome double precision, control text) (
+    SFUNC = tiers.ab_test_trans, STYPE = bytea, FINALFUNC = tiers.ab_test_final,
+    COMBINEFUNC = tiers.ab_test_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.ab_test(text, double precision, text) IS
+    'tiers.ab_test with the control variant named (constant within a group, else 22023; a name no row has: 22023; NULL: the default control).';
+
+CREATE FUNCTION tiers.holm(p double precision[]) RETURNS double precision[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_holm';
+COMMENT ON FUNCTION tiers.holm(double precision[]) IS
+    'Holm-Bonferroni adjusted p-values, in the order given (as statsmodels multipletests(p, method=''holm'')); NULL elements stay NULL and are not counted. A p-value outside 0..1 or NaN: 22023.';
+
+CREATE FUNCTION tiers.nps_trans(bytea, integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_trans';
+COMMENT ON FUNCTION tiers.nps_trans(bytea, integer) IS 'Transition function of tiers.nps (internal).';
+CREATE FUNCTION tiers.nps_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_combine';
+COMMENT ON FUNCTION tiers.nps_combine(bytea, bytea) IS 'Combine function of tiers.nps (internal).';
+CREATE FUNCTION tiers.nps_final(bytea)
+    RETURNS tiers.nps_result LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_final';
+COMMENT ON FUNCTION tiers.nps_final(bytea) IS 'Final function of tiers.nps (internal).';
+CREATE AGGREGATE tiers.nps(score integer) (
+    SFUNC = tiers.nps_trans, STYPE = bytea, FINALFUNC = tiers.nps_final,
+    COMBINEFUNC = tiers.nps_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.nps(integer) IS
+    'Net Promoter Score of survey answers 0..10 (tiers.nps_result), e.g. GROUP BY tier. NULL answers are skipped; outside 0..10: 22003 naming the value. NULL without answers.';
+
+CREATE FUNCTION tiers.nps_compare(a tiers.nps_result, b tiers.nps_result) RETURNS tiers.nps_comparison
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_compare';
+COMMENT ON FUNCTION tiers.nps_compare(tiers.nps_result, tiers.nps_result) IS
+    'b.nps - a.nps with its 95 % interval and two-sided p-value (tiers.nps_comparison), from the counts of promoters, passives and detractors. Negative or missing counts, or no answers: 22023.';
+
+CREATE FUNCTION tiers.ab_assign(customer text, experiment text, shares double precision[])
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_assign';
+COMMENT ON FUNCTION tiers.ab_assign(text, text, double precision[]) IS
+    'Deterministic experiment variant of a customer: ''A'', ''B'', ... with probabilities proportional to shares. The position floor(u / 2^11) / 2^53, u = the first 8 bytes (big-endian) of sha256(experiment || 0x00 || customer) in UTF-8, is uniform in [0, 1), the same everywhere and independent between experiments. Shares empty, negative, NaN/Infinity, NULL or summing to 0: 22023; more than 26 shares: name the variants.';
+CREATE FUNCTION tiers.ab_assign(customer text, experiment text, shares double precision[], variants text[])
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_assign';
+COMMENT ON FUNCTION tiers.ab_assign(text, text, double precision[], text[]) IS
+    'tiers.ab_assign with variant names, one per share (else 22023; NULL names: 22023).';

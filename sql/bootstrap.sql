@@ -292,3 +292,43 @@ CREATE TABLE tiers.tier_view_refreshes (
 
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_views', '');
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_view_refreshes', '');
+
+-- Judging a tiering (issue 14): results of tiers.ab_test, tiers.nps and tiers.nps_compare
+CREATE TYPE tiers.ab_variant AS (
+    variant         text,
+    is_control      boolean,
+    n               bigint,
+    mean            double precision,
+    sd              double precision,
+    method          text,
+    difference      double precision,
+    difference_low  double precision,
+    difference_high double precision,
+    lift            double precision,
+    lift_low        double precision,
+    lift_high       double precision,
+    statistic       double precision,
+    df              double precision,
+    p_value         double precision
+);
+COMMENT ON TYPE tiers.ab_variant IS
+    'One variant of tiers.ab_test: n, mean, sample standard deviation (NULL below 2 rows); against the control: method (''two_proportion_z'' when every outcome of both groups is 0 or 1, else ''welch_t''), difference of means with its 95 % interval, lift (mean / control mean - 1) with its 95 % delta-method interval (NULL when the control mean is 0), the test statistic, Welch''s degrees of freedom and the two-sided p-value. The control row and variants with fewer than 2 rows have NULL comparisons.';
+CREATE TYPE tiers.nps_result AS (
+    n               bigint,
+    promoters       bigint,
+    passives        bigint,
+    detractors      bigint,
+    nps             double precision,
+    margin_of_error double precision
+);
+COMMENT ON TYPE tiers.nps_result IS
+    'Net Promoter Score of a group (tiers.nps): answers, promoters (9-10), passives (7-8), detractors (0-6), nps = 100 * (promoters - detractors) / n in -100..100, and the half-width of its 95 % interval, 1.96 * 100 * sqrt((p + d - (p - d)^2) / n) with p, d the shares of promoters and detractors.';
+CREATE TYPE tiers.nps_comparison AS (
+    difference      double precision,
+    difference_low  double precision,
+    difference_high double precision,
+    statistic       double precision,
+    p_value         double precision
+);
+COMMENT ON TYPE tiers.nps_comparison IS
+    'tiers.nps_compare(a, b): b.nps - a.nps with its 95 % interval, the z statistic and the two-sided p-value (normal approximation, independent samples).';

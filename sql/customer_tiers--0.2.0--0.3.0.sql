@@ -1082,13 +1082,15 @@ DROP FUNCTION tiers.gamma_gamma_deserialize(bytea, internal);
 -- the setting customer_tiers.language ('en' or 'zh'); unset, each keeps its 0.2.0 default.
 CREATE OR REPLACE FUNCTION tiers.rfm_class8(recency double precision, frequency double precision,
                                  monetary double precision, model tiers.rfm_model,
-                                 lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'zh'))
+                                 lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
+                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
     RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_class8';
 COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
     'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: recency < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';
 CREATE OR REPLACE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL,
-                                    lang text DEFAULT COALESCE(NULLIF(pg_catalog.current_setting('customer_tiers.language', true), ''), 'en'))
+                                    lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
+                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'en' END)
     RETURNS text[] LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_customer_tags';
 COMMENT ON FUNCTION tiers.customer_tags(record, text[], text) IS
     'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang, the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
@@ -1186,3 +1188,104 @@ BEGIN
     RETURN o;
 END
 $opts$;
+
+-- Judging a tiering (issue 14): new types and functions
+
+-- Judging a tiering (issue 14): results of tiers.ab_test, tiers.nps and tiers.nps_compare
+CREATE TYPE tiers.ab_variant AS (
+    variant         text,
+    is_control      boolean,
+    n               bigint,
+    mean            double precision,
+    sd              double precision,
+    method          text,
+    difference      double precision,
+    difference_low  double precision,
+    difference_high double precision,
+    lift            double precision,
+    lift_low        double precision,
+    lift_high       double precision,
+    statistic       double precision,
+    df              double precision,
+    p_value         double precision
+);
+COMMENT ON TYPE tiers.ab_variant IS
+    'One variant of tiers.ab_test: n, mean, sample standard deviation (NULL below 2 rows); against the control: method (''two_proportion_z'' when every outcome of both groups is 0 or 1, else ''welch_t''), difference of means with its 95 % interval, lift (mean / control mean - 1) with its 95 % delta-method interval (NULL when the control mean is 0), the test statistic, Welch''s degrees of freedom and the two-sided p-value. The control row and variants with fewer than 2 rows have NULL comparisons.';
+CREATE TYPE tiers.nps_result AS (
+    n               bigint,
+    promoters       bigint,
+    passives        bigint,
+    detractors      bigint,
+    nps             double precision,
+    margin_of_error double precision
+);
+COMMENT ON TYPE tiers.nps_result IS
+    'Net Promoter Score of a group (tiers.nps): answers, promoters (9-10), passives (7-8), detractors (0-6), nps = 100 * (promoters - detractors) / n in -100..100, and the half-width of its 95 % interval, 1.96 * 100 * sqrt((p + d - (p - d)^2) / n) with p, d the shares of promoters and detractors.';
+CREATE TYPE tiers.nps_comparison AS (
+    difference      double precision,
+    difference_low  double precision,
+    difference_high double precision,
+    statistic       double precision,
+    p_value         double precision
+);
+COMMENT ON TYPE tiers.nps_comparison IS
+    'tiers.nps_compare(a, b): b.nps - a.nps with its 95 % interval, the z statistic and the two-sided p-value (normal approximation, independent samples).';
+
+-- Judging a tiering (issue 14): A/B tests, Holm, NPS, experiment assignment --------------------
+
+CREATE FUNCTION tiers.ab_test_trans(bytea, text, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_trans';
+COMMENT ON FUNCTION tiers.ab_test_trans(bytea, text, double precision) IS 'Transition function of tiers.ab_test (internal).';
+CREATE FUNCTION tiers.ab_test_trans(bytea, text, double precision, text)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_trans';
+COMMENT ON FUNCTION tiers.ab_test_trans(bytea, text, double precision, text) IS 'Transition function of tiers.ab_test with a control (internal).';
+CREATE FUNCTION tiers.ab_test_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_combine';
+COMMENT ON FUNCTION tiers.ab_test_combine(bytea, bytea) IS 'Combine function of tiers.ab_test (internal).';
+CREATE FUNCTION tiers.ab_test_final(bytea)
+    RETURNS tiers.ab_variant[] LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_test_final';
+COMMENT ON FUNCTION tiers.ab_test_final(bytea) IS 'Final function of tiers.ab_test (internal).';
+CREATE AGGREGATE tiers.ab_test(variant text, outcome double precision) (
+    SFUNC = tiers.ab_test_trans, STYPE = bytea, FINALFUNC = tiers.ab_test_final,
+    COMBINEFUNC = tiers.ab_test_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.ab_test(text, double precision) IS
+    'A/B test of (variant, outcome) rows, e.g. GROUP BY tier: one tiers.ab_variant per variant (by name), compared with the control = the first variant name in byte order. Pooled two-proportion z-test when every outcome is 0 or 1, Welch''s t-test otherwise; 95 % intervals for the difference and the lift. Rows with a NULL variant or outcome are skipped; NaN/Infinity outcome: 22023. NULL without rows. Unnest the array: SELECT (unnest(tiers.ab_test(v, y))).*';
+CREATE AGGREGATE tiers.ab_test(variant text, outcome double precision, control text) (
+    SFUNC = tiers.ab_test_trans, STYPE = bytea, FINALFUNC = tiers.ab_test_final,
+    COMBINEFUNC = tiers.ab_test_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.ab_test(text, double precision, text) IS
+    'tiers.ab_test with the control variant named (constant within a group, else 22023; a name no row has: 22023; NULL: the default control).';
+
+CREATE FUNCTION tiers.holm(p double precision[]) RETURNS double precision[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_holm';
+COMMENT ON FUNCTION tiers.holm(double precision[]) IS
+    'Holm-Bonferroni adjusted p-values, in the order given (as statsmodels multipletests(p, method=''holm'')); NULL elements stay NULL and are not counted. A p-value outside 0..1 or NaN: 22023.';
+
+CREATE FUNCTION tiers.nps_trans(bytea, integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_trans';
+COMMENT ON FUNCTION tiers.nps_trans(bytea, integer) IS 'Transition function of tiers.nps (internal).';
+CREATE FUNCTION tiers.nps_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_combine';
+COMMENT ON FUNCTION tiers.nps_combine(bytea, bytea) IS 'Combine function of tiers.nps (internal).';
+CREATE FUNCTION tiers.nps_final(bytea)
+    RETURNS tiers.nps_result LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_final';
+COMMENT ON FUNCTION tiers.nps_final(bytea) IS 'Final function of tiers.nps (internal).';
+CREATE AGGREGATE tiers.nps(score integer) (
+    SFUNC = tiers.nps_trans, STYPE = bytea, FINALFUNC = tiers.nps_final,
+    COMBINEFUNC = tiers.nps_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.nps(integer) IS
+    'Net Promoter Score of survey answers 0..10 (tiers.nps_result), e.g. GROUP BY tier. NULL answers are skipped; outside 0..10: 22003 naming the value. NULL without answers.';
+
+CREATE FUNCTION tiers.nps_compare(a tiers.nps_result, b tiers.nps_result) RETURNS tiers.nps_comparison
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_nps_compare';
+COMMENT ON FUNCTION tiers.nps_compare(tiers.nps_result, tiers.nps_result) IS
+    'b.nps - a.nps with its 95 % interval and two-sided p-value (tiers.nps_comparison), from the counts of promoters, passives and detractors. Negative or missing counts, or no answers: 22023.';
+
+CREATE FUNCTION tiers.ab_assign(customer text, experiment text, shares double precision[])
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_assign';
+COMMENT ON FUNCTION tiers.ab_assign(text, text, double precision[]) IS
+    'Deterministic experiment variant of a customer: ''A'', ''B'', ... with probabilities proportional to shares. The position floor(u / 2^11) / 2^53, u = the first 8 bytes (big-endian) of sha256(experiment || 0x00 || customer) in UTF-8, is uniform in [0, 1), the same everywhere and independent between experiments. Shares empty, negative, NaN/Infinity, NULL or summing to 0: 22023; more than 26 shares: name the variants.';
+CREATE FUNCTION tiers.ab_assign(customer text, experiment text, shares double precision[], variants text[])
+    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_ab_assign';
+COMMENT ON FUNCTION tiers.ab_assign(text, text, double precision[], text[]) IS
+    'tiers.ab_assign with variant names, one per share (else 22023; NULL names: 22023).';

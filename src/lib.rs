@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 mod abc;
 mod citus;
 mod clv;
+mod evaluation;
 mod numeric;
 mod raw;
 mod rfm;

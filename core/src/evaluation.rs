@@ -1937,3 +1937,98 @@ mod tests {
         assert!(row(&rows, "b").comparison.is_none());
     }
 }
+
+/// The position of `customer` in `experiment`, uniform in [0, 1): the first 8 bytes of
+/// SHA-256(experiment ‖ 0x00 ‖ customer) as a big-endian integer, divided by 2^64. Anyone can
+/// recompute it (in SQL: `sha256(convert_to(experiment, 'UTF8') || '\x00' || convert_to(customer,
+/// 'UTF8'))`), and two experiments' positions are independent.
+pub fn ab_position(customer: &str, experiment: &str) -> f64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(experiment.as_bytes());
+    h.update([0u8]);
+    h.update(customer.as_bytes());
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    // 2^-64 · u: exact for the top 53 bits, so the result is < 1
+    (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Deterministic assignment of a customer to one of `shares.len()` variants: variant i takes the
+/// positions in [c(i−1), c(i)), c = the cumulative shares / their sum. Returns the index.
+/// Shares must be finite, ≥ 0, and sum to more than 0 (`InvalidParameter` naming `shares`).
+pub fn ab_assign(customer: &str, experiment: &str, shares: &[f64]) -> Result<usize, CoreError> {
+    if shares.is_empty() {
+        return Err(CoreError::InvalidParameter(
+            "shares must not be empty".into(),
+        ));
+    }
+    if let Some(bad) = shares.iter().find(|s| !s.is_finite() || **s < 0.0) {
+        return Err(CoreError::InvalidParameter(format!(
+            "shares must be finite and not negative, got {bad}"
+        )));
+    }
+    let total: f64 = shares.iter().sum();
+    if !(total > 0.0 && total.is_finite()) {
+        return Err(CoreError::InvalidParameter(
+            "shares must add up to more than 0".into(),
+        ));
+    }
+    let x = ab_position(customer, experiment) * total;
+    let mut cumulative = 0.0;
+    for (i, s) in shares.iter().enumerate() {
+        cumulative += s;
+        if x < cumulative && *s > 0.0 {
+            return Ok(i);
+        }
+    }
+    // rounding at the very top: the last variant with a positive share
+    Ok(shares.iter().rposition(|s| *s > 0.0).expect("total > 0"))
+}
+
+#[cfg(test)]
+mod assign_tests {
+    use super::*;
+
+    #[test]
+    fn positions_match_sha256() {
+        // python3: h = hashlib.sha256(exp.encode() + b'\x00' + cust.encode()).digest();
+        //          int.from_bytes(h[:8], 'big') / 2**64
+        for (exp, cust, want) in [
+            ("spring", "1", 0.7706762713053577),
+            ("spring", "2", 0.026370553984972685),
+            ("autumn", "1", 0.5024794566814194),
+            ("vip-offer", "10079", 0.29752828328768166),
+            ("e", "", 0.41954300424396224),
+        ] {
+            assert!(
+                (ab_position(cust, exp) - want).abs() < 1e-15,
+                "{exp}/{cust}"
+            );
+        }
+    }
+
+    #[test]
+    fn assignment_follows_shares() {
+        assert_eq!(ab_assign("1", "spring", &[0.5, 0.5]).unwrap(), 1); // 0.77
+        assert_eq!(ab_assign("2", "spring", &[0.5, 0.5]).unwrap(), 0); // 0.026
+        assert_eq!(ab_assign("1", "spring", &[0.8, 0.2]).unwrap(), 0); // 0.77 < 0.8
+        assert_eq!(ab_assign("1", "spring", &[0.0, 1.0, 0.0]).unwrap(), 1);
+        assert_eq!(ab_assign("1", "spring", &[3.0, 1.0]).unwrap(), 1); // 0.77 ≥ 0.75
+        let n = 100_000;
+        let a = (0..n)
+            .filter(|i| ab_assign(&i.to_string(), "x", &[0.1, 0.9]).unwrap() == 0)
+            .count();
+        assert!((a as f64 / n as f64 - 0.1).abs() < 0.005, "{a}");
+        for bad in [
+            vec![],
+            vec![0.0],
+            vec![-1.0, 2.0],
+            vec![f64::NAN],
+            vec![f64::INFINITY],
+        ] {
+            assert!(ab_assign("1", "x", &bad).is_err(), "{bad:?}");
+        }
+    }
+}

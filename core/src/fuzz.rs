@@ -75,6 +75,24 @@ pub fn states(data: &[u8]) {
     if let Ok(p) = Patterns::<2>::decode(data) {
         let _ = p.sorted();
     }
+    if let Ok(t) = crate::evaluation::AbTest::decode(data) {
+        let _ = t.result(None);
+        assert_eq!(
+            crate::evaluation::AbTest::decode(&t.encode())
+                .expect("re-encoded")
+                .encode(),
+            t.encode()
+        );
+    }
+    if let Ok(n) = crate::evaluation::Nps::decode(data) {
+        let _ = n.result();
+        assert_eq!(
+            crate::evaluation::Nps::decode(&n.encode())
+                .expect("re-encoded")
+                .encode(),
+            n.encode()
+        );
+    }
 }
 
 /// Valid encodings of every state, as seeds for mutation.
@@ -107,6 +125,16 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let mut g = Patterns::<2>::default();
     g.add([2.0, 5.0], 3.0);
     out.push(g.encode());
+    let mut t = crate::evaluation::AbTest::new();
+    for (v, y) in [("a", 1.0), ("a", 0.0), ("b", 2.5), ("b", 3.0)] {
+        t.add(v, y).expect("valid");
+    }
+    out.push(t.encode());
+    let mut n = crate::evaluation::Nps::new();
+    for s in [0, 7, 9, 10] {
+        n.add(s).expect("valid");
+    }
+    out.push(n.encode());
     for e in [
         "frequency >= $x AND segment = $s",
         "coalesce(p_alive, 1) < 0.5 OR NOT $b",

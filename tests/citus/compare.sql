@@ -27,6 +27,10 @@ INSERT INTO checks VALUES
 ('gamma_gamma_fit', $q$SELECT to_jsonb(tiers.gamma_gamma_fit(frequency, monetary)) FROM s_cdnow_{T} WHERE frequency > 0$q$),
 ('gamma_gamma_fit weight', $q$SELECT to_jsonb(tiers.gamma_gamma_fit(frequency, monetary, 1)) FROM s_synth_{T} WHERE frequency > 0$q$),
 ('gamma_gamma_fit penalizer', $q$SELECT to_jsonb(tiers.gamma_gamma_fit(frequency, monetary, 1, 0.1)) FROM s_cdnow_{T} WHERE frequency > 0$q$),
+-- judging a tiering (issue 14): an A/B readout and NPS, partial on the workers
+('ab_test', $q$SELECT to_jsonb(tiers.ab_test(tiers.ab_assign(customer_id::text, 'citus', '{0.5, 0.5}'), frequency::float8)) FROM s_cdnow_{T}$q$),
+('ab_test per group with control', $q$SELECT jsonb_agg(to_jsonb(t) ORDER BY g) FROM (SELECT customer_id % 3 AS g, tiers.ab_test(tiers.ab_assign(customer_id::text, 'citus', '{1, 1, 2}'), (frequency > 0)::int, 'C') AS t FROM s_synth_{T} GROUP BY 1) z$q$),
+('nps', $q$SELECT to_jsonb(tiers.nps((customer_id % 11)::int)) FROM s_synth_{T}$q$),
 -- grouped population aggregates (a group per shard key bucket and across shards)
 ('rfm_model per group', $q$SELECT jsonb_agg(to_jsonb(m) ORDER BY g) FROM (SELECT customer_id % 3 AS g, tiers.rfm_model(since_last, frequency, monetary) AS m FROM s_cdnow_{T} GROUP BY 1) z$q$),
 -- scoring per customer with models computed over the distributed population (the model is

@@ -66,12 +66,13 @@ cq 0 -c "SELECT * FROM tiers.citus_setup()" >/dev/null
 for agg in "tiers.rfm_model(since_last, frequency, monetary)" "tiers.abc_model(monetary_total)" \
            "tiers.pareto(monetary_total)" "tiers.pareto_curve(monetary_total)" \
            "tiers.bgnbd_fit(frequency, recency, tenure)" "tiers.mbgnbd_fit(frequency, recency, tenure)" \
-           "tiers.paretonbd_fit(frequency, recency, tenure)" "tiers.gamma_gamma_fit(frequency, monetary)"; do
+           "tiers.paretonbd_fit(frequency, recency, tenure)" "tiers.gamma_gamma_fit(frequency, monetary)" \
+           "tiers.ab_test(customer_id::text, frequency::float8)" "tiers.nps((frequency % 11)::int)"; do
     plan=$(cq 0 -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT $agg FROM s_cdnow_dist")
     grep -q "worker_partial_agg" <<<"$plan" && grep -q "coord_combine_agg" <<<"$plan" \
         || { echo "$plan"; fail "$agg is not aggregated on the workers"; }
 done
-pass "all 8 population aggregates run as worker_partial_agg on the workers and coord_combine_agg on the coordinator"
+pass "all 10 population aggregates (8 models, ab_test, nps) run as worker_partial_agg on the workers and coord_combine_agg on the coordinator"
 
 # 4. distributed = single node
 cq 0 -f tests/citus/compare.sql | grep "^ok" || fail "comparisons"

@@ -49,7 +49,8 @@ SELECT t::regtype, ord, v FROM (VALUES
   ('tiers.mbgnbd_model', ARRAY['(SELECT mbg FROM mx_models)', NULL, 'ROW(-1, -1, -1, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.mbgnbd_model']),
   ('tiers.paretonbd_model', ARRAY['(SELECT pnbd FROM mx_models)', NULL, 'ROW(0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.paretonbd_model']),
   ('tiers.gamma_gamma_model', ARRAY['(SELECT gg FROM mx_models)', NULL, 'ROW(1, 1, ''NaN'', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.gamma_gamma_model']),
-  ('tiers.tier_views', ARRAY['(SELECT v FROM tiers.tier_views v LIMIT 1)', NULL])
+  ('tiers.tier_views', ARRAY['(SELECT v FROM tiers.tier_views v LIMIT 1)', NULL]),
+  ('tiers.nps_result', ARRAY['ROW(10, 5, 3, 2, 30, 10)::tiers.nps_result', NULL, 'ROW(0, 0, 0, 0, 0, 0)::tiers.nps_result', 'ROW(1, -1, 0, 2, 0, 0)::tiers.nps_result', 'ROW(NULL, NULL, NULL, NULL, NULL, NULL)::tiers.nps_result', 'ROW(9e18, 9e18, 9e18, 9e18, 0, 0)::tiers.nps_result'])
 ) AS x(t, vals), unnest(vals) WITH ORDINALITY AS u(v, ord);
 -- valid values for arguments known by name
 CREATE TABLE mx_named (name text, val text, typ regtype);

@@ -52,7 +52,12 @@ FROM (VALUES
   ('paretonbd_fit(f, r, t)', $$SELECT tiers.paretonbd_fit(f, r, t)::text FROM par$$),
   ('paretonbd_fit(f, r, t, weight)', $$SELECT tiers.paretonbd_fit(f, r, t, w)::text FROM par$$),
   ('gamma_gamma_fit(f, m)', $$SELECT tiers.gamma_gamma_fit(f, m)::text FROM par$$),
-  ('gamma_gamma_fit(f, m, weight, penalizer)', $$SELECT tiers.gamma_gamma_fit(f, m, w, 0.01)::text FROM par$$)
+  ('gamma_gamma_fit(f, m, weight, penalizer)', $$SELECT tiers.gamma_gamma_fit(f, m, w, 0.01)::text FROM par$$),
+  -- A/B results rounded: Welch's df sits on an integer and p-values are tiny, where the 8-decimal
+  -- truncation of norm() flips on the last bit
+  ('ab_test(variant, outcome)', $$SELECT string_agg(concat_ws(' ', r.variant, r.n, round(r.mean::numeric, 6), round(r.sd::numeric, 6), r.method, round(r.difference::numeric, 6), round(r.lift::numeric, 6), round(r.statistic::numeric, 4), round(r.df::numeric), r.p_value < 1e-20), '; ') FROM (SELECT tiers.ab_test(CASE WHEN id % 3 = 0 THEN 'a' WHEN id % 3 = 1 THEN 'b' ELSE 'c' END, m / 13.7 + id % 3) AS t FROM par) x, unnest(x.t) r$$),
+  ('ab_test(variant, outcome, control)', $$SELECT string_agg(concat_ws(' ', r.variant, r.n, round(r.mean::numeric, 8), r.method, round(r.difference::numeric, 8), round(r.statistic::numeric, 6), round(r.p_value::numeric, 8)), '; ') FROM (SELECT tiers.ab_test(CASE WHEN id % 2 = 0 THEN 'x' ELSE 'y' END, (id % 7 = 0)::int, 'y') AS t FROM par) x, unnest(x.t) r$$),
+  ('nps(score)', $$SELECT tiers.nps((id % 11)::int)::text FROM par$$)
 ) AS a(name, q), pg_temp.check_agg(a.q) AS c;
 
 -- every aggregate of the extension appears above (by name)

@@ -1,0 +1,330 @@
+//! Judging a tiering (issue 14): A/B tests of tier strategies, Holm's adjustment, NPS, and the
+//! deterministic assignment of customers to experiment variants. The statistics are in
+//! `core/src/evaluation.rs`; this file converts types and raises errors.
+
+use crate::raw::*;
+use crate::sql_function;
+use crate::state::*;
+use customer_tiers_core::evaluation::{
+    ab_assign, holm, nps_compare, AbComparison, AbTest, Nps, NpsResult,
+};
+use customer_tiers_core::CoreError;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+const AB_AGG: &str = "ab_test";
+const NPS_AGG: &str = "nps";
+
+/// The state of `ab_test`: the accumulator and the control named by the 3-argument form (the
+/// same for every row of a group).
+#[derive(Clone, Default)]
+pub struct AbState {
+    control: Option<String>,
+    test: AbTest,
+}
+
+const AB_STATE_MAGIC: u8 = b'X';
+const AB_STATE_VERSION: u8 = 1;
+
+impl AggState for AbState {
+    const MAGIC: u64 = 0x6374_6162_7400_0001;
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![AB_STATE_MAGIC, AB_STATE_VERSION];
+        match &self.control {
+            None => out.push(0),
+            Some(c) => {
+                out.push(1);
+                out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+                out.extend_from_slice(c.as_bytes());
+            }
+        }
+        out.extend_from_slice(&self.test.encode());
+        out
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, CoreError> {
+        let corrupt = |m: &str| CoreError::Corrupt(m.into());
+        let [magic, version, flag, rest @ ..] = bytes else {
+            return Err(corrupt("ab_test state is truncated"));
+        };
+        if (*magic, *version) != (AB_STATE_MAGIC, AB_STATE_VERSION) {
+            return Err(corrupt("not an ab_test state"));
+        }
+        let (control, rest) = match flag {
+            0 => (None, rest),
+            1 => {
+                let (len, rest) = rest
+                    .split_first_chunk::<4>()
+                    .ok_or_else(|| corrupt("ab_test state is truncated"))?;
+                let len = u32::from_le_bytes(*len) as usize;
+                if rest.len() < len {
+                    return Err(corrupt("ab_test state is truncated"));
+                }
+                let name = std::str::from_utf8(&rest[..len])
+                    .map_err(|_| corrupt("ab_test state holds invalid UTF-8"))?;
+                (Some(name.to_string()), &rest[len..])
+            }
+            _ => return Err(corrupt("ab_test state has a bad control flag")),
+        };
+        Ok(AbState {
+            control,
+            test: AbTest::decode(rest)?,
+        })
+    }
+}
+
+impl AggState for Nps {
+    const MAGIC: u64 = 0x6374_6e70_7300_0001;
+    fn encode(&self) -> Vec<u8> {
+        Nps::encode(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, CoreError> {
+        Nps::decode(bytes)
+    }
+}
+
+// ---------------------------------------------------------------- ab_test aggregate
+
+// tiers.ab_test_trans(state, variant text, outcome float8 [, control text]): NULL variant or
+// outcome rows are skipped; a NULL control (3-argument form) means the default control.
+sql_function!(ct_ab_test_trans, |fcinfo| {
+    let control = if nargs(fcinfo) > 3 {
+        arg(fcinfo, 3).map(|d| text_str(d).to_string())
+    } else {
+        None
+    };
+    let (state, datum) = state_or_init(fcinfo, AB_AGG, || AbState {
+        control: control.clone(),
+        test: AbTest::new(),
+    });
+    let state = &mut *state;
+    if state.control != control {
+        invalid("control must be the same for all rows of a group");
+    }
+    if let (Some(v), Some(x)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
+        check(state.test.add(text_str(v), f8(x)));
+    }
+    datum
+});
+
+sql_function!(ct_ab_test_combine, |fcinfo| {
+    combine_states(fcinfo, AB_AGG, |a: &mut AbState, b: &AbState| {
+        if a.control != b.control {
+            return Err(CoreError::InvalidParameter(
+                "control must be the same for all rows of a group".into(),
+            ));
+        }
+        a.test.merge(&b.test)
+    })
+});
+
+/// The fields of `tiers.ab_variant`, in order.
+const AB_VARIANT_FIELDS: usize = 15;
+
+fn opt(v: Option<f64>) -> (pg_sys::Datum, bool) {
+    match v {
+        Some(x) => (f8_datum(x), false),
+        None => (pg_sys::Datum::from(0usize), true),
+    }
+}
+
+// tiers.ab_test_final(state) -> tiers.ab_variant[]: one element per variant, by name; NULL
+// without rows.
+sql_function!(ct_ab_test_final, |fcinfo| {
+    let Some(state) = state_arg::<AbState>(fcinfo, 0) else {
+        return return_null(fcinfo);
+    };
+    if state.test.is_empty() {
+        return return_null(fcinfo);
+    }
+    let rows = check(state.test.result(state.control.as_deref()));
+    // the declared result type (Citus's coord_combine_agg calls this without an expression)
+    let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
+    let elem_type = pg_sys::get_element_type(array_type);
+    let tupdesc = pg_sys::lookup_rowtype_tupdesc(elem_type, -1);
+    if (*tupdesc).natts as usize != AB_VARIANT_FIELDS {
+        release_tupdesc(tupdesc);
+        invalid("tiers.ab_variant does not have the fields this library writes");
+    }
+    let mut elems: Vec<pg_sys::Datum> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let c: Option<&AbComparison> = r.comparison.as_ref();
+        let mut values = [pg_sys::Datum::from(0usize); AB_VARIANT_FIELDS];
+        let mut nulls = [false; AB_VARIANT_FIELDS];
+        values[0] = text_datum(&r.variant);
+        values[1] = pg_sys::Datum::from(r.is_control);
+        values[2] = pg_sys::Datum::from(r.n as i64);
+        values[3] = f8_datum(r.mean);
+        (values[4], nulls[4]) = opt(r.sd);
+        match c {
+            Some(c) => values[5] = text_datum(c.method.name()),
+            None => nulls[5] = true,
+        }
+        let fields = [
+            c.map(|c| c.difference),
+            c.map(|c| c.difference_low),
+            c.map(|c| c.difference_high),
+            c.and_then(|c| c.lift),
+            c.and_then(|c| c.lift_low),
+            c.and_then(|c| c.lift_high),
+            c.map(|c| c.statistic),
+            c.and_then(|c| c.df),
+            c.map(|c| c.p_value),
+        ];
+        for (k, v) in fields.into_iter().enumerate() {
+            (values[6 + k], nulls[6 + k]) = opt(v);
+        }
+        let tuple = pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        elems.push(pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data));
+    }
+    release_tupdesc(tupdesc);
+    let (mut typlen, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+    pg_sys::get_typlenbyvalalign(elem_type, &mut typlen, &mut byval, &mut align);
+    let array = pg_sys::construct_array(
+        elems.as_mut_ptr(),
+        elems.len() as i32,
+        elem_type,
+        typlen as i32,
+        byval,
+        align,
+    );
+    pg_sys::Datum::from(array)
+});
+
+// ---------------------------------------------------------------- holm(p float8[])
+
+// tiers.holm(p float8[]) -> float8[]: Holm-Bonferroni adjusted p-values in the input's order;
+// NULL elements stay NULL and are not counted as tests.
+sql_function!(ct_holm, |fcinfo| {
+    let Some(d) = arg(fcinfo, 0) else {
+        return return_null(fcinfo);
+    };
+    let p: Vec<Option<f64>> =
+        pgrx::Array::<f64>::from_polymorphic_datum(d, false, pg_sys::FLOAT8ARRAYOID)
+            .expect("not null")
+            .iter()
+            .collect();
+    let adjusted = check(holm(&p).map_err(|e| match e {
+        CoreError::InvalidParameter(m) => CoreError::InvalidParameter(format!("p: {m}")),
+        other => other,
+    }));
+    adjusted.into_datum().expect("an array")
+});
+
+// ---------------------------------------------------------------- nps aggregate
+
+// tiers.nps_trans(state, score integer): NULL scores are skipped; outside 0..10 is 22003.
+sql_function!(ct_nps_trans, |fcinfo| {
+    let (state, datum) = state_or_init(fcinfo, NPS_AGG, Nps::new);
+    if let Some(s) = arg(fcinfo, 1) {
+        check((*state).add(s.value() as i32 as i64));
+    }
+    datum
+});
+
+sql_function!(ct_nps_combine, |fcinfo| {
+    combine_states(fcinfo, NPS_AGG, Nps::merge)
+});
+
+unsafe fn nps_row(fcinfo: pg_sys::FunctionCallInfo, r: &NpsResult) -> pg_sys::Datum {
+    let cache = call_cache::<()>(fcinfo);
+    let values = [
+        pg_sys::Datum::from(r.n as i64),
+        pg_sys::Datum::from(r.promoters as i64),
+        pg_sys::Datum::from(r.passives as i64),
+        pg_sys::Datum::from(r.detractors as i64),
+        f8_datum(r.nps),
+        f8_datum(r.margin_of_error),
+    ];
+    composite(fcinfo, cache, &values, &[false; 6])
+}
+
+// tiers.nps_final(state) -> tiers.nps_result; NULL without scores.
+sql_function!(ct_nps_final, |fcinfo| {
+    match state_arg::<Nps>(fcinfo, 0).and_then(|s| s.result()) {
+        Some(r) => nps_row(fcinfo, &r),
+        None => return_null(fcinfo),
+    }
+});
+
+/// A `tiers.nps_result` argument, checked: counts that add up, an NPS that matches them.
+unsafe fn nps_arg(d: pg_sys::Datum, name: &str) -> NpsResult {
+    let (v, nulls) = deform::<6>(d, "tiers.nps_result");
+    if nulls[1] || nulls[2] || nulls[3] {
+        invalid(format!(
+            "{name} must have promoters, passives and detractors"
+        ));
+    }
+    let count = |k: usize| -> u64 {
+        let c = v[k].value() as i64;
+        if c < 0 {
+            invalid(format!("{name} has a negative count"));
+        }
+        c as u64
+    };
+    NpsResult::from_counts(count(1), count(2), count(3))
+        .unwrap_or_else(|| invalid(format!("{name} has no answers")))
+}
+
+// tiers.nps_compare(a tiers.nps_result, b tiers.nps_result) -> tiers.nps_comparison (b - a).
+sql_function!(ct_nps_compare, |fcinfo| {
+    let (Some(a), Some(b)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let c = nps_compare(&nps_arg(a, "a"), &nps_arg(b, "b"));
+    let cache = call_cache::<()>(fcinfo);
+    let values = [
+        f8_datum(c.difference),
+        f8_datum(c.low),
+        f8_datum(c.high),
+        f8_datum(c.statistic),
+        f8_datum(c.p_value),
+    ];
+    composite(fcinfo, cache, &values, &[false; 5])
+});
+
+// ---------------------------------------------------------------- ab_assign
+
+// tiers.ab_assign(customer text, experiment text, shares float8[] [, variants text[]]) -> text
+sql_function!(ct_ab_assign, |fcinfo| {
+    let (Some(c), Some(e), Some(s)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+        return return_null(fcinfo);
+    };
+    let shares: Vec<f64> =
+        pgrx::Array::<f64>::from_polymorphic_datum(s, false, pg_sys::FLOAT8ARRAYOID)
+            .expect("not null")
+            .iter()
+            .map(|x| x.unwrap_or_else(|| invalid("shares must not contain NULL")))
+            .collect();
+    let names: Option<Vec<String>> = if nargs(fcinfo) > 3 {
+        let Some(v) = arg(fcinfo, 3) else {
+            return return_null(fcinfo);
+        };
+        let names: Vec<String> =
+            pgrx::Array::<&str>::from_polymorphic_datum(v, false, pg_sys::TEXTARRAYOID)
+                .expect("not null")
+                .iter()
+                .map(|x| {
+                    x.map(str::to_string)
+                        .unwrap_or_else(|| invalid("variants must not contain NULL"))
+                })
+                .collect();
+        if names.len() != shares.len() {
+            invalid(format!(
+                "variants must have one name per share: {} names for {} shares",
+                names.len(),
+                shares.len()
+            ));
+        }
+        Some(names)
+    } else {
+        if shares.len() > 26 {
+            invalid("more than 26 shares need variant names (the 4-argument form)");
+        }
+        None
+    };
+    let k = check(ab_assign(text_str(c), text_str(e), &shares));
+    match names {
+        Some(n) => text_datum(&n[k]),
+        None => text_datum(&((b'A' + k as u8) as char).to_string()),
+    }
+});
