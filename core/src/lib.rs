@@ -7,6 +7,7 @@ pub mod abc;
 pub mod clv;
 pub mod evaluation;
 pub mod fuzz;
+pub mod kmeans;
 pub mod quantile;
 pub mod rfm;
 pub mod state;
