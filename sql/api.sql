@@ -1153,21 +1153,29 @@ CREATE FUNCTION tiers.tier_view_sql(v tiers.tier_views) RETURNS text
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp AS $sql$
 DECLARE
-    o jsonb := v.options;
-    src text := format('%I.%I', v.source_schema, v.source_name);
+    o jsonb;
+    src text;
     ts_type text;
     filter text := '';
     k text;
     vals jsonb;
-    clv boolean := (o->>'clv')::boolean;
-    scheme text := o->>'tier_scheme';
-    horizon_units float8 := tiers.interval_seconds((o->>'clv_horizon')::interval)
-                            / tiers.interval_seconds((o->>'unit')::interval);
+    clv boolean;
+    scheme text;
+    horizon_units float8;
     money text;
     tag_columns text := '';
     tag record;
     q text;
 BEGIN
+    IF v IS NULL THEN
+        RAISE EXCEPTION 'v must not be NULL (a row of tiers.tier_views)' USING ERRCODE = '22004';
+    END IF;
+    o := v.options;
+    src := format('%I.%I', v.source_schema, v.source_name);
+    clv := (o->>'clv')::boolean;
+    scheme := o->>'tier_scheme';
+    horizon_units := tiers.interval_seconds((o->>'clv_horizon')::interval)
+                     / tiers.interval_seconds((o->>'unit')::interval);
     SELECT format_type(a.atttypid, NULL) INTO ts_type
     FROM pg_attribute a
     WHERE a.attrelid = src::regclass AND a.attname = v.ordered_at_column AND NOT a.attisdropped;

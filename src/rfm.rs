@@ -269,15 +269,29 @@ sql_function!(ct_rfm_segment, |fcinfo| {
     let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
         return return_null(fcinfo);
     };
-    // out-of-range scores are reported by RuleSet::segment with the rule set's bins
-    let score = |d: pg_sys::Datum| (d.value() as i32).clamp(0, 255) as u8;
-    let s = RfmScore {
-        r: score(r),
-        f: score(f),
-        m: score(m),
-    };
     let cache = call_cache::<ScoreCache>(fcinfo);
-    text_datum(check(cache.extra.rules(name).segment(s)))
+    let rules = cache.extra.rules(name);
+    // scores outside 1..bins are reported as given (not clamped to a byte first)
+    let score = |what: &str, d: pg_sys::Datum| -> u8 {
+        let v = d.value() as i32;
+        if v < 1 || v > rules.bins as i32 {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                format!(
+                    "{what} score {v} is outside 1..{} of the rule set",
+                    rules.bins
+                )
+            );
+        }
+        v as u8
+    };
+    let s = RfmScore {
+        r: score("r", r),
+        f: score("f", f),
+        m: score("m", m),
+    };
+    text_datum(check(rules.segment(s)))
 });
 
 sql_function!(ct_rfm_class8, |fcinfo| {

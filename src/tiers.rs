@@ -8,6 +8,9 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::spi::quote_literal;
 
+/// The longest scheme name `define_tier_scheme` accepts.
+const MAX_SCHEME_BYTES: usize = 1000;
+
 /// Reads a scheme from `tiers.tier_schemes` / `tiers.tier_levels` and validates it.
 fn load_scheme(name: &str) -> Scheme {
     let lit = quote_literal(name);
@@ -229,6 +232,14 @@ unsafe fn define_tier_scheme_args(fcinfo: pg_sys::FunctionCallInfo, n: usize) ->
         Some(d) => text_str(d).to_string(),
         None => null_not_allowed("scheme"),
     };
+    // a key of tiers.tier_schemes: far below the btree limit, so a long name is bad input
+    // (22023), not an index-size failure (54000)
+    if scheme.len() > MAX_SCHEME_BYTES {
+        invalid(format!(
+            "scheme must be at most {MAX_SCHEME_BYTES} bytes, got {}",
+            scheme.len()
+        ));
+    }
     let tiers = match arg(fcinfo, 1) {
         Some(d) => crate::tags::jsonb_value(d, "tiers"),
         None => null_not_allowed("tiers"),

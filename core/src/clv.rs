@@ -893,6 +893,15 @@ pub fn simple_clv(
     }
     let m = avg_order_value * purchases_per_period * margin;
     let q = retention_rate / (1.0 + discount_rate);
+    let finite = |v: f64| {
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(CoreError::OutOfRange(
+                "the CLV exceeds the range of double precision".into(),
+            ))
+        }
+    };
     match periods {
         Some(n) if n < 1 => bad(format!("periods must be >= 1, got {n}")),
         Some(n) => {
@@ -902,12 +911,34 @@ pub fn simple_clv(
             } else {
                 (1.0 - q.powf(n as f64)) / (1.0 - q)
             };
-            Ok(m / (1.0 + discount_rate) * sum)
+            finite(m / (1.0 + discount_rate) * sum)
         }
         None if q >= 1.0 => Err(CoreError::OutOfRange(
             "the infinite-horizon CLV diverges when retention_rate >= 1 + discount_rate".into(),
         )),
-        None => Ok(m / (1.0 + discount_rate - retention_rate)),
+        None => finite(m / (1.0 + discount_rate - retention_rate)),
+    }
+}
+
+#[cfg(test)]
+mod simple_clv_tests {
+    use super::*;
+
+    #[test]
+    fn overflow_is_an_error_in_both_forms() {
+        // fuzzing found the finite horizon returning Infinity where the infinite one raised
+        assert!(matches!(
+            simple_clv(1e300, 1e300, 1.0, 1.0, 0.0, Some(10)),
+            Err(CoreError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            simple_clv(1e300, 1e300, 1.0, 0.5, 0.0, None),
+            Err(CoreError::OutOfRange(_))
+        ));
+        assert_eq!(
+            simple_clv(100.0, 1.0, 0.5, 0.0, 0.0, Some(3)).unwrap(),
+            50.0
+        );
     }
 }
 

@@ -80,6 +80,7 @@ use std::collections::BTreeMap;
 
 use libm::{erfc, lgamma};
 
+use crate::state::Reader;
 use crate::CoreError;
 
 const AB_MAGIC: u8 = b'B';
@@ -367,7 +368,7 @@ impl AbTest {
 
     pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
         let mut r = Reader { buf };
-        r.header(AB_MAGIC)?;
+        r.header_version(AB_MAGIC, VERSION)?;
         let count = r.count(4 + 40)?;
         let mut t = AbTest::new();
         let mut previous: Option<String> = None;
@@ -809,7 +810,7 @@ impl Nps {
 
     pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
         let mut r = Reader { buf };
-        r.header(NPS_MAGIC)?;
+        r.header_version(NPS_MAGIC, VERSION)?;
         let mut s = Nps::new();
         for c in s.counts.iter_mut() {
             *c = r.u64()?;
@@ -870,65 +871,6 @@ pub fn nps_compare(a: &NpsResult, b: &NpsResult) -> NpsComparison {
         high: difference + NPS_Z * se,
         statistic,
         p_value,
-    }
-}
-
-/// A bounds-checked little-endian reader (the conventions of `state.rs`).
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CoreError> {
-        if self.buf.len() < n {
-            return Err(CoreError::Corrupt("aggregate state is truncated".into()));
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], CoreError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-    fn u8(&mut self) -> Result<u8, CoreError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<u32, CoreError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-    fn u64(&mut self) -> Result<u64, CoreError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-    fn f64(&mut self) -> Result<f64, CoreError> {
-        Ok(f64::from_le_bytes(self.array()?))
-    }
-    fn header(&mut self, magic: u8) -> Result<(), CoreError> {
-        if self.u8()? != magic {
-            return Err(CoreError::Corrupt("not a state of this aggregate".into()));
-        }
-        match self.u8()? {
-            VERSION => Ok(()),
-            v => Err(CoreError::Corrupt(format!("unknown state version {v}"))),
-        }
-    }
-    /// A u32 count of items taking at least `elem` bytes each.
-    fn count(&mut self, elem: usize) -> Result<usize, CoreError> {
-        let n = self.u32()? as usize;
-        if n.checked_mul(elem).is_none_or(|b| b > self.buf.len()) {
-            return Err(CoreError::Corrupt("aggregate state is truncated".into()));
-        }
-        Ok(n)
-    }
-    fn end(&self) -> Result<(), CoreError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(CoreError::Corrupt(
-                "aggregate state has trailing bytes".into(),
-            ))
-        }
     }
 }
 

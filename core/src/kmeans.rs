@@ -81,6 +81,7 @@
 //! arithmetic mean of the cluster's raw values.
 
 use crate::rfm::Class8;
+use crate::state::{common_scale, put_packed, put_scale, put_varint, Reader};
 use crate::CoreError;
 
 /// Largest number of features per row.
@@ -98,9 +99,6 @@ const SAMPLE_SEED_MIX: u64 = 0x5111_0e77_e5a3_91ed;
 
 const MAGIC: u8 = b'K';
 const VERSION: u8 = 1;
-const RAW: u8 = 255;
-const MAX_SCALE: u8 = 4;
-const EXACT: i64 = 1 << 53;
 
 // ---------------------------------------------------------------------------------------------
 // Accumulator
@@ -170,19 +168,10 @@ impl KmeansData {
         put_varint(&mut out, n as u64);
         for j in 0..d {
             let column = order.iter().map(|&i| self.values[i * d + j]);
-            let scale = common_scale(column.clone());
-            out.push(scale.unwrap_or(RAW));
-            match scale {
-                None => column.for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-                Some(s) => {
-                    let f = 10f64.powi(s as i32);
-                    let mut prev = 0i64;
-                    for v in column {
-                        let k = (v * f).round() as i64;
-                        put_zigzag(&mut out, k - prev);
-                        prev = k;
-                    }
-                }
+            let scale = put_scale(&mut out, common_scale(column.clone()));
+            let mut prev = 0i64;
+            for v in column {
+                put_packed(&mut out, v, scale, &mut prev);
             }
         }
         out
@@ -211,28 +200,10 @@ impl KmeansData {
         let n = n as usize;
         let mut values = vec![0.0; n * d];
         for j in 0..d {
-            let scale = match r.u8()? {
-                RAW => None,
-                s if s <= MAX_SCALE => Some(10f64.powi(s as i32)),
-                s => return Err(corrupt(&format!("aggregate state has a bad scale {s}"))),
-            };
+            let scale = r.scale()?;
             let mut prev = 0i64;
             for i in 0..n {
-                let v = match scale {
-                    None => r.f64()?,
-                    Some(f) => {
-                        let k = prev
-                            .checked_add(r.zigzag()?)
-                            .filter(|k| k.abs() <= EXACT)
-                            .ok_or_else(|| corrupt("aggregate state value out of range"))?;
-                        prev = k;
-                        k as f64 / f
-                    }
-                };
-                if !v.is_finite() {
-                    return Err(corrupt("aggregate state holds a non-finite value"));
-                }
-                values[i * d + j] = v;
+                values[i * d + j] = r.packed(scale, &mut prev)?;
             }
         }
         r.end()?;
@@ -1299,79 +1270,10 @@ fn corrupt(m: &str) -> CoreError {
     CoreError::Corrupt(m.into())
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CoreError> {
-        if self.buf.len() < n {
-            return Err(corrupt("aggregate state is truncated"));
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, CoreError> {
-        Ok(self.take(1)?[0])
-    }
-    fn f64(&mut self) -> Result<f64, CoreError> {
-        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
-    }
-    fn varint(&mut self) -> Result<u64, CoreError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                if shift == 63 && b > 1 {
-                    break;
-                }
-                return Ok(v);
-            }
-        }
-        Err(corrupt("aggregate state has a bad varint"))
-    }
-    fn zigzag(&mut self) -> Result<i64, CoreError> {
-        let v = self.varint()?;
-        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
-    }
-    fn end(&self) -> Result<(), CoreError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(corrupt("aggregate state has trailing bytes"))
-        }
-    }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_zigzag(out: &mut Vec<u8>, v: i64) {
-    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
-}
-
-/// The smallest decimal scale d (10^d) at which every value is an exact integer of at most 2^53
-/// and every delta fits an i64, or None.
-fn common_scale(values: impl Iterator<Item = f64> + Clone) -> Option<u8> {
-    (0..=MAX_SCALE).find(|&d| {
-        let f = 10f64.powi(d as i32);
-        values.clone().all(|v| {
-            let k = (v * f).round();
-            k.abs() <= EXACT as f64 && k / f == v
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::put_zigzag;
     use crate::summary::{date_usecs, SummaryState};
     use crate::time::USECS_PER_DAY;
 

@@ -30,12 +30,14 @@ const MAX_SCALE: u8 = 4;
 /// Integers up to 2^53 are exact in a double.
 const EXACT: i64 = 1 << 53;
 
-struct Reader<'a> {
-    buf: &'a [u8],
+/// A bounds-checked little-endian reader over an encoded state: every read that would pass the
+/// end is a `Corrupt` error. Shared by every encoding of the core (`evaluation`, `kmeans`).
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CoreError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], CoreError> {
         if self.buf.len() < n {
             return Err(CoreError::Corrupt("aggregate state is truncated".into()));
         }
@@ -43,25 +45,28 @@ impl<'a> Reader<'a> {
         self.buf = tail;
         Ok(head)
     }
-    fn u8(&mut self) -> Result<u8, CoreError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, CoreError> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32, CoreError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, CoreError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32, CoreError> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
-    fn i32(&mut self) -> Result<i32, CoreError> {
+    pub(crate) fn i32(&mut self) -> Result<i32, CoreError> {
         Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
-    fn i64(&mut self) -> Result<i64, CoreError> {
+    pub(crate) fn i64(&mut self) -> Result<i64, CoreError> {
         Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
-    fn f64(&mut self) -> Result<f64, CoreError> {
+    pub(crate) fn f64(&mut self) -> Result<f64, CoreError> {
         Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
-    fn header(&mut self, magic: u8) -> Result<(), CoreError> {
+    pub(crate) fn header(&mut self, magic: u8) -> Result<(), CoreError> {
         self.header_version(magic, VERSION)
     }
-    fn header_version(&mut self, magic: u8, version: u8) -> Result<(), CoreError> {
+    pub(crate) fn header_version(&mut self, magic: u8, version: u8) -> Result<(), CoreError> {
         if self.u8()? != magic {
             return Err(CoreError::Corrupt("not a state of this aggregate".into()));
         }
@@ -70,7 +75,7 @@ impl<'a> Reader<'a> {
             v => Err(CoreError::Corrupt(format!("unknown state version {v}"))),
         }
     }
-    fn varint(&mut self) -> Result<u64, CoreError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, CoreError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -86,12 +91,12 @@ impl<'a> Reader<'a> {
             "aggregate state has a bad varint".into(),
         ))
     }
-    fn zigzag(&mut self) -> Result<i64, CoreError> {
+    pub(crate) fn zigzag(&mut self) -> Result<i64, CoreError> {
         let v = self.varint()?;
         Ok((v >> 1) as i64 ^ -((v & 1) as i64))
     }
     /// A count of items that take at least `min_bytes` each.
-    fn packed_count(&mut self, min_bytes: usize) -> Result<usize, CoreError> {
+    pub(crate) fn packed_count(&mut self, min_bytes: usize) -> Result<usize, CoreError> {
         let n = self.varint()?;
         if n.checked_mul(min_bytes as u64)
             .is_none_or(|b| b > self.buf.len() as u64)
@@ -101,7 +106,7 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
     /// The scale byte of a packed column and its factor.
-    fn scale(&mut self) -> Result<Option<f64>, CoreError> {
+    pub(crate) fn scale(&mut self) -> Result<Option<f64>, CoreError> {
         match self.u8()? {
             RAW => Ok(None),
             d if d <= MAX_SCALE => Ok(Some(10f64.powi(d as i32))),
@@ -111,7 +116,7 @@ impl<'a> Reader<'a> {
         }
     }
     /// One packed number: a zigzag delta from `prev` (updated) when scaled, else a raw double.
-    fn packed(&mut self, scale: Option<f64>, prev: &mut i64) -> Result<f64, CoreError> {
+    pub(crate) fn packed(&mut self, scale: Option<f64>, prev: &mut i64) -> Result<f64, CoreError> {
         let v = match scale {
             None => self.f64()?,
             Some(f) => {
@@ -134,7 +139,7 @@ impl<'a> Reader<'a> {
         }
     }
     /// A packed column (see [`put_column`]).
-    fn column(&mut self) -> Result<Vec<f64>, CoreError> {
+    pub(crate) fn column(&mut self) -> Result<Vec<f64>, CoreError> {
         let scale = self.scale()?;
         let n = self.packed_count(1)?;
         if scale.is_some() {
@@ -157,7 +162,7 @@ impl<'a> Reader<'a> {
             })
             .collect()
     }
-    fn count(&mut self, elem: usize) -> Result<usize, CoreError> {
+    pub(crate) fn count(&mut self, elem: usize) -> Result<usize, CoreError> {
         let n = self.u32()? as usize;
         if n.checked_mul(elem)
             .is_none_or(|bytes| bytes > self.buf.len())
@@ -166,7 +171,7 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
-    fn end(&self) -> Result<(), CoreError> {
+    pub(crate) fn end(&self) -> Result<(), CoreError> {
         if self.buf.is_empty() {
             Ok(())
         } else {
@@ -177,7 +182,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -185,13 +190,13 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_zigzag(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn put_zigzag(out: &mut Vec<u8>, v: i64) {
     put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
 /// The smallest decimal scale d (10^d) at which every value is an exact integer of at most 2^53,
 /// or None.
-fn common_scale(values: impl Iterator<Item = f64> + Clone) -> Option<u8> {
+pub(crate) fn common_scale(values: impl Iterator<Item = f64> + Clone) -> Option<u8> {
     (0..=MAX_SCALE).find(|&d| {
         let f = 10f64.powi(d as i32);
         values.clone().all(|v| {
@@ -202,13 +207,13 @@ fn common_scale(values: impl Iterator<Item = f64> + Clone) -> Option<u8> {
 }
 
 /// Writes a scale byte; returns the factor to use with [`put_packed`].
-fn put_scale(out: &mut Vec<u8>, scale: Option<u8>) -> Option<f64> {
+pub(crate) fn put_scale(out: &mut Vec<u8>, scale: Option<u8>) -> Option<f64> {
     out.push(scale.unwrap_or(RAW));
     scale.map(|d| 10f64.powi(d as i32))
 }
 
 /// One packed number (see [`Reader::packed`]).
-fn put_packed(out: &mut Vec<u8>, v: f64, scale: Option<f64>, prev: &mut i64) {
+pub(crate) fn put_packed(out: &mut Vec<u8>, v: f64, scale: Option<f64>, prev: &mut i64) {
     match scale {
         None => out.extend_from_slice(&v.to_le_bytes()),
         Some(f) => {
@@ -220,7 +225,7 @@ fn put_packed(out: &mut Vec<u8>, v: f64, scale: Option<f64>, prev: &mut i64) {
 }
 
 /// A double's bits mapped so that unsigned order is `f64::total_cmp` order.
-fn to_ordered(v: f64) -> u64 {
+pub(crate) fn to_ordered(v: f64) -> u64 {
     let b = v.to_bits();
     if b >> 63 == 1 {
         !b
@@ -229,14 +234,14 @@ fn to_ordered(v: f64) -> u64 {
     }
 }
 
-fn from_ordered(k: u64) -> f64 {
+pub(crate) fn from_ordered(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
 /// A column of values whose order does not matter: sorted, scale byte, count, then varint
 /// deltas of the scaled integers, or (raw) of the order-preserving bit patterns, which share
 /// their high bits when sorted.
-fn put_column(out: &mut Vec<u8>, values: &[f64]) {
+pub(crate) fn put_column(out: &mut Vec<u8>, values: &[f64]) {
     let mut sorted = values.to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
     let scale = put_scale(out, common_scale(sorted.iter().copied()));
