@@ -87,17 +87,18 @@ impl AggState for Nps {
 // tiers.ab_test_trans(state, variant text, outcome float8 [, control text]): NULL variant or
 // outcome rows are skipped; a NULL control (3-argument form) means the default control.
 sql_function!(ct_ab_test_trans, |fcinfo| {
-    let control = if nargs(fcinfo) > 3 {
-        arg(fcinfo, 3).map(|d| text_str(d).to_string())
+    // borrowed: compared on every row, copied only into a new state
+    let control: Option<&str> = if nargs(fcinfo) > 3 {
+        arg(fcinfo, 3).map(|d| text_str(d))
     } else {
         None
     };
     let (state, datum) = state_or_init(fcinfo, AB_AGG, || AbState {
-        control: control.clone(),
+        control: control.map(str::to_string),
         test: AbTest::new(),
     });
     let state = &mut *state;
-    if state.control != control {
+    if state.control.as_deref() != control {
         invalid("control must be the same for all rows of a group");
     }
     if let (Some(v), Some(x)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
