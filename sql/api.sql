@@ -1059,7 +1059,7 @@ CREATE FUNCTION tiers.tier_view_options(options jsonb) RETURNS jsonb
 DECLARE
     known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
         'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
-        'recent_window', 'filter', 'orders_since', 'schema'];
+        'recent_window', 'filter', 'orders_since', 'schema', 'kmeans_model'];
     o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard",
         "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
         "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
@@ -1088,7 +1088,8 @@ BEGIN
            OR k IN ('history', 'clv') AND jsonb_typeof(v) <> 'boolean'
            OR k = 'filter' AND jsonb_typeof(v) <> 'object'
            OR k IN ('as_of', 'unit', 'rule_set', 'class8_lang', 'tier_scheme', 'tier_value',
-                    'clv_horizon', 'recent_window', 'orders_since', 'schema') AND jsonb_typeof(v) <> 'string' THEN
+                    'clv_horizon', 'recent_window', 'orders_since', 'schema', 'kmeans_model')
+              AND jsonb_typeof(v) <> 'string' THEN
             RAISE EXCEPTION 'option "%" has the wrong type (%)', k, jsonb_typeof(v) USING ERRCODE = '22023';
         END IF;
         o := o || jsonb_build_object(k, v);
@@ -1142,6 +1143,11 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = o->>'schema') THEN
         RAISE EXCEPTION 'schema "%" does not exist', o->>'schema' USING ERRCODE = '3F000';
     END IF;
+    IF o ? 'kmeans_model' AND o->>'kmeans_model' IS NOT NULL
+       AND NOT EXISTS (SELECT FROM tiers.kmeans_models m WHERE m.name = o->>'kmeans_model') THEN
+        RAISE EXCEPTION 'K-means model "%" does not exist in tiers.kmeans_models', o->>'kmeans_model'
+            USING ERRCODE = '22023', HINT = 'Store one with tiers.save_kmeans_model.';
+    END IF;
     RETURN o;
 END
 $opts$;
@@ -1166,6 +1172,10 @@ DECLARE
     tag_columns text := '';
     tag record;
     q text;
+    km_features text[];
+    km_run text := '';
+    km_scored text := '';
+    km_final text := '';
 BEGIN
     IF v IS NULL THEN
         RAISE EXCEPTION 'v must not be NULL (a row of tiers.tier_views)' USING ERRCODE = '22004';
@@ -1210,9 +1220,35 @@ BEGIN
     IF o->>'orders_since' IS NOT NULL THEN
         filter := filter || format(' AND o.%I >= %L::%s', v.ordered_at_column, o->>'orders_since', ts_type);
     END IF;
+    -- a stored K-means model: the features it was fitted on are fixed in the view's SQL, and every
+    -- refresh checks that the stored model still uses them (tiers.kmeans_stored_model)
+    IF o->>'kmeans_model' IS NOT NULL THEN
+        SELECT m.features INTO km_features FROM tiers.kmeans_models m WHERE m.name = o->>'kmeans_model';
+        IF km_features IS NULL THEN
+            RAISE EXCEPTION 'K-means model "%" does not exist in tiers.kmeans_models', o->>'kmeans_model'
+                USING ERRCODE = '22023';
+        END IF;
+        km_run := format(', tiers.kmeans_stored_model(%L, %L::text[]) AS kmeans', o->>'kmeans_model', km_features);
+        km_scored := format(', tiers.kmeans_assign(ARRAY[%s], run.kmeans) AS cluster',
+            (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
+                               ORDER BY i)
+             FROM unnest(km_features) WITH ORDINALITY AS u(f, i)));
+        km_final := ', t.cluster';
+        -- 8-class names for a model of (since_last, frequency or occasions or orders, monetary)
+        IF cardinality(km_features) = 3 AND km_features[1] = 'since_last'
+           AND km_features[2] IN ('frequency', 'occasions', 'orders')
+           AND km_features[3] IN ('monetary', 'monetary_total') THEN
+            km_scored := km_scored || format(', tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%s], run.kmeans), %L) AS cluster_label',
+                (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
+                                   ORDER BY i)
+                 FROM unnest(km_features) WITH ORDINALITY AS u(f, i)),
+                o->>'class8_lang');
+            km_final := km_final || ', t.cluster_label';
+        END IF;
+    END IF;
     q := format($q$
 WITH run AS (
-    SELECT r.as_of, r.bgnbd, r.gamma_gamma FROM tiers.tier_view_refreshes r
+    SELECT r.as_of, r.bgnbd, r.gamma_gamma%25$s FROM tiers.tier_view_refreshes r
     WHERE r.view_schema = %1$L AND r.view_name = %2$L
     ORDER BY r.refreshed_at DESC LIMIT 1),
 src AS (
@@ -1237,7 +1273,7 @@ models AS (
 scored AS (
     SELECT s.*, tiers.rfm_score(s.since_last, s.frequency, s.net_revenue::float8, m.rfm, %14$L) AS sc,
            tiers.rfm_class8(s.since_last, s.frequency, s.net_revenue::float8, m.rfm, %15$L) AS class8,
-           tiers.abc_class(s.net_revenue::float8, m.abc) AS abc_class%16$s
+           tiers.abc_class(s.net_revenue::float8, m.abc) AS abc_class%16$s%26$s
     FROM s CROSS JOIN models m CROSS JOIN run),
 -- segments in the order of the rule set (1 = its first segment, Others last), tiers from the top
 segment_ranks AS (
@@ -1252,7 +1288,7 @@ final AS (
     SELECT t.customer, t.first_purchase, t.last_purchase, t.orders, t.returns, t.occasions,
            t.frequency, t.recency, t.tenure, t.since_last, t.net_revenue AS monetary_total, t.monetary,
            t.recent_spend, t.earlier_spend, (t.sc).r, (t.sc).f, (t.sc).m, (t.sc).score,
-           (t.sc).segment, t.class8, t.abc_class%17$s%18$s
+           (t.sc).segment, t.class8, t.abc_class%17$s%27$s%18$s
     FROM scored t%19$s)
 SELECT x.*%23$s FROM (
     SELECT customer_row.*, sr.segment_rank%22$s, tiers.customer_tags(customer_row) AS tags, run.as_of
@@ -1285,7 +1321,8 @@ $q$,
         money, scheme,
         CASE WHEN scheme IS NOT NULL THEN ', tr.tier_rank' ELSE '' END,
         tag_columns,
-        CASE WHEN scheme IS NOT NULL THEN ' LEFT JOIN tier_ranks tr ON tr.tier = customer_row.tier' ELSE '' END);
+        CASE WHEN scheme IS NOT NULL THEN ' LEFT JOIN tier_ranks tr ON tr.tier = customer_row.tier' ELSE '' END,
+        km_run, km_scored, km_final);
     RETURN q;
 END
 $sql$;
@@ -1431,6 +1468,8 @@ BEGIN
                  ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
                  ('segment_rank', 'position of the segment in rule set ' || (o->>'rule_set') || ' (1 = its first segment, Others last): sort segments by it'),
                  ('tier_rank', 'rank of the tier, 1 = the highest tier of scheme ' || coalesce(o->>'tier_scheme', '') || ': sort tiers by it'),
+                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models)'),
+                 ('cluster_label', '8-class name of the K-means cluster (' || (o->>'class8_lang') || ', tiers.kmeans_label)'),
                  ('tags', 'customer tags (tiers.customer_tags)'),
                  ('as_of', 'the time the view was computed for')) AS d(name, description)
                  ON d.name = a.attname
@@ -1541,7 +1580,7 @@ BEGIN
 END
 $create$;
 COMMENT ON FUNCTION tiers.create_tier_view(text, regclass, name, name, name, jsonb) IS
-    'Creates and populates a materialized tier view named view_name (used verbatim, 1..63 bytes) in options.schema over the orders in source: one row per customer with the summary, recent/earlier spend, RFM scores and segment, 8-class label, ABC class, optional CLV columns, optional tier, tags and as_of; a unique index on customer (for concurrent refresh) and a comment on every column. Options: as_of, unit, bins, rule_set, class8_lang, abc_a_cut, abc_b_cut, tier_scheme, tier_value, history, clv, clv_horizon, clv_discount, recent_window, filter ({column: value or [values]}), orders_since, schema. Needs SELECT on source (42501). Errors: NULL arguments 22004; bad options 22023; unknown columns 42703; wrong column types 42804; existing relation 42P07.';
+    'Creates and populates a materialized tier view named view_name (used verbatim, 1..63 bytes) in options.schema over the orders in source: one row per customer with the summary, recent/earlier spend, RFM scores and segment, 8-class label, ABC class, optional CLV columns, optional tier, tags and as_of; a unique index on customer (for concurrent refresh) and a comment on every column. Options: as_of, unit, bins, rule_set, class8_lang, abc_a_cut, abc_b_cut, tier_scheme, tier_value, history, clv, clv_horizon, clv_discount, recent_window, filter ({column: value or [values]}), orders_since, schema, kmeans_model (a model stored with tiers.save_kmeans_model: adds cluster and, for RFM-shaped models, cluster_label). Needs SELECT on source (42501). Errors: NULL arguments 22004; bad options 22023; unknown columns 42703; wrong column types 42804; existing relation 42P07.';
 
 CREATE FUNCTION tiers.alter_tier_view(view regclass, options jsonb) RETURNS regclass
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -1713,7 +1752,8 @@ CREATE FUNCTION tiers.tier_report(view regclass)
     RETURNS TABLE (dimension text, grp text, customers bigint, customer_share double precision,
                    revenue double precision, revenue_share double precision, avg_clv double precision,
                    total_clv double precision, avg_since_last double precision, upgrades bigint,
-                   downgrades bigint, new bigint, lost bigint)
+                   downgrades bigint, new bigint, lost bigint, repeat_rate double precision,
+                   active_rate double precision)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp AS $report$
 DECLARE
@@ -1722,15 +1762,20 @@ DECLARE
     last_eval date;
     has_clv boolean;
     has_tier boolean;
+    has_cluster boolean;
+    has_label boolean;
 BEGIN
     v := tiers.tier_view_declaration(view, 'read');
+    SELECT bool_or(a.attname = 'cluster'), bool_or(a.attname = 'cluster_label') INTO has_cluster, has_label
+    FROM pg_attribute a WHERE a.attrelid = view AND a.attnum > 0 AND NOT a.attisdropped;
     tier_scheme := v.options->>'tier_scheme';
     has_clv := (v.options->>'clv')::boolean;
     has_tier := tier_scheme IS NOT NULL;
     SELECT max(e.evaluated_on) INTO last_eval FROM tiers.tier_evaluations e WHERE e.scheme = tier_scheme;
     RETURN QUERY EXECUTE format($q$
         WITH t AS (
-            SELECT %2$s AS tier, x.segment, x.abc_class, x.monetary_total, x.since_last, %3$s AS clv
+            SELECT %2$s AS tier, x.segment, x.abc_class, x.monetary_total, x.since_last, %3$s AS clv,
+                   x.frequency, %5$s AS cluster, %6$s AS cluster_number
             FROM %1$I.%4$I x),
         tot AS (SELECT count(*) AS n, sum(t.monetary_total) AS rev FROM t),
         cur AS (SELECT h.customer, h.tier FROM tiers.tier_history h
@@ -1755,6 +1800,7 @@ BEGIN
             SELECT 'tier' AS dimension, t.tier AS grp, t.* FROM t WHERE $3
             UNION ALL SELECT 'segment', t.segment, t.* FROM t
             UNION ALL SELECT 'abc_class', t.abc_class, t.* FROM t
+            UNION ALL SELECT 'cluster', t.cluster, t.* FROM t WHERE $5
             UNION ALL SELECT 'all', 'all', t.* FROM t)
         SELECT g.dimension, g.grp, count(*), count(*)::float8 / nullif(tot.n, 0),
                sum(g.monetary_total)::float8, (sum(g.monetary_total) / nullif(tot.rev, 0))::float8,
@@ -1762,23 +1808,32 @@ BEGIN
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.up), 0) END,
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.down), 0) END,
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.new), 0) END,
-               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.lost), 0) END
+               CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.lost), 0) END,
+               avg((g.frequency >= 1)::int)::float8,
+               avg((g.since_last < $4)::int)::float8
         FROM g CROSS JOIN tot
         LEFT JOIN mv ON g.dimension = 'tier' AND mv.tier IS NOT DISTINCT FROM g.grp
         GROUP BY g.dimension, g.grp, tot.n, tot.rev
-        ORDER BY array_position(ARRAY['tier', 'segment', 'abc_class', 'all'], g.dimension),
+        ORDER BY array_position(ARRAY['tier', 'segment', 'abc_class', 'cluster', 'all'], g.dimension),
                  CASE WHEN g.dimension = 'tier' THEN -(SELECT l.rank FROM tiers.tier_levels l
                                                        WHERE l.scheme = $1 AND l.tier = g.grp) END,
+                 CASE WHEN g.dimension = 'cluster' THEN min(g.cluster_number) END,
                  sum(g.monetary_total) DESC, g.grp $q$,
         v.view_schema,
         CASE WHEN has_tier THEN 'x.tier' ELSE 'NULL::text' END,
         CASE WHEN has_clv THEN 'x.clv' ELSE 'NULL::float8' END,
-        v.view_name)
-    USING tier_scheme, last_eval, has_tier;
+        v.view_name,
+        CASE WHEN has_label THEN 'x.cluster || '' '' || x.cluster_label'
+             WHEN has_cluster THEN 'x.cluster::text' ELSE 'NULL::text' END,
+        CASE WHEN has_cluster THEN 'x.cluster' ELSE 'NULL::integer' END)
+    USING tier_scheme, last_eval, has_tier,
+          tiers.interval_seconds((v.options->>'recent_window')::interval)
+          / tiers.interval_seconds((v.options->>'unit')::interval),
+          coalesce(has_cluster, false);
 END
 $report$;
 COMMENT ON FUNCTION tiers.tier_report(regclass) IS
-    'Per-tier, per-RFM-segment, per-ABC-class and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, and for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left). Tiers are listed highest first. Not a tier view: 22023.';
+    'Per-tier, per-RFM-segment, per-ABC-class, per-K-means-cluster (views with the option kmeans_model) and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left), the repeat rate (复购率: share of the group''s customers with two or more purchase occasions, frequency >= 1) and the active rate (share with a purchase within recent_window before as_of: since_last below recent_window in units of unit). Tiers are listed highest first, clusters by number. Not a tier view: 22023.';
 
 COMMENT ON TABLE tiers.tier_views IS
     'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
@@ -2160,3 +2215,124 @@ END
 $cohort$;
 COMMENT ON FUNCTION tiers.cohort_retention(regclass, name, name, interval, jsonb) IS
     'The cohort triangle of the orders in source: customers grouped by the period of their first purchase (cohort); for every period since (period_number 0, 1, ... up to the last order''s period): cohort_customers, active_customers (customers of the cohort with a purchase in that period), retention (active / cohort), and with options.amount_column the period''s net revenue and the cumulative revenue per cohort customer. period: whole months (calendar months, quarters, years) or a fixed length (buckets from Monday 2000-01-03). Negative amounts are returns: they count in revenue, not as purchases. Options: amount_column, filter ({column: value or [values]}, as in tier views), as_of (orders after it are ignored), split_by ({"view": a tier view, "column": e.g. "tier"}: one triangle per value, grp). Needs SELECT on source. Errors: NULL arguments 22004; bad period or options 22023; unknown columns 42703; wrong column types 42804.';
+
+-- K-means (issue 14): segments as an alternative to RFM quantile scores -------------------------
+
+CREATE FUNCTION tiers.kmeans_model_trans(bytea, double precision[], integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_model_trans';
+COMMENT ON FUNCTION tiers.kmeans_model_trans(bytea, double precision[], integer) IS 'Transition function of tiers.kmeans_model (internal).';
+CREATE FUNCTION tiers.kmeans_model_trans(bytea, double precision[], integer, jsonb)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_model_trans';
+COMMENT ON FUNCTION tiers.kmeans_model_trans(bytea, double precision[], integer, jsonb) IS 'Transition function of tiers.kmeans_model with options (internal).';
+CREATE FUNCTION tiers.kmeans_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_combine';
+COMMENT ON FUNCTION tiers.kmeans_combine(bytea, bytea) IS 'Combine function of tiers.kmeans_model and tiers.kmeans_choose_k (internal).';
+CREATE FUNCTION tiers.kmeans_model_final(bytea)
+    RETURNS tiers.kmeans_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_model_final';
+COMMENT ON FUNCTION tiers.kmeans_model_final(bytea) IS 'Final function of tiers.kmeans_model (internal).';
+CREATE AGGREGATE tiers.kmeans_model(features double precision[], k integer) (
+    SFUNC = tiers.kmeans_model_trans, STYPE = bytea, FINALFUNC = tiers.kmeans_model_final,
+    COMBINEFUNC = tiers.kmeans_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.kmeans_model(double precision[], integer) IS
+    'K-means model (tiers.kmeans_model) of the feature rows with k clusters (2..50, at most the number of distinct rows, else 22003): features standardized, greedy k-means++ with 10 restarts from seed 0 and Lloyd iterations as scikit-learn''s KMeans, so the same rows give the same model in any order and plan. Rows with NULL features are skipped; NULL elements: 22004; NaN/Infinity, an empty row, more than 16 features or rows of different lengths: 22023; NULL k: 22004. NULL without rows.';
+CREATE AGGREGATE tiers.kmeans_model(features double precision[], k integer, options jsonb) (
+    SFUNC = tiers.kmeans_model_trans, STYPE = bytea, FINALFUNC = tiers.kmeans_model_final,
+    COMBINEFUNC = tiers.kmeans_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.kmeans_model(double precision[], integer, jsonb) IS
+    'tiers.kmeans_model with options (constant within a group, else 22023; NULL = defaults): scale ("standardize" or "none"), log1p (true for every feature or one boolean per feature: ln(1 + x) first; a negative value: 22023), n_init (restarts, 1..1000, default 10), max_iter (1..100000, default 300), tol (>= 0, default 1e-4, relative to the mean feature variance), seed (integer, default 0), silhouette_sample (0 = none, else 2..100000, default 10000: more rows than this and the silhouette is computed on a fixed-seed sample). Unknown option or bad value: 22023.';
+
+CREATE FUNCTION tiers.kmeans_choose_k_trans(bytea, double precision[], integer, integer)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_choose_k_trans';
+COMMENT ON FUNCTION tiers.kmeans_choose_k_trans(bytea, double precision[], integer, integer) IS 'Transition function of tiers.kmeans_choose_k (internal).';
+CREATE FUNCTION tiers.kmeans_choose_k_trans(bytea, double precision[], integer, integer, jsonb)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_choose_k_trans';
+COMMENT ON FUNCTION tiers.kmeans_choose_k_trans(bytea, double precision[], integer, integer, jsonb) IS 'Transition function of tiers.kmeans_choose_k with options (internal).';
+CREATE FUNCTION tiers.kmeans_choose_k_final(bytea)
+    RETURNS tiers.kmeans_choice[] LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_choose_k_final';
+COMMENT ON FUNCTION tiers.kmeans_choose_k_final(bytea) IS 'Final function of tiers.kmeans_choose_k (internal).';
+CREATE AGGREGATE tiers.kmeans_choose_k(features double precision[], k_min integer, k_max integer) (
+    SFUNC = tiers.kmeans_choose_k_trans, STYPE = bytea, FINALFUNC = tiers.kmeans_choose_k_final,
+    COMBINEFUNC = tiers.kmeans_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.kmeans_choose_k(double precision[], integer, integer) IS
+    'Fits tiers.kmeans_model for every k in k_min..k_max (2..50) and returns one tiers.kmeans_choice per k (inertia, silhouette, Davies-Bouldin) for an elbow chart: SELECT (unnest(tiers.kmeans_choose_k(f, 2, 8))).*. k_min > k_max: 22023; other errors as tiers.kmeans_model. NULL without rows.';
+CREATE AGGREGATE tiers.kmeans_choose_k(features double precision[], k_min integer, k_max integer, options jsonb) (
+    SFUNC = tiers.kmeans_choose_k_trans, STYPE = bytea, FINALFUNC = tiers.kmeans_choose_k_final,
+    COMBINEFUNC = tiers.kmeans_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.kmeans_choose_k(double precision[], integer, integer, jsonb) IS
+    'tiers.kmeans_choose_k with the options of tiers.kmeans_model (constant within a group).';
+
+CREATE FUNCTION tiers.kmeans_assign(features double precision[], model tiers.kmeans_model) RETURNS integer
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_assign';
+COMMENT ON FUNCTION tiers.kmeans_assign(double precision[], tiers.kmeans_model) IS
+    'The cluster (1..k) of a feature row: the nearest centroid after the model''s scaling (log1p, standardization). NULL arguments: NULL. A row of another length, NULL elements (22004), NaN/Infinity, a negative value of a log1p feature, or an inconsistent model: 22023.';
+
+CREATE FUNCTION tiers.kmeans_label(model tiers.kmeans_model, cluster integer,
+                                   lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
+                                     THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
+    RETURNS text LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_label';
+COMMENT ON FUNCTION tiers.kmeans_label(tiers.kmeans_model, integer, text) IS
+    'Names a cluster of an RFM-shaped model (3 features in the order since_last, frequency, monetary) with the 8-class RFM labels (tiers.rfm_class8): recent when the centroid''s since_last is below the population mean, frequent and high value when its frequency and monetary are above theirs (in the scaled space). lang ''zh'' (重要价值客户 …) or ''en''; without lang, the setting customer_tiers.language, else ''zh''. Another number of features, a cluster outside 1..k or another lang: 22023. NULL arguments: NULL.';
+
+CREATE FUNCTION tiers.save_kmeans_model(name text, model tiers.kmeans_model, features text[],
+                                        description text DEFAULT '')
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $save$
+DECLARE
+    allowed constant text[] := ARRAY['since_last', 'recency', 'tenure', 'frequency', 'orders', 'occasions',
+        'monetary', 'monetary_total', 'recent_spend', 'earlier_spend'];
+    f text;
+BEGIN
+    IF name IS NULL OR model IS NULL OR features IS NULL OR description IS NULL THEN
+        RAISE EXCEPTION 'save_kmeans_model: name, model, features and description must not be NULL'
+            USING ERRCODE = '22004';
+    END IF;
+    IF btrim(name) = '' OR octet_length(name) > 1000 THEN
+        RAISE EXCEPTION 'name must be 1 to 1000 bytes and not blank, got % bytes', octet_length(name)
+            USING ERRCODE = '22023';
+    END IF;
+    FOREACH f IN ARRAY features LOOP
+        IF f IS NULL OR NOT f = ANY (allowed) THEN
+            RAISE EXCEPTION 'features must name numeric columns of a tier view, got %', coalesce(quote_literal(f), 'NULL')
+                USING ERRCODE = '22023', HINT = 'One of: ' || array_to_string(allowed, ', ');
+        END IF;
+    END LOOP;
+    IF cardinality(features) IS DISTINCT FROM model.dimensions THEN
+        RAISE EXCEPTION 'features must name one column per feature of the model: % names for % features',
+            cardinality(features), model.dimensions USING ERRCODE = '22023';
+    END IF;
+    -- the model itself is checked by assigning its first centroid
+    PERFORM tiers.kmeans_assign(model.centroids[1:1][:], model);
+    INSERT INTO tiers.kmeans_models AS m (name, model, features, description)
+    VALUES (save_kmeans_model.name, save_kmeans_model.model, save_kmeans_model.features,
+            save_kmeans_model.description)
+    ON CONFLICT ON CONSTRAINT kmeans_models_pkey DO UPDATE
+    SET model = excluded.model, features = excluded.features, description = excluded.description,
+        saved_at = now();
+END
+$save$;
+COMMENT ON FUNCTION tiers.save_kmeans_model(text, tiers.kmeans_model, text[], text) IS
+    'Stores (or replaces) a K-means model under a name in tiers.kmeans_models, with the tier-view columns it was fitted on, in order (since_last, recency, tenure, frequency, orders, occasions, monetary, monetary_total, recent_spend, earlier_spend). Tier views with the option "kmeans_model" then carry its cluster. NULL arguments: 22004; bad name, features or model: 22023; needs INSERT and UPDATE on tiers.kmeans_models (42501).';
+
+CREATE FUNCTION tiers.kmeans_stored_model(name text, features text[]) RETURNS tiers.kmeans_model
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $stored$
+DECLARE
+    m tiers.kmeans_models;
+BEGIN
+    SELECT * INTO m FROM tiers.kmeans_models s WHERE s.name = kmeans_stored_model.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'K-means model "%" does not exist in tiers.kmeans_models', name USING ERRCODE = '22023';
+    END IF;
+    IF m.features IS DISTINCT FROM kmeans_stored_model.features THEN
+        RAISE EXCEPTION 'K-means model "%" is now fitted on (%), not (%)', name,
+            array_to_string(m.features, ', '), array_to_string(kmeans_stored_model.features, ', ')
+            USING ERRCODE = '22023',
+                  HINT = 'tiers.alter_tier_view(view, ''{}'') rebuilds a tier view with the model''s features.';
+    END IF;
+    RETURN m.model;
+END
+$stored$;
+COMMENT ON FUNCTION tiers.kmeans_stored_model(text, text[]) IS
+    'The stored K-means model of that name, checked to be fitted on these features (used by tier views with the option "kmeans_model"). Missing model or other features: 22023.';
+GRANT SELECT ON tiers.kmeans_models TO PUBLIC;

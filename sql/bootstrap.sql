@@ -332,3 +332,49 @@ CREATE TYPE tiers.nps_comparison AS (
 );
 COMMENT ON TYPE tiers.nps_comparison IS
     'tiers.nps_compare(a, b): b.nps - a.nps with its 95 % interval, the z statistic and the two-sided p-value (normal approximation, independent samples).';
+
+-- K-means (issue 14): tiers.kmeans_model, tiers.kmeans_choose_k and stored models
+CREATE TYPE tiers.kmeans_model AS (
+    k                integer,
+    dimensions       integer,
+    n                bigint,
+    distinct_points  bigint,
+    centroids        double precision[],
+    scaled_centroids double precision[],
+    standardized     boolean,
+    log1p            boolean[],
+    means            double precision[],
+    sds              double precision[],
+    inertia          double precision,
+    iterations       integer,
+    converged        boolean,
+    sizes            bigint[],
+    silhouette       double precision,
+    silhouette_exact boolean,
+    davies_bouldin   double precision
+);
+COMMENT ON TYPE tiers.kmeans_model IS
+    'A K-means model (tiers.kmeans_model aggregate). Clusters are numbered 1..k by decreasing size: sizes[c] rows, centroid centroids[c][1:] in the original units (for a log1p feature, expm1 of the mean log), scaled_centroids[c][1:] in the space the clustering used. dimensions features per row; n rows, distinct_points distinct scaled rows; standardized: features were standardized with the population means and sds (ddof 0) after ln(1 + x) for the log1p features; inertia = sum of squared distances to the nearest centroid (scaled space); iterations and converged of the kept restart; silhouette (NULL when undefined) on every row when silhouette_exact, else on a fixed-seed sample; Davies-Bouldin index.';
+CREATE TYPE tiers.kmeans_choice AS (
+    k              integer,
+    inertia        double precision,
+    silhouette     double precision,
+    davies_bouldin double precision
+);
+COMMENT ON TYPE tiers.kmeans_choice IS
+    'One k of tiers.kmeans_choose_k: the inertia (for an elbow chart), silhouette (higher is better; NULL when undefined) and Davies-Bouldin index (lower is better) of the model with k clusters.';
+
+CREATE TABLE tiers.kmeans_models (
+    name        text PRIMARY KEY CHECK (pg_catalog.btrim(name) OPERATOR(pg_catalog.<>) ''
+                                        AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<=) 1000),
+    model       tiers.kmeans_model NOT NULL,
+    features    text[] NOT NULL CHECK (features OPERATOR(pg_catalog.<@) ARRAY['since_last', 'recency', 'tenure',
+                    'frequency', 'orders', 'occasions', 'monetary', 'monetary_total', 'recent_spend',
+                    'earlier_spend']::pg_catalog.text[]
+                    AND pg_catalog.cardinality(features) OPERATOR(pg_catalog.=) (model).dimensions),
+    description text NOT NULL DEFAULT '',
+    saved_at    timestamp with time zone NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE tiers.kmeans_models IS
+    'Stored K-means models for tier views (option "kmeans_model"): the model and the tier-view columns it was fitted on, in order (features). Written by tiers.save_kmeans_model; kept by pg_dump. Centroids are group means, not per-customer data: readable by everyone.';
+SELECT pg_catalog.pg_extension_config_dump('tiers.kmeans_models', '');

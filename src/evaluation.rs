@@ -138,57 +138,38 @@ sql_function!(ct_ab_test_final, |fcinfo| {
         return return_null(fcinfo);
     }
     let rows = check(state.test.result(state.control.as_deref()));
-    // the declared result type (Citus's coord_combine_agg calls this without an expression)
-    let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
-    let elem_type = pg_sys::get_element_type(array_type);
-    let tupdesc = pg_sys::lookup_rowtype_tupdesc(elem_type, -1);
-    if (*tupdesc).natts as usize != AB_VARIANT_FIELDS {
-        release_tupdesc(tupdesc);
-        invalid("tiers.ab_variant does not have the fields this library writes");
-    }
-    let mut elems: Vec<pg_sys::Datum> = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let c: Option<&AbComparison> = r.comparison.as_ref();
-        let mut values = [pg_sys::Datum::from(0usize); AB_VARIANT_FIELDS];
-        let mut nulls = [false; AB_VARIANT_FIELDS];
-        values[0] = text_datum(&r.variant);
-        values[1] = pg_sys::Datum::from(r.is_control);
-        values[2] = pg_sys::Datum::from(r.n as i64);
-        values[3] = f8_datum(r.mean);
-        (values[4], nulls[4]) = opt(r.sd);
-        match c {
-            Some(c) => values[5] = text_datum(c.method.name()),
-            None => nulls[5] = true,
-        }
-        let fields = [
-            c.map(|c| c.difference),
-            c.map(|c| c.difference_low),
-            c.map(|c| c.difference_high),
-            c.and_then(|c| c.lift),
-            c.and_then(|c| c.lift_low),
-            c.and_then(|c| c.lift_high),
-            c.map(|c| c.statistic),
-            c.and_then(|c| c.df),
-            c.map(|c| c.p_value),
-        ];
-        for (k, v) in fields.into_iter().enumerate() {
-            (values[6 + k], nulls[6 + k]) = opt(v);
-        }
-        let tuple = pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-        elems.push(pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data));
-    }
-    release_tupdesc(tupdesc);
-    let (mut typlen, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
-    pg_sys::get_typlenbyvalalign(elem_type, &mut typlen, &mut byval, &mut align);
-    let array = pg_sys::construct_array(
-        elems.as_mut_ptr(),
-        elems.len() as i32,
-        elem_type,
-        typlen as i32,
-        byval,
-        align,
-    );
-    pg_sys::Datum::from(array)
+    let elems: Vec<[(pg_sys::Datum, bool); AB_VARIANT_FIELDS]> = rows
+        .iter()
+        .map(|r| {
+            let c: Option<&AbComparison> = r.comparison.as_ref();
+            let mut row = [(pg_sys::Datum::from(0usize), false); AB_VARIANT_FIELDS];
+            row[0].0 = text_datum(&r.variant);
+            row[1].0 = pg_sys::Datum::from(r.is_control);
+            row[2].0 = pg_sys::Datum::from(r.n as i64);
+            row[3].0 = f8_datum(r.mean);
+            row[4] = opt(r.sd);
+            row[5] = match c {
+                Some(c) => (text_datum(c.method.name()), false),
+                None => (pg_sys::Datum::from(0usize), true),
+            };
+            let fields = [
+                c.map(|c| c.difference),
+                c.map(|c| c.difference_low),
+                c.map(|c| c.difference_high),
+                c.and_then(|c| c.lift),
+                c.and_then(|c| c.lift_low),
+                c.and_then(|c| c.lift_high),
+                c.map(|c| c.statistic),
+                c.and_then(|c| c.df),
+                c.map(|c| c.p_value),
+            ];
+            for (k, v) in fields.into_iter().enumerate() {
+                row[6 + k] = opt(v);
+            }
+            row
+        })
+        .collect();
+    composite_array(fcinfo, &elems, "tiers.ab_variant")
 });
 
 // ---------------------------------------------------------------- holm(p float8[])

@@ -11,6 +11,7 @@ mod abc;
 mod citus;
 mod clv;
 mod evaluation;
+mod kmeans;
 mod numeric;
 mod raw;
 mod rfm;

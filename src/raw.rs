@@ -208,6 +208,49 @@ pub unsafe fn composite<T>(
     pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
 }
 
+/// An array of composites of the function's declared result type (an array of a row type):
+/// one element per row of `(value, is_null)` fields. The element type comes from the function's
+/// catalog entry, not the call expression (Citus's `coord_combine_agg` calls final functions
+/// without one).
+pub unsafe fn composite_array<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    rows: &[[(pg_sys::Datum, bool); N]],
+    type_name: &str,
+) -> pg_sys::Datum {
+    // SAFETY: the caller is a V1 function whose declared result is an array of a row type
+    unsafe {
+        let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
+        let elem_type = pg_sys::get_element_type(array_type);
+        let tupdesc = pg_sys::lookup_rowtype_tupdesc(elem_type, -1);
+        // heap_form_tuple reads natts values: a row type that does not match is an error
+        if (*tupdesc).natts as usize != N {
+            release_tupdesc(tupdesc);
+            invalid(format!(
+                "{type_name} does not have the fields this library writes"
+            ));
+        }
+        let mut elems: Vec<pg_sys::Datum> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values: [pg_sys::Datum; N] = std::array::from_fn(|i| row[i].0);
+            let mut nulls: [bool; N] = std::array::from_fn(|i| row[i].1);
+            let tuple = pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            elems.push(pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data));
+        }
+        release_tupdesc(tupdesc);
+        let (mut typlen, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+        pg_sys::get_typlenbyvalalign(elem_type, &mut typlen, &mut byval, &mut align);
+        let array = pg_sys::construct_array(
+            elems.as_mut_ptr(),
+            elems.len() as i32,
+            elem_type,
+            typlen as i32,
+            byval,
+            align,
+        );
+        pg_sys::Datum::from(array)
+    }
+}
+
 /// A copy, in the current memory context, of a varlena kept in the call-site cache.
 pub unsafe fn copy_out(bytes: &[u8]) -> pg_sys::Datum {
     let p = pg_sys::palloc(bytes.len()) as *mut u8;

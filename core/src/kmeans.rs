@@ -253,6 +253,70 @@ fn cmp_rows(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
     std::cmp::Ordering::Equal
 }
 
+/// The state of the `kmeans_model` and `kmeans_choose_k` aggregates: the rows plus the
+/// per-group constants every row repeats (the range of k, equal bounds for `kmeans_model`, and
+/// the options as their canonical JSON text, empty for the defaults), so that partial states
+/// computed elsewhere (parallel workers, Citus workers) can be checked before they are merged.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KmeansAccumulator {
+    pub k_min: i64,
+    pub k_max: i64,
+    pub options: String,
+    pub data: KmeansData,
+}
+
+const ACC_MAGIC: u8 = b'M';
+const ACC_VERSION: u8 = 1;
+
+impl KmeansAccumulator {
+    /// Merges `other` into `self` (same k and options, else 22023). Unchanged on error.
+    pub fn merge(&mut self, other: &KmeansAccumulator) -> Result<(), CoreError> {
+        if (self.k_min, self.k_max) != (other.k_min, other.k_max) {
+            return Err(CoreError::InvalidParameter(
+                "k must be the same for all rows of a group".into(),
+            ));
+        }
+        if self.options != other.options {
+            return Err(CoreError::InvalidParameter(
+                "options must be the same for all rows of a group".into(),
+            ));
+        }
+        self.data.merge(&other.data)
+    }
+
+    /// Version 1: magic `M`, version, zigzag varints k_min and k_max, varint length and UTF-8
+    /// bytes of the options, then the rows as [`KmeansData::encode`].
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![ACC_MAGIC, ACC_VERSION];
+        crate::state::put_zigzag(&mut out, self.k_min);
+        crate::state::put_zigzag(&mut out, self.k_max);
+        put_varint(&mut out, self.options.len() as u64);
+        out.extend_from_slice(self.options.as_bytes());
+        out.extend_from_slice(&self.data.encode());
+        out
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, CoreError> {
+        let mut r = Reader { buf };
+        r.header_version(ACC_MAGIC, ACC_VERSION)?;
+        let k_min = r.zigzag()?;
+        let k_max = r.zigzag()?;
+        let len = r.varint()?;
+        if len > r.buf.len() as u64 {
+            return Err(corrupt("aggregate state is truncated"));
+        }
+        let options = std::str::from_utf8(r.take(len as usize)?)
+            .map_err(|_| corrupt("aggregate state holds invalid UTF-8"))?
+            .to_string();
+        Ok(KmeansAccumulator {
+            k_min,
+            k_max,
+            options,
+            data: KmeansData::decode(r.buf)?,
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -455,6 +519,13 @@ fn log1p_feature(v: f64, j: usize, log1p: bool) -> Result<f64, CoreError> {
 /// The nearest centroid (in the scaled space) of one row: a cluster number 0..k.
 pub fn assign(model: &KmeansModel, features: &[f64]) -> Result<usize, CoreError> {
     model.validate()?;
+    if features.len() != model.dim {
+        return Err(CoreError::InvalidParameter(format!(
+            "features must have {} elements, as the rows of the model, got {}",
+            model.dim,
+            features.len()
+        )));
+    }
     let x = model.transform(features)?;
     Ok(nearest(&x, &model.scaled_centroids, model.dim).0)
 }
@@ -1995,5 +2066,52 @@ mod tests {
         assert_eq!(run.centers, vec![1.0, 10.0]);
         assert_eq!(run.inertia, 2.0);
         assert!(run.converged);
+    }
+
+    #[test]
+    fn accumulator_round_trip_merge_and_corruption() {
+        let mut a = KmeansAccumulator {
+            k_min: 2,
+            k_max: 5,
+            options: r#"{"seed": 7}"#.into(),
+            data: KmeansData::new(),
+        };
+        a.data.add(&[1.5, 2.0]).unwrap();
+        a.data.add(&[-3.0, 0.25]).unwrap();
+        let mut b = a.clone();
+        b.data = KmeansData::new();
+        b.data.add(&[9.0, 9.0]).unwrap();
+        let bytes = a.encode();
+        let back = KmeansAccumulator::decode(&bytes).unwrap();
+        assert_eq!(
+            (back.k_min, back.k_max, back.options.as_str()),
+            (2, 5, r#"{"seed": 7}"#)
+        );
+        assert_eq!(back.data.len(), 2);
+        let mut m = back.clone();
+        m.merge(&b).unwrap();
+        assert_eq!(m.data.len(), 3);
+        let mut other_k = b.clone();
+        other_k.k_max = 6;
+        assert!(matches!(
+            m.merge(&other_k),
+            Err(CoreError::InvalidParameter(_))
+        ));
+        let mut other_opts = b.clone();
+        other_opts.options = String::new();
+        assert!(matches!(
+            m.merge(&other_opts),
+            Err(CoreError::InvalidParameter(_))
+        ));
+        assert_eq!(m.data.len(), 3);
+        for cut in 0..bytes.len() {
+            assert!(
+                KmeansAccumulator::decode(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut huge = bytes.clone();
+        huge[4] = 0xff; // options length far beyond the buffer
+        assert!(KmeansAccumulator::decode(&huge).is_err());
     }
 }

@@ -31,6 +31,14 @@ INSERT INTO checks VALUES
 ('ab_test', $q$SELECT to_jsonb(tiers.ab_test(tiers.ab_assign(customer_id::text, 'citus', '{0.5, 0.5}'), frequency::float8)) FROM s_cdnow_{T}$q$),
 ('ab_test per group with control', $q$SELECT jsonb_agg(to_jsonb(t) ORDER BY g) FROM (SELECT customer_id % 3 AS g, tiers.ab_test(tiers.ab_assign(customer_id::text, 'citus', '{1, 1, 2}'), (frequency > 0)::int, 'C') AS t FROM s_synth_{T} GROUP BY 1) z$q$),
 ('nps', $q$SELECT to_jsonb(tiers.nps((customer_id % 11)::int)) FROM s_synth_{T}$q$),
+-- K-means: the rows are fitted in a canonical order, so the workers' partial states give the model
+('kmeans_model', $q$SELECT to_jsonb(tiers.kmeans_model(ARRAY[since_last, frequency, monetary], 4)) FROM s_cdnow_{T}$q$),
+('kmeans_model options per group', $q$SELECT jsonb_agg(to_jsonb(m) ORDER BY g) FROM (SELECT customer_id % 2 AS g, tiers.kmeans_model(ARRAY[since_last, frequency, monetary], 3, '{"log1p": [false, true, false], "seed": 7, "n_init": 3}') AS m FROM s_synth_{T} GROUP BY 1) z$q$),
+('kmeans_choose_k', $q$SELECT to_jsonb(tiers.kmeans_choose_k(ARRAY[since_last, frequency, monetary], 2, 4)) FROM s_cdnow_{T}$q$),
+('kmeans clusters per customer', $q$WITH m AS (SELECT tiers.kmeans_model(ARRAY[since_last, frequency, monetary], 4) AS m FROM s_cdnow_{T})
+   SELECT jsonb_build_object('md5', md5(string_agg(concat_ws('|', customer_id, tiers.kmeans_assign(ARRAY[since_last, frequency, monetary], m.m),
+       tiers.kmeans_label(m.m, tiers.kmeans_assign(ARRAY[since_last, frequency, monetary], m.m), 'en')), ';' ORDER BY customer_id)))
+   FROM s_cdnow_{T}, m$q$),
 -- grouped population aggregates (a group per shard key bucket and across shards)
 ('rfm_model per group', $q$SELECT jsonb_agg(to_jsonb(m) ORDER BY g) FROM (SELECT customer_id % 3 AS g, tiers.rfm_model(since_last, frequency, monetary) AS m FROM s_cdnow_{T} GROUP BY 1) z$q$),
 -- scoring per customer with models computed over the distributed population (the model is

@@ -68,12 +68,14 @@ for agg in "tiers.rfm_model(since_last, frequency, monetary)" "tiers.abc_model(m
            "tiers.pareto(monetary_total)" "tiers.pareto_curve(monetary_total)" \
            "tiers.bgnbd_fit(frequency, recency, tenure)" "tiers.mbgnbd_fit(frequency, recency, tenure)" \
            "tiers.paretonbd_fit(frequency, recency, tenure)" "tiers.gamma_gamma_fit(frequency, monetary)" \
-           "tiers.ab_test(customer_id::text, frequency::float8)" "tiers.nps((frequency % 11)::int)"; do
+           "tiers.ab_test(customer_id::text, frequency::float8)" "tiers.nps((frequency % 11)::int)" \
+           "tiers.kmeans_model(ARRAY[since_last, frequency, monetary], 4)" \
+           "tiers.kmeans_choose_k(ARRAY[since_last, frequency], 2, 3)"; do
     plan=$(cq 0 -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT $agg FROM s_cdnow_dist")
     grep -q "worker_partial_agg" <<<"$plan" && grep -q "coord_combine_agg" <<<"$plan" \
         || { echo "$plan"; fail "$agg is not aggregated on the workers"; }
 done
-pass "all 10 population aggregates (8 models, ab_test, nps) run as worker_partial_agg on the workers and coord_combine_agg on the coordinator"
+pass "all 12 population aggregates (8 models, ab_test, nps, kmeans_model, kmeans_choose_k) run as worker_partial_agg on the workers and coord_combine_agg on the coordinator"
 
 # 4. distributed = single node
 cq 0 -f tests/citus/compare.sql | grep "^ok" || fail "comparisons"
@@ -98,13 +100,17 @@ cq 0 -c "SELECT tiers.citus_publish()" >/dev/null
 [ "$(tagged whale)" = "$(local_tagged whale)" ] || fail "after citus_publish"
 pass "configuration changes reach the workers with the coordinator's commit (not on rollback); status sees unpublished changes"
 
-# 6. tier views over distributed orders
+# 6. tier views over distributed orders (with a stored K-means model's clusters)
 cq 0 >/dev/null <<'SQL'
+SELECT tiers.save_kmeans_model('citus_rfm', (SELECT tiers.kmeans_model(ARRAY[since_last, frequency, monetary], 4) FROM s_cdnow_dist),
+                               '{since_last,frequency,monetary}');
 SELECT tiers.create_tier_view('tv_local', 'cdnow_local', 'customer_id', 'ordered_on', 'amount',
-  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty", "history": false}');
+  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty", "history": false, "kmeans_model": "citus_rfm"}');
 SELECT tiers.create_tier_view('tv_dist', 'cdnow_dist', 'customer_id', 'ordered_on', 'amount',
-  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty"}');
+  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty", "kmeans_model": "citus_rfm"}');
 SQL
+[ "$(cq 0 -c "SELECT count(DISTINCT cluster) || '/' || count(cluster_label) FROM tv_dist")" = "4/$(cq 0 -c "SELECT count(*) FROM tv_dist")" ] \
+    || fail "K-means clusters in the distributed tier view"
 same_views() {
     cq 0 <<'SQL'
 SELECT count(*) = (SELECT count(*) FROM tv_local) AND bool_and(ok) FROM (
@@ -138,7 +144,7 @@ done
 [ "$(same_views)" = t ] || fail "tier view refreshed by pg_cron differs"
 cq 0 -c "SELECT tiers.drop_tier_view('tv_dist')" -c "SELECT tiers.drop_tier_view('tv_local')" >/dev/null
 [ "$(cq 0 -c "SELECT count(*) FROM cron.job")" = 0 ] && [ -z "$(cq 0 -c "SELECT to_regclass('tv_dist')")" ] || fail "drop_tier_view"
-pass "tier views over distributed orders: created, refreshed (also by pg_cron), reported and dropped; every column equals the local view's"
+pass "tier views over distributed orders: created, refreshed (also by pg_cron), reported and dropped; every column (K-means clusters included) equals the local view's"
 
 # 7. what crosses the network for 1M per-customer summaries
 cq 0 >/dev/null <<'SQL'

@@ -107,6 +107,7 @@ SELECT tiers.define_tier_scheme('club', '[{"tier": "Basic", "entry": 0}, {"tier"
 SELECT tiers.create_tier_view('club_view', 'cdnow_master', 'customer_id', 'ordered_on', 'amount',
   '{"as_of": "1998-06-30", "tier_scheme": "club"}');
 CREATE VIEW club_moves AS SELECT * FROM tiers.transitions('club', '1998-06-29', '1998-06-30');
+CREATE VIEW club_report AS SELECT dimension, grp, customers FROM tiers.tier_report('club_view');
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upgrade_bi') THEN CREATE ROLE upgrade_bi; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upgrade_nobody') THEN CREATE ROLE upgrade_nobody; END IF;
@@ -134,6 +135,15 @@ bi=$(q -d old2 -c "SET ROLE upgrade_bi" -c "SELECT count(*) FROM tiers.tier_hist
 [ "$bi" = "$total" ] || fail "the reader of the tier view sees $bi of $total history rows"
 q -d old2 -c "SET ROLE upgrade_bi" -c "SELECT count(*) FROM club_moves" >/dev/null || fail "the reader's view over transitions()"
 echo "ok: after 0.2.0 -> $CURRENT the history ($total rows) is hidden from PUBLIC and visible to the view's reader; the user's view over transitions() survived"
+# tier_report has a new result type in 0.3.0: the user's view over the 0.2.0 one keeps working
+report=$(q -d old2 -c "SELECT count(*) FROM club_report")
+[ "$report" -gt 0 ] || fail "the user's view over tier_report() lost its rows"
+legacy=$(q -d old2 -c "SELECT p.oid::regprocedure || ':' || NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') FROM pg_proc p WHERE p.proname = 'tier_report_0_2'")
+[ "$legacy" = "tiers.tier_report_0_2(regclass):true" ] || fail "legacy tier_report for the user's view: $legacy"
+rates=$(q -d old2 -c "SELECT pg_catalog.count(repeat_rate) FROM tiers.tier_report('club_view')")
+[ "$rates" -gt 0 ] || fail "tier_report without repeat_rate after the update"
+echo "ok: the user's view over the 0.2.0 tier_report() survived (tiers.tier_report_0_2, outside the extension); tier_report has repeat_rate"
+q -d old2 -c "DROP VIEW club_report" -c "DROP FUNCTION tiers.tier_report_0_2(regclass)"
 # a tier view made by 0.2.0: reports work, and alter_tier_view gives it the new columns, grants kept
 q -d old2 -c "SELECT count(*) FROM tiers.tier_report('club_view')" >/dev/null || fail "tier_report on a 0.2.0 tier view"
 q -d old2 -c "SELECT tiers.alter_tier_view('club_view', '{}')" >/dev/null

@@ -17,7 +17,8 @@ CREATE TABLE mx_orders AS SELECT * FROM cdnow_master WHERE customer_id <= 300;
 CREATE TABLE mx_models AS
 SELECT tiers.rfm_model(since_last, frequency, monetary_total) AS rfm, tiers.abc_model(monetary_total) AS abc,
        tiers.bgnbd_fit(frequency, recency, tenure) AS bg, tiers.mbgnbd_fit(frequency, recency, tenure) AS mbg,
-       tiers.paretonbd_fit(frequency, recency, tenure) AS pnbd, tiers.gamma_gamma_fit(frequency, monetary) AS gg
+       tiers.paretonbd_fit(frequency, recency, tenure) AS pnbd, tiers.gamma_gamma_fit(frequency, monetary) AS gg,
+       tiers.kmeans_model(ARRAY[since_last, frequency, monetary], 3) AS km
 FROM (SELECT (tiers.customer_summary(ordered_on, amount, '1998-06-30')).* FROM cdnow_master GROUP BY customer_id) s;
 
 -- special values per argument type; the first is the "valid" one used for the other arguments
@@ -49,6 +50,11 @@ SELECT t::regtype, ord, v FROM (VALUES
   ('tiers.mbgnbd_model', ARRAY['(SELECT mbg FROM mx_models)', NULL, 'ROW(-1, -1, -1, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.mbgnbd_model']),
   ('tiers.paretonbd_model', ARRAY['(SELECT pnbd FROM mx_models)', NULL, 'ROW(0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.paretonbd_model']),
   ('tiers.gamma_gamma_model', ARRAY['(SELECT gg FROM mx_models)', NULL, 'ROW(1, 1, ''NaN'', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.gamma_gamma_model']),
+  ('tiers.kmeans_model', ARRAY['(SELECT km FROM mx_models)', NULL,
+      'ROW(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.kmeans_model',
+      'ROW(2, 3, 1, 1, ''{1,2}'', ''{NaN}'', true, ''{}'', ''{}'', ''{}'', 0, 0, true, ''{-1}'', NULL, true, 0)::tiers.kmeans_model',
+      'ROW(50, 16, -1, -1, ''{{1,2},{3,4}}'', ''{{1,2},{3,4}}'', true, ''{t,NULL}'', ''{0,0}'', ''{1,1}'', 0, 0, true, ''{1,1}'', NULL, true, 0)::tiers.kmeans_model',
+      'ROW(2, 1, 1, 1, ''{1,2}'', ''{1e308,-1e308}'', false, ''{f}'', ''{1e308}'', ''{5e-324}'', 0, 0, true, ''{1,1}'', 0, true, 0)::tiers.kmeans_model']),
   ('tiers.tier_views', ARRAY['(SELECT v FROM tiers.tier_views v LIMIT 1)', NULL]),
   ('tiers.nps_result', ARRAY['ROW(10, 5, 3, 2, 30, 10)::tiers.nps_result', NULL, 'ROW(0, 0, 0, 0, 0, 0)::tiers.nps_result', 'ROW(1, -1, 0, 2, 0, 0)::tiers.nps_result', 'ROW(NULL, NULL, NULL, NULL, NULL, NULL)::tiers.nps_result', 'ROW(9e18, 9e18, 9e18, 9e18, 0, 0)::tiers.nps_result'])
 ) AS x(t, vals), unnest(vals) WITH ORDINALITY AS u(v, ord);
@@ -64,7 +70,10 @@ INSERT INTO mx_named VALUES ('scheme', '''mx'''), ('rule_set', '''standard'''), 
   ('names', '''{a,b}'''), ('frequency', '2'), ('recency', '5'), ('tenure', '10'), ('monetary', '20'),
   ('horizon', '30'), ('unit', '''1 day'''), ('weight', '1'), ('penalizer', '0'), ('from_date', '''1998-01-01'''),
   ('to_date', '''1998-06-30'''), ('evaluated_on', '''1998-06-30'''), ('view', '''mx_orders'''), ('wait', 'false'),
-  ('grace_used', '0'), ('max_drop', '1'), ('grace_evaluations', '1');
+  ('grace_used', '0'), ('max_drop', '1'), ('grace_evaluations', '1'), ('k', '2'), ('k_min', '2'),
+  ('k_max', '3'), ('cluster', '1'), ('name', '''mx_km''');
+INSERT INTO mx_named VALUES ('features', '''{since_last,frequency,monetary}''', 'text[]'),
+  ('features', '''{0,10}''', 'double precision[]');
 INSERT INTO mx_named VALUES ('horizon', '''1 mon''', 'interval'), ('source', '''mx_orders''', 'regclass');
 
 \set ECHO none

@@ -57,7 +57,12 @@ FROM (VALUES
   -- truncation of norm() flips on the last bit
   ('ab_test(variant, outcome)', $$SELECT string_agg(concat_ws(' ', r.variant, r.n, round(r.mean::numeric, 6), round(r.sd::numeric, 6), r.method, round(r.difference::numeric, 6), round(r.lift::numeric, 6), round(r.statistic::numeric, 4), round(r.df::numeric), r.p_value < 1e-20), '; ') FROM (SELECT tiers.ab_test(CASE WHEN id % 3 = 0 THEN 'a' WHEN id % 3 = 1 THEN 'b' ELSE 'c' END, m / 13.7 + id % 3) AS t FROM par) x, unnest(x.t) r$$),
   ('ab_test(variant, outcome, control)', $$SELECT string_agg(concat_ws(' ', r.variant, r.n, round(r.mean::numeric, 8), r.method, round(r.difference::numeric, 8), round(r.statistic::numeric, 6), round(r.p_value::numeric, 8)), '; ') FROM (SELECT tiers.ab_test(CASE WHEN id % 2 = 0 THEN 'x' ELSE 'y' END, (id % 7 = 0)::int, 'y') AS t FROM par) x, unnest(x.t) r$$),
-  ('nps(score)', $$SELECT tiers.nps((id % 11)::int)::text FROM par$$)
+  ('nps(score)', $$SELECT tiers.nps((id % 11)::int)::text FROM par$$),
+  -- K-means fits the rows in a canonical order: the same model whatever the plan
+  ('kmeans_model(features, k)', $$SELECT tiers.kmeans_model(ARRAY[f, r, (m::int % 10)], 4)::text FROM par$$),
+  ('kmeans_model(features, k, options)', $$SELECT tiers.kmeans_model(ARRAY[f, r, (m::int % 10)], 3, '{"log1p": true, "n_init": 2}')::text FROM par$$),
+  ('kmeans_choose_k(features, k_min, k_max)', $$SELECT tiers.kmeans_choose_k(ARRAY[f, r], 2, 4)::text FROM par$$),
+  ('kmeans_choose_k(features, k_min, k_max, options)', $$SELECT tiers.kmeans_choose_k(ARRAY[f, (m::int % 7)], 2, 3, '{"scale": "none"}')::text FROM par$$)
 ) AS a(name, q), pg_temp.check_agg(a.q) AS c;
 
 -- every aggregate of the extension appears above (by name)
