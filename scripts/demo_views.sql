@@ -6,7 +6,20 @@ DO $$ BEGIN
     IF to_regclass('public.cdnow_tiers') IS NOT NULL THEN
         PERFORM tiers.drop_tier_view('public.cdnow_tiers');
     END IF;
+    IF to_regclass('public.cdnow_regions') IS NOT NULL THEN   -- made by the README's example
+        PERFORM tiers.drop_tier_view('public.cdnow_regions');
+    END IF;
 END $$;
+-- a synthetic CRM customer table for the README's examples: regions of very different sizes
+DROP TABLE IF EXISTS cdnow_customers;
+CREATE TABLE cdnow_customers AS
+SELECT customer_id, 'Customer ' || customer_id AS name,
+       CASE WHEN customer_id % 10 < 5 THEN 'East' WHEN customer_id % 10 < 8 THEN 'North'
+            WHEN customer_id % 10 = 8 THEN 'West' ELSE 'South' END AS region,
+       CASE WHEN customer_id % 3 = 0 THEN 'online' ELSE 'store' END AS channel
+FROM generate_series(1, 23570) customer_id;
+ALTER TABLE cdnow_customers ADD PRIMARY KEY (customer_id);
+COMMENT ON COLUMN cdnow_customers.region IS 'sales region (synthetic)';
 DELETE FROM tiers.tier_history WHERE scheme = 'cdnow_loyalty';
 DELETE FROM tiers.tier_evaluations WHERE scheme = 'cdnow_loyalty';
 SELECT tiers.define_tier_scheme('cdnow_loyalty', '[

@@ -1059,11 +1059,12 @@ CREATE FUNCTION tiers.tier_view_options(options jsonb) RETURNS jsonb
 DECLARE
     known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
         'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
-        'recent_window', 'filter', 'orders_since', 'schema', 'kmeans_model'];
+        'recent_window', 'filter', 'orders_since', 'schema', 'kmeans_model', 'customers', 'grade_within',
+        'clv_within'];
     o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard",
         "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
         "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
-        "schema": "public"}';
+        "schema": "public", "clv_within": false}';
     k text;
     v jsonb;
 BEGIN
@@ -1085,8 +1086,9 @@ BEGIN
             CONTINUE;
         END IF;
         IF k IN ('bins', 'abc_a_cut', 'abc_b_cut', 'clv_discount') AND jsonb_typeof(v) <> 'number'
-           OR k IN ('history', 'clv') AND jsonb_typeof(v) <> 'boolean'
-           OR k = 'filter' AND jsonb_typeof(v) <> 'object'
+           OR k IN ('history', 'clv', 'clv_within') AND jsonb_typeof(v) <> 'boolean'
+           OR k IN ('filter', 'customers') AND jsonb_typeof(v) <> 'object'
+           OR k = 'grade_within' AND jsonb_typeof(v) <> 'array'
            OR k IN ('as_of', 'unit', 'rule_set', 'class8_lang', 'tier_scheme', 'tier_value',
                     'clv_horizon', 'recent_window', 'orders_since', 'schema', 'kmeans_model')
               AND jsonb_typeof(v) <> 'string' THEN
@@ -1143,6 +1145,28 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = o->>'schema') THEN
         RAISE EXCEPTION 'schema "%" does not exist', o->>'schema' USING ERRCODE = '3F000';
     END IF;
+    -- customer attributes: {"table": ..., "key": ..., "columns": [...]} (names checked against the
+    -- catalog when the view's SQL is built)
+    IF o->'customers' IS NOT NULL THEN
+        IF EXISTS (SELECT FROM jsonb_object_keys(o->'customers') x WHERE x NOT IN ('table', 'key', 'columns')) THEN
+            RAISE EXCEPTION 'option "customers" has the keys table, key and columns only' USING ERRCODE = '22023';
+        END IF;
+        IF jsonb_typeof(o->'customers'->'table') IS DISTINCT FROM 'string'
+           OR jsonb_typeof(o->'customers'->'key') IS DISTINCT FROM 'string' THEN
+            RAISE EXCEPTION 'option "customers" needs "table" and "key" (strings)' USING ERRCODE = '22023';
+        END IF;
+        IF o->'customers' ? 'columns' AND (jsonb_typeof(o->'customers'->'columns') <> 'array'
+           OR EXISTS (SELECT FROM jsonb_array_elements(o->'customers'->'columns') e WHERE jsonb_typeof(e) <> 'string')) THEN
+            RAISE EXCEPTION 'option "customers": "columns" must be an array of column names' USING ERRCODE = '22023';
+        END IF;
+    END IF;
+    IF o->'grade_within' IS NOT NULL AND (jsonb_array_length(o->'grade_within') = 0
+       OR EXISTS (SELECT FROM jsonb_array_elements(o->'grade_within') e WHERE jsonb_typeof(e) <> 'string')) THEN
+        RAISE EXCEPTION 'option "grade_within" must be a non-empty array of column names' USING ERRCODE = '22023';
+    END IF;
+    IF (o->>'clv_within')::boolean AND (NOT (o->>'clv')::boolean OR o->'grade_within' IS NULL) THEN
+        RAISE EXCEPTION 'option "clv_within" needs "clv": true and "grade_within"' USING ERRCODE = '22023';
+    END IF;
     IF o ? 'kmeans_model' AND o->>'kmeans_model' IS NOT NULL
        AND NOT EXISTS (SELECT FROM tiers.kmeans_models m WHERE m.name = o->>'kmeans_model') THEN
         RAISE EXCEPTION 'K-means model "%" does not exist in tiers.kmeans_models', o->>'kmeans_model'
@@ -1153,6 +1177,85 @@ END
 $opts$;
 COMMENT ON FUNCTION tiers.tier_view_options(jsonb) IS
     'Validates the options of a tier view and returns them with every default filled in (see tiers.create_tier_view). Unknown option, wrong type or value: 22023; missing schema: 3F000.';
+
+-- The conditions of a tier view's options on the orders (alias o): "filter" and "orders_since".
+CREATE FUNCTION tiers.tier_view_filter(v tiers.tier_views) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $filter$
+DECLARE
+    o jsonb := v.options;
+    src regclass := format('%I.%I', v.source_schema, v.source_name)::regclass;
+    filter text := '';
+    k text;
+    vals jsonb;
+BEGIN
+    IF o ? 'filter' AND o->'filter' IS NOT NULL THEN
+        FOR k, vals IN SELECT * FROM jsonb_each(o->'filter') LOOP
+            IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = src AND a.attname = k
+                           AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                RAISE EXCEPTION 'filter column "%" does not exist in %', k, src USING ERRCODE = '42703';
+            END IF;
+            IF jsonb_typeof(vals) <> 'array' THEN
+                vals := jsonb_build_array(vals);
+            END IF;
+            filter := filter || format(' AND (o.%I)::text = ANY (%L::text[])', k,
+                (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(vals) x));
+        END LOOP;
+    END IF;
+    IF o->>'orders_since' IS NOT NULL THEN
+        filter := filter || format(' AND o.%I >= %L::%s', v.ordered_at_column, o->>'orders_since',
+            (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
+             WHERE a.attrelid = src AND a.attname = v.ordered_at_column AND NOT a.attisdropped));
+    END IF;
+    RETURN filter;
+END
+$filter$;
+COMMENT ON FUNCTION tiers.tier_view_filter(tiers.tier_views) IS
+    'The conditions that the options "filter" and "orders_since" of a tier view put on its orders (table alias o), as SQL text from catalog-resolved, quoted names; used by the view''s SQL and by the CLV fit of each refresh. Unknown filter column: 42703.';
+
+-- The customer table of a tier view's options (option "customers"): a qualified name as given, an
+-- unqualified one in the view's schema (never the caller's search_path: the view must not depend on it).
+CREATE FUNCTION tiers.tier_view_customer_table(options jsonb) RETURNS regclass
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $customers$
+DECLARE
+    name text := options->'customers'->>'table';
+    parts text[];
+    t regclass;
+BEGIN
+    IF name IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        parts := parse_ident(name);
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE EXCEPTION 'customers.table: "%" is not a valid table name', name USING ERRCODE = '42602';
+    END;
+    IF cardinality(parts) = 1 THEN
+        t := to_regclass(format('%I.%I', coalesce(options->>'schema', 'public'), parts[1]));
+    ELSE
+        t := to_regclass(name);
+    END IF;
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'customers.table "%" does not exist', name USING ERRCODE = '42P01',
+            HINT = 'An unqualified name is looked up in the view''s schema (option schema).';
+    END IF;
+    RETURN t;
+END
+$customers$;
+COMMENT ON FUNCTION tiers.tier_view_customer_table(jsonb) IS
+    'The customer table named by the tier-view option customers.table: a schema-qualified name as given, an unqualified one in the view''s schema (option schema), never through the search_path. Missing: 42P01; invalid name: 42602.';
+
+-- Raises 22023 with a message (used inside generated queries, where a plain RAISE is impossible).
+CREATE FUNCTION tiers.tier_view_fail(message text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $fail$
+BEGIN
+    RAISE EXCEPTION '%', message USING ERRCODE = '22023';
+END
+$fail$;
+COMMENT ON FUNCTION tiers.tier_view_fail(text) IS
+    'Raises 22023 with the message; used by tier views whose per-group CLV models cannot be fitted (option clv_within).';
 
 -- The SELECT of a tier view, built from catalog-resolved, re-quoted names only.
 CREATE FUNCTION tiers.tier_view_sql(v tiers.tier_views) RETURNS text
@@ -1176,6 +1279,29 @@ DECLARE
     km_run text := '';
     km_scored text := '';
     km_final text := '';
+    view_columns constant text[] := ARRAY['customer', 'first_purchase', 'last_purchase', 'orders', 'returns',
+        'occasions', 'frequency', 'recency', 'tenure', 'since_last', 'monetary_total', 'monetary', 'recent_spend',
+        'earlier_spend', 'r', 'f', 'm', 'score', 'segment', 'class8', 'abc_class', 'p_alive', 'expected_purchases',
+        'expected_spend', 'clv', 'value', 'previous_tier', 'tier', 'cluster', 'cluster_label', 'segment_rank',
+        'tier_rank', 'tags', 'as_of'];
+    cust regclass;
+    cust_key text;
+    key_attnum smallint;
+    key_type oid;
+    col text;
+    n integer := 0;
+    out_names text[] := '{}';
+    src_grade text := '';       -- src: the orders' grading columns
+    s0_grade text := '';        -- s0: their values at the customer's last order
+    s_extra text := '';         -- s: customer attributes and the grading group
+    s_join text := '';
+    grade_elems text[] := '{}';
+    final_extra text := '';
+    clv_from text := 'run';
+    models_grade text := '';
+    models_group text := '';
+    scored_join text := ' CROSS JOIN models m';
+    clv_ctes text := '';
 BEGIN
     IF v IS NULL THEN
         RAISE EXCEPTION 'v must not be NULL (a row of tiers.tier_views)' USING ERRCODE = '22004';
@@ -1204,22 +1330,7 @@ BEGIN
         END IF;
         tag_columns := tag_columns || format(', %L = ANY (x.tags) AS %I', tag.tag, 'tag_' || tag.tag);
     END LOOP;
-    IF o ? 'filter' AND o->'filter' IS NOT NULL THEN
-        FOR k, vals IN SELECT * FROM jsonb_each(o->'filter') LOOP
-            IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = src::regclass AND a.attname = k
-                           AND a.attnum > 0 AND NOT a.attisdropped) THEN
-                RAISE EXCEPTION 'filter column "%" does not exist in %', k, src USING ERRCODE = '42703';
-            END IF;
-            IF jsonb_typeof(vals) <> 'array' THEN
-                vals := jsonb_build_array(vals);
-            END IF;
-            filter := filter || format(' AND (o.%I)::text = ANY (%L::text[])', k,
-                (SELECT coalesce(array_agg(x), '{}') FROM jsonb_array_elements_text(vals) x));
-        END LOOP;
-    END IF;
-    IF o->>'orders_since' IS NOT NULL THEN
-        filter := filter || format(' AND o.%I >= %L::%s', v.ordered_at_column, o->>'orders_since', ts_type);
-    END IF;
+    filter := tiers.tier_view_filter(v);
     -- a stored K-means model: the features it was fitted on are fixed in the view's SQL, and every
     -- refresh checks that the stored model still uses them (tiers.kmeans_stored_model)
     IF o->>'kmeans_model' IS NOT NULL THEN
@@ -1246,17 +1357,123 @@ BEGIN
             km_final := km_final || ', t.cluster_label';
         END IF;
     END IF;
+    -- customer attributes (option "customers"): a table with one row per customer key
+    IF o->'customers' IS NOT NULL THEN
+        cust := tiers.tier_view_customer_table(o);
+        cust_key := o->'customers'->>'key';
+        SELECT a.attnum, a.atttypid INTO key_attnum, key_type FROM pg_attribute a
+        WHERE a.attrelid = cust AND a.attname = cust_key AND a.attnum > 0 AND NOT a.attisdropped;
+        IF key_attnum IS NULL THEN
+            RAISE EXCEPTION 'customers.key: column "%" does not exist in %', cust_key, cust USING ERRCODE = '42703';
+        END IF;
+        IF key_type IS DISTINCT FROM (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = src::regclass
+                                      AND a.attname = v.customer_column AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'customers.key "%" of % has type %, the customer column "%" of % has type %',
+                cust_key, cust, format_type(key_type, NULL), v.customer_column, src,
+                (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a WHERE a.attrelid = src::regclass
+                 AND a.attname = v.customer_column AND NOT a.attisdropped)
+                USING ERRCODE = '42804';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = cust AND i.indisunique AND i.indnkeyatts = 1
+                       AND i.indkey[0] = key_attnum AND i.indpred IS NULL AND i.indexprs IS NULL) THEN
+            RAISE EXCEPTION 'customers.key "%" of % needs a unique index (one row per customer)', cust_key, cust
+                USING ERRCODE = '42P10', HINT = format('CREATE UNIQUE INDEX ON %s (%I)', cust, cust_key);
+        END IF;
+        IF NOT has_column_privilege(cust, cust_key::name, 'SELECT') THEN
+            RAISE EXCEPTION 'permission denied for %: a tier view with customer attributes needs SELECT on the table''s key and columns', cust
+                USING ERRCODE = '42501';
+        END IF;
+        s_join := format(' LEFT JOIN %s AS c ON c.%I = s0.customer', cust, cust_key);
+        FOR col IN SELECT jsonb_array_elements_text(coalesce(o->'customers'->'columns', '[]')) LOOP
+            IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = cust AND a.attname = col
+                           AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                RAISE EXCEPTION 'customers.columns: column "%" does not exist in %', col, cust USING ERRCODE = '42703';
+            END IF;
+            IF NOT has_column_privilege(cust, col::name, 'SELECT') THEN
+                RAISE EXCEPTION 'permission denied for column % of %', col, cust USING ERRCODE = '42501';
+            END IF;
+            IF col = ANY (view_columns) OR col LIKE 'tag\_%' OR col = ANY (out_names) THEN
+                RAISE EXCEPTION 'customers.columns: "%" is already a column of the tier view', col
+                    USING ERRCODE = '42701';
+            END IF;
+            n := n + 1;
+            out_names := out_names || col;
+            s_extra := s_extra || format(', c.%I AS ct_attr_%s', col, n);
+            final_extra := final_extra || format(', t.ct_attr_%s AS %I', n, col);
+        END LOOP;
+    END IF;
+    -- grading within groups (option "grade_within"): a column of the customer table (preferred) or
+    -- of the orders (its value at the customer's last order)
+    IF o->'grade_within' IS NOT NULL THEN
+        FOR col IN SELECT jsonb_array_elements_text(o->'grade_within') LOOP
+            IF cust IS NOT NULL AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = cust AND a.attname = col
+                                            AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                IF NOT has_column_privilege(cust, col::name, 'SELECT') THEN
+                    RAISE EXCEPTION 'permission denied for column % of %', col, cust USING ERRCODE = '42501';
+                END IF;
+                grade_elems := grade_elems || format('(c.%I)::text', col);
+                IF NOT col = ANY (out_names) THEN
+                    IF col = ANY (view_columns) OR col LIKE 'tag\_%' THEN
+                        RAISE EXCEPTION 'grade_within: "%" is already a column of the tier view', col USING ERRCODE = '42701';
+                    END IF;
+                    n := n + 1;
+                    out_names := out_names || col;
+                    s_extra := s_extra || format(', c.%I AS ct_attr_%s', col, n);
+                    final_extra := final_extra || format(', t.ct_attr_%s AS %I', n, col);
+                END IF;
+            ELSIF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = src::regclass AND a.attname = col
+                          AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                IF col = ANY (view_columns) OR col LIKE 'tag\_%' OR col = ANY (out_names) THEN
+                    RAISE EXCEPTION 'grade_within: "%" is already a column of the tier view', col USING ERRCODE = '42701';
+                END IF;
+                n := n + 1;
+                out_names := out_names || col;
+                src_grade := src_grade || format(', o.%I AS ct_ograde_%s', col, n);
+                s0_grade := s0_grade || format(', (array_agg(src.ct_ograde_%1$s ORDER BY src.ordered_at DESC, (src.ct_ograde_%1$s)::text DESC NULLS LAST))[1] AS ct_ograde_%1$s', n);
+                s_extra := s_extra || format(', s0.ct_ograde_%s AS ct_attr_%s', n, n);
+                grade_elems := grade_elems || format('(s0.ct_ograde_%s)::text', n);
+                final_extra := final_extra || format(', t.ct_attr_%s AS %I', n, col);
+            ELSE
+                RAISE EXCEPTION 'grade_within: column "%" exists neither in the customer table nor in %', col, src
+                    USING ERRCODE = '42703';
+            END IF;
+        END LOOP;
+        s_extra := s_extra || format(', ARRAY[%s]::text[] AS ct_grade', array_to_string(grade_elems, ', '));
+        models_grade := 's.ct_grade, ';
+        models_group := ' GROUP BY s.ct_grade';
+        scored_join := ' JOIN models m ON m.ct_grade = s.ct_grade';
+        IF (o->>'clv_within')::boolean THEN
+            clv_from := 'cm';
+            scored_join := scored_join || ' JOIN clv_models cm ON cm.ct_grade = s.ct_grade AND cm.failed IS NULL';
+            clv_ctes := $c$
+-- per-group CLV models (clv_within): a group without a repeat buyer cannot be fitted
+clv_fits AS (
+    SELECT x.ct_grade,
+           tiers.bgnbd_fit(x.frequency, x.recency, x.tenure) FILTER (WHERE x.fittable) AS bgnbd,
+           tiers.gamma_gamma_fit(x.frequency, x.monetary) FILTER (WHERE x.fittable) AS gamma_gamma
+    FROM (SELECT s.ct_grade, s.frequency, s.recency, s.tenure, s.monetary,
+                 bool_or(s.frequency > 0 AND s.monetary > 0) OVER (PARTITION BY s.ct_grade) AS fittable
+          FROM s) x
+    GROUP BY x.ct_grade),
+clv_models AS (
+    SELECT f.ct_grade, f.bgnbd, f.gamma_gamma,
+           CASE WHEN f.bgnbd IS NULL OR f.gamma_gamma IS NULL THEN tiers.tier_view_fail(format(
+               'clv_within: the CLV models of group (%s) cannot be fitted: it has no repeat buyer with a positive spend',
+               array_to_string(f.ct_grade, ', ', 'NULL'))) END AS failed
+    FROM clv_fits f),$c$;
+        END IF;
+    END IF;
     q := format($q$
 WITH run AS (
     SELECT r.as_of, r.bgnbd, r.gamma_gamma%25$s FROM tiers.tier_view_refreshes r
     WHERE r.view_schema = %1$L AND r.view_name = %2$L
     ORDER BY r.refreshed_at DESC LIMIT 1),
 src AS (
-    SELECT o.%3$I AS customer, o.%4$I AS ordered_at, (o.%5$I)::numeric AS amount
+    SELECT o.%3$I AS customer, o.%4$I AS ordered_at, (o.%5$I)::numeric AS amount%28$s
     FROM %6$s AS o
     WHERE o.%3$I IS NOT NULL AND o.%4$I IS NOT NULL AND o.%5$I IS NOT NULL%7$s),
-s AS (
-    SELECT src.customer,
+s0 AS (
+    SELECT src.customer%29$s,
            (tiers.customer_summary(src.ordered_at, src.amount, run.as_of::%8$s, %9$L::interval)).*,
            -- the exact decimal sum: equal revenues stay equal (and share their ABC class and M score)
            sum(src.amount)%20$s AS net_revenue,
@@ -1266,15 +1483,17 @@ s AS (
     FROM src CROSS JOIN run
     WHERE src.ordered_at <= run.as_of::%8$s
     GROUP BY src.customer),
+s AS (
+    SELECT s0.*%30$s FROM s0%31$s),
 models AS (
-    SELECT tiers.rfm_model(s.since_last, s.frequency, s.net_revenue::float8, %11$s) AS rfm,
+    SELECT %32$stiers.rfm_model(s.since_last, s.frequency, s.net_revenue::float8, %11$s) AS rfm,
            tiers.abc_model(s.net_revenue::float8, %12$s, %13$s) AS abc
-    FROM s),
+    FROM s%33$s),%34$s
 scored AS (
     SELECT s.*, tiers.rfm_score(s.since_last, s.frequency, s.net_revenue::float8, m.rfm, %14$L) AS sc,
            tiers.rfm_class8(s.since_last, s.frequency, s.net_revenue::float8, m.rfm, %15$L) AS class8,
            tiers.abc_class(s.net_revenue::float8, m.abc) AS abc_class%16$s%26$s
-    FROM s CROSS JOIN models m CROSS JOIN run),
+    FROM s%35$s CROSS JOIN run),
 -- segments in the order of the rule set (1 = its first segment, Others last), tiers from the top
 segment_ranks AS (
     SELECT r.segment, (row_number() OVER (ORDER BY min(r.priority)))::int AS segment_rank
@@ -1285,7 +1504,7 @@ tier_ranks AS (
     SELECT l.tier, (max(l.rank) OVER () + 1 - l.rank)::int AS tier_rank
     FROM tiers.tier_levels l WHERE l.scheme = %21$L),
 final AS (
-    SELECT t.customer, t.first_purchase, t.last_purchase, t.orders, t.returns, t.occasions,
+    SELECT t.customer%36$s, t.first_purchase, t.last_purchase, t.orders, t.returns, t.occasions,
            t.frequency, t.recency, t.tenure, t.since_last, t.net_revenue AS monetary_total, t.monetary,
            t.recent_spend, t.earlier_spend, (t.sc).r, (t.sc).f, (t.sc).m, (t.sc).score,
            (t.sc).segment, t.class8, t.abc_class%17$s%27$s%18$s
@@ -1300,12 +1519,12 @@ $q$,
         ts_type, o->>'unit', o->>'recent_window', (o->>'bins')::int, (o->>'abc_a_cut')::float8,
         (o->>'abc_b_cut')::float8, o->>'rule_set', o->>'class8_lang',
         CASE WHEN clv THEN format($c$,
-           tiers.p_alive(run.bgnbd, s.frequency, s.recency, s.tenure) AS p_alive,
-           tiers.expected_purchases(run.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
-           tiers.expected_spend(run.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
-           tiers.clv_estimate(run.bgnbd, run.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+           tiers.p_alive(%5$s.bgnbd, s.frequency, s.recency, s.tenure) AS p_alive,
+           tiers.expected_purchases(%5$s.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
+           tiers.expected_spend(%5$s.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
+           tiers.clv_estimate(%5$s.bgnbd, %5$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
                               %2$L::interval, %3$s, %4$L::interval) AS clv$c$,
-           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit') ELSE '' END,
+           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', clv_from) ELSE '' END,
         CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv' ELSE '' END,
         CASE WHEN scheme IS NOT NULL THEN format(
            ', t.%1$I::float8 AS value, h.tier AS previous_tier, '
@@ -1322,7 +1541,8 @@ $q$,
         CASE WHEN scheme IS NOT NULL THEN ', tr.tier_rank' ELSE '' END,
         tag_columns,
         CASE WHEN scheme IS NOT NULL THEN ' LEFT JOIN tier_ranks tr ON tr.tier = customer_row.tier' ELSE '' END,
-        km_run, km_scored, km_final);
+        km_run, km_scored, km_final,
+        src_grade, s0_grade, s_extra, s_join, models_grade, models_group, clv_ctes, scored_join, final_extra);
     RETURN q;
 END
 $sql$;
@@ -1376,10 +1596,10 @@ BEGIN
             FROM (SELECT (tiers.customer_summary(o.%1$I, (o.%2$I)::numeric, $1::%3$s, %4$L::interval)).*
                   FROM %5$I.%6$I AS o
                   WHERE o.%7$I IS NOT NULL AND o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL
-                    AND o.%1$I <= $1::%3$s
+                    AND o.%1$I <= $1::%3$s%8$s
                   GROUP BY o.%7$I) s $fit$,
             v.ordered_at_column, v.amount_column, ts_type, o->>'unit', v.source_schema, v.source_name,
-            v.customer_column)
+            v.customer_column, tiers.tier_view_filter(v))
         INTO r.bgnbd, r.gamma_gamma USING r.as_of;
     END IF;
     r.fit_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
@@ -1474,6 +1694,21 @@ BEGIN
                  ('as_of', 'the time the view was computed for')) AS d(name, description)
                  ON d.name = a.attname
                WHERE a.attrelid = view AND a.attnum > 0
+               UNION ALL
+               -- customer attributes (option customers) and grading columns (option grade_within)
+               SELECT a.attname,
+                      CASE WHEN ca.attname IS NOT NULL THEN
+                               format('from %s.%I', tiers.tier_view_customer_table(o), a.attname)
+                               || coalesce(': ' || col_description(ca.attrelid, ca.attnum), '')
+                               || CASE WHEN o->'grade_within' ? a.attname::text THEN ' (customers are graded within its values)' ELSE '' END
+                           ELSE format('value of %I at the customer''s last order (customers are graded within its values)', a.attname) END
+               FROM pg_attribute a
+               LEFT JOIN pg_attribute ca ON o->'customers' IS NOT NULL
+                    AND ca.attrelid = tiers.tier_view_customer_table(o) AND ca.attname = a.attname
+                    AND ca.attnum > 0 AND NOT ca.attisdropped
+               WHERE a.attrelid = view AND a.attnum > 0
+                 AND (ca.attname IS NOT NULL AND o->'customers'->'columns' ? a.attname::text
+                      OR o->'grade_within' ? a.attname::text)
                UNION ALL
                SELECT a.attname, format('TRUE when the customer has the tag %s (tiers.effective_tag_rules)', substr(a.attname, 5))
                FROM pg_attribute a
@@ -1580,7 +1815,7 @@ BEGIN
 END
 $create$;
 COMMENT ON FUNCTION tiers.create_tier_view(text, regclass, name, name, name, jsonb) IS
-    'Creates and populates a materialized tier view named view_name (used verbatim, 1..63 bytes) in options.schema over the orders in source: one row per customer with the summary, recent/earlier spend, RFM scores and segment, 8-class label, ABC class, optional CLV columns, optional tier, tags and as_of; a unique index on customer (for concurrent refresh) and a comment on every column. Options: as_of, unit, bins, rule_set, class8_lang, abc_a_cut, abc_b_cut, tier_scheme, tier_value, history, clv, clv_horizon, clv_discount, recent_window, filter ({column: value or [values]}), orders_since, schema, kmeans_model (a model stored with tiers.save_kmeans_model: adds cluster and, for RFM-shaped models, cluster_label). Needs SELECT on source (42501). Errors: NULL arguments 22004; bad options 22023; unknown columns 42703; wrong column types 42804; existing relation 42P07.';
+    'Creates and populates a materialized tier view named view_name (used verbatim, 1..63 bytes) in options.schema over the orders in source: one row per customer with the summary, recent/earlier spend, RFM scores and segment, 8-class label, ABC class, optional CLV columns, optional tier, tags and as_of; a unique index on customer (for concurrent refresh) and a comment on every column. Options: as_of, unit, bins, rule_set, class8_lang, abc_a_cut, abc_b_cut, tier_scheme, tier_value, history, clv, clv_horizon, clv_discount, recent_window, filter ({column: value or [values]}), orders_since, schema, kmeans_model (a model stored with tiers.save_kmeans_model: adds cluster and, for RFM-shaped models, cluster_label), customers ({"table", "key", "columns"}: customer attributes joined on the key, which needs a unique index (42P10) and the type of the customer column (42804)), grade_within (columns of the customer table or of the orders: RFM, ABC and 8-class computed within each group), clv_within (CLV models per group). Needs SELECT on source and on the customer table''s columns (42501). Errors: NULL arguments 22004; bad options 22023; unknown columns 42703; wrong column types 42804; existing relation 42P07.';
 
 CREATE FUNCTION tiers.alter_tier_view(view regclass, options jsonb) RETURNS regclass
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -1775,7 +2010,7 @@ BEGIN
     RETURN QUERY EXECUTE format($q$
         WITH t AS (
             SELECT %2$s AS tier, x.segment, x.abc_class, x.monetary_total, x.since_last, %3$s AS clv,
-                   x.frequency, %5$s AS cluster, %6$s AS cluster_number
+                   x.frequency, %5$s AS cluster, %6$s AS cluster_number, %7$s AS grade_group
             FROM %1$I.%4$I x),
         tot AS (SELECT count(*) AS n, sum(t.monetary_total) AS rev FROM t),
         cur AS (SELECT h.customer, h.tier FROM tiers.tier_history h
@@ -1801,6 +2036,7 @@ BEGIN
             UNION ALL SELECT 'segment', t.segment, t.* FROM t
             UNION ALL SELECT 'abc_class', t.abc_class, t.* FROM t
             UNION ALL SELECT 'cluster', t.cluster, t.* FROM t WHERE $5
+            UNION ALL SELECT 'group', t.grade_group, t.* FROM t WHERE $6
             UNION ALL SELECT 'all', 'all', t.* FROM t)
         SELECT g.dimension, g.grp, count(*), count(*)::float8 / nullif(tot.n, 0),
                sum(g.monetary_total)::float8, (sum(g.monetary_total) / nullif(tot.rev, 0))::float8,
@@ -1814,7 +2050,7 @@ BEGIN
         FROM g CROSS JOIN tot
         LEFT JOIN mv ON g.dimension = 'tier' AND mv.tier IS NOT DISTINCT FROM g.grp
         GROUP BY g.dimension, g.grp, tot.n, tot.rev
-        ORDER BY array_position(ARRAY['tier', 'segment', 'abc_class', 'cluster', 'all'], g.dimension),
+        ORDER BY array_position(ARRAY['tier', 'segment', 'abc_class', 'cluster', 'group', 'all'], g.dimension),
                  CASE WHEN g.dimension = 'tier' THEN -(SELECT l.rank FROM tiers.tier_levels l
                                                        WHERE l.scheme = $1 AND l.tier = g.grp) END,
                  CASE WHEN g.dimension = 'cluster' THEN min(g.cluster_number) END,
@@ -1825,15 +2061,20 @@ BEGIN
         v.view_name,
         CASE WHEN has_label THEN 'x.cluster || '' '' || x.cluster_label'
              WHEN has_cluster THEN 'x.cluster::text' ELSE 'NULL::text' END,
-        CASE WHEN has_cluster THEN 'x.cluster' ELSE 'NULL::integer' END)
+        CASE WHEN has_cluster THEN 'x.cluster' ELSE 'NULL::integer' END,
+        -- the grading group (option grade_within): its columns' values, NULL shown as NULL
+        coalesce((SELECT format('concat_ws(%L, %s)', ' / ', z.parts)
+                  FROM (SELECT string_agg(format('coalesce((x.%I)::text, %L)', g, 'NULL'), ', ' ORDER BY i) AS parts
+                        FROM jsonb_array_elements_text(v.options->'grade_within') WITH ORDINALITY AS u(g, i)) z
+                  WHERE z.parts IS NOT NULL), 'NULL::text'))
     USING tier_scheme, last_eval, has_tier,
           tiers.interval_seconds((v.options->>'recent_window')::interval)
           / tiers.interval_seconds((v.options->>'unit')::interval),
-          coalesce(has_cluster, false);
+          coalesce(has_cluster, false), v.options->'grade_within' IS NOT NULL;
 END
 $report$;
 COMMENT ON FUNCTION tiers.tier_report(regclass) IS
-    'Per-tier, per-RFM-segment, per-ABC-class, per-K-means-cluster (views with the option kmeans_model) and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left), the repeat rate (复购率: share of the group''s customers with two or more purchase occasions, frequency >= 1) and the active rate (share with a purchase within recent_window before as_of: since_last below recent_window in units of unit). Tiers are listed highest first, clusters by number. Not a tier view: 22023.';
+    'Per-tier, per-RFM-segment, per-ABC-class, per-K-means-cluster (views with the option kmeans_model), per-grading-group (views with grade_within; grp = the group''s values joined by " / ") and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left), the repeat rate (复购率: share of the group''s customers with two or more purchase occasions, frequency >= 1) and the active rate (share with a purchase within recent_window before as_of: since_last below recent_window in units of unit). Tiers are listed highest first, clusters by number. Not a tier view: 22023.';
 
 COMMENT ON TABLE tiers.tier_views IS
     'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
