@@ -20,6 +20,10 @@ SELECT customer_id, 'Customer ' || customer_id AS name,
 FROM generate_series(1, 23570) customer_id;
 ALTER TABLE cdnow_customers ADD PRIMARY KEY (customer_id);
 COMMENT ON COLUMN cdnow_customers.region IS 'sales region (synthetic)';
+-- the donations data of Fader, Hardie & Shang (2010) for the README's BG/BB example
+DROP TABLE IF EXISTS donations;
+CREATE TABLE donations (frequency float8, recency float8, n_periods float8, donors float8);
+\copy donations FROM 'data/donations/donations.csv' WITH (FORMAT csv, HEADER true)
 DELETE FROM tiers.tier_history WHERE scheme = 'cdnow_loyalty';
 DELETE FROM tiers.tier_evaluations WHERE scheme = 'cdnow_loyalty';
 SELECT tiers.define_tier_scheme('cdnow_loyalty', '[

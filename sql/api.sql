@@ -2577,3 +2577,154 @@ $stored$;
 COMMENT ON FUNCTION tiers.kmeans_stored_model(text, text[]) IS
     'The stored K-means model of that name, checked to be fitted on these features (used by tier views with the option "kmeans_model"). Missing model or other features: 22023.';
 GRANT SELECT ON tiers.kmeans_models TO PUBLIC;
+
+-- BG/BB (issue 13): one chance to buy per period (Fader, Hardie & Shang 2010) ------------------
+
+CREATE FUNCTION tiers.bgbb_trans(bytea, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_trans';
+COMMENT ON FUNCTION tiers.bgbb_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.bgbb_fit (internal).';
+CREATE FUNCTION tiers.bgbb_trans(bytea, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_trans';
+COMMENT ON FUNCTION tiers.bgbb_trans(bytea, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgbb_fit with weights (internal).';
+CREATE FUNCTION tiers.bgbb_trans(bytea, double precision, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_trans';
+COMMENT ON FUNCTION tiers.bgbb_trans(bytea, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.bgbb_fit with weights and a penalizer (internal).';
+CREATE FUNCTION tiers.bgbb_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_combine';
+COMMENT ON FUNCTION tiers.bgbb_combine(bytea, bytea) IS 'Combine function of tiers.bgbb_fit (internal).';
+CREATE FUNCTION tiers.bgbb_final(bytea)
+    RETURNS tiers.bgbb_model LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_final';
+COMMENT ON FUNCTION tiers.bgbb_final(bytea) IS 'Final function of tiers.bgbb_fit (internal).';
+CREATE AGGREGATE tiers.bgbb_fit(frequency double precision, recency double precision, n_periods double precision) (
+    SFUNC = tiers.bgbb_trans, STYPE = bytea, FINALFUNC = tiers.bgbb_final,
+    COMBINEFUNC = tiers.bgbb_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.bgbb_fit(double precision, double precision, double precision) IS
+    'Fits BG/BB by maximum likelihood to (frequency, recency, n_periods): frequency = repeat transactions in n_periods opportunities, recency = the opportunity of the last one (0 without), whole numbers with 0 <= frequency <= recency <= n_periods (else 22023, naming the argument). Works on distinct patterns; rows with a NULL skipped; no rows: NULL; no repeat buyer: 22023. Reproduces Fader, Hardie & Shang (2010) on the donations data.';
+CREATE AGGREGATE tiers.bgbb_fit(frequency double precision, recency double precision, n_periods double precision, weight double precision) (
+    SFUNC = tiers.bgbb_trans, STYPE = bytea, FINALFUNC = tiers.bgbb_final,
+    COMBINEFUNC = tiers.bgbb_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.bgbb_fit(double precision, double precision, double precision, double precision) IS
+    'BG/BB fit with a weight per row (e.g. the number of customers with that pattern; 0 skips the row, negative/NaN 22023).';
+CREATE AGGREGATE tiers.bgbb_fit(frequency double precision, recency double precision, n_periods double precision, weight double precision, penalizer double precision) (
+    SFUNC = tiers.bgbb_trans, STYPE = bytea, FINALFUNC = tiers.bgbb_final,
+    COMBINEFUNC = tiers.bgbb_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.bgbb_fit(double precision, double precision, double precision, double precision, double precision) IS
+    'BG/BB fit with weights and an L2 penalizer (finite >= 0, constant within a group): mean negative log-likelihood plus penalizer * (alpha^2 + beta^2 + gamma^2 + delta^2), as lifetimes; log_likelihood is unpenalized.';
+
+CREATE FUNCTION tiers.p_alive(model tiers.bgbb_model, frequency double precision, recency double precision,
+                              n_periods double precision, periods_ahead integer DEFAULT 1)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_p_alive';
+COMMENT ON FUNCTION tiers.p_alive(tiers.bgbb_model, double precision, double precision, double precision, integer) IS
+    'Probability that a customer with (frequency, recency, n_periods) is alive at opportunity n_periods + periods_ahead under a BG/BB model: periods_ahead 1 (default) is FHS 2010 eq. (11), alive for the next opportunity; 0 is alive at the last observed one (lifetimes'' conditional_probability_alive(m_periods_in_future, ...)). Bad history or periods_ahead < 0: 22023.';
+CREATE FUNCTION tiers.expected_purchases(model tiers.bgbb_model, periods double precision, frequency double precision,
+                                         recency double precision, n_periods double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_expected_purchases';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgbb_model, double precision, double precision, double precision, double precision) IS
+    'Expected purchases in the next periods opportunities of a customer with (frequency, recency, n_periods) under a BG/BB model: FHS 2010 eq. (13), lifetimes'' conditional_expected_number_of_purchases_up_to_time. periods a whole number >= 0 (else 22023).';
+CREATE FUNCTION tiers.expected_purchases(model tiers.bgbb_model, periods double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_expected_purchases_new';
+COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgbb_model, double precision) IS
+    'Expected purchases of a new customer in its first periods opportunities under a BG/BB model: FHS 2010 eq. (8).';
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.bgbb_model, n integer, periods double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.bgbb_model, integer, double precision) IS
+    'P(exactly n purchases in the first periods opportunities) of a new customer under a BG/BB model: FHS 2010 eq. (7). n < 0 or periods not a whole number >= 0: 22023.';
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.bgbb_model, n integer, periods double precision,
+                                               frequency double precision, recency double precision, n_periods double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.bgbb_model, integer, double precision, double precision, double precision, double precision) IS
+    'P(exactly n purchases in the next periods opportunities | frequency, recency, n_periods) under a BG/BB model: (n = 0) (1 - pi) + pi P(X(periods) = n | alpha + x, beta + n_periods - x, gamma, delta + n_periods), pi = P(alive at n_periods); sums to 1 over n and its mean is expected_purchases (tested, and against brute-force integration).';
+CREATE FUNCTION tiers.churn_probability(model tiers.bgbb_model, periods double precision, frequency double precision,
+                                        recency double precision, n_periods double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_churn_probability';
+COMMENT ON FUNCTION tiers.churn_probability(tiers.bgbb_model, double precision, double precision, double precision, double precision) IS
+    'P(no purchase in the next periods opportunities | frequency, recency, n_periods) under a BG/BB model: the customers who left plus those alive who do not buy (probability_of_purchases at n = 0). 1 - p_alive(model, ..., 0) is the probability of having left already.';
+
+-- CLV validation (issue 13): a calibration/holdout readout of a purchase model ------------------
+
+CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_bgnbd_trans';
+COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for BG/NBD (internal).';
+CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_mbgnbd_trans';
+COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for MBG/NBD (internal).';
+CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_paretonbd_trans';
+COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for Pareto/NBD (internal).';
+CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_bgbb_trans';
+COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for BG/BB (internal).';
+CREATE FUNCTION tiers.clv_validation_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_combine';
+COMMENT ON FUNCTION tiers.clv_validation_combine(bytea, bytea) IS 'Combine function of tiers.clv_validation (internal).';
+CREATE FUNCTION tiers.clv_validation_final(bytea)
+    RETURNS tiers.clv_validation LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_final';
+COMMENT ON FUNCTION tiers.clv_validation_final(bytea) IS 'Final function of tiers.clv_validation (internal).';
+CREATE AGGREGATE tiers.clv_validation(model tiers.bgnbd_model, frequency double precision, recency double precision,
+                                      tenure double precision, holdout_occasions double precision, holdout_length double precision) (
+    SFUNC = tiers.clv_validation_trans, STYPE = bytea, FINALFUNC = tiers.clv_validation_final,
+    COMBINEFUNC = tiers.clv_validation_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.clv_validation(tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'Validation of a BG/NBD model fitted on a calibration period against the holdout period (tiers.clv_validation): one row per customer with the calibration (frequency, recency, tenure), the purchase occasions in the holdout and its length (the model''s time unit). Rows with NULL customer data or holdout skipped; NULL model: 22004; bad history, negative or non-finite holdout values: 22023. NULL without rows.';
+CREATE AGGREGATE tiers.clv_validation(model tiers.mbgnbd_model, frequency double precision, recency double precision,
+                                      tenure double precision, holdout_occasions double precision, holdout_length double precision) (
+    SFUNC = tiers.clv_validation_trans, STYPE = bytea, FINALFUNC = tiers.clv_validation_final,
+    COMBINEFUNC = tiers.clv_validation_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.clv_validation(tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.clv_validation for an MBG/NBD model.';
+CREATE AGGREGATE tiers.clv_validation(model tiers.paretonbd_model, frequency double precision, recency double precision,
+                                      tenure double precision, holdout_occasions double precision, holdout_length double precision) (
+    SFUNC = tiers.clv_validation_trans, STYPE = bytea, FINALFUNC = tiers.clv_validation_final,
+    COMBINEFUNC = tiers.clv_validation_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.clv_validation(tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.clv_validation for a Pareto/NBD model.';
+CREATE AGGREGATE tiers.clv_validation(model tiers.bgbb_model, frequency double precision, recency double precision,
+                                      n_periods double precision, holdout_occasions double precision, holdout_length double precision) (
+    SFUNC = tiers.clv_validation_trans, STYPE = bytea, FINALFUNC = tiers.clv_validation_final,
+    COMBINEFUNC = tiers.clv_validation_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.clv_validation(tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.clv_validation for a BG/BB model: n_periods calibration opportunities, holdout_length a whole number of opportunities; P(alive) for the next opportunity (periods_ahead 1).';
+
+-- Purchase counts and churn (issue 13): BG/NBD, MBG/NBD, Pareto/NBD ------------------------------
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.bgnbd_model, n integer, t double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.bgnbd_model, integer, double precision) IS
+    'P(exactly n purchases within t) of a new customer under a BG/NBD model (t in the unit of the summaries the model was fitted on). Matches lifetimes where it has the quantity. n < 0, t < 0 or not finite: 22023.';
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.bgnbd_model, n integer, t double precision,
+                                               frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.bgnbd_model, integer, double precision, double precision, double precision, double precision) IS
+    'P(exactly n purchases in the next t | frequency, recency, tenure) under a BG/NBD model: (n = 0)(1 - p_alive) + p_alive P_new(n; the posterior of a customer alive at tenure); sums to 1 over n, its mean is expected_purchases (tested).';
+CREATE FUNCTION tiers.churn_probability(model tiers.bgnbd_model, t double precision, frequency double precision,
+                                        recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_churn_probability';
+COMMENT ON FUNCTION tiers.churn_probability(tiers.bgnbd_model, double precision, double precision, double precision, double precision) IS
+    'P(no purchase in the next t | frequency, recency, tenure) under a BG/NBD model (流失预警): customers who left plus those alive who do not buy in t; 1 - p_alive is the probability of having left.';
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.mbgnbd_model, n integer, t double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.mbgnbd_model, integer, double precision) IS
+    'P(exactly n purchases within t) of a new customer under a MBG/NBD model (t in the unit of the summaries the model was fitted on). Matches lifetimes where it has the quantity. n < 0, t < 0 or not finite: 22023.';
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.mbgnbd_model, n integer, t double precision,
+                                               frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.mbgnbd_model, integer, double precision, double precision, double precision, double precision) IS
+    'P(exactly n purchases in the next t | frequency, recency, tenure) under a MBG/NBD model: (n = 0)(1 - p_alive) + p_alive P_new(n; the posterior of a customer alive at tenure); sums to 1 over n, its mean is expected_purchases (tested).';
+CREATE FUNCTION tiers.churn_probability(model tiers.mbgnbd_model, t double precision, frequency double precision,
+                                        recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_churn_probability';
+COMMENT ON FUNCTION tiers.churn_probability(tiers.mbgnbd_model, double precision, double precision, double precision, double precision) IS
+    'P(no purchase in the next t | frequency, recency, tenure) under a MBG/NBD model (流失预警): customers who left plus those alive who do not buy in t; 1 - p_alive is the probability of having left.';
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.paretonbd_model, n integer, t double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.paretonbd_model, integer, double precision) IS
+    'P(exactly n purchases within t) of a new customer under a Pareto/NBD model (t in the unit of the summaries the model was fitted on). Matches lifetimes where it has the quantity. n < 0, t < 0 or not finite: 22023.';
+CREATE FUNCTION tiers.probability_of_purchases(model tiers.paretonbd_model, n integer, t double precision,
+                                               frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_probability_of_purchases';
+COMMENT ON FUNCTION tiers.probability_of_purchases(tiers.paretonbd_model, integer, double precision, double precision, double precision, double precision) IS
+    'P(exactly n purchases in the next t | frequency, recency, tenure) under a Pareto/NBD model: (n = 0)(1 - p_alive) + p_alive P_new(n; the posterior of a customer alive at tenure); sums to 1 over n, its mean is expected_purchases (tested).';
+CREATE FUNCTION tiers.churn_probability(model tiers.paretonbd_model, t double precision, frequency double precision,
+                                        recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_churn_probability';
+COMMENT ON FUNCTION tiers.churn_probability(tiers.paretonbd_model, double precision, double precision, double precision, double precision) IS
+    'P(no purchase in the next t | frequency, recency, tenure) under a Pareto/NBD model (流失预警): customers who left plus those alive who do not buy in t; 1 - p_alive is the probability of having left.';

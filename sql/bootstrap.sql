@@ -378,3 +378,50 @@ CREATE TABLE tiers.kmeans_models (
 COMMENT ON TABLE tiers.kmeans_models IS
     'Stored K-means models for tier views (option "kmeans_model"): the model and the tier-view columns it was fitted on, in order (features). Written by tiers.save_kmeans_model; kept by pg_dump. Centroids are group means, not per-customer data: readable by everyone.';
 SELECT pg_catalog.pg_extension_config_dump('tiers.kmeans_models', '');
+
+-- BG/BB (issue 13): the discrete-time purchase model
+CREATE TYPE tiers.bgbb_model AS (
+    alpha          double precision,
+    beta           double precision,
+    gamma          double precision,
+    delta          double precision,
+    log_likelihood double precision,
+    customers      double precision,
+    converged      boolean,
+    iterations     integer,
+    se_alpha       double precision,
+    se_beta        double precision,
+    se_gamma       double precision,
+    se_delta       double precision
+);
+COMMENT ON TYPE tiers.bgbb_model IS
+    'A fitted BG/BB model (Fader, Hardie & Shang 2010): alpha, beta (the beta distribution of the purchase probability per opportunity), gamma, delta (the beta distribution of the dropout probability per opportunity), log_likelihood, customers (sum of weights), converged (false also when a standard error exceeds 10 times its parameter: a flat likelihood), iterations, standard errors (NULL when the information matrix is not positive definite).';
+
+-- CLV validation (issue 13): tiers.clv_validation
+CREATE TYPE tiers.clv_validation_bucket AS (
+    frequency     integer,
+    bucket        text,
+    customers     bigint,
+    mean_actual   double precision,
+    mean_expected double precision
+);
+COMMENT ON TYPE tiers.clv_validation_bucket IS
+    'One calibration-frequency group of tiers.clv_validation (lifetimes'' calibration/holdout plot): frequency 0..6, and 7 for every customer with 7 or more (bucket ''7+''); its customers, their mean actual holdout purchases and mean expected ones.';
+CREATE TYPE tiers.clv_validation AS (
+    customers      bigint,
+    mae            double precision,
+    rmse           double precision,
+    bias           double precision,
+    relative_bias  double precision,
+    correlation    double precision,
+    total_expected double precision,
+    total_actual   double precision,
+    buyers         bigint,
+    purchase_share double precision,
+    brier          double precision,
+    auc            double precision,
+    scored         bigint,
+    buckets        tiers.clv_validation_bucket[]
+);
+COMMENT ON TYPE tiers.clv_validation IS
+    'How well a purchase model predicts a holdout period (tiers.clv_validation): per customer expected = the model''s conditional expected purchases over holdout_length, actual = holdout_occasions; mae and rmse of expected - actual, bias = total_expected - total_actual, relative_bias = bias / total_actual (NULL when 0), correlation (Pearson; NULL when constant), buyers (customers with a holdout purchase) and their share; brier = mean (p_alive - bought)^2 and auc = ROC AUC of p_alive for bought (ties count one half; NULL unless both outcomes occur), over the scored customers; buckets by calibration frequency.';

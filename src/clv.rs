@@ -14,7 +14,7 @@ use customer_tiers_core::clv::{
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 
-unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
+pub(crate) unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
     if nargs(fcinfo) <= n {
         return Some(1.0);
     }
@@ -28,7 +28,7 @@ unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
 // ------------------------------------------------------------------------------ aggregates
 
 /// The penalizer argument `n` (0 when the overload has none), checked constant within a group.
-unsafe fn penalizer<const N: usize>(
+pub(crate) unsafe fn penalizer<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     n: usize,
     agg: &str,
@@ -133,7 +133,7 @@ unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum
     composite(fcinfo, cache, &values, &nulls)
 }
 
-fn interrupt() {
+pub(crate) fn interrupt() {
     pgrx::check_for_interrupts!();
 }
 
@@ -142,7 +142,7 @@ type FitFn<const N: usize> =
     fn(&[([f64; N], f64)], f64, &mut dyn FnMut()) -> Result<Fit, CoreError>;
 
 /// The final step shared by all fit aggregates: NULL without rows, else the fitted model row.
-unsafe fn final_fit<const N: usize>(
+pub(crate) unsafe fn final_fit<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     fit: FitFn<N>,
 ) -> pg_sys::Datum {
@@ -177,7 +177,7 @@ struct ModelCache {
     params: Vec<f64>,
 }
 
-unsafe fn params<const N: usize>(
+pub(crate) unsafe fn params<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     d: pg_sys::Datum,
     k: usize,
@@ -213,7 +213,7 @@ unsafe fn cached_params<const N: usize>(
     cache.params.clone()
 }
 
-fn finite(v: f64, what: &str) -> pg_sys::Datum {
+pub(crate) fn finite(v: f64, what: &str) -> pg_sys::Datum {
     if !v.is_finite() {
         check::<()>(Err(CoreError::OutOfRange(format!(
             "{what} is not finite for this model (e.g. a = 1 or q <= 1)"
@@ -233,7 +233,10 @@ fn check_monetary(x: f64, m: f64) {
     }
 }
 
-unsafe fn customer(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> Option<(f64, f64, f64)> {
+pub(crate) unsafe fn customer(
+    fcinfo: pg_sys::FunctionCallInfo,
+    first: usize,
+) -> Option<(f64, f64, f64)> {
     let (x, t_x, t) = (
         f8(arg(fcinfo, first)?),
         f8(arg(fcinfo, first + 1)?),
@@ -253,14 +256,14 @@ unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
 
 /// The purchase models: all three share one row layout (four parameters first).
 #[derive(Clone, Copy)]
-enum Purchase {
+pub(crate) enum Purchase {
     BgNbd,
     Modified,
     Pareto,
 }
 
 impl Purchase {
-    fn type_name(self) -> &'static str {
+    pub(crate) fn type_name(self) -> &'static str {
         match self {
             Purchase::BgNbd => "tiers.bgnbd_model",
             Purchase::Modified => "tiers.mbgnbd_model",
@@ -268,14 +271,14 @@ impl Purchase {
         }
     }
 
-    fn names(self) -> &'static [&'static str] {
+    pub(crate) fn names(self) -> &'static [&'static str] {
         match self {
             Purchase::Pareto => &["r", "alpha", "s", "beta"],
             _ => &BGNBD,
         }
     }
 
-    fn p_alive(self, th: &[f64], x: f64, t_x: f64, t: f64) -> f64 {
+    pub(crate) fn p_alive(self, th: &[f64], x: f64, t_x: f64, t: f64) -> f64 {
         match self {
             Purchase::BgNbd => bgnbd_p_alive(th, x, t_x, t),
             Purchase::Modified => mbgnbd_p_alive(th, x, t_x, t),
@@ -283,7 +286,7 @@ impl Purchase {
         }
     }
 
-    fn expected(self, th: &[f64], h: f64, x: f64, t_x: f64, t: f64) -> f64 {
+    pub(crate) fn expected(self, th: &[f64], h: f64, x: f64, t_x: f64, t: f64) -> f64 {
         match self {
             Purchase::BgNbd => bgnbd_expected(th, h, x, t_x, t),
             Purchase::Modified => mbgnbd_expected(th, h, x, t_x, t),
@@ -517,4 +520,110 @@ sql_function!(ct_mbg_clv_estimate, |fcinfo| {
 });
 sql_function!(ct_pnbd_clv_estimate, |fcinfo| {
     clv(fcinfo, Purchase::Pareto)
+});
+
+// ------------------------------------------------- purchase counts and churn (issue 13)
+
+impl Purchase {
+    fn counts(self) -> customer_tiers_core::purchases::PurchaseModel {
+        use customer_tiers_core::purchases::PurchaseModel;
+        match self {
+            Purchase::BgNbd => PurchaseModel::BgNbd,
+            Purchase::Modified => PurchaseModel::MbgNbd,
+            Purchase::Pareto => PurchaseModel::ParetoNbd,
+        }
+    }
+}
+
+/// The core's result with its argument names replaced by the SQL ones (`k` → `n` etc.).
+fn renamed<T>(r: Result<T, CoreError>, names: &[(&str, &str)]) -> T {
+    check(r.map_err(|e| match e {
+        CoreError::InvalidParameter(m) => {
+            let m = names
+                .iter()
+                .find_map(|(core, sql)| m.strip_prefix(core).map(|rest| format!("{sql}{rest}")))
+                .unwrap_or(m);
+            CoreError::InvalidParameter(m)
+        }
+        other => other,
+    }))
+}
+
+/// The core's descriptions of the arguments and their SQL names.
+const NAMES: &[(&str, &str)] = &[("the number of purchases", "n"), ("the period length", "t")];
+
+// tiers.probability_of_purchases(model, n integer, t [, frequency, recency, tenure])
+unsafe fn probability_of_purchases(
+    fcinfo: pg_sys::FunctionCallInfo,
+    kind: Purchase,
+) -> pg_sys::Datum {
+    let (Some(m), Some(n), Some(t)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+        return return_null(fcinfo);
+    };
+    let theta = params::<12>(fcinfo, m, 4, kind.names(), kind.type_name());
+    let (n, t) = (n.value() as i32 as f64, f8(t));
+    let v = if nargs(fcinfo) > 3 {
+        let Some((x, t_x, big_t)) = customer(fcinfo, 3) else {
+            return return_null(fcinfo);
+        };
+        renamed(
+            customer_tiers_core::purchases::conditional_purchases_pmf(
+                kind.counts(),
+                &theta,
+                n,
+                t,
+                x,
+                t_x,
+                big_t,
+            ),
+            NAMES,
+        )
+    } else {
+        renamed(
+            customer_tiers_core::purchases::purchases_pmf(kind.counts(), &theta, n, t),
+            NAMES,
+        )
+    };
+    finite(v, "probability_of_purchases")
+}
+
+// tiers.churn_probability(model, t, frequency, recency, tenure)
+unsafe fn churn_probability(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    let (Some(m), Some(t), Some((x, t_x, big_t))) =
+        (arg(fcinfo, 0), arg(fcinfo, 1), customer(fcinfo, 2))
+    else {
+        return return_null(fcinfo);
+    };
+    let theta = params::<12>(fcinfo, m, 4, kind.names(), kind.type_name());
+    let v = renamed(
+        customer_tiers_core::purchases::churn_probability(
+            kind.counts(),
+            &theta,
+            f8(t),
+            x,
+            t_x,
+            big_t,
+        ),
+        NAMES,
+    );
+    finite(v, "churn_probability")
+}
+
+sql_function!(ct_bgnbd_probability_of_purchases, |fcinfo| {
+    probability_of_purchases(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbgnbd_probability_of_purchases, |fcinfo| {
+    probability_of_purchases(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_paretonbd_probability_of_purchases, |fcinfo| {
+    probability_of_purchases(fcinfo, Purchase::Pareto)
+});
+sql_function!(ct_bgnbd_churn_probability, |fcinfo| {
+    churn_probability(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbgnbd_churn_probability, |fcinfo| {
+    churn_probability(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_paretonbd_churn_probability, |fcinfo| {
+    churn_probability(fcinfo, Purchase::Pareto)
 });

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod abc;
+mod bgbb;
 mod citus;
 mod clv;
 mod evaluation;
@@ -19,6 +20,7 @@ mod state;
 mod summary;
 mod tags;
 mod tiers;
+mod validation;
 
 // Types and configuration tables first, then the functions pgrx generates, then the
 // hand-written functions, aggregates, presets and comments.

@@ -220,7 +220,20 @@ pub unsafe fn composite_array<const N: usize>(
     // SAFETY: the caller is a V1 function whose declared result is an array of a row type
     unsafe {
         let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
-        let elem_type = pg_sys::get_element_type(array_type);
+        rows_array(pg_sys::get_element_type(array_type), rows, type_name)
+    }
+}
+
+/// An array of composites of the row type `elem_type`: one element per row of `(value,
+/// is_null)` fields; the row type must have exactly `N` attributes (22023 otherwise).
+pub unsafe fn rows_array<const N: usize>(
+    elem_type: pg_sys::Oid,
+    rows: &[[(pg_sys::Datum, bool); N]],
+    type_name: &str,
+) -> pg_sys::Datum {
+    // SAFETY: elem_type is a composite type (checked by lookup_rowtype_tupdesc, which raises
+    // otherwise); heap_form_tuple reads exactly natts = N values and nulls
+    unsafe {
         let tupdesc = pg_sys::lookup_rowtype_tupdesc(elem_type, -1);
         // heap_form_tuple reads natts values: a row type that does not match is an error
         if (*tupdesc).natts as usize != N {

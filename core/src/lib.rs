@@ -4,10 +4,12 @@
 //! and the extension crate only converts types, checks arguments and raises errors.
 
 pub mod abc;
+pub mod bgbb;
 pub mod clv;
 pub mod evaluation;
 pub mod fuzz;
 pub mod kmeans;
+pub mod purchases;
 pub mod quantile;
 pub mod rfm;
 pub mod state;
@@ -15,6 +17,7 @@ pub mod summary;
 pub mod tags;
 pub mod tiers;
 pub mod time;
+pub mod validation;
 
 /// An error of the core, mapped by the SQL layer onto an SQLSTATE.
 #[derive(Debug, Clone, PartialEq)]

@@ -104,11 +104,21 @@ pass "configuration changes reach the workers with the coordinator's commit (not
 cq 0 >/dev/null <<'SQL'
 SELECT tiers.save_kmeans_model('citus_rfm', (SELECT tiers.kmeans_model(ARRAY[since_last, frequency, monetary], 4) FROM s_cdnow_dist),
                                '{since_last,frequency,monetary}');
+-- customer attributes from a reference table (on every node), grading within its regions
+CREATE TABLE citus_customers AS
+SELECT customer_id, CASE WHEN customer_id % 10 < 6 THEN 'East' WHEN customer_id % 10 < 9 THEN 'North' END AS region
+FROM generate_series(1, 23570) customer_id WHERE customer_id % 13 <> 0;
+ALTER TABLE citus_customers ADD PRIMARY KEY (customer_id);
+SELECT create_reference_table('citus_customers');
 SELECT tiers.create_tier_view('tv_local', 'cdnow_local', 'customer_id', 'ordered_on', 'amount',
-  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty", "history": false, "kmeans_model": "citus_rfm"}');
+  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty", "history": false, "kmeans_model": "citus_rfm",
+    "customers": {"table": "citus_customers", "key": "customer_id", "columns": ["region"]}, "grade_within": ["region"]}');
 SELECT tiers.create_tier_view('tv_dist', 'cdnow_dist', 'customer_id', 'ordered_on', 'amount',
-  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty", "kmeans_model": "citus_rfm"}');
+  '{"as_of": "1998-03-31", "clv": true, "tier_scheme": "citus_loyalty", "kmeans_model": "citus_rfm",
+    "customers": {"table": "citus_customers", "key": "customer_id", "columns": ["region"]}, "grade_within": ["region"]}');
 SQL
+[ "$(cq 0 -c "SELECT count(DISTINCT region) || '/' || count(*) FILTER (WHERE region IS NULL) FROM tv_dist")" = "2/$(cq 0 -c "SELECT count(*) FROM tv_local WHERE region IS NULL")" ] \
+    || fail "customer attributes in the distributed tier view"
 [ "$(cq 0 -c "SELECT count(DISTINCT cluster) || '/' || count(cluster_label) FROM tv_dist")" = "4/$(cq 0 -c "SELECT count(*) FROM tv_dist")" ] \
     || fail "K-means clusters in the distributed tier view"
 same_views() {
@@ -144,7 +154,7 @@ done
 [ "$(same_views)" = t ] || fail "tier view refreshed by pg_cron differs"
 cq 0 -c "SELECT tiers.drop_tier_view('tv_dist')" -c "SELECT tiers.drop_tier_view('tv_local')" >/dev/null
 [ "$(cq 0 -c "SELECT count(*) FROM cron.job")" = 0 ] && [ -z "$(cq 0 -c "SELECT to_regclass('tv_dist')")" ] || fail "drop_tier_view"
-pass "tier views over distributed orders: created, refreshed (also by pg_cron), reported and dropped; every column (K-means clusters included) equals the local view's"
+pass "tier views over distributed orders: created, refreshed (also by pg_cron), reported and dropped; every column (K-means clusters, customer attributes and grading within regions included) equals the local view's"
 
 # 7. what crosses the network for 1M per-customer summaries
 cq 0 >/dev/null <<'SQL'

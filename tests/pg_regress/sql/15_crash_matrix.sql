@@ -55,6 +55,9 @@ SELECT t::regtype, ord, v FROM (VALUES
       'ROW(2, 3, 1, 1, ''{1,2}'', ''{NaN}'', true, ''{}'', ''{}'', ''{}'', 0, 0, true, ''{-1}'', NULL, true, 0)::tiers.kmeans_model',
       'ROW(50, 16, -1, -1, ''{{1,2},{3,4}}'', ''{{1,2},{3,4}}'', true, ''{t,NULL}'', ''{0,0}'', ''{1,1}'', 0, 0, true, ''{1,1}'', NULL, true, 0)::tiers.kmeans_model',
       'ROW(2, 1, 1, 1, ''{1,2}'', ''{1e308,-1e308}'', false, ''{f}'', ''{1e308}'', ''{5e-324}'', 0, 0, true, ''{1,1}'', 0, true, 0)::tiers.kmeans_model']),
+  ('tiers.bgbb_model', ARRAY['ROW(1.2, 0.75, 0.66, 2.8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.bgbb_model', NULL,
+      'ROW(''NaN'', 0, -1, ''Infinity'', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.bgbb_model',
+      'ROW(1e-300, 1e300, 1e-300, 1e300, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.bgbb_model']),
   ('tiers.tier_views', ARRAY['(SELECT v FROM tiers.tier_views v LIMIT 1)', NULL]),
   ('tiers.nps_result', ARRAY['ROW(10, 5, 3, 2, 30, 10)::tiers.nps_result', NULL, 'ROW(0, 0, 0, 0, 0, 0)::tiers.nps_result', 'ROW(1, -1, 0, 2, 0, 0)::tiers.nps_result', 'ROW(NULL, NULL, NULL, NULL, NULL, NULL)::tiers.nps_result', 'ROW(9e18, 9e18, 9e18, 9e18, 0, 0)::tiers.nps_result'])
 ) AS x(t, vals), unnest(vals) WITH ORDINALITY AS u(v, ord);
@@ -71,7 +74,8 @@ INSERT INTO mx_named VALUES ('scheme', '''mx'''), ('rule_set', '''standard'''), 
   ('horizon', '30'), ('unit', '''1 day'''), ('weight', '1'), ('penalizer', '0'), ('from_date', '''1998-01-01'''),
   ('to_date', '''1998-06-30'''), ('evaluated_on', '''1998-06-30'''), ('view', '''mx_orders'''), ('wait', 'false'),
   ('grace_used', '0'), ('max_drop', '1'), ('grace_evaluations', '1'), ('k', '2'), ('k_min', '2'),
-  ('k_max', '3'), ('cluster', '1'), ('name', '''mx_km''');
+  ('k_max', '3'), ('cluster', '1'), ('name', '''mx_km'''), ('n_periods', '6'), ('periods', '5'),
+  ('periods_ahead', '1'), ('n', '1');
 INSERT INTO mx_named VALUES ('features', '''{since_last,frequency,monetary}''', 'text[]'),
   ('features', '''{0,10}''', 'double precision[]');
 INSERT INTO mx_named VALUES ('horizon', '''1 mon''', 'interval'), ('source', '''mx_orders''', 'regclass');

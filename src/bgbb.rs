@@ -1,0 +1,150 @@
+//! BG/BB in SQL (issue 13): the discrete-time model of Fader, Hardie & Shang (2010) for customers
+//! with one chance to buy per period (yearly donations, subscriptions renewed or not, events).
+//! The mathematics is in `core/src/bgbb.rs`; this file reads arguments and raises errors.
+
+use crate::clv::{final_fit, finite, params, penalizer, weight};
+use crate::raw::*;
+use crate::sql_function;
+use crate::state::*;
+use customer_tiers_core::bgbb::{
+    bgbb_conditional_probability_of_purchases, bgbb_expected, bgbb_expected_new, bgbb_fit,
+    bgbb_p_alive, bgbb_probability_of_purchases, check_bgbb_customer,
+};
+use customer_tiers_core::clv::Patterns;
+use customer_tiers_core::CoreError;
+use pgrx::pg_sys;
+
+/// The core's result with its argument names replaced by the SQL ones (`(core, sql)` pairs).
+fn named<T>(r: Result<T, CoreError>, names: &[(&str, &str)]) -> T {
+    check(r.map_err(|e| match e {
+        CoreError::InvalidParameter(m) => {
+            let m = names
+                .iter()
+                .find_map(|(core, sql)| m.strip_prefix(core).map(|rest| format!("{sql}{rest}")))
+                .unwrap_or(m);
+            CoreError::InvalidParameter(m)
+        }
+        other => other,
+    }))
+}
+
+const AGG: &str = "bgbb_fit";
+const TYPE: &str = "tiers.bgbb_model";
+const NAMES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+
+// tiers.bgbb_trans(state, frequency, recency, n_periods [, weight [, penalizer]]): rows with a
+// NULL frequency, recency or n_periods are skipped; a weight of 0 too.
+sql_function!(ct_bgbb_trans, |fcinfo| {
+    let (state, datum) = penalizer::<3>(fcinfo, 5, AGG);
+    let state = &mut *state;
+    if let (Some(x), Some(t_x), Some(n)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
+        let (x, t_x, n) = (f8(x), f8(t_x), f8(n));
+        check(check_bgbb_customer(x, t_x, n));
+        if let Some(w) = weight(fcinfo, 4) {
+            state.add([x, t_x, n], w);
+        }
+    }
+    datum
+});
+
+sql_function!(ct_bgbb_combine, |fcinfo| {
+    combine_states(fcinfo, AGG, Patterns::<3>::merge)
+});
+
+sql_function!(ct_bgbb_final, |fcinfo| { final_fit::<3>(fcinfo, bgbb_fit) });
+
+/// The model's parameters (checked once per call site and value).
+unsafe fn theta(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> Vec<f64> {
+    params::<12>(fcinfo, d, 4, &NAMES, TYPE)
+}
+
+/// The customer's (frequency, recency, n_periods) from argument `first`; None if any is NULL.
+unsafe fn history(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> Option<(f64, f64, f64)> {
+    Some((
+        f8(arg(fcinfo, first)?),
+        f8(arg(fcinfo, first + 1)?),
+        f8(arg(fcinfo, first + 2)?),
+    ))
+}
+
+// tiers.p_alive(model tiers.bgbb_model, frequency, recency, n_periods, periods_ahead integer)
+sql_function!(ct_bgbb_p_alive, |fcinfo| {
+    let (Some(m), Some((x, t_x, n)), Some(ahead)) =
+        (arg(fcinfo, 0), history(fcinfo, 1), arg(fcinfo, 4))
+    else {
+        return return_null(fcinfo);
+    };
+    let th = theta(fcinfo, m);
+    let ahead = ahead.value() as i32 as f64;
+    let v = named(
+        bgbb_p_alive(&th, x, t_x, n, ahead),
+        &[("m_periods_in_future", "periods_ahead")],
+    );
+    finite(v, "p_alive")
+});
+
+// tiers.expected_purchases(model tiers.bgbb_model, periods, frequency, recency, n_periods)
+sql_function!(ct_bgbb_expected_purchases, |fcinfo| {
+    let (Some(m), Some(p), Some((x, t_x, n))) =
+        (arg(fcinfo, 0), arg(fcinfo, 1), history(fcinfo, 2))
+    else {
+        return return_null(fcinfo);
+    };
+    let th = theta(fcinfo, m);
+    let v = named(
+        bgbb_expected(&th, f8(p), x, t_x, n),
+        &[("n_star", "periods")],
+    );
+    finite(v, "expected_purchases")
+});
+
+// tiers.expected_purchases(model tiers.bgbb_model, periods): a new customer
+sql_function!(ct_bgbb_expected_purchases_new, |fcinfo| {
+    let (Some(m), Some(p)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
+        return return_null(fcinfo);
+    };
+    let th = theta(fcinfo, m);
+    let v = named(bgbb_expected_new(&th, f8(p)), &[("n_periods", "periods")]);
+    finite(v, "expected_purchases")
+});
+
+// tiers.probability_of_purchases(model tiers.bgbb_model, n integer, periods [, frequency,
+// recency, n_periods]): P(exactly n purchases in the next `periods` opportunities)
+sql_function!(ct_bgbb_probability_of_purchases, |fcinfo| {
+    let (Some(m), Some(k), Some(p)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+        return return_null(fcinfo);
+    };
+    let th = theta(fcinfo, m);
+    let k = k.value() as i32 as f64;
+    let v = if nargs(fcinfo) > 3 {
+        let Some((x, t_x, n)) = history(fcinfo, 3) else {
+            return return_null(fcinfo);
+        };
+        named(
+            bgbb_conditional_probability_of_purchases(&th, k, f8(p), x, t_x, n),
+            &[("n_star", "periods"), ("k ", "n ")],
+        )
+    } else {
+        named(
+            bgbb_probability_of_purchases(&th, k, f8(p)),
+            &[("n_periods", "periods"), ("k ", "n ")],
+        )
+    };
+    finite(v, "probability_of_purchases")
+});
+
+// tiers.churn_probability(model tiers.bgbb_model, periods, frequency, recency, n_periods):
+// P(no purchase in the next `periods` opportunities | history)
+sql_function!(ct_bgbb_churn_probability, |fcinfo| {
+    let (Some(m), Some(p), Some((x, t_x, n))) =
+        (arg(fcinfo, 0), arg(fcinfo, 1), history(fcinfo, 2))
+    else {
+        return return_null(fcinfo);
+    };
+    let th = theta(fcinfo, m);
+    let v = named(
+        bgbb_conditional_probability_of_purchases(&th, 0.0, f8(p), x, t_x, n),
+        &[("n_star", "periods")],
+    );
+    finite(v, "churn_probability")
+});

@@ -1,0 +1,194 @@
+//! `tiers.clv_validation(model, frequency, recency, tenure, holdout_occasions, holdout_length)`
+//! (issue 13): how well a purchase model fitted on a calibration period predicts the holdout
+//! period. Per customer the transition computes the model's conditional expected purchases over
+//! `holdout_length` and P(alive); `core/src/validation.rs` accumulates the errors, the
+//! calibration-frequency buckets of lifetimes' calibration/holdout plot, the Brier score and the
+//! ROC AUC.
+
+use crate::clv::{customer, finite, params, Purchase};
+use crate::raw::*;
+use crate::sql_function;
+use crate::state::*;
+use customer_tiers_core::bgbb::{bgbb_expected, bgbb_p_alive, check_bgbb_customer};
+use customer_tiers_core::validation::{ValidationAccumulator, FREQUENCY_CAP};
+use customer_tiers_core::CoreError;
+use pgrx::pg_sys;
+
+const AGG: &str = "clv_validation";
+
+impl AggState for ValidationAccumulator {
+    const MAGIC: u64 = 0x6374_7661_6c00_0001;
+    fn encode(&self) -> Vec<u8> {
+        ValidationAccumulator::encode(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, CoreError> {
+        ValidationAccumulator::decode(bytes)
+    }
+}
+
+/// The model of an overload.
+#[derive(Clone, Copy)]
+enum Model {
+    Purchase(Purchase),
+    Bgbb,
+}
+
+/// holdout_occasions and holdout_length (arguments 5 and 6), checked; None if either is NULL.
+unsafe fn holdout(fcinfo: pg_sys::FunctionCallInfo) -> Option<(f64, f64)> {
+    let (a, h) = (f8(arg(fcinfo, 5)?), f8(arg(fcinfo, 6)?));
+    if !(a.is_finite() && a >= 0.0) {
+        invalid(format!(
+            "holdout_occasions must be a finite number >= 0, got {a}"
+        ));
+    }
+    if !(h.is_finite() && h >= 0.0) {
+        invalid(format!(
+            "holdout_length must be a finite number >= 0, got {h}"
+        ));
+    }
+    Some((a, h))
+}
+
+unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::Datum {
+    let (state, datum) = state_or_init(fcinfo, AGG, ValidationAccumulator::new);
+    let state = &mut *state;
+    let Some(m) = arg(fcinfo, 1) else {
+        null_not_allowed("model")
+    };
+    let Some((actual, length)) = holdout(fcinfo) else {
+        return datum;
+    };
+    let (x, expected, alive) = match model {
+        Model::Purchase(kind) => {
+            let Some((x, t_x, t)) = customer(fcinfo, 2) else {
+                return datum;
+            };
+            let th = params::<12>(fcinfo, m, 4, kind.names(), kind.type_name());
+            (
+                x,
+                kind.expected(&th, length, x, t_x, t),
+                kind.p_alive(&th, x, t_x, t),
+            )
+        }
+        Model::Bgbb => {
+            let (Some(x), Some(t_x), Some(n)) = (arg(fcinfo, 2), arg(fcinfo, 3), arg(fcinfo, 4))
+            else {
+                return datum;
+            };
+            let (x, t_x, n) = (f8(x), f8(t_x), f8(n));
+            check(check_bgbb_customer(x, t_x, n));
+            let th = params::<12>(
+                fcinfo,
+                m,
+                4,
+                &["alpha", "beta", "gamma", "delta"],
+                "tiers.bgbb_model",
+            );
+            let e = check(bgbb_expected(&th, length, x, t_x, n).map_err(|e| match e {
+                CoreError::InvalidParameter(m) => {
+                    CoreError::InvalidParameter(m.replacen("n_star", "holdout_length", 1))
+                }
+                other => other,
+            }));
+            (x, e, check(bgbb_p_alive(&th, x, t_x, n, 1.0)))
+        }
+    };
+    if !(expected.is_finite() && alive.is_finite()) {
+        finite(f64::NAN, "the model's prediction");
+    }
+    check(
+        state
+            .add(x, expected, actual, Some(alive))
+            .map_err(|e| match e {
+                CoreError::InvalidParameter(m) => {
+                    CoreError::InvalidParameter(m.replacen("actual", "holdout_occasions", 1))
+                }
+                other => other,
+            }),
+    );
+    datum
+}
+
+sql_function!(ct_clv_validation_bgnbd_trans, |fcinfo| {
+    transition(fcinfo, Model::Purchase(Purchase::BgNbd))
+});
+sql_function!(ct_clv_validation_mbgnbd_trans, |fcinfo| {
+    transition(fcinfo, Model::Purchase(Purchase::Modified))
+});
+sql_function!(ct_clv_validation_paretonbd_trans, |fcinfo| {
+    transition(fcinfo, Model::Purchase(Purchase::Pareto))
+});
+sql_function!(ct_clv_validation_bgbb_trans, |fcinfo| {
+    transition(fcinfo, Model::Bgbb)
+});
+
+sql_function!(ct_clv_validation_combine, |fcinfo| {
+    combine_states(fcinfo, AGG, ValidationAccumulator::merge)
+});
+
+/// The fields of `tiers.clv_validation` and `tiers.clv_validation_bucket`.
+const FIELDS: usize = 14;
+const BUCKET_FIELDS: usize = 5;
+
+fn opt(v: Option<f64>) -> (pg_sys::Datum, bool) {
+    match v {
+        Some(x) => (f8_datum(x), false),
+        None => (pg_sys::Datum::from(0usize), true),
+    }
+}
+
+// tiers.clv_validation_final(state) -> tiers.clv_validation; NULL without rows.
+sql_function!(ct_clv_validation_final, |fcinfo| {
+    let Some(r) = state_arg::<ValidationAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<()>(fcinfo);
+    // the row type, and the element type of its buckets array (the last field)
+    let mut td: pg_sys::TupleDesc = std::ptr::null_mut();
+    if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut td)
+        != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
+        || (*td).natts as usize != FIELDS
+    {
+        invalid("tiers.clv_validation does not have the fields this library writes");
+    }
+    let bucket_type = pg_sys::get_element_type((*td).attrs.as_slice(FIELDS)[FIELDS - 1].atttypid);
+    let buckets: Vec<[(pg_sys::Datum, bool); BUCKET_FIELDS]> = r
+        .buckets
+        .iter()
+        .map(|b| {
+            let label = if b.frequency >= FREQUENCY_CAP {
+                format!("{FREQUENCY_CAP}+")
+            } else {
+                b.frequency.to_string()
+            };
+            [
+                (pg_sys::Datum::from(b.frequency as i32), false),
+                (text_datum(&label), false),
+                (pg_sys::Datum::from(b.customers as i64), false),
+                (f8_datum(b.mean_actual), false),
+                (f8_datum(b.mean_expected), false),
+            ]
+        })
+        .collect();
+    let values = [
+        (pg_sys::Datum::from(r.n as i64), false),
+        (f8_datum(r.mae), false),
+        (f8_datum(r.rmse), false),
+        (f8_datum(r.bias), false),
+        opt(r.relative_bias),
+        opt(r.correlation),
+        (f8_datum(r.total_expected), false),
+        (f8_datum(r.total_actual), false),
+        (pg_sys::Datum::from(r.buyers as i64), false),
+        (f8_datum(r.purchase_share), false),
+        opt(r.brier),
+        opt(r.auc),
+        (pg_sys::Datum::from(r.scored as i64), false),
+        (
+            rows_array(bucket_type, &buckets, "tiers.clv_validation_bucket"),
+            false,
+        ),
+    ];
+    let (v, n): (Vec<pg_sys::Datum>, Vec<bool>) = values.into_iter().unzip();
+    composite(fcinfo, cache, &v, &n)
+});
