@@ -151,7 +151,12 @@ sql_function!(ct_clv_validation_final, |fcinfo| {
     {
         invalid("tiers.clv_validation does not have the fields this library writes");
     }
-    let bucket_type = pg_sys::get_element_type((*td).attrs.as_slice(FIELDS)[FIELDS - 1].atttypid);
+    // PgTupleDesc reads the attributes on every major (PostgreSQL 18 moved them behind
+    // compact_attrs); from_pg_unchecked: not released on drop, the descriptor belongs to the
+    // function's result type lookup
+    let desc = pgrx::PgTupleDesc::from_pg_unchecked(td);
+    let bucket_type =
+        pg_sys::get_element_type(desc.get(FIELDS - 1).expect("natts checked above").atttypid);
     let buckets: Vec<[(pg_sys::Datum, bool); BUCKET_FIELDS]> = r
         .buckets
         .iter()
