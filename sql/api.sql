@@ -2685,6 +2685,22 @@ CREATE AGGREGATE tiers.clv_validation(model tiers.bgbb_model, frequency double p
 COMMENT ON AGGREGATE tiers.clv_validation(tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS
     'tiers.clv_validation for a BG/BB model: n_periods calibration opportunities, holdout_length a whole number of opportunities; P(alive) for the next opportunity (periods_ahead 1).';
 
+CREATE FUNCTION tiers.clv_validation_spend_trans(bytea, tiers.gamma_gamma_model, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_spend_trans';
+COMMENT ON FUNCTION tiers.clv_validation_spend_trans(bytea, tiers.gamma_gamma_model, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for Gamma-Gamma (internal).';
+CREATE FUNCTION tiers.clv_validation_spend_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_spend_combine';
+COMMENT ON FUNCTION tiers.clv_validation_spend_combine(bytea, bytea) IS 'Combine function of tiers.clv_validation for Gamma-Gamma (internal).';
+CREATE FUNCTION tiers.clv_validation_spend_final(bytea)
+    RETURNS tiers.spend_validation LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_spend_final';
+COMMENT ON FUNCTION tiers.clv_validation_spend_final(bytea) IS 'Final function of tiers.clv_validation for Gamma-Gamma (internal).';
+CREATE AGGREGATE tiers.clv_validation(model tiers.gamma_gamma_model, frequency double precision, monetary double precision,
+                                      holdout_monetary double precision) (
+    SFUNC = tiers.clv_validation_spend_trans, STYPE = bytea, FINALFUNC = tiers.clv_validation_spend_final,
+    COMBINEFUNC = tiers.clv_validation_spend_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.clv_validation(tiers.gamma_gamma_model, double precision, double precision, double precision) IS
+    'Validation of a Gamma-Gamma model against the holdout (tiers.spend_validation): per customer the calibration (frequency, monetary) and the mean value of the holdout purchase occasions; customers without a holdout purchase (NULL holdout_monetary) are skipped. NULL model: 22004; bad frequency or monetary, negative or non-finite holdout_monetary: 22023. NULL without rows.';
+
 -- Purchase counts and churn (issue 13): BG/NBD, MBG/NBD, Pareto/NBD ------------------------------
 CREATE FUNCTION tiers.probability_of_purchases(model tiers.bgnbd_model, n integer, t double precision)
     RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_probability_of_purchases';

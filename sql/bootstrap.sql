@@ -407,6 +407,18 @@ CREATE TYPE tiers.clv_validation_bucket AS (
 );
 COMMENT ON TYPE tiers.clv_validation_bucket IS
     'One calibration-frequency group of tiers.clv_validation (lifetimes'' calibration/holdout plot): frequency 0..6, and 7 for every customer with 7 or more (bucket ''7+''); its customers, their mean actual holdout purchases and mean expected ones.';
+CREATE TYPE tiers.spend_validation AS (
+    customers     bigint,
+    mean_expected double precision,
+    mean_actual   double precision,
+    mae           double precision,
+    rmse          double precision,
+    bias          double precision,
+    relative_bias double precision,
+    correlation   double precision
+);
+COMMENT ON TYPE tiers.spend_validation IS
+    'How well a Gamma-Gamma model predicts the holdout mean spend (tiers.clv_validation(gamma_gamma_model, ...)): over the customers with a holdout purchase, expected = the model''s expected mean transaction value from the calibration (frequency, monetary), actual = holdout_monetary; means, mae, rmse, bias = mean(expected - actual), relative_bias = bias / mean actual (NULL when 0), correlation (Pearson; NULL when constant).';
 CREATE TYPE tiers.clv_validation AS (
     customers      bigint,
     mae            double precision,

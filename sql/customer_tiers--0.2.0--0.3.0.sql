@@ -2150,6 +2150,18 @@ CREATE TYPE tiers.clv_validation_bucket AS (
 );
 COMMENT ON TYPE tiers.clv_validation_bucket IS
     'One calibration-frequency group of tiers.clv_validation (lifetimes'' calibration/holdout plot): frequency 0..6, and 7 for every customer with 7 or more (bucket ''7+''); its customers, their mean actual holdout purchases and mean expected ones.';
+CREATE TYPE tiers.spend_validation AS (
+    customers     bigint,
+    mean_expected double precision,
+    mean_actual   double precision,
+    mae           double precision,
+    rmse          double precision,
+    bias          double precision,
+    relative_bias double precision,
+    correlation   double precision
+);
+COMMENT ON TYPE tiers.spend_validation IS
+    'How well a Gamma-Gamma model predicts the holdout mean spend (tiers.clv_validation(gamma_gamma_model, ...)): over the customers with a holdout purchase, expected = the model''s expected mean transaction value from the calibration (frequency, monetary), actual = holdout_monetary; means, mae, rmse, bias = mean(expected - actual), relative_bias = bias / mean actual (NULL when 0), correlation (Pearson; NULL when constant).';
 CREATE TYPE tiers.clv_validation AS (
     customers      bigint,
     mae            double precision,
@@ -2214,6 +2226,22 @@ CREATE AGGREGATE tiers.clv_validation(model tiers.bgbb_model, frequency double p
 COMMENT ON AGGREGATE tiers.clv_validation(tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS
     'tiers.clv_validation for a BG/BB model: n_periods calibration opportunities, holdout_length a whole number of opportunities; P(alive) for the next opportunity (periods_ahead 1).';
 
+
+CREATE FUNCTION tiers.clv_validation_spend_trans(bytea, tiers.gamma_gamma_model, double precision, double precision, double precision)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_spend_trans';
+COMMENT ON FUNCTION tiers.clv_validation_spend_trans(bytea, tiers.gamma_gamma_model, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for Gamma-Gamma (internal).';
+CREATE FUNCTION tiers.clv_validation_spend_combine(bytea, bytea)
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_spend_combine';
+COMMENT ON FUNCTION tiers.clv_validation_spend_combine(bytea, bytea) IS 'Combine function of tiers.clv_validation for Gamma-Gamma (internal).';
+CREATE FUNCTION tiers.clv_validation_spend_final(bytea)
+    RETURNS tiers.spend_validation LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_spend_final';
+COMMENT ON FUNCTION tiers.clv_validation_spend_final(bytea) IS 'Final function of tiers.clv_validation for Gamma-Gamma (internal).';
+CREATE AGGREGATE tiers.clv_validation(model tiers.gamma_gamma_model, frequency double precision, monetary double precision,
+                                      holdout_monetary double precision) (
+    SFUNC = tiers.clv_validation_spend_trans, STYPE = bytea, FINALFUNC = tiers.clv_validation_spend_final,
+    COMBINEFUNC = tiers.clv_validation_spend_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.clv_validation(tiers.gamma_gamma_model, double precision, double precision, double precision) IS
+    'Validation of a Gamma-Gamma model against the holdout (tiers.spend_validation): per customer the calibration (frequency, monetary) and the mean value of the holdout purchase occasions; customers without a holdout purchase (NULL holdout_monetary) are skipped. NULL model: 22004; bad frequency or monetary, negative or non-finite holdout_monetary: 22023. NULL without rows.';
 
 -- Purchase counts and churn (issue 13): BG/NBD, MBG/NBD, Pareto/NBD ------------------------------
 CREATE FUNCTION tiers.probability_of_purchases(model tiers.bgnbd_model, n integer, t double precision)

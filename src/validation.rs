@@ -10,7 +10,7 @@ use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
 use customer_tiers_core::bgbb::{bgbb_expected, bgbb_p_alive, check_bgbb_customer};
-use customer_tiers_core::validation::{ValidationAccumulator, FREQUENCY_CAP};
+use customer_tiers_core::validation::{SpendAccumulator, ValidationAccumulator, FREQUENCY_CAP};
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 
@@ -193,6 +193,79 @@ sql_function!(ct_clv_validation_final, |fcinfo| {
             rows_array(bucket_type, &buckets, "tiers.clv_validation_bucket"),
             false,
         ),
+    ];
+    let (v, n): (Vec<pg_sys::Datum>, Vec<bool>) = values.into_iter().unzip();
+    composite(fcinfo, cache, &v, &n)
+});
+
+// ------------------------------------------------------------- Gamma-Gamma spend validation
+
+impl AggState for SpendAccumulator {
+    const MAGIC: u64 = 0x6374_7376_6c00_0001;
+    fn encode(&self) -> Vec<u8> {
+        SpendAccumulator::encode(self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, CoreError> {
+        SpendAccumulator::decode(bytes)
+    }
+}
+
+const SPEND_AGG: &str = "clv_validation";
+
+// tiers.clv_validation_spend_trans(state, model tiers.gamma_gamma_model, frequency, monetary,
+// holdout_monetary): customers without a holdout purchase (NULL holdout_monetary) are skipped.
+sql_function!(ct_clv_validation_spend_trans, |fcinfo| {
+    let (state, datum) = state_or_init(fcinfo, SPEND_AGG, SpendAccumulator::new);
+    let state = &mut *state;
+    let Some(m) = arg(fcinfo, 1) else {
+        null_not_allowed("model")
+    };
+    let (Some(x), Some(mon), Some(actual)) = (arg(fcinfo, 2), arg(fcinfo, 3), arg(fcinfo, 4))
+    else {
+        return datum;
+    };
+    let (x, mon, actual) = (f8(x), f8(mon), f8(actual));
+    if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0) {
+        invalid(format!("frequency must be a whole number >= 0, got {x}"));
+    }
+    if x > 0.0 && !(mon.is_finite() && mon >= 0.0) {
+        invalid(format!(
+            "monetary must be a finite number >= 0 for a repeat buyer, got {mon}"
+        ));
+    }
+    let th = params::<10>(fcinfo, m, 3, &["p", "q", "v"], "tiers.gamma_gamma_model");
+    let expected = check(customer_tiers_core::clv::gamma_gamma_expected(&th, x, mon));
+    check(state.add(expected, actual).map_err(|e| {
+        match e {
+            CoreError::InvalidParameter(msg) => CoreError::InvalidParameter(
+                msg.replacen("actual_spend", "holdout_monetary", 1)
+                    .replacen("expected_spend", "the expected spend", 1),
+            ),
+            other => other,
+        }
+    }));
+    datum
+});
+
+sql_function!(ct_clv_validation_spend_combine, |fcinfo| {
+    combine_states(fcinfo, SPEND_AGG, SpendAccumulator::merge)
+});
+
+// tiers.clv_validation_spend_final(state) -> tiers.spend_validation; NULL without rows.
+sql_function!(ct_clv_validation_spend_final, |fcinfo| {
+    let Some(r) = state_arg::<SpendAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<()>(fcinfo);
+    let values = [
+        (pg_sys::Datum::from(r.n as i64), false),
+        (f8_datum(r.mean_expected), false),
+        (f8_datum(r.mean_actual), false),
+        (f8_datum(r.mae), false),
+        (f8_datum(r.rmse), false),
+        (f8_datum(r.bias), false),
+        opt(r.relative_bias),
+        opt(r.correlation),
     ];
     let (v, n): (Vec<pg_sys::Datum>, Vec<bool>) = values.into_iter().unzip();
     composite(fcinfo, cache, &v, &n)

@@ -66,6 +66,25 @@ SELECT (x).customers = (v.bg).customers AND pg_temp.near((x).mae, (v.bg).mae, 1e
 FROM (SELECT tiers.clv_validation(bg, frequency, recency, tenure, holdout_occasions, holdout_length) AS x
       FROM chp, models) s, v;
 
+-- Gamma-Gamma: the expected mean spend of the calibration against the mean value of the
+-- holdout purchase occasions, for the customers who bought in the holdout
+CREATE TEMP TABLE spend AS
+SELECT customer_id, frequency, monetary,
+       (SELECT avg(d.v) FROM (SELECT sum(o.amount)::float8 AS v FROM cdnow_master o
+                              WHERE o.customer_id = ch.customer_id AND o.ordered_on > '1997-09-30'
+                                AND o.ordered_on <= '1998-06-30' GROUP BY o.ordered_on) d) AS holdout_monetary
+FROM ch;
+CREATE TEMP TABLE gg AS SELECT tiers.gamma_gamma_fit(frequency, monetary) AS gg FROM ch;
+SELECT (v).customers = count(*) AS customers, pg_temp.near((v).mae, avg(abs(e - a))) AS mae,
+       pg_temp.near((v).rmse, sqrt(avg((e - a) ^ 2))) AS rmse, pg_temp.near((v).bias, avg(e - a)) AS bias,
+       pg_temp.near((v).mean_expected, avg(e)) AS mean_expected, pg_temp.near((v).correlation, corr(e, a)) AS correlation
+FROM (SELECT tiers.expected_spend(gg, frequency, monetary) AS e, holdout_monetary AS a
+      FROM spend, gg WHERE holdout_monetary IS NOT NULL) p,
+     (SELECT tiers.clv_validation(gg, frequency, monetary, holdout_monetary) AS v FROM spend, gg) v
+GROUP BY v.v;
+SELECT pg_temp.err($$SELECT tiers.clv_validation(gg, 1, 20, -5) FROM gg$$);
+SELECT pg_temp.err($$SELECT tiers.clv_validation(gg, 1.5, 20, 5) FROM gg$$);
+
 -- the probability of n purchases and of none (churn) at fixed parameters; lifetimes 0.11.3:
 --   BetaGeoFitter / ModifiedBetaGeoFitter with params_ set: .probability_of_n_purchases_up_to_time(t, n)
 --   ParetoNBDFitter: .conditional_probability_of_n_purchases_up_to_time(n, t, x, t_x, T)
