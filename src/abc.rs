@@ -108,13 +108,6 @@ unsafe fn population<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&'a AbcPopu
     state_arg::<AbcPopulation>(fcinfo, 0)
 }
 
-fn opt_f8(v: Option<f64>) -> (pg_sys::Datum, bool) {
-    match v {
-        Some(x) => (f8_datum(x), false),
-        None => (pg_sys::Datum::from(0usize), true),
-    }
-}
-
 sql_function!(ct_abc_model_final, |fcinfo| {
     let Some(m) = population(fcinfo).and_then(|p| p.model()) else {
         return return_null(fcinfo);

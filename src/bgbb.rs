@@ -11,22 +11,7 @@ use customer_tiers_core::bgbb::{
     bgbb_p_alive, bgbb_probability_of_purchases, check_bgbb_customer,
 };
 use customer_tiers_core::clv::Patterns;
-use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
-
-/// The core's result with its argument names replaced by the SQL ones (`(core, sql)` pairs).
-fn named<T>(r: Result<T, CoreError>, names: &[(&str, &str)]) -> T {
-    check(r.map_err(|e| match e {
-        CoreError::InvalidParameter(m) => {
-            let m = names
-                .iter()
-                .find_map(|(core, sql)| m.strip_prefix(core).map(|rest| format!("{sql}{rest}")))
-                .unwrap_or(m);
-            CoreError::InvalidParameter(m)
-        }
-        other => other,
-    }))
-}
 
 const AGG: &str = "bgbb_fit";
 const TYPE: &str = "tiers.bgbb_model";
@@ -76,7 +61,7 @@ sql_function!(ct_bgbb_p_alive, |fcinfo| {
     };
     let th = theta(fcinfo, m);
     let ahead = ahead.value() as i32 as f64;
-    let v = named(
+    let v = check_named(
         bgbb_p_alive(&th, x, t_x, n, ahead),
         &[("m_periods_in_future", "periods_ahead")],
     );
@@ -91,7 +76,7 @@ sql_function!(ct_bgbb_expected_purchases, |fcinfo| {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);
-    let v = named(
+    let v = check_named(
         bgbb_expected(&th, f8(p), x, t_x, n),
         &[("n_star", "periods")],
     );
@@ -104,7 +89,7 @@ sql_function!(ct_bgbb_expected_purchases_new, |fcinfo| {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);
-    let v = named(bgbb_expected_new(&th, f8(p)), &[("n_periods", "periods")]);
+    let v = check_named(bgbb_expected_new(&th, f8(p)), &[("n_periods", "periods")]);
     finite(v, "expected_purchases")
 });
 
@@ -120,12 +105,12 @@ sql_function!(ct_bgbb_probability_of_purchases, |fcinfo| {
         let Some((x, t_x, n)) = history(fcinfo, 3) else {
             return return_null(fcinfo);
         };
-        named(
+        check_named(
             bgbb_conditional_probability_of_purchases(&th, k, f8(p), x, t_x, n),
             &[("n_star", "periods"), ("k ", "n ")],
         )
     } else {
-        named(
+        check_named(
             bgbb_probability_of_purchases(&th, k, f8(p)),
             &[("n_periods", "periods"), ("k ", "n ")],
         )
@@ -142,7 +127,7 @@ sql_function!(ct_bgbb_churn_probability, |fcinfo| {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);
-    let v = named(
+    let v = check_named(
         bgbb_conditional_probability_of_purchases(&th, 0.0, f8(p), x, t_x, n),
         &[("n_star", "periods")],
     );

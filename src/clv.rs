@@ -535,20 +535,6 @@ impl Purchase {
     }
 }
 
-/// The core's result with its argument names replaced by the SQL ones (`k` → `n` etc.).
-fn renamed<T>(r: Result<T, CoreError>, names: &[(&str, &str)]) -> T {
-    check(r.map_err(|e| match e {
-        CoreError::InvalidParameter(m) => {
-            let m = names
-                .iter()
-                .find_map(|(core, sql)| m.strip_prefix(core).map(|rest| format!("{sql}{rest}")))
-                .unwrap_or(m);
-            CoreError::InvalidParameter(m)
-        }
-        other => other,
-    }))
-}
-
 /// The core's descriptions of the arguments and their SQL names.
 const NAMES: &[(&str, &str)] = &[("the number of purchases", "n"), ("the period length", "t")];
 
@@ -566,7 +552,7 @@ unsafe fn probability_of_purchases(
         let Some((x, t_x, big_t)) = customer(fcinfo, 3) else {
             return return_null(fcinfo);
         };
-        renamed(
+        check_named(
             customer_tiers_core::purchases::conditional_purchases_pmf(
                 kind.counts(),
                 &theta,
@@ -579,7 +565,7 @@ unsafe fn probability_of_purchases(
             NAMES,
         )
     } else {
-        renamed(
+        check_named(
             customer_tiers_core::purchases::purchases_pmf(kind.counts(), &theta, n, t),
             NAMES,
         )
@@ -595,7 +581,7 @@ unsafe fn churn_probability(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) ->
         return return_null(fcinfo);
     };
     let theta = params::<12>(fcinfo, m, 4, kind.names(), kind.type_name());
-    let v = renamed(
+    let v = check_named(
         customer_tiers_core::purchases::churn_probability(
             kind.counts(),
             &theta,

@@ -121,13 +121,6 @@ sql_function!(ct_ab_test_combine, |fcinfo| {
 /// The fields of `tiers.ab_variant`, in order.
 const AB_VARIANT_FIELDS: usize = 15;
 
-fn opt(v: Option<f64>) -> (pg_sys::Datum, bool) {
-    match v {
-        Some(x) => (f8_datum(x), false),
-        None => (pg_sys::Datum::from(0usize), true),
-    }
-}
-
 // tiers.ab_test_final(state) -> tiers.ab_variant[]: one element per variant, by name; NULL
 // without rows.
 sql_function!(ct_ab_test_final, |fcinfo| {
@@ -147,7 +140,7 @@ sql_function!(ct_ab_test_final, |fcinfo| {
             row[1].0 = pg_sys::Datum::from(r.is_control);
             row[2].0 = pg_sys::Datum::from(r.n as i64);
             row[3].0 = f8_datum(r.mean);
-            row[4] = opt(r.sd);
+            row[4] = opt_f8(r.sd);
             row[5] = match c {
                 Some(c) => (text_datum(c.method.name()), false),
                 None => (pg_sys::Datum::from(0usize), true),
@@ -164,7 +157,7 @@ sql_function!(ct_ab_test_final, |fcinfo| {
                 c.map(|c| c.p_value),
             ];
             for (k, v) in fields.into_iter().enumerate() {
-                row[6 + k] = opt(v);
+                row[6 + k] = opt_f8(v);
             }
             row
         })

@@ -46,6 +46,21 @@ pub fn check<T>(r: Result<T, CoreError>) -> T {
     r.unwrap_or_else(|e| raise(e))
 }
 
+/// Unwraps a core result or raises its error, with the core's names of arguments replaced by
+/// the SQL ones: `(core, sql)` pairs, matched at the start of the message.
+pub fn check_named<T>(r: Result<T, CoreError>, names: &[(&str, &str)]) -> T {
+    check(r.map_err(|e| match e {
+        CoreError::InvalidParameter(m) => {
+            let m = names
+                .iter()
+                .find_map(|(core, sql)| m.strip_prefix(core).map(|rest| format!("{sql}{rest}")))
+                .unwrap_or(m);
+            CoreError::InvalidParameter(m)
+        }
+        other => other,
+    }))
+}
+
 /// Raises `ERROR` 22023 (invalid_parameter_value).
 pub fn invalid(msg: impl Into<String>) -> ! {
     ereport!(
@@ -310,6 +325,14 @@ pub unsafe fn deform<const N: usize>(
     pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
     release_tupdesc(tupdesc);
     (values, nulls)
+}
+
+/// A nullable `double precision` result field: (datum, is_null).
+pub fn opt_f8(v: Option<f64>) -> (pg_sys::Datum, bool) {
+    match v {
+        Some(x) => (f8_datum(x), false),
+        None => (pg_sys::Datum::from(0usize), true),
+    }
 }
 
 /// A `double precision` argument datum as f64.

@@ -130,13 +130,6 @@ sql_function!(ct_clv_validation_combine, |fcinfo| {
 const FIELDS: usize = 14;
 const BUCKET_FIELDS: usize = 5;
 
-fn opt(v: Option<f64>) -> (pg_sys::Datum, bool) {
-    match v {
-        Some(x) => (f8_datum(x), false),
-        None => (pg_sys::Datum::from(0usize), true),
-    }
-}
-
 // tiers.clv_validation_final(state) -> tiers.clv_validation; NULL without rows.
 sql_function!(ct_clv_validation_final, |fcinfo| {
     let Some(r) = state_arg::<ValidationAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
@@ -180,14 +173,14 @@ sql_function!(ct_clv_validation_final, |fcinfo| {
         (f8_datum(r.mae), false),
         (f8_datum(r.rmse), false),
         (f8_datum(r.bias), false),
-        opt(r.relative_bias),
-        opt(r.correlation),
+        opt_f8(r.relative_bias),
+        opt_f8(r.correlation),
         (f8_datum(r.total_expected), false),
         (f8_datum(r.total_actual), false),
         (pg_sys::Datum::from(r.buyers as i64), false),
         (f8_datum(r.purchase_share), false),
-        opt(r.brier),
-        opt(r.auc),
+        opt_f8(r.brier),
+        opt_f8(r.auc),
         (pg_sys::Datum::from(r.scored as i64), false),
         (
             rows_array(bucket_type, &buckets, "tiers.clv_validation_bucket"),
@@ -264,8 +257,8 @@ sql_function!(ct_clv_validation_spend_final, |fcinfo| {
         (f8_datum(r.mae), false),
         (f8_datum(r.rmse), false),
         (f8_datum(r.bias), false),
-        opt(r.relative_bias),
-        opt(r.correlation),
+        opt_f8(r.relative_bias),
+        opt_f8(r.correlation),
     ];
     let (v, n): (Vec<pg_sys::Datum>, Vec<bool>) = values.into_iter().unzip();
     composite(fcinfo, cache, &v, &n)

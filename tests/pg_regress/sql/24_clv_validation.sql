@@ -69,11 +69,11 @@ FROM (SELECT tiers.clv_validation(bg, frequency, recency, tenure, holdout_occasi
 -- Gamma-Gamma: the expected mean spend of the calibration against the mean value of the
 -- holdout purchase occasions, for the customers who bought in the holdout
 CREATE TEMP TABLE spend AS
-SELECT customer_id, frequency, monetary,
-       (SELECT avg(d.v) FROM (SELECT sum(o.amount)::float8 AS v FROM cdnow_master o
-                              WHERE o.customer_id = ch.customer_id AND o.ordered_on > '1997-09-30'
-                                AND o.ordered_on <= '1998-06-30' GROUP BY o.ordered_on) d) AS holdout_monetary
-FROM ch;
+SELECT ch.customer_id, ch.frequency, ch.monetary, h.holdout_monetary
+FROM ch LEFT JOIN (SELECT d.customer_id, avg(d.v) AS holdout_monetary
+                   FROM (SELECT customer_id, sum(amount)::float8 AS v FROM cdnow_master
+                         WHERE ordered_on > '1997-09-30' AND ordered_on <= '1998-06-30'
+                         GROUP BY customer_id, ordered_on) d GROUP BY d.customer_id) h USING (customer_id);
 CREATE TEMP TABLE gg AS SELECT tiers.gamma_gamma_fit(frequency, monetary) AS gg FROM ch;
 SELECT (v).customers = count(*) AS customers, pg_temp.near((v).mae, avg(abs(e - a))) AS mae,
        pg_temp.near((v).rmse, sqrt(avg((e - a) ^ 2))) AS rmse, pg_temp.near((v).bias, avg(e - a)) AS bias,
