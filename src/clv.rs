@@ -152,7 +152,8 @@ pub(crate) unsafe fn final_fit<const N: usize>(
     if p.counts.is_empty() {
         return return_null(fcinfo);
     }
-    model_row(fcinfo, check(fit(&p.sorted(), p.penalizer, &mut interrupt)))
+    let sorted = p.sorted_with(&mut interrupt);
+    model_row(fcinfo, check(fit(&sorted, p.penalizer, &mut interrupt)))
 }
 
 sql_function!(ct_bgnbd_final, |fcinfo| {

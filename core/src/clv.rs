@@ -83,8 +83,27 @@ impl<const N: usize> Patterns<N> {
     /// Observations and weights in a deterministic order (sorted by key), so that fits do not
     /// depend on the order rows arrived in.
     pub fn sorted(&self) -> Vec<([f64; N], f64)> {
-        let mut v: Vec<([u64; N], f64)> = self.counts.iter().map(|(k, w)| (*k, *w)).collect();
-        v.sort_unstable_by_key(|e| e.0);
+        self.sorted_with(&mut || {})
+    }
+
+    /// [`Self::sorted`] with `interrupt` called every [`CHUNK`]·16 patterns: the runs are sorted
+    /// one by one, then merged by the stable sort (which detects sorted runs), so a million
+    /// patterns are never more than a few milliseconds away from a query-cancel check.
+    pub fn sorted_with(&self, interrupt: &mut dyn FnMut()) -> Vec<([f64; N], f64)> {
+        let mut v: Vec<([u64; N], f64)> = Vec::with_capacity(self.counts.len());
+        for (i, (k, w)) in self.counts.iter().enumerate() {
+            if i % (CHUNK * 16) == 0 {
+                interrupt();
+            }
+            v.push((*k, *w));
+        }
+        for run in v.chunks_mut(CHUNK * 16) {
+            interrupt();
+            run.sort_unstable_by_key(|e| e.0);
+        }
+        interrupt();
+        v.sort_by_key(|e| e.0);
+        interrupt();
         v.into_iter()
             .map(|(k, w)| (k.map(f64::from_bits), w))
             .collect()
@@ -1088,19 +1107,37 @@ struct PnbdData {
 }
 
 impl PnbdData {
-    fn new(data: &[([f64; 3], f64)]) -> Self {
-        let mut sorted: Vec<([f64; 3], f64)> = data.to_vec();
-        sorted.sort_by(|a, b| {
+    /// `interrupt` is called between the steps and every [`CHUNK`] patterns: with a million
+    /// patterns the arrangement takes tens of milliseconds, and a query cancel must not wait
+    /// for it. Patterns that arrive sorted (as the SQL aggregates pass them) are not sorted
+    /// again.
+    fn new(data: &[([f64; 3], f64)], interrupt: &mut dyn FnMut()) -> Self {
+        let order = |a: &([f64; 3], f64), b: &([f64; 3], f64)| {
             (a.0[0].total_cmp(&b.0[0]))
                 .then(a.0[1].total_cmp(&b.0[1]))
                 .then(a.0[2].total_cmp(&b.0[2]))
-        });
+        };
+        interrupt();
+        let owned: Vec<([f64; 3], f64)>;
+        let sorted: &[([f64; 3], f64)] = if data.is_sorted_by(|a, b| order(a, b).is_le()) {
+            data
+        } else {
+            let mut v = data.to_vec();
+            v.sort_by(order);
+            owned = v;
+            &owned
+        };
+        interrupt();
         let mut tenures: Vec<f64> = data.iter().map(|d| d.0[2]).collect();
-        tenures.sort_by(f64::total_cmp);
+        tenures.sort_unstable_by(f64::total_cmp);
         tenures.dedup_by(|a, b| a.to_bits() == b.to_bits());
+        interrupt();
         let mut freqs = Vec::new();
         let mut rows = Vec::with_capacity(sorted.len());
         for (i, &([x, t_x, t], w)) in sorted.iter().enumerate() {
+            if i % CHUNK == CHUNK - 1 {
+                interrupt();
+            }
             if freqs
                 .last()
                 .is_none_or(|f: &(f64, usize, usize)| f.0.to_bits() != x.to_bits())
@@ -1188,7 +1225,7 @@ impl PnbdData {
 /// (r, alpha, s, beta). The work per pattern is bounded by [`PNBD_MAX_WORK`] (see
 /// [`paretonbd_pattern`]).
 pub fn paretonbd_ll(theta: &[f64], data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
-    PnbdData::new(data).ll(theta, &mut || {})
+    PnbdData::new(data, &mut || {}).ll(theta, &mut || {})
 }
 
 /// Fits the Pareto/NBD to weighted (frequency, recency, tenure) patterns.
@@ -1212,7 +1249,7 @@ pub fn paretonbd_fit(
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("paretonbd_fit", data)?;
-    let plan = PnbdData::new(data);
+    let plan = PnbdData::new(data, interrupt);
     let interrupt = std::cell::RefCell::new(interrupt);
     let ll = |th: &[f64]| -> (f64, Vec<f64>) {
         let (l, g) = plan.ll(th, &mut || (interrupt.borrow_mut())());
