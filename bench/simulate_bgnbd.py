@@ -1,14 +1,16 @@
 """Simulates customer summaries from BG/NBD (purchases) and Gamma-Gamma (spend) with known
 parameters, at day resolution, in weeks: prints CSV rows frequency,recency,tenure,monetary.
-Usage: python3 bench/simulate_bgnbd.py CUSTOMERS SEED > file.csv"""
+Usage: python3 bench/simulate_bgnbd.py CUSTOMERS SEED [MIN_DAYS MAX_DAYS] > file.csv
+(tenure drawn uniformly in whole days, default 140..280: 20 to 40 weeks)"""
 import sys
 import numpy as np
 
 n, seed = int(sys.argv[1]), int(sys.argv[2])
+lo, hi = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (140, 280)
 rng = np.random.default_rng(seed)
 r, alpha, a, b = 0.5, 5.0, 0.8, 2.5          # BG/NBD, weeks
 p, q, v = 6.0, 4.0, 15.0                      # Gamma-Gamma
-T = rng.integers(140, 281, n) / 7.0           # 20 .. 40 weeks, whole days
+T = rng.integers(lo, hi + 1, n) / 7.0         # whole days, in weeks
 lam = rng.gamma(r, 1.0 / alpha, n)
 drop = rng.beta(a, b, n)
 now = np.zeros(n); x = np.zeros(n, dtype=np.int64); last = np.zeros(n)
