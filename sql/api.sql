@@ -2640,6 +2640,182 @@ CREATE FUNCTION tiers.churn_probability(model tiers.bgbb_model, periods double p
 COMMENT ON FUNCTION tiers.churn_probability(tiers.bgbb_model, double precision, double precision, double precision, double precision) IS
     'P(no purchase in the next periods opportunities | frequency, recency, n_periods) under a BG/BB model: the customers who left plus those alive who do not buy (probability_of_purchases at n = 0). 1 - p_alive(model, ..., 0) is the probability of having left already.';
 
+------------------------------------------------------------------------------------------
+-- holdout_summary(ordered_at, amount, calibration_end, holdout_end [, unit])
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_combine';
+COMMENT ON FUNCTION tiers.holdout_summary_combine(internal, internal) IS 'Combine function of tiers.holdout_summary (parallel aggregation, internal).';
+CREATE FUNCTION tiers.holdout_summary_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_serialize';
+COMMENT ON FUNCTION tiers.holdout_summary_serialize(internal) IS 'Serializes a tiers.holdout_summary state (versioned binary, internal).';
+CREATE FUNCTION tiers.holdout_summary_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_deserialize';
+COMMENT ON FUNCTION tiers.holdout_summary_deserialize(bytea, internal) IS 'Deserializes a tiers.holdout_summary state; rejects damaged input (internal).';
+CREATE FUNCTION tiers.holdout_summary_final(internal)
+    RETURNS tiers.holdout_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_final';
+COMMENT ON FUNCTION tiers.holdout_summary_final(internal) IS 'Final function of tiers.holdout_summary (internal).';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount double precision, calibration_end date, holdout_end date) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, double precision, date, date) IS
+    'Calibration and holdout summary of one customer''s orders in one pass (use with GROUP BY customer; lifetimes'' calibration_and_holdout_data with freq=''D''): the tiers.customer_summary fields as of calibration_end, then holdout_orders, holdout_occasions (distinct purchase days after calibration_end up to holdout_end), holdout_monetary_total, holdout_monetary (mean value of a holdout purchase day, 0 without one) and holdout_length (holdout_end - calibration_end), times in unit (default 1 day). Negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount is an order of unknown (zero) value; rows after holdout_end are ignored. NULL when the customer has no order up to calibration_end (as lifetimes leaves such customers out). calibration_end, holdout_end or unit NULL: 22004; holdout_end not after calibration_end, a non-positive unit or different values within a group: 22023; infinite dates: 22008.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount numeric, calibration_end date, holdout_end date) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, numeric, date, date) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount double precision, calibration_end timestamp without time zone, holdout_end timestamp without time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount numeric, calibration_end timestamp without time zone, holdout_end timestamp without time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount double precision, calibration_end timestamp with time zone, holdout_end timestamp with time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount numeric, calibration_end timestamp with time zone, holdout_end timestamp with time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount double precision, calibration_end date, holdout_end date, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, double precision, date, date, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount numeric, calibration_end date, holdout_end date, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, numeric, date, date, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount double precision, calibration_end timestamp without time zone, holdout_end timestamp without time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount numeric, calibration_end timestamp without time zone, holdout_end timestamp without time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount double precision, calibration_end timestamp with time zone, holdout_end timestamp with time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount numeric, calibration_end timestamp with time zone, holdout_end timestamp with time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+
 -- CLV validation (issue 13): a calibration/holdout readout of a purchase model ------------------
 
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision)

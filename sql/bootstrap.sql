@@ -397,6 +397,28 @@ CREATE TYPE tiers.bgbb_model AS (
 COMMENT ON TYPE tiers.bgbb_model IS
     'A fitted BG/BB model (Fader, Hardie & Shang 2010): alpha, beta (the beta distribution of the purchase probability per opportunity), gamma, delta (the beta distribution of the dropout probability per opportunity), log_likelihood, customers (sum of weights), converged (false also when a standard error exceeds 10 times its parameter: a flat likelihood), iterations, standard errors (NULL when the information matrix is not positive definite).';
 
+-- calibration/holdout split of an order history (issue 13): tiers.holdout_summary
+CREATE TYPE tiers.holdout_summary AS (
+    first_purchase         date,
+    last_purchase          date,
+    orders                 bigint,
+    returns                bigint,
+    occasions              bigint,
+    frequency              bigint,
+    recency                double precision,
+    tenure                 double precision,
+    since_last             double precision,
+    monetary_total         double precision,
+    monetary               double precision,
+    holdout_orders         bigint,
+    holdout_occasions      bigint,
+    holdout_monetary_total double precision,
+    holdout_monetary       double precision,
+    holdout_length         double precision
+);
+COMMENT ON TYPE tiers.holdout_summary IS
+    'Result of tiers.holdout_summary: the fields of tiers.customer_summary as of calibration_end (first_purchase ... monetary), then the holdout period (calibration_end, holdout_end]: holdout_orders (rows with an amount >= 0 or NULL), holdout_occasions (distinct purchase days: lifetimes'' frequency_holdout), holdout_monetary_total (net value, returns netted), holdout_monetary (holdout_monetary_total / holdout_occasions, 0 without holdout purchases: lifetimes'' monetary_value_holdout), holdout_length (holdout_end - calibration_end in unit: lifetimes'' duration_holdout).';
+
 -- CLV validation (issue 13): tiers.clv_validation
 CREATE TYPE tiers.clv_validation_bucket AS (
     frequency     integer,

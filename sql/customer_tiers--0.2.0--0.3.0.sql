@@ -2140,6 +2140,28 @@ COMMENT ON FUNCTION tiers.churn_probability(tiers.bgbb_model, double precision, 
 
 -- CLV validation (issue 13)
 
+-- calibration/holdout split of an order history (issue 13): tiers.holdout_summary
+CREATE TYPE tiers.holdout_summary AS (
+    first_purchase         date,
+    last_purchase          date,
+    orders                 bigint,
+    returns                bigint,
+    occasions              bigint,
+    frequency              bigint,
+    recency                double precision,
+    tenure                 double precision,
+    since_last             double precision,
+    monetary_total         double precision,
+    monetary               double precision,
+    holdout_orders         bigint,
+    holdout_occasions      bigint,
+    holdout_monetary_total double precision,
+    holdout_monetary       double precision,
+    holdout_length         double precision
+);
+COMMENT ON TYPE tiers.holdout_summary IS
+    'Result of tiers.holdout_summary: the fields of tiers.customer_summary as of calibration_end (first_purchase ... monetary), then the holdout period (calibration_end, holdout_end]: holdout_orders (rows with an amount >= 0 or NULL), holdout_occasions (distinct purchase days: lifetimes'' frequency_holdout), holdout_monetary_total (net value, returns netted), holdout_monetary (holdout_monetary_total / holdout_occasions, 0 without holdout purchases: lifetimes'' monetary_value_holdout), holdout_length (holdout_end - calibration_end in unit: lifetimes'' duration_holdout).';
+
 -- CLV validation (issue 13): tiers.clv_validation
 CREATE TYPE tiers.clv_validation_bucket AS (
     frequency     integer,
@@ -2180,6 +2202,182 @@ CREATE TYPE tiers.clv_validation AS (
 );
 COMMENT ON TYPE tiers.clv_validation IS
     'How well a purchase model predicts a holdout period (tiers.clv_validation): per customer expected = the model''s conditional expected purchases over holdout_length, actual = holdout_occasions; mae and rmse of expected - actual, bias = total_expected - total_actual, relative_bias = bias / total_actual (NULL when 0), correlation (Pearson; NULL when constant), buyers (customers with a holdout purchase) and their share; brier = mean (p_alive - bought)^2 and auc = ROC AUC of p_alive for bought (ties count one half; NULL unless both outcomes occur), over the scored customers; buckets by calibration frequency.';
+
+------------------------------------------------------------------------------------------
+-- holdout_summary(ordered_at, amount, calibration_end, holdout_end [, unit])
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_combine';
+COMMENT ON FUNCTION tiers.holdout_summary_combine(internal, internal) IS 'Combine function of tiers.holdout_summary (parallel aggregation, internal).';
+CREATE FUNCTION tiers.holdout_summary_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_serialize';
+COMMENT ON FUNCTION tiers.holdout_summary_serialize(internal) IS 'Serializes a tiers.holdout_summary state (versioned binary, internal).';
+CREATE FUNCTION tiers.holdout_summary_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_deserialize';
+COMMENT ON FUNCTION tiers.holdout_summary_deserialize(bytea, internal) IS 'Deserializes a tiers.holdout_summary state; rejects damaged input (internal).';
+CREATE FUNCTION tiers.holdout_summary_final(internal)
+    RETURNS tiers.holdout_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_final';
+COMMENT ON FUNCTION tiers.holdout_summary_final(internal) IS 'Final function of tiers.holdout_summary (internal).';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount double precision, calibration_end date, holdout_end date) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, double precision, date, date) IS
+    'Calibration and holdout summary of one customer''s orders in one pass (use with GROUP BY customer; lifetimes'' calibration_and_holdout_data with freq=''D''): the tiers.customer_summary fields as of calibration_end, then holdout_orders, holdout_occasions (distinct purchase days after calibration_end up to holdout_end), holdout_monetary_total, holdout_monetary (mean value of a holdout purchase day, 0 without one) and holdout_length (holdout_end - calibration_end), times in unit (default 1 day). Negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount is an order of unknown (zero) value; rows after holdout_end are ignored. NULL when the customer has no order up to calibration_end (as lifetimes leaves such customers out). calibration_end, holdout_end or unit NULL: 22004; holdout_end not after calibration_end, a non-positive unit or different values within a group: 22023; infinite dates: 22008.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount numeric, calibration_end date, holdout_end date) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, numeric, date, date) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount double precision, calibration_end timestamp without time zone, holdout_end timestamp without time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount numeric, calibration_end timestamp without time zone, holdout_end timestamp without time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount double precision, calibration_end timestamp with time zone, holdout_end timestamp with time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount numeric, calibration_end timestamp with time zone, holdout_end timestamp with time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount double precision, calibration_end date, holdout_end date, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, double precision, date, date, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount numeric, calibration_end date, holdout_end date, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, numeric, date, date, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount double precision, calibration_end timestamp without time zone, holdout_end timestamp without time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount numeric, calibration_end timestamp without time zone, holdout_end timestamp without time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount double precision, calibration_end timestamp with time zone, holdout_end timestamp with time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount numeric, calibration_end timestamp with time zone, holdout_end timestamp with time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
 
 -- CLV validation (issue 13): a calibration/holdout readout of a purchase model ------------------
 

@@ -1,11 +1,14 @@
-//! `tiers.customer_summary(ordered_at, amount, as_of [, unit])`: a hand-written aggregate with
-//! an `internal` state (the core's `SummaryState`), parallel safe through
-//! combine / serialize / deserialize. One transition function per (time type, amount type,
-//! with or without unit); everything else is shared.
+//! `tiers.customer_summary(ordered_at, amount, as_of [, unit])` and
+//! `tiers.holdout_summary(ordered_at, amount, calibration_end, holdout_end [, unit])`:
+//! hand-written aggregates with an `internal` state (the core's `SummaryState` and
+//! `HoldoutState`), parallel safe through combine / serialize / deserialize. One transition
+//! function per (time type, amount type, with or without unit); everything else is shared.
 
 use crate::raw::*;
 use crate::sql_function;
-use customer_tiers_core::summary::{date_usecs, DayCell, DayStore, SummaryState};
+use customer_tiers_core::summary::{
+    date_usecs, DayCell, DayStore, HoldoutState, Summary, SummaryState,
+};
 use customer_tiers_core::time::{day_of, interval_usecs, USECS_PER_DAY};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -312,19 +315,175 @@ sql_function!(ct_summary_final, |fcinfo| {
         return return_null(fcinfo);
     };
     let cache = call_cache::<()>(fcinfo);
-    let f8 = |v: f64| pg_sys::Datum::from(v.to_bits() as usize);
-    let values = [
+    composite(fcinfo, cache, &summary_values(&s), &[false; 11])
+});
+
+/// The fields of `tiers.customer_summary`, in order (also the first fields of
+/// `tiers.holdout_summary`).
+fn summary_values(s: &Summary) -> [pg_sys::Datum; 11] {
+    [
         pg_sys::Datum::from(s.first_day),
         pg_sys::Datum::from(s.last_day),
         pg_sys::Datum::from(s.orders),
         pg_sys::Datum::from(s.returns),
         pg_sys::Datum::from(s.occasions),
         pg_sys::Datum::from(s.frequency),
-        f8(s.recency),
-        f8(s.tenure),
-        f8(s.since_last),
-        f8(s.monetary_total),
-        f8(s.monetary),
-    ];
-    composite(fcinfo, cache, &values, &[false; 11])
+        f8_datum(s.recency),
+        f8_datum(s.tenure),
+        f8_datum(s.since_last),
+        f8_datum(s.monetary_total),
+        f8_datum(s.monetary),
+    ]
+}
+
+// ------------------------------------------------------------------------ holdout_summary
+
+const HOLDOUT_AGG: &str = "holdout_summary";
+
+type Holdout = HoldoutState<PallocDays>;
+
+/// Places a holdout state and room for `INLINE_DAYS` cells of each of its two summaries in one
+/// chunk of the aggregate memory context (no destructor needed).
+unsafe fn alloc_holdout(
+    fcinfo: pg_sys::FunctionCallInfo,
+    make: impl FnOnce(PallocDays, PallocDays) -> Holdout,
+) -> *mut Holdout {
+    const _: () =
+        assert!(std::mem::size_of::<Holdout>().is_multiple_of(std::mem::align_of::<DayCell>()));
+    let cx = agg_context(fcinfo, HOLDOUT_AGG);
+    let bytes = std::mem::size_of::<Holdout>() + 2 * INLINE_DAYS * std::mem::size_of::<DayCell>();
+    let p = pg_sys::MemoryContextAlloc(cx, bytes) as *mut Holdout;
+    let cells = p.add(1) as *mut DayCell;
+    p.write(make(
+        PallocDays::new(cx, cells),
+        PallocDays::new(cx, cells.add(INLINE_DAYS)),
+    ));
+    p
+}
+
+#[inline(always)]
+unsafe fn holdout_transition(
+    fcinfo: pg_sys::FunctionCallInfo,
+    time: Time,
+    kind: Amount,
+    with_unit: bool,
+) -> pg_sys::Datum {
+    let Some(cal_d) = arg(fcinfo, 3) else {
+        null_not_allowed("calibration_end")
+    };
+    let Some(end_d) = arg(fcinfo, 4) else {
+        null_not_allowed("holdout_end")
+    };
+    let cal_end = usecs(time, cal_d, "calibration_end");
+    let end = usecs(time, end_d, "holdout_end");
+    let state = match arg(fcinfo, 0) {
+        Some(p) => {
+            let s = &mut *p.cast_mut_ptr::<Holdout>();
+            if s.calibration.as_of != cal_end || s.holdout.as_of != end {
+                invalid("calibration_end and holdout_end must be the same for all rows of a group");
+            }
+            if with_unit && s.calibration.unit != unit_usecs(fcinfo, 5) {
+                invalid("unit must be the same for all rows of a group");
+            }
+            s
+        }
+        None => {
+            let unit = if with_unit {
+                unit_usecs(fcinfo, 5)
+            } else {
+                USECS_PER_DAY as f64
+            };
+            &mut *alloc_holdout(fcinfo, |a, b| {
+                check(HoldoutState::with_stores(cal_end, end, unit, a, b))
+            })
+        }
+    };
+    if let Some(at_d) = arg(fcinfo, 1) {
+        let at = usecs(time, at_d, "ordered_at");
+        if at <= end {
+            let value = arg(fcinfo, 2).map(|d| amount(kind, d));
+            state.add(at, day(time, at), value);
+        }
+    }
+    ptr_datum(state)
+}
+
+macro_rules! holdout_transitions {
+    ($($name:ident => $time:ident, $amount:ident, $unit:literal;)*) => {$(
+        sql_function!($name, |fcinfo| {
+            holdout_transition(fcinfo, Time::$time, Amount::$amount, $unit)
+        });
+    )*};
+}
+
+holdout_transitions! {
+    ct_holdout_summary_trans_date_f8 => Date, Float8, false;
+    ct_holdout_summary_trans_date_num => Date, Numeric, false;
+    ct_holdout_summary_trans_ts_f8 => Timestamp, Float8, false;
+    ct_holdout_summary_trans_ts_num => Timestamp, Numeric, false;
+    ct_holdout_summary_trans_tstz_f8 => TimestampTz, Float8, false;
+    ct_holdout_summary_trans_tstz_num => TimestampTz, Numeric, false;
+    ct_holdout_summary_trans_date_f8_unit => Date, Float8, true;
+    ct_holdout_summary_trans_date_num_unit => Date, Numeric, true;
+    ct_holdout_summary_trans_ts_f8_unit => Timestamp, Float8, true;
+    ct_holdout_summary_trans_ts_num_unit => Timestamp, Numeric, true;
+    ct_holdout_summary_trans_tstz_f8_unit => TimestampTz, Float8, true;
+    ct_holdout_summary_trans_tstz_num_unit => TimestampTz, Numeric, true;
+}
+
+sql_function!(ct_holdout_summary_combine, |fcinfo| {
+    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+        (None, None) => return_null(fcinfo),
+        (Some(a), None) => a,
+        (None, Some(b)) => {
+            let other = &*b.cast_mut_ptr::<Holdout>();
+            let copy = alloc_holdout(fcinfo, |x, y| {
+                check(HoldoutState::with_stores(
+                    other.calibration.as_of,
+                    other.holdout.as_of,
+                    other.calibration.unit,
+                    x,
+                    y,
+                ))
+            });
+            check((*copy).merge(other));
+            ptr_datum(copy)
+        }
+        (Some(a), Some(b)) => {
+            let s = &mut *a.cast_mut_ptr::<Holdout>();
+            check(s.merge(&*b.cast_mut_ptr::<Holdout>()));
+            a
+        }
+    }
+});
+
+sql_function!(ct_holdout_summary_serialize, |fcinfo| {
+    let s = &*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<Holdout>();
+    bytea_datum(&s.encode())
+});
+
+sql_function!(ct_holdout_summary_deserialize, |fcinfo| {
+    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+    ptr_datum(alloc_holdout(fcinfo, |a, b| {
+        check(HoldoutState::decode_into(bytes, a, b))
+    }))
+});
+
+sql_function!(ct_holdout_summary_final, |fcinfo| {
+    let Some(p) = arg(fcinfo, 0) else {
+        return return_null(fcinfo);
+    };
+    let Some(h) = (*p.cast_mut_ptr::<Holdout>()).summary() else {
+        return return_null(fcinfo);
+    };
+    let mut values = summary_values(&h.calibration).to_vec();
+    values.extend([
+        pg_sys::Datum::from(h.orders),
+        pg_sys::Datum::from(h.occasions),
+        f8_datum(h.monetary_total),
+        f8_datum(h.monetary),
+        f8_datum(h.length),
+    ]);
+    let cache = call_cache::<()>(fcinfo);
+    composite(fcinfo, cache, &values, &[false; 16])
 });

@@ -13,10 +13,11 @@
 use crate::abc::{AbcMethod, AbcPopulation};
 use crate::clv::Patterns;
 use crate::rfm::RfmPopulation;
-use crate::summary::{DayCell, DayStore, SummaryState};
+use crate::summary::{DayCell, DayStore, HoldoutState, SummaryState};
 use crate::CoreError;
 
 const SUMMARY_MAGIC: u8 = b'S';
+const HOLDOUT_MAGIC: u8 = b'H';
 const RFM_MAGIC: u8 = b'R';
 const ABC_MAGIC: u8 = b'A';
 const PATTERNS_MAGIC: u8 = b'P';
@@ -319,6 +320,43 @@ impl<S: DayStore> SummaryState<S> {
             return Err(CoreError::Corrupt("aggregate state is inconsistent".into()));
         }
         Ok(s)
+    }
+}
+
+impl<S: DayStore> HoldoutState<S> {
+    /// Both summaries, the calibration's behind its length.
+    pub fn encode(&self) -> Vec<u8> {
+        let (c, h) = (self.calibration.encode(), self.holdout.encode());
+        let mut out = Vec::with_capacity(6 + c.len() + h.len());
+        out.extend_from_slice(&[HOLDOUT_MAGIC, VERSION]);
+        out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+        out.extend_from_slice(&c);
+        out.extend_from_slice(&h);
+        out
+    }
+
+    /// Decodes into a state over two empty day stores.
+    pub fn decode_into(
+        buf: &[u8],
+        calibration_days: S,
+        holdout_days: S,
+    ) -> Result<Self, CoreError> {
+        let mut r = Reader { buf };
+        r.header(HOLDOUT_MAGIC)?;
+        let n = r.u32()? as usize;
+        let calibration = SummaryState::decode_into(r.take(n)?, calibration_days)?;
+        let holdout = SummaryState::decode_into(r.buf, holdout_days)?;
+        let h = &holdout;
+        let consistent = h.as_of > calibration.as_of
+            && h.unit == calibration.unit
+            && (h.orders == 0 || h.first_at > calibration.as_of);
+        if !consistent {
+            return Err(CoreError::Corrupt("aggregate state is inconsistent".into()));
+        }
+        Ok(HoldoutState {
+            calibration,
+            holdout,
+        })
     }
 }
 

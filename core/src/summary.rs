@@ -268,6 +268,98 @@ impl<S: DayStore> SummaryState<S> {
     }
 }
 
+/// The state of `holdout_summary`: the calibration summary (rows up to `calibration_end`) and,
+/// separately, the rows of the holdout period (`calibration_end` < at <= `holdout_end`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HoldoutState<S: DayStore = Vec<DayCell>> {
+    /// `as_of` = `calibration_end`.
+    pub calibration: SummaryState<S>,
+    /// `as_of` = `holdout_end`; holds only holdout rows.
+    pub holdout: SummaryState<S>,
+}
+
+/// A calibration summary and what the customer did in the holdout period (the conventions of
+/// lifetimes' `calibration_and_holdout_data` with `freq='D'`: holdout purchases are counted as
+/// distinct purchase days, the holdout spend is the mean value of those days).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HoldoutSummary {
+    pub calibration: Summary,
+    /// Orders (rows with an amount >= 0 or unknown) in the holdout period.
+    pub orders: i64,
+    /// Distinct purchase days in the holdout period.
+    pub occasions: i64,
+    /// Net value of the holdout rows (returns netted).
+    pub monetary_total: f64,
+    /// `monetary_total / occasions`, 0 without holdout purchases (as lifetimes fills it).
+    pub monetary: f64,
+    /// `holdout_end − calibration_end` in the unit.
+    pub length: f64,
+}
+
+impl HoldoutState {
+    pub fn new(calibration_end: i64, holdout_end: i64, unit: f64) -> Result<Self, CoreError> {
+        HoldoutState::with_stores(calibration_end, holdout_end, unit, Vec::new(), Vec::new())
+    }
+}
+
+impl<S: DayStore> HoldoutState<S> {
+    /// An empty state; `holdout_end` must be after `calibration_end`.
+    pub fn with_stores(
+        calibration_end: i64,
+        holdout_end: i64,
+        unit: f64,
+        calibration_days: S,
+        holdout_days: S,
+    ) -> Result<Self, CoreError> {
+        if holdout_end <= calibration_end {
+            return Err(CoreError::InvalidParameter(
+                "holdout_end must be after calibration_end".into(),
+            ));
+        }
+        Ok(HoldoutState {
+            calibration: SummaryState::with_store(calibration_end, unit, calibration_days)?,
+            holdout: SummaryState::with_store(holdout_end, unit, holdout_days)?,
+        })
+    }
+
+    /// Adds one row (see [`SummaryState::add`]); rows after `holdout_end` are ignored.
+    #[inline]
+    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) {
+        if at <= self.calibration.as_of {
+            self.calibration.add(at, day, amount)
+        } else {
+            self.holdout.add(at, day, amount)
+        }
+    }
+
+    pub fn merge<T: DayStore>(&mut self, other: &HoldoutState<T>) -> Result<(), CoreError> {
+        self.calibration.merge(&other.calibration)?;
+        self.holdout.merge(&other.holdout)
+    }
+
+    /// The summary, or `None` when the customer has no order up to `calibration_end` (lifetimes
+    /// leaves such customers out too: a model fitted on the calibration period knows nothing
+    /// of them).
+    pub fn summary(&self) -> Option<HoldoutSummary> {
+        let calibration = self.calibration.summary()?;
+        let h = &self.holdout;
+        let occasions = h.days.cells().iter().filter(|c| c.orders > 0).count() as i64;
+        let monetary_total = h.total.value();
+        Some(HoldoutSummary {
+            calibration,
+            orders: h.orders,
+            occasions,
+            monetary_total,
+            monetary: if occasions > 0 {
+                monetary_total / occasions as f64
+            } else {
+                0.0
+            },
+            length: (h.as_of as i128 - self.calibration.as_of as i128) as f64 / h.unit,
+        })
+    }
+}
+
 /// Microseconds of a date (days since 2000-01-01) at midnight.
 #[inline]
 pub fn date_usecs(day: i32) -> i64 {
@@ -286,6 +378,68 @@ mod tests {
 
     fn add_day(s: &mut SummaryState, day: i32, amount: f64) {
         s.add(date_usecs(day), day, Some(amount));
+    }
+
+    #[test]
+    fn holdout_splits_the_history_at_calibration_end() {
+        // calibration to day 100, holdout to day 200, weeks
+        let mut h = HoldoutState::new(date_usecs(100), date_usecs(200), WEEK).unwrap();
+        for (day, amount) in [
+            (10, 5.0),
+            (10, 1.0),
+            (30, 4.0),
+            (100, 2.0),  // the last calibration day
+            (101, 7.0),  // first holdout day
+            (101, 3.0),  // same day: one occasion, two orders
+            (150, -2.0), // a return: netted, not a purchase
+            (150, 6.0),
+            (200, 1.0),  // the holdout's last day
+            (201, 99.0), // after holdout_end: ignored
+        ] {
+            h.add(date_usecs(day), day, Some(amount));
+        }
+        let s = h.summary().unwrap();
+        let c = &s.calibration;
+        assert_eq!((c.orders, c.occasions, c.frequency), (4, 3, 2));
+        assert_eq!((c.first_day, c.last_day), (10, 100));
+        assert!((c.recency - 90.0 / 7.0).abs() < 1e-12);
+        assert!((c.tenure - 90.0 / 7.0).abs() < 1e-12);
+        assert!((c.monetary - 3.0).abs() < 1e-12); // (4 + 2) / 2
+        assert_eq!((s.orders, s.occasions), (4, 3));
+        assert!((s.monetary_total - 15.0).abs() < 1e-12);
+        assert!((s.monetary - 5.0).abs() < 1e-12);
+        assert!((s.length - 100.0 / 7.0).abs() < 1e-12);
+
+        // merging the halves of any split gives the same state; the encoding round-trips
+        let mut a = HoldoutState::new(date_usecs(100), date_usecs(200), WEEK).unwrap();
+        let mut b = a.clone();
+        for (i, day) in [150, 10, 101, 30, 101, 100].into_iter().enumerate() {
+            let t = if i % 2 == 0 { &mut a } else { &mut b };
+            t.add(date_usecs(day), day, Some(1.0));
+        }
+        a.merge(&b).unwrap();
+        let back = HoldoutState::decode_into(&a.encode(), Vec::new(), Vec::new()).unwrap();
+        assert_eq!(back, a);
+        assert_eq!(back.summary().unwrap().occasions, 2);
+        let mut bad = a.encode();
+        bad[2] = 0xff;
+        assert!(HoldoutState::decode_into(&bad, Vec::new(), Vec::new()).is_err());
+    }
+
+    #[test]
+    fn holdout_needs_a_calibration_order_and_an_ordered_split() {
+        let mut h = HoldoutState::new(date_usecs(100), date_usecs(200), WEEK).unwrap();
+        h.add(date_usecs(150), 150, Some(1.0));
+        assert!(h.summary().is_none()); // only holdout orders: not in the calibration
+        h.add(date_usecs(50), 50, Some(1.0));
+        let s = h.summary().unwrap();
+        assert_eq!((s.calibration.frequency, s.occasions), (0, 1));
+        let empty = HoldoutState::new(date_usecs(100), date_usecs(200), WEEK).unwrap();
+        let mut only_cal = empty.clone();
+        only_cal.add(date_usecs(1), 1, None);
+        assert_eq!(only_cal.summary().unwrap().monetary, 0.0);
+        assert!(HoldoutState::new(date_usecs(100), date_usecs(100), WEEK).is_err());
+        assert!(HoldoutState::new(date_usecs(100), date_usecs(99), WEEK).is_err());
     }
 
     #[test]
