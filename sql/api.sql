@@ -502,9 +502,9 @@ CREATE FUNCTION tiers.expected_spend(model tiers.gamma_gamma_model, frequency do
     RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_expected_spend';
 
 COMMENT ON TYPE tiers.bgnbd_model IS
-    'A fitted BG/NBD model (Fader, Hardie & Lee 2005): r, alpha, a, b, log_likelihood, customers (sum of weights), converged, iterations, standard errors (NULL when the information matrix is not positive definite).';
+    'A fitted BG/NBD model (Fader, Hardie & Lee 2005): r, alpha, a, b, log_likelihood, customers (sum of weights), converged, iterations, standard errors (NULL when the information matrix is not positive definite) and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
 COMMENT ON TYPE tiers.gamma_gamma_model IS
-    'A fitted Gamma-Gamma spend model (Fader & Hardie 2013): p, q, v (gamma), log_likelihood, customers, converged, iterations, standard errors.';
+    'A fitted Gamma-Gamma spend model (Fader & Hardie 2013): p, q, v (gamma), log_likelihood, customers, converged, iterations, standard errors and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
 COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision) IS
     'Fits BG/NBD by maximum likelihood to (frequency, recency, tenure) of customer summaries, in the summary''s time unit. Works on distinct patterns. frequency a whole number >= 0, 0 <= recency <= tenure, recency 0 when frequency 0, all finite (else 22023); rows with a NULL skipped; no rows: NULL; no repeat buyer: 22023.';
 COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision, double precision) IS
@@ -568,7 +568,7 @@ CREATE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon doubl
     RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_expected_purchases_new';
 
 COMMENT ON TYPE tiers.mbgnbd_model IS
-    'A fitted modified BG/NBD model (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b, log_likelihood, customers, converged, iterations, standard errors.';
+    'A fitted modified BG/NBD model (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b, log_likelihood, customers, converged, iterations, standard errors and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
 COMMENT ON FUNCTION tiers.mbgnbd_final(bytea) IS 'Final function of tiers.mbgnbd_fit: the maximum-likelihood fit (internal).';
 COMMENT ON AGGREGATE tiers.mbgnbd_fit(double precision, double precision, double precision) IS
     'Fits the modified BG/NBD (customers may also drop out right after the first purchase, so one-time buyers get P(alive) < 1) to (frequency, recency, tenure); inputs, NULLs and errors as tiers.bgnbd_fit.';
@@ -636,7 +636,7 @@ CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.paretonbd_model, gg_mode
     RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_clv_estimate';
 
 COMMENT ON TYPE tiers.paretonbd_model IS
-    'A fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta, log_likelihood, customers, converged, iterations, standard errors.';
+    'A fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta, log_likelihood, customers, converged, iterations, standard errors and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
 COMMENT ON FUNCTION tiers.paretonbd_final(bytea) IS 'Final function of tiers.paretonbd_fit: the maximum-likelihood fit (internal).';
 COMMENT ON AGGREGATE tiers.paretonbd_fit(double precision, double precision, double precision) IS
     'Fits the Pareto/NBD (exponential lifetimes with gamma heterogeneity, alpha/beta scales) by maximum likelihood with an analytic gradient through the hypergeometric function; inputs, NULLs and errors as tiers.bgnbd_fit.';
@@ -1060,7 +1060,7 @@ DECLARE
     known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
         'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
         'recent_window', 'filter', 'orders_since', 'schema', 'kmeans_model', 'customers', 'grade_within',
-        'clv_within'];
+        'clv_within', 'clv_interval'];
     o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard",
         "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
         "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
@@ -1085,7 +1085,7 @@ BEGIN
         IF jsonb_typeof(v) = 'null' THEN
             CONTINUE;
         END IF;
-        IF k IN ('bins', 'abc_a_cut', 'abc_b_cut', 'clv_discount') AND jsonb_typeof(v) <> 'number'
+        IF k IN ('bins', 'abc_a_cut', 'abc_b_cut', 'clv_discount', 'clv_interval') AND jsonb_typeof(v) <> 'number'
            OR k IN ('history', 'clv', 'clv_within') AND jsonb_typeof(v) <> 'boolean'
            OR k IN ('filter', 'customers') AND jsonb_typeof(v) <> 'object'
            OR k = 'grade_within' AND jsonb_typeof(v) <> 'array'
@@ -1163,6 +1163,13 @@ BEGIN
     IF o->'grade_within' IS NOT NULL AND (jsonb_array_length(o->'grade_within') = 0
        OR EXISTS (SELECT FROM jsonb_array_elements(o->'grade_within') e WHERE jsonb_typeof(e) <> 'string')) THEN
         RAISE EXCEPTION 'option "grade_within" must be a non-empty array of column names' USING ERRCODE = '22023';
+    END IF;
+    IF o->>'clv_interval' IS NOT NULL AND NOT (0 < (o->>'clv_interval')::float8 AND (o->>'clv_interval')::float8 < 1) THEN
+        RAISE EXCEPTION 'option "clv_interval" must be a level between 0 and 1 (e.g. 0.9), got %', o->>'clv_interval'
+            USING ERRCODE = '22023';
+    END IF;
+    IF o->>'clv_interval' IS NOT NULL AND NOT (o->>'clv')::boolean THEN
+        RAISE EXCEPTION 'option "clv_interval" needs "clv": true' USING ERRCODE = '22023';
     END IF;
     IF (o->>'clv_within')::boolean AND (NOT (o->>'clv')::boolean OR o->'grade_within' IS NULL) THEN
         RAISE EXCEPTION 'option "clv_within" needs "clv": true and "grade_within"' USING ERRCODE = '22023';
@@ -1282,7 +1289,7 @@ DECLARE
     view_columns constant text[] := ARRAY['customer', 'first_purchase', 'last_purchase', 'orders', 'returns',
         'occasions', 'frequency', 'recency', 'tenure', 'since_last', 'monetary_total', 'monetary', 'recent_spend',
         'earlier_spend', 'r', 'f', 'm', 'score', 'segment', 'class8', 'abc_class', 'p_alive', 'expected_purchases',
-        'expected_spend', 'clv', 'value', 'previous_tier', 'tier', 'cluster', 'cluster_label', 'segment_rank',
+        'expected_spend', 'clv', 'clv_low', 'clv_high', 'value', 'previous_tier', 'tier', 'cluster', 'cluster_label', 'segment_rank',
         'tier_rank', 'tags', 'as_of'];
     cust regclass;
     cust_key text;
@@ -1523,9 +1530,16 @@ $q$,
            tiers.expected_purchases(%5$s.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
            tiers.expected_spend(%5$s.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
            tiers.clv_estimate(%5$s.bgnbd, %5$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
-                              %2$L::interval, %3$s, %4$L::interval) AS clv$c$,
-           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', clv_from) ELSE '' END,
-        CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv' ELSE '' END,
+                              %2$L::interval, %3$s, %4$L::interval) AS clv%6$s$c$,
+           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', clv_from,
+           CASE WHEN o->>'clv_interval' IS NOT NULL THEN format($i$,
+           tiers.clv_interval(%1$s.bgnbd, %1$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval, interval '1 month', %5$s) AS clv_ci$i$,
+               clv_from, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', (o->>'clv_interval')::float8)
+           ELSE '' END) ELSE '' END,
+        CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv'
+             || CASE WHEN o->>'clv_interval' IS NOT NULL THEN ', (t.clv_ci).low AS clv_low, (t.clv_ci).high AS clv_high' ELSE '' END
+             ELSE '' END,
         CASE WHEN scheme IS NOT NULL THEN format(
            ', t.%1$I::float8 AS value, h.tier AS previous_tier, '
            'tiers.tier_of(t.%1$I::float8, %2$L, h.tier, h.grace_used) AS tier',
@@ -1683,6 +1697,8 @@ BEGIN
                  ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
                  ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
                  ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
+                 ('clv_low', 'lower bound of the ' || (o->>'clv_interval') || ' confidence interval of clv from the models'' parameter uncertainty (tiers.clv_interval)'),
+                 ('clv_high', 'upper bound of the ' || (o->>'clv_interval') || ' confidence interval of clv (tiers.clv_interval)'),
                  ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
                  ('previous_tier', 'tier recorded in tiers.tier_history before this refresh'),
                  ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
@@ -2639,6 +2655,68 @@ CREATE FUNCTION tiers.churn_probability(model tiers.bgbb_model, periods double p
     RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_churn_probability';
 COMMENT ON FUNCTION tiers.churn_probability(tiers.bgbb_model, double precision, double precision, double precision, double precision) IS
     'P(no purchase in the next periods opportunities | frequency, recency, n_periods) under a BG/BB model: the customers who left plus those alive who do not buy (probability_of_purchases at n = 0). 1 - p_alive(model, ..., 0) is the probability of having left already.';
+
+------------------------------------------------------------------------------------------
+-- intervals of predictions from the parameters' uncertainty (issue 13)
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.bgnbd_model, horizon double precision,
+                                                  frequency double precision, recency double precision,
+                                                  tenure double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_bgnbd_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases(model, horizon, frequency, recency, tenure) with its level confidence interval (default 90 %) from the uncertainty of the fitted parameters: the delta method on the log scale over model.covariance (estimate * exp(-/+ z sd), sd from central differences of ln expected_purchases in ln parameters). low, high and se are NULL when the model has no covariance. Bad history, horizon or a level outside (0, 1): 22023; NULL arguments: NULL.';
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.mbgnbd_model, horizon double precision,
+                                                  frequency double precision, recency double precision,
+                                                  tenure double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_mbgnbd_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases_interval for an MBG/NBD model.';
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.paretonbd_model, horizon double precision,
+                                                  frequency double precision, recency double precision,
+                                                  tenure double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_paretonbd_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases_interval for a Pareto/NBD model.';
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.bgbb_model, periods double precision,
+                                                  frequency double precision, recency double precision,
+                                                  n_periods double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_bgbb_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases(bgbb_model, periods, frequency, recency, n_periods) with its confidence interval (see the BG/NBD overload).';
+CREATE FUNCTION tiers.clv_interval(purchase_model tiers.bgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month',
+                                   level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_bgnbd_clv_interval';
+COMMENT ON FUNCTION tiers.clv_interval(tiers.bgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval, double precision) IS
+    'tiers.clv_estimate with its level confidence interval (default 90 %) from the uncertainty of both fitted models (their covariances, independent of each other as Gamma-Gamma assumes): the delta method on the log scale. low, high and se are NULL when either model has no covariance. Arguments, NULLs and errors as tiers.clv_estimate; level outside (0, 1) or NULL: 22023 / 22004.';
+CREATE FUNCTION tiers.clv_interval(purchase_model tiers.mbgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month',
+                                   level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_mbgnbd_clv_interval';
+COMMENT ON FUNCTION tiers.clv_interval(tiers.mbgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval, double precision) IS
+    'tiers.clv_interval with an MBG/NBD purchase model.';
+CREATE FUNCTION tiers.clv_interval(purchase_model tiers.paretonbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month',
+                                   level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_paretonbd_clv_interval';
+COMMENT ON FUNCTION tiers.clv_interval(tiers.paretonbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval, double precision) IS
+    'tiers.clv_interval with a Pareto/NBD purchase model.';
 
 ------------------------------------------------------------------------------------------
 -- holdout_summary(ordered_at, amount, calibration_end, holdout_end [, unit])

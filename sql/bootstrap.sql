@@ -137,7 +137,8 @@ CREATE TYPE tiers.bgnbd_model AS (
     se_r           double precision,
     se_alpha       double precision,
     se_a           double precision,
-    se_b           double precision
+    se_b           double precision,
+    covariance     double precision[]
 );
 
 CREATE TYPE tiers.gamma_gamma_model AS (
@@ -150,7 +151,8 @@ CREATE TYPE tiers.gamma_gamma_model AS (
     iterations     integer,
     se_p           double precision,
     se_q           double precision,
-    se_v           double precision
+    se_v           double precision,
+    covariance     double precision[]
 );
 
 CREATE TYPE tiers.mbgnbd_model AS (
@@ -165,7 +167,8 @@ CREATE TYPE tiers.mbgnbd_model AS (
     se_r           double precision,
     se_alpha       double precision,
     se_a           double precision,
-    se_b           double precision
+    se_b           double precision,
+    covariance     double precision[]
 );
 
 CREATE TYPE tiers.paretonbd_model AS (
@@ -180,7 +183,8 @@ CREATE TYPE tiers.paretonbd_model AS (
     se_r           double precision,
     se_alpha       double precision,
     se_s           double precision,
-    se_beta        double precision
+    se_beta        double precision,
+    covariance     double precision[]
 );
 
 CREATE TABLE tiers.tier_schemes (
@@ -392,10 +396,22 @@ CREATE TYPE tiers.bgbb_model AS (
     se_alpha       double precision,
     se_beta        double precision,
     se_gamma       double precision,
-    se_delta       double precision
+    se_delta       double precision,
+    covariance     double precision[]
 );
 COMMENT ON TYPE tiers.bgbb_model IS
-    'A fitted BG/BB model (Fader, Hardie & Shang 2010): alpha, beta (the beta distribution of the purchase probability per opportunity), gamma, delta (the beta distribution of the dropout probability per opportunity), log_likelihood, customers (sum of weights), converged (false also when a standard error exceeds 10 times its parameter: a flat likelihood), iterations, standard errors (NULL when the information matrix is not positive definite).';
+    'A fitted BG/BB model (Fader, Hardie & Shang 2010): alpha, beta (the beta distribution of the purchase probability per opportunity), gamma, delta (the beta distribution of the dropout probability per opportunity), log_likelihood, customers (sum of weights), converged (false also when a standard error exceeds 10 times its parameter: a flat likelihood), iterations, standard errors (NULL when the information matrix is not positive definite) and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
+
+-- intervals of predictions (issue 13): tiers.prediction_interval
+CREATE TYPE tiers.prediction_interval AS (
+    estimate double precision,
+    low      double precision,
+    high     double precision,
+    se       double precision,
+    level    double precision
+);
+COMMENT ON TYPE tiers.prediction_interval IS
+    'A model prediction with its confidence interval from the uncertainty of the fitted parameters (tiers.expected_purchases_interval, tiers.clv_interval): estimate, low and high (the log-scale delta method: estimate * exp(-/+ z * sd(ln estimate)), z the normal quantile of level), se (the delta-method standard error of the estimate), level. low, high and se are NULL when the model has no covariance (not a proper maximum, or a model fitted by 0.2.0). The interval covers the model''s expectation, not the purchases a customer will actually make.';
 
 -- calibration/holdout split of an order history (issue 13): tiers.holdout_summary
 CREATE TYPE tiers.holdout_summary AS (

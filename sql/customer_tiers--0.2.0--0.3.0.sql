@@ -575,7 +575,7 @@ DECLARE
     view_columns constant text[] := ARRAY['customer', 'first_purchase', 'last_purchase', 'orders', 'returns',
         'occasions', 'frequency', 'recency', 'tenure', 'since_last', 'monetary_total', 'monetary', 'recent_spend',
         'earlier_spend', 'r', 'f', 'm', 'score', 'segment', 'class8', 'abc_class', 'p_alive', 'expected_purchases',
-        'expected_spend', 'clv', 'value', 'previous_tier', 'tier', 'cluster', 'cluster_label', 'segment_rank',
+        'expected_spend', 'clv', 'clv_low', 'clv_high', 'value', 'previous_tier', 'tier', 'cluster', 'cluster_label', 'segment_rank',
         'tier_rank', 'tags', 'as_of'];
     cust regclass;
     cust_key text;
@@ -816,9 +816,16 @@ $q$,
            tiers.expected_purchases(%5$s.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
            tiers.expected_spend(%5$s.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
            tiers.clv_estimate(%5$s.bgnbd, %5$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
-                              %2$L::interval, %3$s, %4$L::interval) AS clv$c$,
-           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', clv_from) ELSE '' END,
-        CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv' ELSE '' END,
+                              %2$L::interval, %3$s, %4$L::interval) AS clv%6$s$c$,
+           horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', clv_from,
+           CASE WHEN o->>'clv_interval' IS NOT NULL THEN format($i$,
+           tiers.clv_interval(%1$s.bgnbd, %1$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval, interval '1 month', %5$s) AS clv_ci$i$,
+               clv_from, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', (o->>'clv_interval')::float8)
+           ELSE '' END) ELSE '' END,
+        CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv'
+             || CASE WHEN o->>'clv_interval' IS NOT NULL THEN ', (t.clv_ci).low AS clv_low, (t.clv_ci).high AS clv_high' ELSE '' END
+             ELSE '' END,
         CASE WHEN scheme IS NOT NULL THEN format(
            ', t.%1$I::float8 AS value, h.tier AS previous_tier, '
            'tiers.tier_of(t.%1$I::float8, %2$L, h.tier, h.grace_used) AS tier',
@@ -887,6 +894,8 @@ BEGIN
                  ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
                  ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
                  ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
+                 ('clv_low', 'lower bound of the ' || (o->>'clv_interval') || ' confidence interval of clv from the models'' parameter uncertainty (tiers.clv_interval)'),
+                 ('clv_high', 'upper bound of the ' || (o->>'clv_interval') || ' confidence interval of clv (tiers.clv_interval)'),
                  ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
                  ('previous_tier', 'tier recorded in tiers.tier_history before this refresh'),
                  ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
@@ -1473,7 +1482,7 @@ DECLARE
     known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
         'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
         'recent_window', 'filter', 'orders_since', 'schema', 'kmeans_model', 'customers', 'grade_within',
-        'clv_within'];
+        'clv_within', 'clv_interval'];
     o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard",
         "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
         "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
@@ -1498,7 +1507,7 @@ BEGIN
         IF jsonb_typeof(v) = 'null' THEN
             CONTINUE;
         END IF;
-        IF k IN ('bins', 'abc_a_cut', 'abc_b_cut', 'clv_discount') AND jsonb_typeof(v) <> 'number'
+        IF k IN ('bins', 'abc_a_cut', 'abc_b_cut', 'clv_discount', 'clv_interval') AND jsonb_typeof(v) <> 'number'
            OR k IN ('history', 'clv', 'clv_within') AND jsonb_typeof(v) <> 'boolean'
            OR k IN ('filter', 'customers') AND jsonb_typeof(v) <> 'object'
            OR k = 'grade_within' AND jsonb_typeof(v) <> 'array'
@@ -1576,6 +1585,13 @@ BEGIN
     IF o->'grade_within' IS NOT NULL AND (jsonb_array_length(o->'grade_within') = 0
        OR EXISTS (SELECT FROM jsonb_array_elements(o->'grade_within') e WHERE jsonb_typeof(e) <> 'string')) THEN
         RAISE EXCEPTION 'option "grade_within" must be a non-empty array of column names' USING ERRCODE = '22023';
+    END IF;
+    IF o->>'clv_interval' IS NOT NULL AND NOT (0 < (o->>'clv_interval')::float8 AND (o->>'clv_interval')::float8 < 1) THEN
+        RAISE EXCEPTION 'option "clv_interval" must be a level between 0 and 1 (e.g. 0.9), got %', o->>'clv_interval'
+            USING ERRCODE = '22023';
+    END IF;
+    IF o->>'clv_interval' IS NOT NULL AND NOT (o->>'clv')::boolean THEN
+        RAISE EXCEPTION 'option "clv_interval" needs "clv": true' USING ERRCODE = '22023';
     END IF;
     IF (o->>'clv_within')::boolean AND (NOT (o->>'clv')::boolean OR o->'grade_within' IS NULL) THEN
         RAISE EXCEPTION 'option "clv_within" needs "clv": true and "grade_within"' USING ERRCODE = '22023';
@@ -2071,10 +2087,11 @@ CREATE TYPE tiers.bgbb_model AS (
     se_alpha       double precision,
     se_beta        double precision,
     se_gamma       double precision,
-    se_delta       double precision
+    se_delta       double precision,
+    covariance     double precision[]
 );
 COMMENT ON TYPE tiers.bgbb_model IS
-    'A fitted BG/BB model (Fader, Hardie & Shang 2010): alpha, beta (the beta distribution of the purchase probability per opportunity), gamma, delta (the beta distribution of the dropout probability per opportunity), log_likelihood, customers (sum of weights), converged (false also when a standard error exceeds 10 times its parameter: a flat likelihood), iterations, standard errors (NULL when the information matrix is not positive definite).';
+    'A fitted BG/BB model (Fader, Hardie & Shang 2010): alpha, beta (the beta distribution of the purchase probability per opportunity), gamma, delta (the beta distribution of the dropout probability per opportunity), log_likelihood, customers (sum of weights), converged (false also when a standard error exceeds 10 times its parameter: a flat likelihood), iterations, standard errors (NULL when the information matrix is not positive definite) and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
 
 -- BG/BB (issue 13): one chance to buy per period (Fader, Hardie & Shang 2010) ------------------
 
@@ -2140,6 +2157,30 @@ COMMENT ON FUNCTION tiers.churn_probability(tiers.bgbb_model, double precision, 
 
 -- CLV validation (issue 13)
 
+-- intervals of predictions (issue 13): every fitted model carries its covariance matrix
+ALTER TYPE tiers.bgnbd_model ADD ATTRIBUTE covariance double precision[];
+COMMENT ON TYPE tiers.bgnbd_model IS
+    'A fitted BG/NBD model (Fader, Hardie & Lee 2005): r, alpha, a, b, log_likelihood, customers (sum of weights), converged, iterations, standard errors (NULL when the information matrix is not positive definite) and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
+ALTER TYPE tiers.gamma_gamma_model ADD ATTRIBUTE covariance double precision[];
+COMMENT ON TYPE tiers.gamma_gamma_model IS
+    'A fitted Gamma-Gamma spend model (Fader & Hardie 2013): p, q, v (gamma), log_likelihood, customers, converged, iterations, standard errors and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
+ALTER TYPE tiers.mbgnbd_model ADD ATTRIBUTE covariance double precision[];
+COMMENT ON TYPE tiers.mbgnbd_model IS
+    'A fitted modified BG/NBD model (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b, log_likelihood, customers, converged, iterations, standard errors and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
+ALTER TYPE tiers.paretonbd_model ADD ATTRIBUTE covariance double precision[];
+COMMENT ON TYPE tiers.paretonbd_model IS
+    'A fitted Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta, log_likelihood, customers, converged, iterations, standard errors and covariance (the parameters'' covariance matrix, row and column order as the parameters; NULL with the standard errors).';
+
+CREATE TYPE tiers.prediction_interval AS (
+    estimate double precision,
+    low      double precision,
+    high     double precision,
+    se       double precision,
+    level    double precision
+);
+COMMENT ON TYPE tiers.prediction_interval IS
+    'A model prediction with its confidence interval from the uncertainty of the fitted parameters (tiers.expected_purchases_interval, tiers.clv_interval): estimate, low and high (the log-scale delta method: estimate * exp(-/+ z * sd(ln estimate)), z the normal quantile of level), se (the delta-method standard error of the estimate), level. low, high and se are NULL when the model has no covariance (not a proper maximum, or a model fitted by 0.2.0). The interval covers the model''s expectation, not the purchases a customer will actually make.';
+
 -- calibration/holdout split of an order history (issue 13): tiers.holdout_summary
 CREATE TYPE tiers.holdout_summary AS (
     first_purchase         date,
@@ -2202,6 +2243,68 @@ CREATE TYPE tiers.clv_validation AS (
 );
 COMMENT ON TYPE tiers.clv_validation IS
     'How well a purchase model predicts a holdout period (tiers.clv_validation): per customer expected = the model''s conditional expected purchases over holdout_length, actual = holdout_occasions; mae and rmse of expected - actual, bias = total_expected - total_actual, relative_bias = bias / total_actual (NULL when 0), correlation (Pearson; NULL when constant), buyers (customers with a holdout purchase) and their share; brier = mean (p_alive - bought)^2 and auc = ROC AUC of p_alive for bought (ties count one half; NULL unless both outcomes occur), over the scored customers; buckets by calibration frequency.';
+
+------------------------------------------------------------------------------------------
+-- intervals of predictions from the parameters' uncertainty (issue 13)
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.bgnbd_model, horizon double precision,
+                                                  frequency double precision, recency double precision,
+                                                  tenure double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_bgnbd_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases(model, horizon, frequency, recency, tenure) with its level confidence interval (default 90 %) from the uncertainty of the fitted parameters: the delta method on the log scale over model.covariance (estimate * exp(-/+ z sd), sd from central differences of ln expected_purchases in ln parameters). low, high and se are NULL when the model has no covariance. Bad history, horizon or a level outside (0, 1): 22023; NULL arguments: NULL.';
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.mbgnbd_model, horizon double precision,
+                                                  frequency double precision, recency double precision,
+                                                  tenure double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_mbgnbd_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases_interval for an MBG/NBD model.';
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.paretonbd_model, horizon double precision,
+                                                  frequency double precision, recency double precision,
+                                                  tenure double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_paretonbd_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases_interval for a Pareto/NBD model.';
+CREATE FUNCTION tiers.expected_purchases_interval(model tiers.bgbb_model, periods double precision,
+                                                  frequency double precision, recency double precision,
+                                                  n_periods double precision, level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_bgbb_expected_purchases_interval';
+COMMENT ON FUNCTION tiers.expected_purchases_interval(tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS
+    'tiers.expected_purchases(bgbb_model, periods, frequency, recency, n_periods) with its confidence interval (see the BG/NBD overload).';
+CREATE FUNCTION tiers.clv_interval(purchase_model tiers.bgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month',
+                                   level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_bgnbd_clv_interval';
+COMMENT ON FUNCTION tiers.clv_interval(tiers.bgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval, double precision) IS
+    'tiers.clv_estimate with its level confidence interval (default 90 %) from the uncertainty of both fitted models (their covariances, independent of each other as Gamma-Gamma assumes): the delta method on the log scale. low, high and se are NULL when either model has no covariance. Arguments, NULLs and errors as tiers.clv_estimate; level outside (0, 1) or NULL: 22023 / 22004.';
+CREATE FUNCTION tiers.clv_interval(purchase_model tiers.mbgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month',
+                                   level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_mbgnbd_clv_interval';
+COMMENT ON FUNCTION tiers.clv_interval(tiers.mbgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval, double precision) IS
+    'tiers.clv_interval with an MBG/NBD purchase model.';
+CREATE FUNCTION tiers.clv_interval(purchase_model tiers.paretonbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month',
+                                   level double precision DEFAULT 0.9)
+    RETURNS tiers.prediction_interval LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_paretonbd_clv_interval';
+COMMENT ON FUNCTION tiers.clv_interval(tiers.paretonbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval, double precision) IS
+    'tiers.clv_interval with a Pareto/NBD purchase model.';
 
 ------------------------------------------------------------------------------------------
 -- holdout_summary(ordered_at, amount, calibration_end, holdout_end [, unit])

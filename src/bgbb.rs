@@ -2,7 +2,9 @@
 //! with one chance to buy per period (yearly donations, subscriptions renewed or not, events).
 //! The mathematics is in `core/src/bgbb.rs`; this file reads arguments and raises errors.
 
-use crate::clv::{final_fit, finite, params, penalizer, weight};
+use crate::clv::{
+    final_fit, finite, level_arg, params, penalizer, prediction_interval, weight, PURCHASE_FIELDS,
+};
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -40,7 +42,7 @@ sql_function!(ct_bgbb_final, |fcinfo| { final_fit::<3>(fcinfo, bgbb_fit) });
 
 /// The model's parameters (checked once per call site and value).
 unsafe fn theta(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> Vec<f64> {
-    params::<12>(fcinfo, d, 4, &NAMES, TYPE)
+    params::<PURCHASE_FIELDS>(fcinfo, d, 4, &NAMES, TYPE)
 }
 
 /// The customer's (frequency, recency, n_periods) from argument `first`; None if any is NULL.
@@ -81,6 +83,25 @@ sql_function!(ct_bgbb_expected_purchases, |fcinfo| {
         &[("n_star", "periods")],
     );
     finite(v, "expected_purchases")
+});
+
+// tiers.expected_purchases_interval(model tiers.bgbb_model, periods, frequency, recency,
+// n_periods, level)
+sql_function!(ct_bgbb_expected_purchases_interval, |fcinfo| {
+    let (Some(m), Some(p), Some((x, t_x, n))) =
+        (arg(fcinfo, 0), arg(fcinfo, 1), history(fcinfo, 2))
+    else {
+        return return_null(fcinfo);
+    };
+    let level = level_arg(fcinfo, 5);
+    let p = f8(p);
+    // the arguments are checked at the fitted parameters; nearby ones only move the estimate
+    check_named(
+        bgbb_expected(&theta(fcinfo, m), p, x, t_x, n),
+        &[("n_star", "periods")],
+    );
+    let g = |th: &[f64]| bgbb_expected(th, p, x, t_x, n).unwrap_or(f64::NAN);
+    prediction_interval::<PURCHASE_FIELDS>(fcinfo, m, &NAMES, TYPE, level, &g, "expected_purchases")
 });
 
 // tiers.expected_purchases(model tiers.bgbb_model, periods): a new customer

@@ -109,7 +109,8 @@ sql_function!(ct_gamma_gamma_deserialize, |fcinfo| {
     deserialize_state::<Patterns<2>>(fcinfo, "gamma_gamma_fit")
 });
 
-/// The model row: parameters, log-likelihood, customers, converged, iterations, std errors.
+/// The model row: parameters, log-likelihood, customers, converged, iterations, std errors,
+/// covariance.
 unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum {
     let k = fit.params.len();
     let mut values: Vec<pg_sys::Datum> = fit.params.iter().map(|v| f8_datum(*v)).collect();
@@ -128,6 +129,16 @@ unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum
             }
         }
         nulls.push(false);
+    }
+    match &fit.covariance {
+        Some(c) => {
+            values.push(f8_matrix(c, k, k));
+            nulls.push(false);
+        }
+        None => {
+            values.push(pg_sys::Datum::from(0usize));
+            nulls.push(true);
+        }
     }
     let cache = call_cache::<()>(fcinfo);
     composite(fcinfo, cache, &values, &nulls)
@@ -173,10 +184,21 @@ sql_function!(ct_gamma_gamma_final, |fcinfo| {
 
 /// The parameters of a model value, parsed once per call site and value.
 #[derive(Default)]
-struct ModelCache {
+pub(crate) struct ModelCache {
     bytes: Vec<u8>,
     params: Vec<f64>,
+    /// The `covariance` field (row-major k × k), `None` when NULL (no positive-definite
+    /// information matrix, or a model stored by 0.2.0).
+    covariance: Option<Vec<f64>>,
 }
+
+/// Fields of the purchase models' rows (`tiers.bgnbd_model`, `mbgnbd_model`, `paretonbd_model`,
+/// `bgbb_model`): 4 parameters, log_likelihood, customers, converged, iterations, 4 standard
+/// errors, covariance.
+pub(crate) const PURCHASE_FIELDS: usize = 13;
+/// Fields of `tiers.gamma_gamma_model`: 3 parameters, log_likelihood, customers, converged,
+/// iterations, 3 standard errors, covariance.
+pub(crate) const GG_FIELDS: usize = 11;
 
 pub(crate) unsafe fn params<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
@@ -207,6 +229,16 @@ unsafe fn cached_params<const N: usize>(
             }
             ps.push(v);
         }
+        cache.covariance = (!nulls[N - 1]).then(|| {
+            let c = f8_array(values[N - 1], "model.covariance");
+            let square = c.len() == k * k && c.iter().all(|v| v.is_finite());
+            if !square || (0..k).any(|i| c[i * k + i] <= 0.0) {
+                invalid(format!(
+                    "model.covariance must be a {k} x {k} matrix of finite numbers with a positive diagonal"
+                ));
+            }
+            c
+        });
         cache.params = ps;
         cache.bytes.clear();
         cache.bytes.extend_from_slice(bytes);
@@ -308,7 +340,7 @@ unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::D
     let (Some(model), Some((x, t_x, t))) = (arg(fcinfo, 0), customer(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, kind.names(), kind.type_name());
+    let theta = params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name());
     finite(kind.p_alive(&theta, x, t_x, t), "p_alive")
 }
 
@@ -318,7 +350,7 @@ unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::
     else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, kind.names(), kind.type_name());
+    let theta = params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name());
     finite(kind.expected(&theta, h, x, t_x, t), "expected_purchases")
 }
 
@@ -326,7 +358,7 @@ unsafe fn expected_new(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_s
     let (Some(model), Some(h)) = (arg(fcinfo, 0), horizon(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, model, 4, kind.names(), kind.type_name());
+    let theta = params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name());
     finite(kind.expected_new(&theta, h), "expected_purchases")
 }
 
@@ -365,7 +397,7 @@ sql_function!(ct_expected_spend, |fcinfo| {
         invalid(format!("frequency must be a whole number >= 0, got {x}"));
     }
     check_monetary(x, m);
-    let theta = params::<10>(
+    let theta = params::<GG_FIELDS>(
         fcinfo,
         model,
         3,
@@ -451,10 +483,24 @@ unsafe fn interval_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -
     customer_tiers_core::time::interval_usecs(iv.month, iv.day, iv.time)
 }
 
-/// Discounted expected value over `horizon`: purchase model × Gamma-Gamma spend, discounted
-/// once per `discount_period`; every time is an interval, converted with the `unit` the
-/// summaries were computed in, so a horizon in months cannot be read as weeks.
-unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+/// The checked arguments of `clv_estimate`/`clv_interval` after the two models.
+struct ClvArgs {
+    /// The discount period in the unit of the summaries.
+    period: f64,
+    steps: u32,
+    discount_rate: f64,
+    x: f64,
+    t_x: f64,
+    t: f64,
+    m: f64,
+}
+
+/// Reads and checks the arguments (purchase_model, gg_model, frequency, recency, tenure,
+/// monetary, horizon, discount_rate, unit, discount_period); `None` when a model or the
+/// customer's data are NULL (the result is NULL).
+unsafe fn clv_args(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<(pg_sys::Datum, pg_sys::Datum, ClvArgs)> {
     let unit = interval_arg(fcinfo, 8, "unit");
     let horizon = interval_arg(fcinfo, 6, "horizon");
     let period = interval_arg(fcinfo, 9, "discount_period");
@@ -485,35 +531,197 @@ unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum
         customer(fcinfo, 2),
         arg(fcinfo, 5).map(f8),
     ) else {
-        return return_null(fcinfo);
+        return None;
     };
     check_monetary(x, m);
-    let cache = call_cache::<TwoModels>(fcinfo);
-    let theta = cached_params::<12>(
+    let a = ClvArgs {
+        period: period / unit,
+        steps: steps.round() as u32,
+        discount_rate: d,
+        x,
+        t_x,
+        t,
+        m,
+    };
+    Some((pm, gm, a))
+}
+
+/// The CLV of one customer: purchase model `theta` × Gamma-Gamma `gg`.
+fn clv_value(kind: Purchase, theta: &[f64], gg: &[f64], a: &ClvArgs) -> Result<f64, CoreError> {
+    let spend = gamma_gamma_expected(gg, a.x, a.m)?;
+    let cumulative = |h: f64| kind.expected(theta, h, a.x, a.t_x, a.t);
+    Ok(customer_tiers_core::clv::discounted_clv(
+        &cumulative,
+        spend,
+        a.period,
+        a.steps,
+        a.discount_rate,
+    ))
+}
+
+/// Both models of a CLV call, read once per call site and value into the call site's cache
+/// (the only cache type these functions use): parameters and covariances.
+unsafe fn two_models(
+    cache: &mut CallCache<TwoModels>,
+    kind: Purchase,
+    pm: pg_sys::Datum,
+    gm: pg_sys::Datum,
+) -> (Vec<f64>, Vec<f64>) {
+    let theta = cached_params::<PURCHASE_FIELDS>(
         &mut cache.extra.purchase,
         pm,
         4,
         kind.names(),
         kind.type_name(),
     );
-    let gg = cached_params::<10>(
+    let gg = cached_params::<GG_FIELDS>(
         &mut cache.extra.spend,
         gm,
         3,
         &["p", "q", "v"],
         "tiers.gamma_gamma_model",
     );
-    let spend = check(gamma_gamma_expected(&gg, x, m));
-    let cumulative = |h: f64| kind.expected(&theta, h, x, t_x, t);
-    let v = customer_tiers_core::clv::discounted_clv(
-        &cumulative,
-        spend,
-        period / unit,
-        steps.round() as u32,
-        d,
-    );
-    finite(v, "clv_estimate")
+    (theta, gg)
 }
+
+/// Discounted expected value over `horizon`: purchase model × Gamma-Gamma spend, discounted
+/// once per `discount_period`; every time is an interval, converted with the `unit` the
+/// summaries were computed in, so a horizon in months cannot be read as weeks.
+unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    let Some((pm, gm, a)) = clv_args(fcinfo) else {
+        return return_null(fcinfo);
+    };
+    let cache = call_cache::<TwoModels>(fcinfo);
+    let (theta, gg) = two_models(cache, kind, pm, gm);
+    finite(check(clv_value(kind, &theta, &gg, &a)), "clv_estimate")
+}
+
+// ------------------------------------------------------------ intervals (issue 13)
+
+/// The `level` argument: a number strictly between 0 and 1 (22023 otherwise).
+pub(crate) unsafe fn level_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
+    let Some(d) = arg(fcinfo, n) else {
+        null_not_allowed("level")
+    };
+    let level = f8(d);
+    check(customer_tiers_core::intervals::z_of_level(level));
+    level
+}
+
+/// A `tiers.prediction_interval` row (estimate, low, high, se, level): the log-scale delta
+/// method over the model's covariance `cov`; low, high and se NULL without a covariance.
+/// `cache` is the call site's cache (its result descriptor is kept there).
+unsafe fn interval_row<T>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    cache: &mut CallCache<T>,
+    g: &dyn Fn(&[f64]) -> f64,
+    theta: &[f64],
+    cov: Option<&[f64]>,
+    level: f64,
+    what: &str,
+) -> pg_sys::Datum {
+    let estimate = g(theta) + 0.0; // no -0 for a zero horizon
+    finite(estimate, what);
+    let iv = cov.map(|c| {
+        check(customer_tiers_core::intervals::log_delta(
+            g, theta, c, level,
+        ))
+    });
+    let (low, low_null) = opt_f8(iv.map(|i| i.low));
+    let (high, high_null) = opt_f8(iv.map(|i| i.high));
+    let (se, se_null) = opt_f8(iv.map(|i| i.se));
+    let values = [f8_datum(estimate), low, high, se, f8_datum(level)];
+    let nulls = [false, low_null, high_null, se_null, false];
+    composite(fcinfo, cache, &values, &nulls)
+}
+
+/// The interval of a prediction `g(θ)` of a model argument (4 parameters; parsed once per call
+/// site and value); shared with BG/BB.
+pub(crate) unsafe fn prediction_interval<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    model: pg_sys::Datum,
+    names: &[&str],
+    type_name: &str,
+    level: f64,
+    g: &dyn Fn(&[f64]) -> f64,
+    what: &str,
+) -> pg_sys::Datum {
+    let cache = call_cache::<ModelCache>(fcinfo);
+    let theta = cached_params::<N>(&mut cache.extra, model, 4, names, type_name);
+    let cov = cache.extra.covariance.clone();
+    interval_row(fcinfo, cache, g, &theta, cov.as_deref(), level, what)
+}
+
+// tiers.expected_purchases_interval(model, horizon, frequency, recency, tenure, level)
+unsafe fn expected_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    let (Some(model), Some(h), Some((x, t_x, t))) =
+        (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2))
+    else {
+        return return_null(fcinfo);
+    };
+    let level = level_arg(fcinfo, 5);
+    let g = |th: &[f64]| kind.expected(th, h, x, t_x, t);
+    prediction_interval::<PURCHASE_FIELDS>(
+        fcinfo,
+        model,
+        kind.names(),
+        kind.type_name(),
+        level,
+        &g,
+        "expected_purchases",
+    )
+}
+
+sql_function!(ct_bgnbd_expected_purchases_interval, |fcinfo| {
+    expected_interval(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbgnbd_expected_purchases_interval, |fcinfo| {
+    expected_interval(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_paretonbd_expected_purchases_interval, |fcinfo| {
+    expected_interval(fcinfo, Purchase::Pareto)
+});
+
+// tiers.clv_interval(purchase_model, gg_model, frequency, recency, tenure, monetary, horizon,
+// discount_rate, unit, discount_period, level): the two models' parameters are independent
+// estimates (Gamma-Gamma assumes spend independent of purchasing), so their covariance is
+// block-diagonal.
+unsafe fn clv_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    let Some((pm, gm, a)) = clv_args(fcinfo) else {
+        return return_null(fcinfo);
+    };
+    let level = level_arg(fcinfo, 10);
+    let cache = call_cache::<TwoModels>(fcinfo);
+    let (theta, gg) = two_models(cache, kind, pm, gm);
+    let all: Vec<f64> = theta.iter().chain(&gg).copied().collect();
+    let cov = match (
+        &cache.extra.purchase.covariance,
+        &cache.extra.spend.covariance,
+    ) {
+        (Some(p), Some(s)) => Some(customer_tiers_core::intervals::block_diagonal(p, 4, s, 3)),
+        _ => None,
+    };
+    let g = |th: &[f64]| clv_value(kind, &th[..4], &th[4..], &a).unwrap_or(f64::NAN);
+    interval_row(
+        fcinfo,
+        cache,
+        &g,
+        &all,
+        cov.as_deref(),
+        level,
+        "clv_interval",
+    )
+}
+
+sql_function!(ct_bgnbd_clv_interval, |fcinfo| {
+    clv_interval(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbgnbd_clv_interval, |fcinfo| {
+    clv_interval(fcinfo, Purchase::Modified)
+});
+sql_function!(ct_paretonbd_clv_interval, |fcinfo| {
+    clv_interval(fcinfo, Purchase::Pareto)
+});
 
 sql_function!(ct_clv_estimate, |fcinfo| { clv(fcinfo, Purchase::BgNbd) });
 sql_function!(ct_mbg_clv_estimate, |fcinfo| {
@@ -547,7 +755,7 @@ unsafe fn probability_of_purchases(
     let (Some(m), Some(n), Some(t)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, m, 4, kind.names(), kind.type_name());
+    let theta = params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name());
     let (n, t) = (n.value() as i32 as f64, f8(t));
     let v = if nargs(fcinfo) > 3 {
         let Some((x, t_x, big_t)) = customer(fcinfo, 3) else {
@@ -581,7 +789,7 @@ unsafe fn churn_probability(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) ->
     else {
         return return_null(fcinfo);
     };
-    let theta = params::<12>(fcinfo, m, 4, kind.names(), kind.type_name());
+    let theta = params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name());
     let v = check_named(
         customer_tiers_core::purchases::churn_probability(
             kind.counts(),

@@ -150,15 +150,6 @@ unsafe fn int_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> i64
     }
 }
 
-/// A `float8[]` argument as a vector; NULL elements are 22004.
-unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
-    pgrx::Array::<f64>::from_polymorphic_datum(d, false, pg_sys::FLOAT8ARRAYOID)
-        .expect("not null")
-        .iter()
-        .map(|v| v.unwrap_or_else(|| null_not_allowed(&format!("an element of {name}"))))
-        .collect()
-}
-
 // ------------------------------------------------------------------------------ aggregates
 
 /// The transition shared by both aggregates: `k_min`/`k_max` are the arguments' values (equal
@@ -226,25 +217,6 @@ sql_function!(ct_kmeans_combine, |fcinfo| {
 
 fn interrupt() {
     pgrx::check_for_interrupts!();
-}
-
-/// A two-dimensional `float8[rows][cols]` array (lower bounds 1).
-unsafe fn f8_matrix(values: &[f64], rows: usize, cols: usize) -> pg_sys::Datum {
-    let mut elems: Vec<pg_sys::Datum> = values.iter().map(|v| f8_datum(*v)).collect();
-    let mut dims = [rows as i32, cols as i32];
-    let mut lbs = [1i32, 1];
-    let array = pg_sys::construct_md_array(
-        elems.as_mut_ptr(),
-        std::ptr::null_mut(),
-        2,
-        dims.as_mut_ptr(),
-        lbs.as_mut_ptr(),
-        pg_sys::FLOAT8OID,
-        8,
-        true,
-        pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
-    );
-    pg_sys::Datum::from(array)
 }
 
 /// The fields of `tiers.kmeans_model`, in order (checked against the catalog by the tests).

@@ -415,3 +415,31 @@ pub fn text_i32(v: &Option<String>) -> Option<i32> {
 pub fn text_bool(v: &Option<String>) -> Option<bool> {
     v.as_deref().map(|s| s == "t")
 }
+
+/// A `float8[]` argument as a vector; NULL elements are 22004.
+pub unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
+    pgrx::Array::<f64>::from_polymorphic_datum(d, false, pg_sys::FLOAT8ARRAYOID)
+        .expect("not null")
+        .iter()
+        .map(|v| v.unwrap_or_else(|| null_not_allowed(&format!("an element of {name}"))))
+        .collect()
+}
+
+/// A two-dimensional `float8[rows][cols]` array (lower bounds 1).
+pub unsafe fn f8_matrix(values: &[f64], rows: usize, cols: usize) -> pg_sys::Datum {
+    let mut elems: Vec<pg_sys::Datum> = values.iter().map(|v| f8_datum(*v)).collect();
+    let mut dims = [rows as i32, cols as i32];
+    let mut lbs = [1i32, 1];
+    let array = pg_sys::construct_md_array(
+        elems.as_mut_ptr(),
+        std::ptr::null_mut(),
+        2,
+        dims.as_mut_ptr(),
+        lbs.as_mut_ptr(),
+        pg_sys::FLOAT8OID,
+        8,
+        true,
+        pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
+    );
+    pg_sys::Datum::from(array)
+}

@@ -5,7 +5,7 @@
 //! calibration-frequency buckets of lifetimes' calibration/holdout plot, the Brier score and the
 //! ROC AUC.
 
-use crate::clv::{customer, finite, params, Purchase};
+use crate::clv::{customer, finite, params, Purchase, GG_FIELDS, PURCHASE_FIELDS};
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -63,7 +63,7 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
             let Some((x, t_x, t)) = customer(fcinfo, 2) else {
                 return datum;
             };
-            let th = params::<12>(fcinfo, m, 4, kind.names(), kind.type_name());
+            let th = params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name());
             (
                 x,
                 kind.expected(&th, length, x, t_x, t),
@@ -77,7 +77,7 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
             };
             let (x, t_x, n) = (f8(x), f8(t_x), f8(n));
             check(check_bgbb_customer(x, t_x, n));
-            let th = params::<12>(
+            let th = params::<PURCHASE_FIELDS>(
                 fcinfo,
                 m,
                 4,
@@ -226,7 +226,7 @@ sql_function!(ct_clv_validation_spend_trans, |fcinfo| {
             "monetary must be a finite number >= 0 for a repeat buyer, got {mon}"
         ));
     }
-    let th = params::<10>(fcinfo, m, 3, &["p", "q", "v"], "tiers.gamma_gamma_model");
+    let th = params::<GG_FIELDS>(fcinfo, m, 3, &["p", "q", "v"], "tiers.gamma_gamma_model");
     let expected = check(customer_tiers_core::clv::gamma_gamma_expected(&th, x, mon));
     check(state.add(expected, actual).map_err(|e| {
         match e {

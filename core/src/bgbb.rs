@@ -96,7 +96,7 @@
 //!   distributions, and mpmath at 50 digits for long histories (n = 5000).
 //! * The analytic gradient against (five-point) central finite differences.
 
-use crate::clv::{bfgs, std_errors, Fit, CHUNK};
+use crate::clv::{bfgs, inverse_information, Fit, CHUNK};
 use crate::CoreError;
 use statrs::function::gamma::{digamma, ln_gamma};
 
@@ -485,7 +485,10 @@ pub fn bgbb_fit(
         ));
     }
     let grad = |th: &[f64]| -> Vec<f64> { ll(th).1.iter().map(|v| -v).collect() };
-    let std_errors = std_errors(&grad, &theta);
+    let (std_errors, covariance) = match inverse_information(&grad, &theta) {
+        Some((se, cov)) => (Some(se), Some(cov)),
+        None => (None, None),
+    };
     // a parameter that the data do not determine within a factor e^MAX_LOG_SE is a flat
     // likelihood running off to 0 or infinity (e.g. a single customer), not a maximum
     let determined = std_errors
@@ -494,6 +497,7 @@ pub fn bgbb_fit(
     Ok(Fit {
         converged: converged && determined,
         std_errors,
+        covariance,
         params: theta,
         log_likelihood,
         customers,

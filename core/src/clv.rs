@@ -152,6 +152,9 @@ pub struct Fit {
     /// Standard errors from the inverse of the observed information (numerical Hessian of the
     /// analytic gradient); `None` when it is not positive definite.
     pub std_errors: Option<Vec<f64>>,
+    /// The covariance matrix of the parameters (row-major k × k; its diagonal squares
+    /// `std_errors`), `None` with them.
+    pub covariance: Option<Vec<f64>>,
 }
 
 /// An objective: value and gradient at a point.
@@ -301,8 +304,14 @@ fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     Some(inv)
 }
 
-/// Standard errors at `theta` from the gradient `grad` of the negative log-likelihood.
-pub(crate) fn std_errors(grad: &dyn Fn(&[f64]) -> Vec<f64>, theta: &[f64]) -> Option<Vec<f64>> {
+/// The standard errors and the covariance matrix (row-major k × k) of the maximum-likelihood
+/// estimate `theta`: the inverse of the observed information, a numerical Hessian (central
+/// differences) of the analytic gradient `grad` of the negative log-likelihood, symmetrised.
+/// `None` when it is not positive definite (no proper maximum).
+pub(crate) fn inverse_information(
+    grad: &dyn Fn(&[f64]) -> Vec<f64>,
+    theta: &[f64],
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let n = theta.len();
     let mut hess = vec![vec![0.0; n]; n];
     for j in 0..n {
@@ -321,12 +330,18 @@ pub(crate) fn std_errors(grad: &dyn Fn(&[f64]) -> Vec<f64>, theta: &[f64]) -> Op
         .map(|i| (0..n).map(|j| 0.5 * (hess[i][j] + hess[j][i])).collect())
         .collect();
     let inv = invert(hess)?;
-    let se: Vec<f64> = (0..n).map(|i| inv[i][i]).collect();
-    if se.iter().all(|v| v.is_finite() && *v > 0.0) {
-        Some(se.into_iter().map(f64::sqrt).collect())
-    } else {
-        None
+    let var: Vec<f64> = (0..n).map(|i| inv[i][i]).collect();
+    if !var.iter().all(|v| v.is_finite() && *v > 0.0) {
+        return None;
     }
+    let covariance: Vec<f64> = (0..n)
+        .flat_map(|i| (0..n).map(move |j| (i, j)))
+        .map(|(i, j)| 0.5 * (inv[i][j] + inv[j][i]))
+        .collect();
+    if covariance.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    Some((var.into_iter().map(f64::sqrt).collect(), covariance))
 }
 
 // ------------------------------------------------------------------------------------ BG/NBD
@@ -436,8 +451,12 @@ fn finish_fit(
         )));
     }
     let grad = |th: &[f64]| -> Vec<f64> { ll(th).1.iter().map(|v| -v).collect() };
-    let std_errors = std_errors(&grad, &theta);
+    let (std_errors, covariance) = match inverse_information(&grad, &theta) {
+        Some((se, cov)) => (Some(se), Some(cov)),
+        None => (None, None),
+    };
     Ok(Fit {
+        covariance,
         // converged: the gradient vanished at a proper interior maximum (positive definite
         // information); a flat likelihood running off to infinity (e.g. one customer) is not
         converged: converged && std_errors.is_some(),

@@ -8,6 +8,7 @@ pub mod bgbb;
 pub mod clv;
 pub mod evaluation;
 pub mod fuzz;
+pub mod intervals;
 pub mod kmeans;
 pub mod purchases;
 pub mod quantile;
