@@ -42,10 +42,10 @@ SELECT round(tiers.expected_purchases(m, 39, 2, 30.43, 38.86)::numeric, 9) AS ex
        round(tiers.p_alive(m, 2, 30.43, 38.86)::numeric, 8) AS p_alive,
        round(tiers.expected_purchases(m, 39)::numeric, 9) AS new_customer_39,
        tiers.p_alive(m, 0, 0, 38.86) AS one_time_buyer_alive
-FROM (SELECT '(0.242593,4.413596,0.792919,2.425910,0,0,t,0,,,,)'::tiers.bgnbd_model AS m) t;
+FROM (SELECT '(0.242593,4.413596,0.792919,2.425910,0,0,t,0,,,,,)'::tiers.bgnbd_model AS m) t;
 -- Gamma-Gamma: E[M | x = 2, mean 22.35] = p (v + x m) / (p x + q - 1)
-SELECT round(tiers.expected_spend('(6.25,3.74,15.44,0,0,t,0,,,)', 2, 22.35)::numeric, 6) AS spend,
-       round(tiers.expected_spend('(6.25,3.74,15.44,0,0,t,0,,,)', 0, 0)::numeric, 6) AS population_mean;
+SELECT round(tiers.expected_spend('(6.25,3.74,15.44,0,0,t,0,,,,)', 2, 22.35)::numeric, 6) AS spend,
+       round(tiers.expected_spend('(6.25,3.74,15.44,0,0,t,0,,,,)', 0, 0)::numeric, 6) AS population_mean;
 
 -- scoring every customer in SQL with the fitted clv_models
 SELECT count(*) AS customers,
@@ -132,9 +132,9 @@ SELECT pg_temp.err($$SELECT tiers.gamma_gamma_fit(2.5, 10)$$);
 SELECT pg_temp.err($$SELECT tiers.gamma_gamma_fit(2, 'NaN')$$);
 SELECT pg_temp.err($$SELECT tiers.p_alive(bg, 1, 5, 2) FROM clv_models$$);
 SELECT pg_temp.err($$SELECT tiers.expected_purchases(bg, -1, 1, 1, 2) FROM clv_models$$);
-SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0.2,4,1,2,0,0,t,0,,,,)'::tiers.bgnbd_model, 10)$$);
-SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0,4,0.8,2,0,0,t,0,,,,)'::tiers.bgnbd_model, 10)$$);
-SELECT pg_temp.err($$SELECT tiers.expected_spend('(6,0.5,15,0,0,t,0,,,)'::tiers.gamma_gamma_model, 0, 0)$$);
+SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0.2,4,1,2,0,0,t,0,,,,,)'::tiers.bgnbd_model, 10)$$);
+SELECT pg_temp.err($$SELECT tiers.expected_purchases('(0,4,0.8,2,0,0,t,0,,,,,)'::tiers.bgnbd_model, 10)$$);
+SELECT pg_temp.err($$SELECT tiers.expected_spend('(6,0.5,15,0,0,t,0,,,,)'::tiers.gamma_gamma_model, 0, 0)$$);
 SELECT pg_temp.err($$SELECT tiers.expected_spend(gg, 2, -1) FROM clv_models$$);
 SELECT round(tiers.expected_spend(gg, 2, 0)::numeric, 4) AS zero_mean_spend FROM clv_models;
 
@@ -161,17 +161,17 @@ SELECT customer_id, (tiers.customer_summary(ordered_on, amount, '1997-09-30')).*
 FROM cdnow_sample GROUP BY customer_id;
 SELECT round(sum(v)::numeric, 6) AS total, round((min(v) FILTER (WHERE customer_id = 1))::numeric, 9) AS customer_1,
        round((min(v) FILTER (WHERE customer_id = 3))::numeric, 9) AS customer_3
-FROM (SELECT customer_id, tiers.clv_estimate('(0.24,30.9,0.79,2.43,0,0,t,0,,,,)'::tiers.bgnbd_model,
-                                             '(6.25,3.74,15.44,0,0,t,0,,,)'::tiers.gamma_gamma_model,
+FROM (SELECT customer_id, tiers.clv_estimate('(0.24,30.9,0.79,2.43,0,0,t,0,,,,,)'::tiers.bgnbd_model,
+                                             '(6.25,3.74,15.44,0,0,t,0,,,,)'::tiers.gamma_gamma_model,
                                              frequency, recency, tenure, monetary,
                                              '360 days', 0.01, '1 day', '30 days') AS v
       FROM clv_days) t;
 -- the same customer and models in weeks: only the unit changes, the value does not
-SELECT round(tiers.clv_estimate('(0.24,30.9,0.79,2.43,0,0,t,0,,,,)'::tiers.bgnbd_model,
-                                '(6.25,3.74,15.44,0,0,t,0,,,)'::tiers.gamma_gamma_model,
+SELECT round(tiers.clv_estimate('(0.24,30.9,0.79,2.43,0,0,t,0,,,,,)'::tiers.bgnbd_model,
+                                '(6.25,3.74,15.44,0,0,t,0,,,,)'::tiers.gamma_gamma_model,
                                 2, 213, 272, 22.345, '360 days', 0.01, '1 day', '30 days')::numeric, 9) AS in_days,
-       round(tiers.clv_estimate('(0.24,4.414285714285714,0.79,2.43,0,0,t,0,,,,)'::tiers.bgnbd_model,
-                                '(6.25,3.74,15.44,0,0,t,0,,,)'::tiers.gamma_gamma_model,
+       round(tiers.clv_estimate('(0.24,4.414285714285714,0.79,2.43,0,0,t,0,,,,,)'::tiers.bgnbd_model,
+                                '(6.25,3.74,15.44,0,0,t,0,,,,)'::tiers.gamma_gamma_model,
                                 2, 213 / 7.0, 272 / 7.0, 22.345, '360 days', 0.01, '7 days', '30 days')::numeric, 9) AS in_weeks;
 -- with the fitted weekly models, a year in monthly discount periods (the default)
 SELECT round(sum(tiers.clv_estimate(bg, gg, frequency, recency, tenure, monetary, '12 months', 0.01, '7 days'))::numeric, 2) AS clv_12_months,

@@ -63,9 +63,9 @@ FROM (VALUES
   ('nps(score)', $$SELECT tiers.nps((id % 11)::int)::text FROM par$$),
   ('bgbb_fit(f, r, n)', $$SELECT tiers.bgbb_fit(least(f, 12), least(r, 12) * (f > 0)::int, 12)::text FROM par$$),
   ('bgbb_fit(f, r, n, weight, penalizer)', $$SELECT tiers.bgbb_fit(least(f, 10), least(r, 10) * (f > 0)::int, 10, w, 0.01)::text FROM par$$),
-  ('clv_validation(bgnbd_model, ...)', $$SELECT tiers.clv_validation('(0.243,4.414,0.793,2.426,,,,,,,,)'::tiers.bgnbd_model, f, r, t, (id % 4)::float8, 39)::text FROM par$$),
-  ('clv_validation(bgbb_model, ...)', $$SELECT tiers.clv_validation('(1.204,0.75,0.657,2.783,,,,,,,,)'::tiers.bgbb_model, least(f, 12), least(r, 12) * (f > 0)::int, 12, (id % 3)::float8, 4)::text FROM par$$),
-  ('clv_validation(gamma_gamma_model, ...)', $$SELECT tiers.clv_validation('(6.25,3.74,15.44,,,,,,,)'::tiers.gamma_gamma_model, f, m, CASE WHEN id % 3 = 0 THEN NULL ELSE m * 0.9 END)::text FROM par$$),
+  ('clv_validation(bgnbd_model, ...)', $$SELECT tiers.clv_validation('(0.243,4.414,0.793,2.426,,,,,,,,,)'::tiers.bgnbd_model, f, r, t, (id % 4)::float8, 39)::text FROM par$$),
+  ('clv_validation(bgbb_model, ...)', $$SELECT tiers.clv_validation('(1.204,0.75,0.657,2.783,,,,,,,,,)'::tiers.bgbb_model, least(f, 12), least(r, 12) * (f > 0)::int, 12, (id % 3)::float8, 4)::text FROM par$$),
+  ('clv_validation(gamma_gamma_model, ...)', $$SELECT tiers.clv_validation('(6.25,3.74,15.44,,,,,,,,)'::tiers.gamma_gamma_model, f, m, CASE WHEN id % 3 = 0 THEN NULL ELSE m * 0.9 END)::text FROM par$$),
   -- K-means fits the rows in a canonical order: the same model whatever the plan
   ('kmeans_model(features, k)', $$SELECT tiers.kmeans_model(ARRAY[f, r, (m::int % 10)], 4)::text FROM par$$),
   ('kmeans_model(features, k, options)', $$SELECT tiers.kmeans_model(ARRAY[f, r, (m::int % 10)], 3, '{"log1p": true, "n_init": 2}')::text FROM par$$),

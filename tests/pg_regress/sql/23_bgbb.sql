@@ -34,7 +34,7 @@ FROM (SELECT tiers.bgbb_fit(frequency, recency, periods) AS m FROM donations, ge
 --   f.params_ = pd.Series(dict(alpha=1.204, beta=0.750, gamma=0.657, delta=2.783))
 --   f.conditional_probability_alive(m, x, t_x, n) and
 --   f.conditional_expected_number_of_purchases_up_to_time(m, x, t_x, n)
-CREATE TEMP TABLE paper AS SELECT ROW(1.204, 0.750, 0.657, 2.783, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.bgbb_model AS m;
+CREATE TEMP TABLE paper AS SELECT ROW(1.204, 0.750, 0.657, 2.783, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.bgbb_model AS m;
 SELECT x, t_x, n,
        pg_temp.near(tiers.p_alive(m, x, t_x, n, 0), alive0) AS p_alive_now,
        pg_temp.near(tiers.p_alive(m, x, t_x, n), alive1) AS p_alive_next,
@@ -76,6 +76,6 @@ SELECT pg_temp.err($$SELECT tiers.expected_purchases(m, 2.5, 1, 2, 6) FROM paper
 SELECT pg_temp.err($$SELECT tiers.probability_of_purchases(m, -1, 6) FROM paper$$);
 SELECT pg_temp.err($$SELECT tiers.probability_of_purchases(m, 1, 6.5) FROM paper$$);
 SELECT pg_temp.err($$SELECT tiers.churn_probability(m, -2, 1, 2, 6) FROM paper$$);
-SELECT pg_temp.err($$SELECT tiers.p_alive(ROW(-1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.bgbb_model, 1, 2, 6)$$);
+SELECT pg_temp.err($$SELECT tiers.p_alive(ROW(-1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::tiers.bgbb_model, 1, 2, 6)$$);
 SELECT tiers.bgbb_fit(frequency, recency, periods) IS NULL AS no_rows FROM donations WHERE false;
 SELECT tiers.p_alive(m, NULL, 2, 6) IS NULL AS null_history FROM paper;

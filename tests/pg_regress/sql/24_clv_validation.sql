@@ -89,9 +89,9 @@ SELECT pg_temp.err($$SELECT tiers.clv_validation(gg, 1.5, 20, 5) FROM gg$$);
 --   BetaGeoFitter / ModifiedBetaGeoFitter with params_ set: .probability_of_n_purchases_up_to_time(t, n)
 --   ParetoNBDFitter: .conditional_probability_of_n_purchases_up_to_time(n, t, x, t_x, T)
 CREATE TEMP TABLE fixed AS
-SELECT '(0.243,4.414,0.793,2.426,,,,,,,,)'::tiers.bgnbd_model AS bg,
-       '(0.525,6.183,0.891,1.614,,,,,,,,)'::tiers.mbgnbd_model AS mbg,
-       '(0.553,10.578,0.606,11.669,,,,,,,,)'::tiers.paretonbd_model AS pn;
+SELECT '(0.243,4.414,0.793,2.426,,,,,,,,,)'::tiers.bgnbd_model AS bg,
+       '(0.525,6.183,0.891,1.614,,,,,,,,,)'::tiers.mbgnbd_model AS mbg,
+       '(0.553,10.578,0.606,11.669,,,,,,,,,)'::tiers.paretonbd_model AS pn;
 SELECT pg_temp.near(tiers.probability_of_purchases(bg, 0, 1), 0.9515887977331471, 1e-12) AS bg_0,
        pg_temp.near(tiers.probability_of_purchases(bg, 2, 1), 0.003808096896808458, 1e-12) AS bg_2,
        pg_temp.near(tiers.probability_of_purchases(mbg, 1, 1), 0.044859520780194305, 1e-12) AS mbg_1,
