@@ -141,6 +141,11 @@ unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum
         }
     }
     let cache = call_cache::<()>(fcinfo);
+    // the model type of 0.2.0 (no covariance) until ALTER EXTENSION … UPDATE
+    if result_natts(fcinfo, cache) + 1 == values.len() {
+        values.pop();
+        nulls.pop();
+    }
     composite(fcinfo, cache, &values, &nulls)
 }
 
@@ -233,7 +238,8 @@ unsafe fn cached_params<const N: usize>(
 ) -> Vec<f64> {
     let bytes = varlena_bytes(d);
     if cache.params.is_empty() || cache.bytes != bytes {
-        let (values, nulls) = deform::<N>(d, type_name);
+        // a model of the 0.2.0 type has no covariance field (read as NULL)
+        let (values, nulls) = deform_at_least::<N>(d, type_name, N - 1);
         let mut ps = Vec::with_capacity(k);
         for i in 0..k {
             let v = f8(values[i]);

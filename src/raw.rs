@@ -180,13 +180,14 @@ pub unsafe fn call_cache<T: Default>(
     &mut *((*flinfo).fn_extra as *mut CallCache<T>)
 }
 
-/// Builds a composite result of the function's declared row type from `values`/`nulls`.
-pub unsafe fn composite<T>(
-    fcinfo: pg_sys::FunctionCallInfo,
-    cache: &mut CallCache<T>,
-    values: &[pg_sys::Datum],
-    nulls: &[bool],
-) -> pg_sys::Datum {
+/// The number of fields of the function's declared row type (its descriptor cached as
+/// [`composite`] does).
+pub unsafe fn result_natts<T>(fcinfo: pg_sys::FunctionCallInfo, cache: &mut CallCache<T>) -> usize {
+    bless_result_type(fcinfo, cache);
+    (*cache.tupdesc).natts as usize
+}
+
+unsafe fn bless_result_type<T>(fcinfo: pg_sys::FunctionCallInfo, cache: &mut CallCache<T>) {
     if cache.tupdesc.is_null() {
         let mut td: pg_sys::TupleDesc = std::ptr::null_mut();
         if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut td)
@@ -202,6 +203,16 @@ pub unsafe fn composite<T>(
         cache.tupdesc = pg_sys::BlessTupleDesc(pg_sys::CreateTupleDescCopy(td));
         pg_sys::MemoryContextSwitchTo(old);
     }
+}
+
+/// Builds a composite result of the function's declared row type from `values`/`nulls`.
+pub unsafe fn composite<T>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    cache: &mut CallCache<T>,
+    values: &[pg_sys::Datum],
+    nulls: &[bool],
+) -> pg_sys::Datum {
+    bless_result_type(fcinfo, cache);
     // heap_form_tuple reads natts values and nulls: a row type that does not match the Rust
     // side (an edited SQL definition) must be an error, not a read past the arrays
     if (*cache.tupdesc).natts as usize != values.len() || nulls.len() != values.len() {
@@ -308,12 +319,24 @@ pub unsafe fn deform<const N: usize>(
     d: pg_sys::Datum,
     type_name: &str,
 ) -> ([pg_sys::Datum; N], [bool; N]) {
+    deform_at_least::<N>(d, type_name, N)
+}
+
+/// As [`deform`], but a row of an older version of the type with only its first `min` (≤ N)
+/// fields is accepted too; the missing trailing fields read as NULL. (Between installing a new
+/// library and `ALTER EXTENSION … UPDATE`, values of the old type reach the new code.)
+pub unsafe fn deform_at_least<const N: usize>(
+    d: pg_sys::Datum,
+    type_name: &str,
+    min: usize,
+) -> ([pg_sys::Datum; N], [bool; N]) {
     let hdr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
     let tupdesc = pg_sys::lookup_rowtype_tupdesc(
         pgrx::heap_tuple_header_get_type_id(hdr),
         pgrx::heap_tuple_header_get_typmod(hdr),
     );
-    if (*tupdesc).natts as usize != N {
+    let natts = (*tupdesc).natts as usize;
+    if natts > N || natts < min {
         release_tupdesc(tupdesc);
         invalid(format!("model is not a {type_name}"));
     }
@@ -321,7 +344,8 @@ pub unsafe fn deform<const N: usize>(
     tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
     tuple.t_data = hdr;
     let mut values = [pg_sys::Datum::from(0usize); N];
-    let mut nulls = [false; N];
+    let mut nulls = [true; N];
+    // heap_deform_tuple writes natts entries (≤ N): the rest stay NULL
     pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
     release_tupdesc(tupdesc);
     (values, nulls)
