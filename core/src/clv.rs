@@ -346,65 +346,269 @@ pub(crate) fn inverse_information(
 
 // ------------------------------------------------------------------------------------ BG/NBD
 
-/// Log-likelihood of BG/NBD and its gradient in (r, alpha, a, b).
+/// Log-likelihood of BG/NBD and its gradient in (r, alpha, a, b) (see [`BgnbdData::ll`]).
 pub fn bgnbd_ll(theta: &[f64], data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
-    let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
-    let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
-    let (dg_r, dg_ab, dg_b) = (digamma(r), digamma(a + b), digamma(b));
-    let ln_alpha = alpha.ln();
-    let mut ll = 0.0;
-    let mut g = [0.0; 4];
-    // The special functions depend on x only; patterns come sorted by x, so they are computed
-    // once per distinct frequency.
-    let mut last_x = f64::NAN;
-    let (mut a1x, mut a2x, mut d_r1, mut d_a2, mut d_b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    let (mut ln_bx1, mut inv_bx1) = (0.0, 0.0);
-    let d_al1 = r / alpha;
-    let ln_a = a.ln();
-    for &([x, t_x, t], w) in data {
-        if x != last_x {
-            last_x = x;
-            a1x = ln_gamma(r + x) - lg_r + r * ln_alpha;
-            a2x = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
-            d_r1 = digamma(r + x) - dg_r + ln_alpha;
-            let dg_abx = digamma(a + b + x);
-            d_a2 = dg_ab - dg_abx;
-            d_b2 = dg_ab + digamma(b + x) - dg_b - dg_abx;
-            ln_bx1 = (b + x - 1.0).ln();
-            inv_bx1 = 1.0 / (b + x - 1.0);
-        }
-        let (a1, a2) = (a1x, a2x);
-        let ln_at = (alpha + t).ln();
-        let a3 = -(r + x) * ln_at;
-        let (d_r3, d_al3) = (-ln_at, -(r + x) / (alpha + t));
-        let (tail, w3, w4, d4) = if x > 0.0 {
-            let ln_atx = (alpha + t_x).ln();
-            let a4 = ln_a - ln_bx1 - (r + x) * ln_atx;
-            // tail = ln(e^a3 + e^a4) with one exp: weights are the logistic of a4 − a3
-            let d = a4 - a3;
-            let (tail, w4) = if d <= 0.0 {
-                let e = d.exp();
-                (a3 + e.ln_1p(), e / (1.0 + e))
-            } else {
-                let e = (-d).exp();
-                (a4 + e.ln_1p(), 1.0 / (1.0 + e))
-            };
-            (
-                tail,
-                1.0 - w4,
-                w4,
-                [-ln_atx, -(r + x) / (alpha + t_x), 1.0 / a, -inv_bx1],
-            )
-        } else {
-            (a3, 1.0, 0.0, [0.0; 4])
-        };
-        ll += w * (a1 + a2 + tail);
-        g[0] += w * (d_r1 + w3 * d_r3 + w4 * d4[0]);
-        g[1] += w * (d_al1 + w3 * d_al3 + w4 * d4[1]);
-        g[2] += w * (d_a2 + w4 * d4[2]);
-        g[3] += w * (d_b2 + w4 * d4[3]);
+    BgnbdData::new(data, &mut || {}).ll(theta, &mut || {})
+}
+
+/// `data` sorted by (x, t_x, T), borrowed when it arrives sorted (as the SQL aggregates pass
+/// it); `interrupt` is called before and after a sort.
+fn sorted_patterns<'a>(
+    data: &'a [([f64; 3], f64)],
+    interrupt: &mut dyn FnMut(),
+) -> std::borrow::Cow<'a, [([f64; 3], f64)]> {
+    let order = |a: &([f64; 3], f64), b: &([f64; 3], f64)| {
+        (a.0[0].total_cmp(&b.0[0]))
+            .then(a.0[1].total_cmp(&b.0[1]))
+            .then(a.0[2].total_cmp(&b.0[2]))
+    };
+    interrupt();
+    if data.is_sorted_by(|a, b| order(a, b).is_le()) {
+        return std::borrow::Cow::Borrowed(data);
     }
-    (ll, g)
+    let mut v = data.to_vec();
+    v.sort_by(order);
+    interrupt();
+    std::borrow::Cow::Owned(v)
+}
+
+/// The patterns of one frequency in [`BgnbdData`].
+struct BgnbdFreq {
+    x: f64,
+    /// the number of customers (sum of the weights)
+    weight: f64,
+    /// ranges of [`BgnbdData::rows`], of [`BgnbdData::tenure_ids`] and of
+    /// [`BgnbdData::recency_ids`]
+    rows: std::ops::Range<usize>,
+    tenures: std::ops::Range<usize>,
+    recencies: std::ops::Range<usize>,
+}
+
+/// The patterns of a BG/NBD fit arranged for the likelihood, once per fit: grouped by
+/// frequency, with the distinct tenures and recencies of each frequency listed, so that
+/// ln(α+T), 1/(α+T) and (α+T)^(r+x) are computed once per distinct T or (x, T) and likewise
+/// for t_x, not once per pattern (day-resolution data in weeks have a few hundred distinct T
+/// and t_x and a few dozen x for hundreds of thousands of patterns).
+struct BgnbdData {
+    tenures: Vec<f64>,
+    recencies: Vec<f64>,
+    freqs: Vec<BgnbdFreq>,
+    /// per frequency, its distinct tenures (indices into `tenures`) and recencies (into
+    /// `recencies`)
+    tenure_ids: Vec<u32>,
+    recency_ids: Vec<u32>,
+    /// per pattern: (index of T in its frequency's tenures, of t_x in its recencies, weight)
+    rows: Vec<(u32, u32, f64)>,
+}
+
+/// The largest |exponent| of the factors (α+T)^(r+x) and (α+t_x)^−(r+x) (scaled, see
+/// [`BgnbdData::ll`]) whose product gives the odds of a dropout at t_x: within it the product
+/// neither under- nor overflows; frequencies beyond it take the one-exponential-per-pattern
+/// path.
+const BGNBD_TABLE_EXP: f64 = 300.0;
+
+/// The distinct values of T (or t_x) while [`BgnbdData`] is arranged: their global index and
+/// their index in the current frequency's list.
+#[derive(Default)]
+struct BgnbdValues {
+    /// in the order of first appearance
+    values: Vec<f64>,
+    index: HashMap<u64, usize, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// per value, its index in the list of a frequency (valid when stamped with that
+    /// frequency)
+    local: Vec<(usize, u32)>,
+    /// the last value looked up and its index (sorted data repeat t_x in runs)
+    last: Option<(u64, usize)>,
+}
+
+impl BgnbdValues {
+    /// The index of `v` in the list of frequency `freq` (`ids[range]`), appended if new.
+    fn local(
+        &mut self,
+        v: f64,
+        freq: usize,
+        ids: &mut Vec<u32>,
+        range: &mut std::ops::Range<usize>,
+    ) -> u32 {
+        let bits = v.to_bits();
+        let id = match self.last {
+            Some((b, id)) if b == bits => id,
+            _ => {
+                let values = &mut self.values;
+                let id = *self.index.entry(bits).or_insert_with(|| {
+                    values.push(v);
+                    values.len() - 1
+                });
+                self.local.resize(values.len(), (usize::MAX, 0));
+                self.last = Some((bits, id));
+                id
+            }
+        };
+        let slot = &mut self.local[id];
+        if slot.0 != freq {
+            *slot = (freq, range.len() as u32);
+            ids.push(id as u32);
+            range.end += 1;
+        }
+        slot.1
+    }
+}
+
+impl BgnbdData {
+    /// `interrupt` is called between the steps and every [`CHUNK`] patterns (see
+    /// [`PnbdData::new`]).
+    fn new(data: &[([f64; 3], f64)], interrupt: &mut dyn FnMut()) -> Self {
+        let sorted = sorted_patterns(data, interrupt);
+        let (mut tenures, mut recencies) = (BgnbdValues::default(), BgnbdValues::default());
+        let mut freqs: Vec<BgnbdFreq> = Vec::new();
+        let (mut tenure_ids, mut recency_ids) = (Vec::new(), Vec::new());
+        let mut rows = Vec::with_capacity(sorted.len());
+        for (i, &([x, t_x, t], w)) in sorted.iter().enumerate() {
+            if i % CHUNK == CHUNK - 1 {
+                interrupt();
+            }
+            if freqs.last().is_none_or(|f| f.x.to_bits() != x.to_bits()) {
+                freqs.push(BgnbdFreq {
+                    x,
+                    weight: 0.0,
+                    rows: i..i,
+                    tenures: tenure_ids.len()..tenure_ids.len(),
+                    recencies: recency_ids.len()..recency_ids.len(),
+                });
+            }
+            let fi = freqs.len() - 1;
+            let f = &mut freqs[fi];
+            let ti = tenures.local(t, fi, &mut tenure_ids, &mut f.tenures);
+            let txi = recencies.local(t_x, fi, &mut recency_ids, &mut f.recencies);
+            f.weight += w;
+            f.rows.end = i + 1;
+            rows.push((ti, txi, w));
+        }
+        let (tenures, recencies) = (tenures.values, recencies.values);
+        BgnbdData {
+            tenures,
+            recencies,
+            freqs,
+            tenure_ids,
+            recency_ids,
+            rows,
+        }
+    }
+
+    /// The log-likelihood and its gradient in (r, α, a, b); `interrupt` is called before every
+    /// [`CHUNK`] patterns.
+    ///
+    /// A pattern's likelihood is A₁A₂ (α+T)^−(r+x) (1 + e), where e = a/(b+x−1) ·
+    /// ((α+T)/(α+t_x))^(r+x) is the odds of a dropout at t_x against being alive at T (e = 0
+    /// when x = 0): its logarithm is ln A₁A₂ − (r+x) ln(α+T) + ln(1+e), and its gradient that
+    /// of the first two terms plus e/(1+e) times that of ln e. Within a frequency, e is the
+    /// product of a factor per T and one per t_x, both scaled by a power of α+c (ln(α+c) the
+    /// middle of the range of ln(α+T) and ln(α+t_x)) to stay within e^±[`BGNBD_TABLE_EXP`];
+    /// this leaves one logarithm and one division per pattern, and the sums over the patterns
+    /// of a frequency are combined with its constants once.
+    fn ll(&self, theta: &[f64], interrupt: &mut dyn FnMut()) -> (f64, [f64; 4]) {
+        let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
+        let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
+        let (dg_r, dg_ab, dg_b) = (digamma(r), digamma(a + b), digamma(b));
+        let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
+        let d_al1 = r / alpha;
+        // ln(α+v) and 1/(α+v) per distinct tenure and recency
+        let at = |v: &f64| ((alpha + v).ln(), 1.0 / (alpha + v));
+        let l_t: Vec<(f64, f64)> = self.tenures.iter().map(at).collect();
+        let l_tx: Vec<(f64, f64)> = self.recencies.iter().map(at).collect();
+        let (lo, hi) = l_t
+            .iter()
+            .chain(&l_tx)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v.0), hi.max(v.0))
+            });
+        let (centre, half) = (0.5 * (lo + hi), 0.5 * (hi - lo));
+        // the current frequency's (factor, ln(α+v), 1/(α+v)) per distinct tenure and recency
+        let mut ft: Vec<[f64; 3]> = Vec::new();
+        let mut ftx: Vec<[f64; 3]> = Vec::new();
+        let mut ll = 0.0;
+        let mut g = [0.0; 4];
+        let mut done = 0usize;
+        for f in &self.freqs {
+            let x = f.x;
+            let rx = r + x;
+            let a1 = ln_gamma(rx) - lg_r + r * ln_alpha;
+            let a2 = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
+            let d_r1 = digamma(rx) - dg_r + ln_alpha;
+            let dg_abx = digamma(a + b + x);
+            let d_a2 = dg_ab - dg_abx;
+            let d_b2 = dg_ab + digamma(b + x) - dg_b - dg_abx;
+            // ln e = k + (r+x)(ln(α+T) − ln(α+t_x)) when x > 0
+            let (ln_bx1, inv_bx1) = ((b + x - 1.0).ln(), 1.0 / (b + x - 1.0));
+            let k = ln_a - ln_bx1;
+            let table = x > 0.0 && k.abs() + rx * half <= BGNBD_TABLE_EXP;
+            ft.clear();
+            ft.extend(self.tenure_ids[f.tenures.clone()].iter().map(|&i| {
+                let (l, inv) = l_t[i as usize];
+                let e = if table {
+                    (k + rx * (l - centre)).exp()
+                } else {
+                    0.0
+                };
+                [e, l, inv]
+            }));
+            ftx.clear();
+            ftx.extend(self.recency_ids[f.recencies.clone()].iter().map(|&i| {
+                let (l, inv) = l_tx[i as usize];
+                let e = if table {
+                    (rx * (centre - l)).exp()
+                } else {
+                    0.0
+                };
+                [e, l, inv]
+            }));
+            // Σ w ln(1+e), Σ w ln(α+T), Σ w/(α+T), Σ w e/(1+e), and the latter times
+            // ln(α+T) − ln(α+t_x) and 1/(α+t_x) − 1/(α+T)
+            let mut s = [0.0; 6];
+            for &(ti, txi, w) in &self.rows[f.rows.clone()] {
+                if done.is_multiple_of(CHUNK) {
+                    interrupt();
+                }
+                done += 1;
+                let [pt, lt, it] = ft[ti as usize];
+                s[1] += w * lt;
+                s[2] += w * it;
+                if x > 0.0 {
+                    let [ptx, ltx, itx] = ftx[txi as usize];
+                    let (l1, w4) = if table {
+                        let e = pt * ptx;
+                        let s1 = 1.0 + e;
+                        (s1.ln(), e / s1)
+                    } else {
+                        // ln(1+e) and e/(1+e) with one exponential that cannot overflow
+                        let d = k + rx * (lt - ltx);
+                        if d <= 0.0 {
+                            let e = d.exp();
+                            (e.ln_1p(), e / (1.0 + e))
+                        } else {
+                            let e = (-d).exp();
+                            (d + e.ln_1p(), 1.0 / (1.0 + e))
+                        }
+                    };
+                    s[0] += w * l1;
+                    s[3] += w * w4;
+                    s[4] += w * w4 * (lt - ltx);
+                    s[5] += w * w4 * (itx - it);
+                }
+            }
+            let wx = f.weight;
+            ll += wx * (a1 + a2) - rx * s[1] + s[0];
+            g[0] += wx * d_r1 - s[1] + s[4];
+            g[1] += wx * d_al1 - rx * (s[2] + s[5]);
+            g[2] += wx * d_a2;
+            g[3] += wx * d_b2;
+            if x > 0.0 {
+                g[2] += s[3] / a;
+                g[3] -= inv_bx1 * s[3];
+            }
+        }
+        (ll, g)
+    }
 }
 
 /// Maximum-likelihood fit of a model with `k` positive parameters: minimises the mean negative
@@ -527,8 +731,26 @@ pub fn bgnbd_fit(
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
     let n = purchase_data("bgnbd_fit", data)?;
+    let plan = BgnbdData::new(data, interrupt);
     let interrupt = std::cell::RefCell::new(interrupt);
-    let ll = |th: &[f64]| chunked_ll(th, data, &interrupt, bgnbd_ll, CHUNK);
+    // the last evaluation (parameters, value, gradient): the fit evaluates the optimiser's
+    // final point again
+    type Evaluation = (Vec<f64>, f64, [f64; 4]);
+    let last: std::cell::RefCell<Option<Evaluation>> = Default::default();
+    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
+        if let Some((at, l, g)) = &*last.borrow() {
+            if at
+                .iter()
+                .map(|v| v.to_bits())
+                .eq(th.iter().map(|v| v.to_bits()))
+            {
+                return (*l, g.to_vec());
+            }
+        }
+        let (l, g) = plan.ll(th, &mut || (interrupt.borrow_mut())());
+        *last.borrow_mut() = Some((th.to_vec(), l, g));
+        (l, g.to_vec())
+    };
     fit_model("bgnbd_fit", 4, n, &ll, penalizer, &mut || {
         (interrupt.borrow_mut())()
     })
@@ -1835,7 +2057,7 @@ mod tests {
     }
 
     /// xorshift64* with Marsaglia-Tsang gamma sampling (test-only).
-    struct Rng(u64);
+    pub(super) struct Rng(pub(super) u64);
     impl Rng {
         fn next(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
@@ -1843,14 +2065,14 @@ mod tests {
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545F4914F6CDD1D)
         }
-        fn uniform(&mut self) -> f64 {
+        pub(super) fn uniform(&mut self) -> f64 {
             ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         }
         fn normal(&mut self) -> f64 {
             (-2.0 * self.uniform().ln()).sqrt()
                 * (2.0 * std::f64::consts::PI * self.uniform()).cos()
         }
-        fn gamma(&mut self, shape: f64) -> f64 {
+        pub(super) fn gamma(&mut self, shape: f64) -> f64 {
             if shape < 1.0 {
                 return self.gamma(shape + 1.0) * self.uniform().powf(1.0 / shape);
             }
@@ -2401,5 +2623,271 @@ mod paretonbd_robust_tests {
                 tp / tb
             );
         }
+    }
+
+    /// The arranged likelihood ([`BgnbdData`]: terms per distinct T, t_x, (x, T), (x, t_x))
+    /// equals the pattern-by-pattern one in value and gradient, with x = 0, t_x = 0 < T,
+    /// t_x = T (also T = 0), repeated tenures, data in any order, and frequencies both within
+    /// and beyond the range of the factored odds ([`BGNBD_TABLE_EXP`]: x above 73 with
+    /// alpha 0.01, above 97 with r = 120, above 116 with (3, 0.2, 5, 0.3)).
+    #[test]
+    fn bgnbd_arranged_likelihood_matches_pattern_by_pattern() {
+        let mut rng = super::tests::Rng(0xD1B54A32D192ED03);
+        let mut p = Patterns::<3>::default();
+        for i in 0..4000u64 {
+            // 60 distinct tenures in days, in weeks
+            let t = (140.0 + (rng.uniform() * 60.0).floor()) / 7.0;
+            let x = match i % 6 {
+                0 => 0.0,
+                1 => (rng.uniform() * 150.0).floor(),
+                _ => (rng.uniform() * 12.0).floor(),
+            };
+            let t_x = match (x == 0.0, i % 7) {
+                (true, _) | (false, 0) => 0.0,
+                (false, 1) => t,
+                _ => (rng.uniform() * t * 7.0).floor() / 7.0,
+            };
+            p.add([x, t_x, t], 1.0 + (rng.uniform() * 3.0).floor());
+        }
+        p.add([3.0, 0.0, 0.0], 2.0);
+        let sorted = p.sorted();
+        assert!(sorted.len() > 3000);
+        let mut shuffled = sorted.clone();
+        for i in (1..shuffled.len()).rev() {
+            let j = (rng.uniform() * (i + 1) as f64) as usize;
+            shuffled.swap(i, j);
+        }
+        for theta in [
+            [0.243, 4.414, 0.793, 2.426],
+            [1.0, 1.0, 1.0, 1.0],
+            [0.5, 0.01, 0.8, 2.5],
+            [3.0, 0.2, 5.0, 0.3],
+            [0.05, 50.0, 0.01, 20.0],
+            [120.0, 2.0, 1.5, 0.7],
+        ] {
+            let (l, g) = bgnbd_ll_reference(&theta, &sorted);
+            // relative to the sums of the patterns' absolute contributions: the gradient in
+            // alpha at (3, 0.2, 5, 0.3) is 14.06, a sum of terms of both signs of 2.4e5 in all
+            let mut scale = (0.0, [0.0; 4]);
+            for pattern in &sorted {
+                let (l, g) = bgnbd_ll_reference(&theta, std::slice::from_ref(pattern));
+                scale.0 += l.abs();
+                for (s, g) in scale.1.iter_mut().zip(g) {
+                    *s += g.abs();
+                }
+            }
+            for data in [&sorted, &shuffled] {
+                let (l2, g2) = bgnbd_ll(&theta, data);
+                assert!((l2 - l).abs() <= 1e-12 * scale.0, "{theta:?}: {l2} vs {l}");
+                for i in 0..4 {
+                    assert!(
+                        (g2[i] - g[i]).abs() <= 1e-12 * scale.1[i],
+                        "{theta:?}: gradient {i}: {} vs {}",
+                        g2[i],
+                        g[i]
+                    );
+                }
+            }
+        }
+    }
+
+    /// Query cancel: `interrupt` is called before every [`CHUNK`] patterns of every evaluation.
+    #[test]
+    fn bgnbd_fit_checks_cancel_every_chunk() {
+        let data: Vec<([f64; 3], f64)> = (0..20_000u64)
+            .map(|g| {
+                let x = (g % 40) as f64;
+                let t = (140 + g % 421) as f64 / 7.0;
+                let t_x = if x == 0.0 {
+                    0.0
+                } else {
+                    (g * 7919 % (140 + g % 421)) as f64 / 7.0
+                };
+                ([x, t_x, t], 1.0)
+            })
+            .collect();
+        let mut calls = 0u64;
+        let fit = bgnbd_fit(&data, 0.0, &mut || calls += 1).unwrap();
+        let chunks = data.len().div_ceil(CHUNK) as u64;
+        assert!(chunks >= 5, "the test needs several chunks");
+        // at least one evaluation per iteration, and the standard errors' eight
+        assert!(
+            calls >= chunks * (u64::from(fit.iterations) + 8),
+            "{calls} checks for {} patterns and {} iterations",
+            data.len(),
+            fit.iterations
+        );
+    }
+
+    /// About 425,000 distinct patterns: a million customers simulated from BG/NBD (r 0.5,
+    /// alpha 5, a 0.8, b 2.5 per week) at day resolution, tenure uniform in 140..=560 days
+    /// (as `bench/simulate_bgnbd.py 1000000 SEED 140 560`, with the tests module's generator).
+    fn bgnbd_large_patterns() -> Vec<([f64; 3], f64)> {
+        let (r, alpha, a, b) = (0.5, 5.0, 0.8, 2.5);
+        let mut rng = super::tests::Rng(0x2545F4914F6CDD1D);
+        let mut p = Patterns::<3>::default();
+        for _ in 0..1_000_000 {
+            let days = 140 + (rng.uniform() * 421.0) as u64;
+            let t = days as f64 / 7.0;
+            let lambda = rng.gamma(r) / alpha;
+            let (ga, gb) = (rng.gamma(a), rng.gamma(b));
+            let drop = ga / (ga + gb);
+            let (mut now, mut x, mut last) = (0.0, 0.0, 0.0f64);
+            loop {
+                now += -rng.uniform().ln() / lambda;
+                if now > t {
+                    break;
+                }
+                x += 1.0;
+                last = now;
+                if rng.uniform() < drop {
+                    break;
+                }
+            }
+            p.add([x, (last * 7.0).floor() / 7.0, t], 1.0);
+        }
+        p.sorted()
+    }
+
+    /// Wall times of the BG/NBD fit and of one likelihood evaluation on the large simulated
+    /// data, best of 3, by [`BgnbdData`] and pattern by pattern as before it (the reference
+    /// through [`chunked_ll`] and [`fit_model`], which was `bgnbd_fit`); run with
+    /// `cargo test --release bgnbd_timing_large -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn bgnbd_timing_large() {
+        let t0 = std::time::Instant::now();
+        let data = bgnbd_large_patterns();
+        let n: f64 = data.iter().map(|d| d.1).sum();
+        println!(
+            "{} distinct patterns of {n} customers, simulated in {:.2} s",
+            data.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        let mut arrangement_calls = 0u64;
+        let (tp, plan) = best_time(3, || {
+            arrangement_calls = 0;
+            BgnbdData::new(&data, &mut || arrangement_calls += 1)
+        });
+        println!(
+            "arrangement {:.2} ms: {} frequencies, {} tenures, {} recencies, {} (x, T) and {} (x, t_x)",
+            tp * 1e3,
+            plan.freqs.len(),
+            plan.tenures.len(),
+            plan.recencies.len(),
+            plan.tenure_ids.len(),
+            plan.recency_ids.len()
+        );
+        let evals = std::cell::Cell::new(0u64);
+        let (fit_before, before) = best_time(3, || {
+            evals.set(0);
+            let mut nothing = || {};
+            let interrupt = std::cell::RefCell::new(&mut nothing as &mut dyn FnMut());
+            let ll = |th: &[f64]| {
+                evals.set(evals.get() + 1);
+                chunked_ll(th, &data, &interrupt, bgnbd_ll_reference, CHUNK)
+            };
+            fit_model("bgnbd_fit", 4, n, &ll, 0.0, &mut || {}).unwrap()
+        });
+        let evals_before = evals.get();
+        let mut calls = 0u64;
+        let (fit_after, fit) = best_time(3, || {
+            calls = 0;
+            bgnbd_fit(&data, 0.0, &mut || calls += 1).unwrap()
+        });
+        // interrupt: during the arrangement, once per BFGS iteration (fewer than the chunks of
+        // an evaluation) and once per chunk of every evaluation
+        let chunks = data.len().div_ceil(CHUNK) as u64;
+        let evals_after = (calls - arrangement_calls) / chunks;
+        for (name, t, e, f) in [
+            ("before", fit_before, evals_before, &before),
+            ("after", fit_after, evals_after, &fit),
+        ] {
+            println!(
+                "fit {name}: {:.1} ms, {} iterations, {e} likelihood evaluations, converged {}, params {:?}, LL {}, se {:?}",
+                t * 1e3,
+                f.iterations,
+                f.converged,
+                f.params,
+                f.log_likelihood,
+                f.std_errors
+            );
+        }
+        let theta = fit.params.clone();
+        let (after, (l, _)) = best_time(3, || plan.ll(&theta, &mut || {}));
+        let (before, (lr, _)) = best_time(3, || {
+            let mut nothing = || {};
+            let interrupt = std::cell::RefCell::new(&mut nothing as &mut dyn FnMut());
+            chunked_ll(&theta, &data, &interrupt, bgnbd_ll_reference, CHUNK)
+        });
+        println!(
+            "one evaluation: before {:.2} ms (LL {lr}), after {:.2} ms (LL {l}); speed-up fit {:.2}x, evaluation {:.2}x",
+            before * 1e3,
+            after * 1e3,
+            fit_before / fit_after,
+            before / after
+        );
+    }
+
+    /// The straightforward BG/NBD log-likelihood and gradient, pattern by pattern (the
+    /// implementation before [`BgnbdData`]), as the reference of the arranged one.
+    fn bgnbd_ll_reference(theta: &[f64], data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
+        let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
+        let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
+        let (dg_r, dg_ab, dg_b) = (digamma(r), digamma(a + b), digamma(b));
+        let ln_alpha = alpha.ln();
+        let mut ll = 0.0;
+        let mut g = [0.0; 4];
+        // The special functions depend on x only; patterns come sorted by x, so they are computed
+        // once per distinct frequency.
+        let mut last_x = f64::NAN;
+        let (mut a1x, mut a2x, mut d_r1, mut d_a2, mut d_b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut ln_bx1, mut inv_bx1) = (0.0, 0.0);
+        let d_al1 = r / alpha;
+        let ln_a = a.ln();
+        for &([x, t_x, t], w) in data {
+            if x != last_x {
+                last_x = x;
+                a1x = ln_gamma(r + x) - lg_r + r * ln_alpha;
+                a2x = lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x);
+                d_r1 = digamma(r + x) - dg_r + ln_alpha;
+                let dg_abx = digamma(a + b + x);
+                d_a2 = dg_ab - dg_abx;
+                d_b2 = dg_ab + digamma(b + x) - dg_b - dg_abx;
+                ln_bx1 = (b + x - 1.0).ln();
+                inv_bx1 = 1.0 / (b + x - 1.0);
+            }
+            let (a1, a2) = (a1x, a2x);
+            let ln_at = (alpha + t).ln();
+            let a3 = -(r + x) * ln_at;
+            let (d_r3, d_al3) = (-ln_at, -(r + x) / (alpha + t));
+            let (tail, w3, w4, d4) = if x > 0.0 {
+                let ln_atx = (alpha + t_x).ln();
+                let a4 = ln_a - ln_bx1 - (r + x) * ln_atx;
+                // tail = ln(e^a3 + e^a4) with one exp: weights are the logistic of a4 − a3
+                let d = a4 - a3;
+                let (tail, w4) = if d <= 0.0 {
+                    let e = d.exp();
+                    (a3 + e.ln_1p(), e / (1.0 + e))
+                } else {
+                    let e = (-d).exp();
+                    (a4 + e.ln_1p(), 1.0 / (1.0 + e))
+                };
+                (
+                    tail,
+                    1.0 - w4,
+                    w4,
+                    [-ln_atx, -(r + x) / (alpha + t_x), 1.0 / a, -inv_bx1],
+                )
+            } else {
+                (a3, 1.0, 0.0, [0.0; 4])
+            };
+            ll += w * (a1 + a2 + tail);
+            g[0] += w * (d_r1 + w3 * d_r3 + w4 * d4[0]);
+            g[1] += w * (d_al1 + w3 * d_al3 + w4 * d4[1]);
+            g[2] += w * (d_a2 + w4 * d4[2]);
+            g[3] += w * (d_b2 + w4 * d4[3]);
+        }
+        (ll, g)
     }
 }
