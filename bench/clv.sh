@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Benchmark: fitting BG/NBD + Gamma-Gamma inside PostgreSQL versus the Python package lifetimes
-# fitting the same summaries, on CDNOW (2,357 customers) and on simulated customers (default
-# 1,000,000, day resolution, in weeks); and the throughput of scoring CLV in SQL.
-# Installs lifetimes from PyPI (for the comparison only). Not a test: it asserts nothing.
+# Benchmark: fitting BG/NBD (and Gamma-Gamma, Pareto/NBD) inside PostgreSQL versus the Python
+# package lifetimes fitting the same summaries, on CDNOW (2,357 customers) and on simulated
+# customers (default 1,000,000, day resolution, in weeks, tenure 20 to 80 weeks: about 424,000
+# distinct (frequency, recency, tenure) patterns); the stages of a fit (reading rows, sorting the
+# patterns, each iteration: from the fit's DEBUG1 message); Pareto/NBD against BG/NBD on the same
+# data, including the unusual data of issue 18; and the throughput of scoring CLV in SQL.
+# Installs lifetimes from PyPI into a venv outside the repository
+# (/var/cache/customer_tiers/bench-venv, shared with bench/kmeans.sh), for the comparison only.
+# Not a test: it asserts nothing.
 # Usage: bench/clv.sh [customers] [repetitions]
 CUSTOMERS=${1:-1000000}
 REPS=${2:-3}
 . "$(dirname "$0")/lib.sh"
-python3 -c "import lifetimes" 2>/dev/null || pip install -q lifetimes >/dev/null 2>&1
+VENV=/var/cache/customer_tiers/bench-venv
+if ! "$VENV/bin/python" -c "import lifetimes, numpy" 2>/dev/null; then
+    python3 -m venv "$VENV" && "$VENV/bin/pip" install -q lifetimes >/dev/null
+fi
+PY=$VENV/bin/python
 
 WORK=$DIR/clv; mkdir -p "$WORK"; chmod 755 "$WORK"
-python3 bench/simulate_bgnbd.py "$CUSTOMERS" 7 > "$WORK/sim.csv"
+"$PY" bench/simulate_bgnbd.py "$CUSTOMERS" 7 140 560 > "$WORK/sim.csv"
 q -f tests/sql/load_cdnow.sql >/dev/null
 q <<SQL
 CREATE TABLE cdnow_cal AS
@@ -21,29 +30,49 @@ CREATE TABLE sim (x float8, t_x float8, t float8, m float8);
 \copy sim FROM '$WORK/sim.csv' WITH (FORMAT csv)
 VACUUM FREEZE ANALYZE sim;
 \copy cdnow_cal TO '$WORK/cdnow.csv' WITH (FORMAT csv)
+-- issue 18: 1000 customers on which Pareto/NBD's likelihood drifts to huge s and beta
+CREATE TABLE unusual AS
+SELECT (g % 31)::float8 AS x, CASE WHEN g % 31 = 0 THEN 0 ELSE (g * 7919 % 600) END::float8 AS t_x,
+       700::float8 AS t, 0::float8 AS m
+FROM generate_series(1, 1000) g;
 SQL
 
-FIT="SELECT tiers.bgnbd_fit(x, t_x, t), tiers.gamma_gamma_fit(x, m) FROM"
-run fit_cdnow "$FIT cdnow_cal"
-run fit_sim "$FIT sim"
+for d in cdnow_cal sim unusual; do
+    run "bg_$d" "SELECT tiers.bgnbd_fit(x, t_x, t) FROM $d"
+    run "pnbd_$d" "SELECT tiers.paretonbd_fit(x, t_x, t) FROM $d"
+done
+run gg_sim "SELECT tiers.gamma_gamma_fit(x, m) FROM sim"
+run read_sim "SELECT count(x + t_x + t) FROM sim"
 q -c "CREATE TABLE models AS SELECT tiers.bgnbd_fit(x, t_x, t) bg, tiers.gamma_gamma_fit(x, m) gg FROM sim"
 run score_sim "SELECT sum(tiers.expected_purchases(bg, 52, x, t_x, t) * tiers.expected_spend(gg, x, m)) FROM sim, models"
 OURS=$(q -c "SELECT format('r %s alpha %s a %s b %s | p %s q %s v %s', round((bg).r::numeric, 4), round((bg).alpha::numeric, 4), round((bg).a::numeric, 4), round((bg).b::numeric, 4), round((gg).p::numeric, 4), round((gg).q::numeric, 4), round((gg).v::numeric, 4)) FROM models")
 PATTERNS=$(q -c "SELECT count(*) FROM (SELECT DISTINCT x, t_x, t FROM sim) d")
+# the stages of one BG/NBD fit on the simulated data (DEBUG1 message of the final function)
+STAGES=$(q -c "SET client_min_messages = debug1" -c "SELECT (tiers.bgnbd_fit(x, t_x, t)).r FROM sim" 2>&1 >/dev/null | grep -o 'customer_tiers fit: .*')
 
-lt() { python3 bench/lifetimes_fit.py "$1"; }
+lt() { "$PY" bench/lifetimes_fit.py "$1"; }
 LT_CDNOW=$(lt "$WORK/cdnow.csv")
 LT_SIM=$(lt "$WORK/sim.csv")
-secs() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(round((d['bgnbd_s']+d['gg_s'])*1000, 1))" "$1"; }
+ms() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(round(d[sys.argv[2]]*1000, 1))" "$1" "$2"; }
 params() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); b=d['bgnbd']; g=d['gg']; print('r %.4f alpha %.4f a %.4f b %.4f | p %.4f q %.4f v %.4f' % (b['r'], b['alpha'], b['a'], b['b'], g['p'], g['q'], g['v']))" "$1"; }
 
 echo
 echo "$(machine); CDNOW sample 2357 customers; simulated $CUSTOMERS customers ($PATTERNS distinct patterns; truth r 0.5 alpha 5 a 0.8 b 2.5 | p 6 q 4 v 15); median of $REPS runs (lifetimes: one run)."
 echo
-echo "| fit BG/NBD + Gamma-Gamma | lifetimes ms | customer_tiers ms | speed-up |"
+echo "| fit | lifetimes ms | customer_tiers ms | speed-up |"
 echo "| --- | ---: | ---: | ---: |"
-echo "| CDNOW sample | $(secs "$LT_CDNOW") | ${MS[fit_cdnow]} | $(ratio $(secs "$LT_CDNOW") ${MS[fit_cdnow]})x |"
-echo "| simulated $CUSTOMERS | $(secs "$LT_SIM") | ${MS[fit_sim]} | $(ratio $(secs "$LT_SIM") ${MS[fit_sim]})x |"
+echo "| BG/NBD, CDNOW sample | $(ms "$LT_CDNOW" bgnbd_s) | ${MS[bg_cdnow_cal]} | $(ratio $(ms "$LT_CDNOW" bgnbd_s) ${MS[bg_cdnow_cal]})x |"
+echo "| BG/NBD, simulated $CUSTOMERS | $(ms "$LT_SIM" bgnbd_s) | ${MS[bg_sim]} | $(ratio $(ms "$LT_SIM" bgnbd_s) ${MS[bg_sim]})x |"
+echo "| Gamma-Gamma, simulated $CUSTOMERS | $(ms "$LT_SIM" gg_s) | ${MS[gg_sim]} | $(ratio $(ms "$LT_SIM" gg_s) ${MS[gg_sim]})x |"
+echo
+echo "Stages of one BG/NBD fit on the simulated data: reading the $CUSTOMERS rows into distinct patterns is the rest of the ${MS[bg_sim]} ms after: $STAGES (a plain count over the same rows: ${MS[read_sim]} ms)."
 echo
 echo "Parameters on the simulated data: customer_tiers $OURS; lifetimes $(params "$LT_SIM")."
+echo
+echo "| Pareto/NBD against BG/NBD on the same data | BG/NBD ms | Pareto/NBD ms | ratio |"
+echo "| --- | ---: | ---: | ---: |"
+for d in cdnow_cal sim unusual; do
+    echo "| $d | ${MS[bg_$d]} | ${MS[pnbd_$d]} | $(ratio ${MS[pnbd_$d]} ${MS[bg_$d]})x |"
+done
+echo
 echo "Scoring expected 52-week purchases x expected spend for $CUSTOMERS customers in SQL: ${MS[score_sim]} ms ($(python3 -c "print(round($CUSTOMERS / ${MS[score_sim]} * 1000))") customers/s)."
