@@ -2,9 +2,7 @@
 \set VERBOSITY terse
 SET extra_float_digits = 0;
 SET DateStyle = 'ISO, YMD';
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 
 CREATE TABLE orders (customer int, ordered_at date, amount numeric);
 INSERT INTO orders VALUES

@@ -3,9 +3,7 @@
 -- statistics, the curve, NULL / zero / negative values, parallel plans and errors.
 \set VERBOSITY terse
 SET extra_float_digits = 0;
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 \set ECHO none
 \set QUIET on
 \i tests/sql/load_cdnow.sql

@@ -4,9 +4,7 @@
 -- of the Python package lifetimes 0.11.3 (an independent implementation).
 \set VERBOSITY terse
 SET extra_float_digits = 0;
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 \set ECHO none
 \set QUIET on
 \i tests/sql/load_cdnow.sql

@@ -1,9 +1,7 @@
 -- Tier schemes and tier_of: hysteresis boundaries, soft landing over several evaluations,
 -- floors, unknown tiers, NULLs, validation errors, and cache invalidation between statements.
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 
 SELECT tiers.define_tier_scheme('loyalty', '[
   {"tier": "Bronze",   "entry": 0},

@@ -2,9 +2,7 @@
 -- movements checked by hand, hostile identifiers, errors.
 \set VERBOSITY terse
 SET DateStyle = 'ISO, YMD';
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 
 SELECT tiers.define_tier_scheme('club', '[
   {"tier": "Basic", "entry": 0},

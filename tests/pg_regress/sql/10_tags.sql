@@ -2,9 +2,7 @@
 -- (no injection, no unsafe functions), and agreement with plain SQL on CDNOW.
 \set VERBOSITY terse
 SET DateStyle = 'ISO, YMD';
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 
 SELECT tag, label_zh, expression, params, position FROM tiers.effective_tag_rules ORDER BY position;
 SELECT count(*) AS columns, count(*) FILTER (WHERE kind = 'text') AS text_columns FROM tiers.tag_columns();

@@ -2,9 +2,7 @@
 -- per tag to filter on, exact money columns for numeric amounts, and alter_tier_view, which keeps
 -- grants, comment, refresh records and history. Checked against independent SQL on CDNOW.
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 \set ECHO none
 \set QUIET on
 \i tests/sql/load_cdnow.sql

@@ -2,11 +2,7 @@
 -- scipy 1.17 / statsmodels 0.15 figures (the Python calls are next to each literal) and against
 -- plain SQL; parallel plans give the serial answers.
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
-CREATE FUNCTION pg_temp.near(a float8, b float8, tol float8 DEFAULT 1e-9) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) <= tol * greatest(1, abs(b)) $$;
+\i tests/sql/helpers.sql
 
 -- a continuous outcome: g = 1..200, A = even g, B = odd g,
 -- y = (g*37 % 101)/10 + 0.3 (B) + 2 (g % 5 = 0)

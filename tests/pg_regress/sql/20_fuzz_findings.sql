@@ -1,9 +1,7 @@
 -- Inputs found by fuzzing (issue 17), each an ERROR with the right SQLSTATE naming the argument
 -- and the value as given.
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i tests/sql/helpers.sql
 -- a score far outside the rule set: reported as given, not clamped to 255
 SELECT pg_temp.err($$SELECT tiers.rfm_segment(10001, 1, 1)$$);
 SELECT pg_temp.err($$SELECT tiers.rfm_segment(3, -7, 1)$$);

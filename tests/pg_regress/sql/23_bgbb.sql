@@ -3,11 +3,7 @@
 -- package lifetimes, datasets/donations.csv), and lifetimes 0.11.3's BetaGeoBetaBinomFitter
 -- predictions at the paper's parameters (the Python is next to the literals).
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
-CREATE FUNCTION pg_temp.near(a float8, b float8, tol float8 DEFAULT 1e-9) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) <= tol * greatest(1, abs(b)) $$;
+\i tests/sql/helpers.sql
 CREATE TEMP TABLE donations (frequency float8, recency float8, periods float8, weights float8);
 INSERT INTO donations VALUES
  (0,0,6,3464), (1,1,6,1091), (1,2,6,277), (1,3,6,129), (1,4,6,78), (1,5,6,119), (1,6,6,129),

@@ -3,11 +3,7 @@
 -- against the same figures written in plain SQL (buckets, MAE, RMSE, bias, correlation, Brier
 -- score, and the ROC AUC as a Mann-Whitney statistic with midranks).
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
-CREATE FUNCTION pg_temp.near(a float8, b float8, tol float8 DEFAULT 1e-9) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) <= tol * greatest(1, abs(b)) $$;
+\i tests/sql/helpers.sql
 \set ECHO none
 \set QUIET on
 \i tests/sql/load_cdnow.sql

@@ -5,11 +5,7 @@
 -- (the figures below are lifetimes' output, stored), then the BG/NBD fit of the calibration and
 -- lifetimes' calibration/holdout plot (mean holdout purchases and predictions per frequency).
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
-CREATE FUNCTION pg_temp.near(a float8, b float8, tol float8 DEFAULT 1e-9) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) <= tol * greatest(1, abs(b)) $$;
+\i tests/sql/helpers.sql
 \set ECHO none
 \set QUIET on
 \i tests/sql/load_cdnow.sql

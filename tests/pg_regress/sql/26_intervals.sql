@@ -6,11 +6,7 @@
 -- Hessian transformed), and the same log-scale delta method computed in numpy from lifetimes'
 -- own prediction functions (figures stored below).
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
-CREATE FUNCTION pg_temp.near(a float8, b float8, tol float8 DEFAULT 1e-9) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(a - b) <= tol * greatest(1e-300, abs(b)) $$;
+\i tests/sql/helpers.sql
 CREATE FUNCTION pg_temp.near_matrix(a float8[], b float8[], tol float8) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
     SELECT array_dims(a) = array_dims(b)
@@ -42,10 +38,10 @@ SELECT pg_temp.near_matrix((bg).covariance,
          '{{1.4162317274888707, -0.23196189378774132, -4.802947355740096},
            {-0.2319618937877413, 0.0841771969111931, 0.9919709130182011},
            {-4.802947355740095, 0.9919709130182008, 17.30079804755259}}', 1e-5) AS gamma_gamma_lifetimes,
-       pg_temp.near(sqrt((bg).covariance[1][1]), (bg).se_r, 1e-12) AND pg_temp.near(sqrt((bg).covariance[4][4]), (bg).se_b, 1e-12)
-       AND pg_temp.near(sqrt((gg).covariance[3][3]), (gg).se_v, 1e-12)
-       AND pg_temp.near(sqrt((pn).covariance[2][2]), (pn).se_alpha, 1e-12)
-       AND pg_temp.near(sqrt((mbg).covariance[3][3]), (mbg).se_a, 1e-12) AS diagonal_is_se_squared,
+       pg_temp.rel_near(sqrt((bg).covariance[1][1]), (bg).se_r, 1e-12) AND pg_temp.rel_near(sqrt((bg).covariance[4][4]), (bg).se_b, 1e-12)
+       AND pg_temp.rel_near(sqrt((gg).covariance[3][3]), (gg).se_v, 1e-12)
+       AND pg_temp.rel_near(sqrt((pn).covariance[2][2]), (pn).se_alpha, 1e-12)
+       AND pg_temp.rel_near(sqrt((mbg).covariance[3][3]), (mbg).se_a, 1e-12) AS diagonal_is_se_squared,
        (SELECT bool_and((pn).covariance[i][j] = (pn).covariance[j][i]) FROM generate_series(1, 4) i, generate_series(1, 4) j) AS symmetric
 FROM m;
 
@@ -56,8 +52,8 @@ FROM m;
 --   customer 100: 0.6268530191592131 [0.5839694877325277, 0.6728856830427399] se 0.027005996238325607
 SELECT c.customer_id, round((i).estimate::numeric, 6) AS estimate, round((i).low::numeric, 6) AS low,
        round((i).high::numeric, 6) AS high, (i).level,
-       pg_temp.near((i).estimate, l.e, 1e-6) AND pg_temp.near((i).low, l.lo, 1e-6) AND pg_temp.near((i).high, l.hi, 1e-6)
-       AND pg_temp.near((i).se, l.se, 1e-5) AS lifetimes,
+       pg_temp.rel_near((i).estimate, l.e, 1e-6) AND pg_temp.rel_near((i).low, l.lo, 1e-6) AND pg_temp.rel_near((i).high, l.hi, 1e-6)
+       AND pg_temp.rel_near((i).se, l.se, 1e-5) AS lifetimes,
        (i).estimate = tiers.expected_purchases(bg, 39, frequency, recency, tenure) AS same_estimate
 FROM cal c CROSS JOIN m
 CROSS JOIN LATERAL tiers.expected_purchases_interval(bg, 39, frequency, recency, tenure) i
@@ -72,8 +68,8 @@ ORDER BY 1;
 -- lifetimes' expected purchases and Gamma-Gamma spend, discounted in numpy
 SELECT c.customer_id, round((i).estimate::numeric, 4) AS estimate, round((i).low::numeric, 4) AS low,
        round((i).high::numeric, 4) AS high,
-       pg_temp.near((i).estimate, l.e, 1e-6) AND pg_temp.near((i).low, l.lo, 1e-6) AND pg_temp.near((i).high, l.hi, 1e-6)
-       AND pg_temp.near((i).se, l.se, 1e-5) AS lifetimes,
+       pg_temp.rel_near((i).estimate, l.e, 1e-6) AND pg_temp.rel_near((i).low, l.lo, 1e-6) AND pg_temp.rel_near((i).high, l.hi, 1e-6)
+       AND pg_temp.rel_near((i).se, l.se, 1e-5) AS lifetimes,
        (i).estimate = tiers.clv_estimate(bg, gg, frequency, recency, tenure, monetary, '12 months', 0.01, '7 days') AS same_estimate
 FROM cal c CROSS JOIN m
 CROSS JOIN LATERAL tiers.clv_interval(bg, gg, frequency, recency, tenure, monetary, '12 months', 0.01, '7 days') i
@@ -90,7 +86,7 @@ SELECT kind, count(*) AS customers,
        count(*) FILTER (WHERE (a).low <= (a).estimate AND (a).estimate <= (a).high AND (a).low > 0) AS ordered,
        count(*) FILTER (WHERE (b).low <= (a).low AND (b).high >= (a).high) AS wider_at_95,
        count(*) FILTER (WHERE (a).estimate = point) AS same_estimate,
-       count(*) FILTER (WHERE pg_temp.near((a).low * (a).high, (a).estimate ^ 2, 1e-12)) AS log_symmetric
+       count(*) FILTER (WHERE pg_temp.rel_near((a).low * (a).high, (a).estimate ^ 2, 1e-12)) AS log_symmetric
 FROM (SELECT 'BG/NBD' AS kind, tiers.expected_purchases_interval(bg, 52, frequency, recency, tenure) AS a,
              tiers.expected_purchases_interval(bg, 52, frequency, recency, tenure, 0.95) AS b,
              tiers.expected_purchases(bg, 52, frequency, recency, tenure) AS point FROM cal, m
