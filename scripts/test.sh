@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit tests of the core, #[pg_test] tests inside PostgreSQL, and the
-# SQL regression tests (pg_regress, expected output under tests/pg_regress/expected), and the
+# SQL regression tests (pg_regress, expected output under tests/pg_regress/expected), the
+# isolation specs (tests/isolation), and the
 # multi-session integration tests of tier views (tests/integration), a three-node Citus cluster
 # (tests/citus), then the same suites against
 # PostgreSQL 16, 17 and 18 (scripts/test-pg.sh) and the .deb packages (tests/packages.sh).
@@ -24,6 +25,9 @@ PATH="$PWD/scripts/sudo-shim:$PATH" env -u RUST_BACKTRACE \
 echo "== SQL regression tests"
 cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
 scripts/regress.sh
+
+echo "== isolation specs (a refresh locks its view: wait => false skips, lock_timeout fails, others wait)"
+scripts/isolation.sh
 
 echo "== integration tests (concurrent readers, locks, killed refresh, pg_dump/restore, pg_cron)"
 tests/integration/tier_views.sh
