@@ -2,8 +2,7 @@
 # Integration tests of tier views that need several sessions or a second database:
 #   1. readers query a tier view continuously while it is refreshed: zero errors, and every
 #      answer is one complete state (never a mix of two refreshes);
-#   2. refresh locking: a second refresh waits or (wait => false) skips with a NOTICE; with
-#      lock_timeout it fails with 55P03;
+#   2. (refresh locking moved to the isolation spec tests/isolation/specs/refresh_lock.spec)
 #   3. killing the refreshing backend leaves the last good contents and records nothing;
 #   4. pg_dump of a database with tier views, schemes, tag rules and history restores into a
 #      fresh database where everything works (and a refresh continues the history);
@@ -70,20 +69,7 @@ mixed=$(cat "$DIR"/out/reader*.txt | grep -v -x -e "$A" -e "$B" | wc -l || true)
 [ "$reads" -gt 20 ] || fail "only $reads reads"
 pass "$READERS readers, $reads reads during 4 concurrent refreshes: 0 errors, 0 inconsistent states"
 
-# 2. locking ------------------------------------------------------------------------------
-q -d it -c "BEGIN" -c "SELECT tiers.refresh_tier_view('it_tiers')" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null &
-holder=$!
-sleep 1.5
-skip=$(PGOPTIONS=--client-min-messages=notice q -d it -c "SELECT tiers.refresh_tier_view('it_tiers', wait => false) IS NULL" 2>&1)
-echo "$skip" | grep -q "is being refreshed by another session; skipped" || fail "no skip notice: $skip"
-echo "$skip" | tail -1 | grep -qx t || fail "skip should return NULL: $skip"
-timeout_err=$(q -d it -c "SET lock_timeout = '300ms'" -c "SELECT tiers.refresh_tier_view('it_tiers')" 2>&1 || true)
-echo "$timeout_err" | grep -q "lock timeout" || fail "no lock timeout: $timeout_err"
-start=$(date +%s.%N)
-q -d it -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null 2>&1
-waited=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
-wait $holder
-pass "second refresh skipped with wait => false, 55P03 under lock_timeout, waited ${waited}s otherwise"
+# 2. locking: tests/isolation/specs/refresh_lock.spec (wait => false, lock_timeout, waiting)
 
 # 3. kill the refreshing backend ----------------------------------------------------------
 before=$(state)
