@@ -41,6 +41,9 @@ tests/integration/cancel.sh
 echo "== the SQL of docs/bi.md on the demo's tier view"
 tests/integration/docs_bi.sh
 
+echo "== every SQL example of README.md and docs/reference.md runs and prints the output shown there"
+tests/integration/docs_examples.sh
+
 echo "== Apache Superset 6.1.0 on the demo's tier view: charts checked against SQL, the bundle of bi/superset/ imported"
 BI_SCREENSHOT=0 scripts/test-bi.sh
 
