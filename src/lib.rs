@@ -22,10 +22,64 @@ mod tags;
 mod tiers;
 mod validation;
 
-// Types and configuration tables first, then the functions pgrx generates, then the
-// hand-written functions, aggregates, presets and comments.
-extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
-extension_sql_file!("../sql/api.sql", name = "api", finalize);
+// The hand-written SQL, one file per area of sql/ (mirroring the modules here and in the core),
+// in this order: the schema first, then each area with its types, tables, functions, aggregates,
+// presets and comments (every COMMENT under its CREATE), access control last. The few functions
+// pgrx generates (#[pg_extern]) come between the schema and the areas that use them.
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!(
+    "../sql/summary.sql",
+    name = "summary",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/rfm.sql",
+    name = "rfm",
+    requires = ["summary", rfm::rfm_preset_rules, rfm::rfm_rule_check]
+);
+extension_sql_file!("../sql/abc.sql", name = "abc", requires = ["rfm"]);
+extension_sql_file!(
+    "../sql/clv.sql",
+    name = "clv",
+    requires = ["abc", clv::clv_estimate_infinite, clv::clv_estimate_periods]
+);
+extension_sql_file!("../sql/bgbb.sql", name = "bgbb", requires = ["clv"]);
+extension_sql_file!(
+    "../sql/validation.sql",
+    name = "validation",
+    requires = ["bgbb"]
+);
+extension_sql_file!(
+    "../sql/tiers.sql",
+    name = "tiers",
+    requires = ["validation"]
+);
+extension_sql_file!(
+    "../sql/tags.sql",
+    name = "tags",
+    requires = ["tiers", tags::tag_columns, tags::tag_presets]
+);
+extension_sql_file!(
+    "../sql/evaluation.sql",
+    name = "evaluation",
+    requires = ["tags"]
+);
+extension_sql_file!(
+    "../sql/kmeans.sql",
+    name = "kmeans",
+    requires = ["evaluation"]
+);
+extension_sql_file!(
+    "../sql/tier_views.sql",
+    name = "tier_views",
+    requires = ["kmeans"]
+);
+extension_sql_file!(
+    "../sql/citus.sql",
+    name = "citus",
+    requires = ["tier_views"]
+);
+extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

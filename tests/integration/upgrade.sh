@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Upgrade test, from each earlier release (their install scripts are kept in tests/upgrade/).
+# Upgrade test, from each earlier release (their install scripts are archived in sql/releases/).
 # From 0.1.0 (through 0.2.0): create user data with it (a scheme, an edited rule set, tier history, a user materialized view that calls
 # extension functions), plant search_path traps, run ALTER EXTENSION customer_tiers UPDATE, and
 # check that
@@ -24,7 +24,7 @@ q() { env -u RUST_BACKTRACE PGTZ=UTC PGOPTIONS=--client-min-messages=warning \
 fail() { echo "FAIL: $*"; exit 1; }
 
 # the previous release's install script next to the current one
-install -m 644 tests/upgrade/customer_tiers--0.1.0.sql tests/upgrade/customer_tiers--0.2.0.sql \
+install -m 644 sql/releases/customer_tiers--0.1.0.sql sql/releases/customer_tiers--0.2.0.sql \
     "$("$PG_CONFIG" --sharedir)/extension/"
 CURRENT=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 q -d postgres -c "SELECT string_agg(source || ' -> ' || target, ', ') FROM pg_extension_update_paths('customer_tiers') WHERE path IS NOT NULL AND source = '0.1.0'" \

@@ -1,0 +1,394 @@
+-- Per-customer summaries: customer_summary and holdout_summary (src/summary.rs, core/src/summary.rs).
+
+CREATE TYPE tiers.customer_summary AS (
+    first_purchase date,
+    last_purchase  date,
+    orders         bigint,
+    returns        bigint,
+    occasions      bigint,
+    frequency      bigint,
+    recency        double precision,
+    tenure         double precision,
+    since_last     double precision,
+    monetary_total double precision,
+    monetary       double precision
+);
+COMMENT ON TYPE tiers.customer_summary IS
+    'Result of tiers.customer_summary: first_purchase, last_purchase, orders, returns, occasions, frequency, recency, tenure, since_last, monetary_total, monetary.';
+
+-- calibration/holdout split of an order history (issue 13): tiers.holdout_summary
+CREATE TYPE tiers.holdout_summary AS (
+    first_purchase         date,
+    last_purchase          date,
+    orders                 bigint,
+    returns                bigint,
+    occasions              bigint,
+    frequency              bigint,
+    recency                double precision,
+    tenure                 double precision,
+    since_last             double precision,
+    monetary_total         double precision,
+    monetary               double precision,
+    holdout_orders         bigint,
+    holdout_occasions      bigint,
+    holdout_monetary_total double precision,
+    holdout_monetary       double precision,
+    holdout_length         double precision
+);
+COMMENT ON TYPE tiers.holdout_summary IS
+    'Result of tiers.holdout_summary: the fields of tiers.customer_summary as of calibration_end (first_purchase ... monetary), then the holdout period (calibration_end, holdout_end]: holdout_orders (rows with an amount >= 0 or NULL), holdout_occasions (distinct purchase days: lifetimes'' frequency_holdout), holdout_monetary_total (net value, returns netted), holdout_monetary (holdout_monetary_total / holdout_occasions, 0 without holdout purchases: lifetimes'' monetary_value_holdout), holdout_length (holdout_end - calibration_end in unit: lifetimes'' duration_holdout).';
+-- customer_tiers API: hand-written C-language functions and aggregates over the raw
+-- functions of the extension library, presets, guards and comments.
+-- Every function states its volatility and parallel safety; every object has a COMMENT.
+
+------------------------------------------------------------------------------------------
+-- customer_summary(ordered_at, amount, as_of [, unit])
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.customer_summary_trans(internal, date, double precision, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_f8';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, double precision, date) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, date, numeric, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_num';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, numeric, date) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_f8';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_num';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_f8';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_num';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, date, double precision, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_f8_unit';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, double precision, date, interval) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, date, numeric, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_num_unit';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, numeric, date, interval) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_f8_unit';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_num_unit';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_f8_unit';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_num_unit';
+COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
+CREATE FUNCTION tiers.customer_summary_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_combine';
+COMMENT ON FUNCTION tiers.customer_summary_combine(internal, internal) IS 'Combine function of tiers.customer_summary (parallel aggregation, internal).';
+CREATE FUNCTION tiers.customer_summary_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_serialize';
+COMMENT ON FUNCTION tiers.customer_summary_serialize(internal) IS 'Serializes a tiers.customer_summary state (versioned binary, internal).';
+CREATE FUNCTION tiers.customer_summary_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_deserialize';
+COMMENT ON FUNCTION tiers.customer_summary_deserialize(bytea, internal) IS 'Deserializes a tiers.customer_summary state; rejects damaged input (internal).';
+CREATE FUNCTION tiers.customer_summary_final(internal)
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_final';
+COMMENT ON FUNCTION tiers.customer_summary_final(internal) IS 'Final function of tiers.customer_summary (internal).';
+CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount double precision, as_of date) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(date, double precision, date) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount numeric, as_of date) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(date, numeric, date) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount double precision, as_of timestamp without time zone) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp without time zone, double precision, timestamp without time zone) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount numeric, as_of timestamp without time zone) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp without time zone, numeric, timestamp without time zone) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount double precision, as_of timestamp with time zone) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp with time zone, double precision, timestamp with time zone) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount numeric, as_of timestamp with time zone) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp with time zone, numeric, timestamp with time zone) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount double precision, as_of date, unit interval) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(date, double precision, date, interval) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount numeric, as_of date, unit interval) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(date, numeric, date, interval) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount double precision, as_of timestamp without time zone, unit interval) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp without time zone, double precision, timestamp without time zone, interval) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp without time zone, amount numeric, as_of timestamp without time zone, unit interval) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp without time zone, numeric, timestamp without time zone, interval) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount double precision, as_of timestamp with time zone, unit interval) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp with time zone, double precision, timestamp with time zone, interval) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+CREATE AGGREGATE tiers.customer_summary(ordered_at timestamp with time zone, amount numeric, as_of timestamp with time zone, unit interval) (
+    SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,
+    FINALFUNC = tiers.customer_summary_final,
+    COMBINEFUNC = tiers.customer_summary_combine,
+    SERIALFUNC = tiers.customer_summary_serialize,
+    DESERIALFUNC = tiers.customer_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.customer_summary(timestamp with time zone, numeric, timestamp with time zone, interval) IS
+    'Per-customer purchase summary (use with GROUP BY customer): first/last purchase day, orders, returns, occasions (distinct purchase days), frequency (= occasions - 1), recency (first to last purchase), tenure (first purchase to as_of), since_last (last purchase to as_of), monetary_total (net sum), monetary (mean value of repeat occasions, 0 without repeats); times in unit (default 1 day). Rows after as_of are ignored; negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount counts as an order of unknown (zero) value. NULL when the customer has no order up to as_of.';
+
+------------------------------------------------------------------------------------------
+-- holdout_summary(ordered_at, amount, calibration_end, holdout_end [, unit])
+------------------------------------------------------------------------------------------
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_f8';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_num';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, double precision, date, date, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_date_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, date, numeric, date, date, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_ts_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_f8_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_trans_tstz_num_unit';
+COMMENT ON FUNCTION tiers.holdout_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval) IS 'Transition function of tiers.holdout_summary (internal).';
+CREATE FUNCTION tiers.holdout_summary_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_combine';
+COMMENT ON FUNCTION tiers.holdout_summary_combine(internal, internal) IS 'Combine function of tiers.holdout_summary (parallel aggregation, internal).';
+CREATE FUNCTION tiers.holdout_summary_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_serialize';
+COMMENT ON FUNCTION tiers.holdout_summary_serialize(internal) IS 'Serializes a tiers.holdout_summary state (versioned binary, internal).';
+CREATE FUNCTION tiers.holdout_summary_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_deserialize';
+COMMENT ON FUNCTION tiers.holdout_summary_deserialize(bytea, internal) IS 'Deserializes a tiers.holdout_summary state; rejects damaged input (internal).';
+CREATE FUNCTION tiers.holdout_summary_final(internal)
+    RETURNS tiers.holdout_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_holdout_summary_final';
+COMMENT ON FUNCTION tiers.holdout_summary_final(internal) IS 'Final function of tiers.holdout_summary (internal).';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount double precision, calibration_end date, holdout_end date) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, double precision, date, date) IS
+    'Calibration and holdout summary of one customer''s orders in one pass (use with GROUP BY customer; lifetimes'' calibration_and_holdout_data with freq=''D''): the tiers.customer_summary fields as of calibration_end, then holdout_orders, holdout_occasions (distinct purchase days after calibration_end up to holdout_end), holdout_monetary_total, holdout_monetary (mean value of a holdout purchase day, 0 without one) and holdout_length (holdout_end - calibration_end), times in unit (default 1 day). Negative amounts are returns (netted, not purchases); NULL ordered_at rows are ignored; a NULL amount is an order of unknown (zero) value; rows after holdout_end are ignored. NULL when the customer has no order up to calibration_end (as lifetimes leaves such customers out). calibration_end, holdout_end or unit NULL: 22004; holdout_end not after calibration_end, a non-positive unit or different values within a group: 22023; infinite dates: 22008.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount numeric, calibration_end date, holdout_end date) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, numeric, date, date) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount double precision, calibration_end timestamp without time zone, holdout_end timestamp without time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount numeric, calibration_end timestamp without time zone, holdout_end timestamp without time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount double precision, calibration_end timestamp with time zone, holdout_end timestamp with time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount numeric, calibration_end timestamp with time zone, holdout_end timestamp with time zone) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount double precision, calibration_end date, holdout_end date, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, double precision, date, date, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at date, amount numeric, calibration_end date, holdout_end date, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(date, numeric, date, date, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount double precision, calibration_end timestamp without time zone, holdout_end timestamp without time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, double precision, timestamp without time zone, timestamp without time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp without time zone, amount numeric, calibration_end timestamp without time zone, holdout_end timestamp without time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp without time zone, numeric, timestamp without time zone, timestamp without time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount double precision, calibration_end timestamp with time zone, holdout_end timestamp with time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, double precision, timestamp with time zone, timestamp with time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
+CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amount numeric, calibration_end timestamp with time zone, holdout_end timestamp with time zone, unit interval) (
+    SFUNC = tiers.holdout_summary_trans, STYPE = internal, SSPACE = 320,
+    FINALFUNC = tiers.holdout_summary_final,
+    COMBINEFUNC = tiers.holdout_summary_combine,
+    SERIALFUNC = tiers.holdout_summary_serialize,
+    DESERIALFUNC = tiers.holdout_summary_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval) IS
+    'tiers.holdout_summary for these argument types.';
