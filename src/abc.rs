@@ -12,35 +12,59 @@ use pgrx::prelude::*;
 
 const AGG: &str = "abc_model";
 
+/// A `double precision` argument that must not be NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 unsafe fn f8_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> f64 {
-    match arg(fcinfo, n) {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    match unsafe { arg(fcinfo, n) } {
         Some(d) => f8(d),
         None => null_not_allowed(name),
     }
 }
 
+/// The `convention` argument `n`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and argument `n` a `text`.
 unsafe fn method_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> AbcMethod {
-    match arg(fcinfo, n) {
-        Some(d) => check(AbcMethod::parse(text_str(d))),
+    // SAFETY: `fcinfo` is the current call's (caller)
+    match unsafe { arg(fcinfo, n) } {
+        // SAFETY: argument `n` is a text (caller)
+        Some(d) => check(AbcMethod::parse(unsafe { text_str(&d) })),
         None => null_not_allowed("convention"),
     }
 }
 
 /// Shared transition: parameters from `params` (checked constant within the group), value in
 /// argument 1 (NULL skipped).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of an `abc_model`-state transition function (argument 0 the
+/// state, argument 1 a `double precision`).
 #[inline(always)]
 unsafe fn transition(
     fcinfo: pg_sys::FunctionCallInfo,
     (method, a_cut, b_cut, points): (AbcMethod, f64, f64, u32),
 ) -> pg_sys::Datum {
-    let (state, datum) = state_or_init(fcinfo, AGG, || {
-        check(AbcPopulation::new(method, a_cut, b_cut, points))
-    });
-    let state = &mut *state;
+    // SAFETY: argument 0 is this aggregate's state (caller)
+    let (state, datum) = unsafe {
+        state_or_init(fcinfo, AGG, || {
+            check(AbcPopulation::new(method, a_cut, b_cut, points))
+        })
+    };
+    // SAFETY: state_or_init returns the live state object of this group, used by nothing else
+    // during the call
+    let state = unsafe { &mut *state };
     if !state.same_params(method, a_cut, b_cut, points) {
         invalid("cut-offs, convention and points must be the same for all rows of a group");
     }
-    if let Some(v) = arg(fcinfo, 1) {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    if let Some(v) = unsafe { arg(fcinfo, 1) } {
         check(state.add(f8(v)));
     }
     datum
@@ -104,15 +128,21 @@ sql_function!(ct_abc_deserialize, |fcinfo| {
     deserialize_state::<AbcPopulation>(fcinfo, AGG)
 });
 
+/// The population of the state argument 0.
+///
+/// # Safety
+///
+/// As [`state_arg`]: `fcinfo` is the current call's, argument 0 an `abc_model` state, and the
+/// reference is not used after the call.
 unsafe fn population<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&'a AbcPopulation> {
-    state_arg::<AbcPopulation>(fcinfo, 0)
+    // SAFETY: the caller's obligations
+    unsafe { state_arg::<AbcPopulation>(fcinfo, 0) }
 }
 
 sql_function!(ct_abc_model_final, |fcinfo| {
     let Some(m) = population(fcinfo).and_then(|p| p.model()) else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<()>(fcinfo);
     let (a_min, a_null) = opt_f8(m.a_min);
     let (b_min, b_null) = opt_f8(m.b_min);
     let values = [
@@ -133,14 +163,13 @@ sql_function!(ct_abc_model_final, |fcinfo| {
     let mut nulls = [false; 13];
     nulls[3] = a_null;
     nulls[4] = b_null;
-    composite(fcinfo, cache, &values, &nulls)
+    with_call_cache::<(), _>(fcinfo, |cache| composite(fcinfo, cache, &values, &nulls))
 });
 
 sql_function!(ct_pareto_final, |fcinfo| {
     let Some(p) = population(fcinfo).and_then(|p| Pareto::of(&p.values)) else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<()>(fcinfo);
     let (gini, gini_null) = opt_f8(p.gini);
     let values = [
         pg_sys::Datum::from(p.customers),
@@ -157,7 +186,7 @@ sql_function!(ct_pareto_final, |fcinfo| {
     ];
     let mut nulls = [false; 11];
     nulls[4] = gini_null;
-    composite(fcinfo, cache, &values, &nulls)
+    with_call_cache::<(), _>(fcinfo, |cache| composite(fcinfo, cache, &values, &nulls))
 });
 
 /// The element row type of the function's array result, blessed once per call site.
@@ -174,40 +203,41 @@ sql_function!(ct_pareto_curve_final, |fcinfo| {
     if p.values.is_empty() {
         return return_null(fcinfo);
     }
-    let cache = call_cache::<ElementType>(fcinfo);
-    let tupdesc = match cache.extra.tupdesc {
-        Some(t) => t,
-        None => {
-            let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
-            let oid = pg_sys::get_element_type(array_type);
-            let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
-            let t = pg_sys::BlessTupleDesc(pg_sys::lookup_rowtype_tupdesc_copy(oid, -1));
-            pg_sys::MemoryContextSwitchTo(old);
-            cache.extra = ElementType {
-                oid,
-                tupdesc: Some(t),
-            };
-            t
-        }
-    };
-    let mut elems: Vec<pg_sys::Datum> = pareto_curve(&p.values, p.points as usize)
-        .into_iter()
-        .map(|(x, y)| {
-            let mut values = [f8_datum(x), f8_datum(y)];
-            let mut nulls = [false; 2];
-            let t = pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-            pg_sys::HeapTupleHeaderGetDatum((*t).t_data)
-        })
-        .collect();
-    let array = pg_sys::construct_array(
-        elems.as_mut_ptr(),
-        elems.len() as i32,
-        cache.extra.oid,
-        -1,
-        false,
-        pg_sys::TYPALIGN_DOUBLE as std::os::raw::c_char,
-    );
-    pg_sys::Datum::from(array)
+    with_call_cache::<ElementType, _>(fcinfo, |cache| {
+        let tupdesc = match cache.extra.tupdesc {
+            Some(t) => t,
+            None => {
+                let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
+                let oid = pg_sys::get_element_type(array_type);
+                let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
+                let t = pg_sys::BlessTupleDesc(pg_sys::lookup_rowtype_tupdesc_copy(oid, -1));
+                pg_sys::MemoryContextSwitchTo(old);
+                cache.extra = ElementType {
+                    oid,
+                    tupdesc: Some(t),
+                };
+                t
+            }
+        };
+        let mut elems: Vec<pg_sys::Datum> = pareto_curve(&p.values, p.points as usize)
+            .into_iter()
+            .map(|(x, y)| {
+                let mut values = [f8_datum(x), f8_datum(y)];
+                let mut nulls = [false; 2];
+                let t = pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                pg_sys::HeapTupleHeaderGetDatum((*t).t_data)
+            })
+            .collect();
+        let array = pg_sys::construct_array(
+            elems.as_mut_ptr(),
+            elems.len() as i32,
+            cache.extra.oid,
+            -1,
+            false,
+            pg_sys::TYPALIGN_DOUBLE as std::os::raw::c_char,
+        );
+        pg_sys::Datum::from(array)
+    })
 });
 
 // ---------------------------------------------------------------- classification
@@ -234,7 +264,7 @@ sql_function!(ct_abc_class_share, |fcinfo| {
 struct ClassCache {
     model_bytes: Vec<u8>,
     limits: Option<(Option<f64>, Option<f64>)>,
-    texts: [Option<&'static [u8]>; 3],
+    texts: [Option<Kept>; 3],
 }
 
 sql_function!(ct_abc_class_model, |fcinfo| {
@@ -245,31 +275,32 @@ sql_function!(ct_abc_class_model, |fcinfo| {
     if !value.is_finite() {
         invalid(format!("value must be a finite number, got {value}"));
     }
-    let cache = call_cache::<ClassCache>(fcinfo);
-    let c = &mut cache.extra;
-    let bytes = varlena_bytes(model);
-    if c.limits.is_none() || c.model_bytes != bytes {
-        let (values, nulls) = deform::<13>(model, "tiers.abc_model");
-        let a_min = (!nulls[3]).then(|| f8(values[3]));
-        let b_min = (!nulls[4]).then(|| f8(values[4]));
-        if a_min.is_some_and(|a| a.is_nan()) || b_min.is_some_and(|b| b.is_nan()) {
-            invalid("model.a_min and model.b_min must be numbers");
-        }
-        if let (Some(a), Some(b)) = (a_min, b_min) {
-            if a < b {
-                invalid(format!(
-                    "model.a_min ({a}) must not be below model.b_min ({b})"
-                ));
+    with_call_cache::<ClassCache, _>(fcinfo, |cache| {
+        let c = &mut cache.extra;
+        let bytes = varlena_bytes(&model);
+        if c.limits.is_none() || c.model_bytes != bytes {
+            let (values, nulls) = deform::<13>(model, "tiers.abc_model");
+            let a_min = (!nulls[3]).then(|| f8(values[3]));
+            let b_min = (!nulls[4]).then(|| f8(values[4]));
+            if a_min.is_some_and(|a| a.is_nan()) || b_min.is_some_and(|b| b.is_nan()) {
+                invalid("model.a_min and model.b_min must be numbers");
             }
+            if let (Some(a), Some(b)) = (a_min, b_min) {
+                if a < b {
+                    invalid(format!(
+                        "model.a_min ({a}) must not be below model.b_min ({b})"
+                    ));
+                }
+            }
+            c.limits = Some((a_min, b_min));
+            c.model_bytes.clear();
+            c.model_bytes.extend_from_slice(bytes);
         }
-        c.limits = Some((a_min, b_min));
-        c.model_bytes.clear();
-        c.model_bytes.extend_from_slice(bytes);
-    }
-    let (a_min, b_min) = c.limits.unwrap();
-    let k = (class_with(a_min, b_min, value) as u8 - b'A') as usize;
-    if c.texts[k].is_none() {
-        c.texts[k] = Some(keep(fcinfo, text_datum(["A", "B", "C"][k])));
-    }
-    copy_out(c.texts[k].unwrap())
+        let (a_min, b_min) = c.limits.unwrap();
+        let k = (class_with(a_min, b_min, value) as u8 - b'A') as usize;
+        if c.texts[k].is_none() {
+            c.texts[k] = Some(keep(fcinfo, text_datum(["A", "B", "C"][k])));
+        }
+        copy_out(c.texts[k].unwrap())
+    })
 });

@@ -41,17 +41,24 @@ sql_function!(ct_bgbb_combine, |fcinfo| {
 sql_function!(ct_bgbb_final, |fcinfo| { final_fit::<3>(fcinfo, bgbb_fit) });
 
 /// The model's parameters (checked once per call site and value).
+///
+/// # Safety
+///
+/// As [`params`]: `fcinfo` is the current call's and `d` a `tiers.bgbb_model` datum of it.
 unsafe fn theta(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> Vec<f64> {
-    params::<PURCHASE_FIELDS>(fcinfo, d, 4, &NAMES, TYPE)
+    // SAFETY: the caller's obligations
+    unsafe { params::<PURCHASE_FIELDS>(fcinfo, d, 4, &NAMES, TYPE) }
 }
 
 /// The customer's (frequency, recency, n_periods) from argument `first`; None if any is NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 unsafe fn history(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> Option<(f64, f64, f64)> {
-    Some((
-        f8(arg(fcinfo, first)?),
-        f8(arg(fcinfo, first + 1)?),
-        f8(arg(fcinfo, first + 2)?),
-    ))
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let get = |n: usize| unsafe { arg(fcinfo, n) };
+    Some((f8(get(first)?), f8(get(first + 1)?), f8(get(first + 2)?)))
 }
 
 // tiers.p_alive(model tiers.bgbb_model, frequency, recency, n_periods, periods_ahead integer)

@@ -14,11 +14,19 @@ use customer_tiers_core::clv::{
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 
+/// The optional `weight` argument `n` (1 when the overload has none); `None` for a NULL or
+/// zero weight (the row is skipped).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's; argument `n`, if any, a `double precision`.
 pub(crate) unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
-    if nargs(fcinfo) <= n {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    if unsafe { nargs(fcinfo) } <= n {
         return Some(1.0);
     }
-    let w = f8(arg(fcinfo, n)?);
+    // SAFETY: as above
+    let w = f8(unsafe { arg(fcinfo, n) }?);
     if !(w.is_finite() && w >= 0.0) {
         invalid(format!("weight must be a finite number >= 0, got {w}"));
     }
@@ -28,24 +36,35 @@ pub(crate) unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Optio
 // ------------------------------------------------------------------------------ aggregates
 
 /// The penalizer argument `n` (0 when the overload has none), checked constant within a group.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a transition function of the fit aggregate `agg` over
+/// `Patterns<N>` (argument 0 the state); argument `n`, if any, a `double precision`.
 pub(crate) unsafe fn penalizer<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     n: usize,
     agg: &str,
 ) -> (*mut Patterns<N>, pg_sys::Datum) {
-    let pen = if nargs(fcinfo) > n {
-        match arg(fcinfo, n) {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let pen = if unsafe { nargs(fcinfo) } > n {
+        // SAFETY: as above
+        match unsafe { arg(fcinfo, n) } {
             Some(d) => check(Patterns::<N>::check_penalizer(f8(d))),
             None => null_not_allowed("penalizer"),
         }
     } else {
         0.0
     };
-    let (state, datum) = state_or_init(fcinfo, agg, || Patterns::<N> {
-        penalizer: pen,
-        ..Default::default()
-    });
-    if (*state).penalizer != pen {
+    // SAFETY: argument 0 is this aggregate's state (caller)
+    let (state, datum) = unsafe {
+        state_or_init(fcinfo, agg, || Patterns::<N> {
+            penalizer: pen,
+            ..Default::default()
+        })
+    };
+    // SAFETY: state_or_init returns the group's live state object
+    if unsafe { (*state).penalizer } != pen {
         invalid("penalizer must be the same for all rows of a group");
     }
     (state, datum)
@@ -111,6 +130,10 @@ sql_function!(ct_gamma_gamma_deserialize, |fcinfo| {
 
 /// The model row: parameters, log-likelihood, customers, converged, iterations, std errors,
 /// covariance.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a function returning the fit's model row type.
 unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum {
     let k = fit.params.len();
     let mut values: Vec<pg_sys::Datum> = fit.params.iter().map(|v| f8_datum(*v)).collect();
@@ -140,13 +163,18 @@ unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, fit: Fit) -> pg_sys::Datum
             nulls.push(true);
         }
     }
-    let cache = call_cache::<()>(fcinfo);
-    // the model type of 0.2.0 (no covariance) until ALTER EXTENSION … UPDATE
-    if result_natts(fcinfo, cache) + 1 == values.len() {
-        values.pop();
-        nulls.pop();
+    // SAFETY: `fcinfo` is the current call's and the values are of the model type's fields
+    // (caller); the cache is this call site's
+    unsafe {
+        with_call_cache::<(), _>(fcinfo, |cache| {
+            // the model type of 0.2.0 (no covariance) until ALTER EXTENSION … UPDATE
+            if result_natts(fcinfo, cache) + 1 == values.len() {
+                values.pop();
+                nulls.pop();
+            }
+            composite(fcinfo, cache, &values, &nulls)
+        })
     }
-    composite(fcinfo, cache, &values, &nulls)
 }
 
 pub(crate) fn interrupt() {
@@ -158,15 +186,23 @@ type FitFn<const N: usize> =
     fn(&[([f64; N], f64)], f64, &mut dyn FnMut()) -> Result<Fit, CoreError>;
 
 /// The final step shared by all fit aggregates: NULL without rows, else the fitted model row.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of the final function of a fit aggregate over
+/// `Patterns<N>` (argument 0 the state) returning the fit's model row type.
 pub(crate) unsafe fn final_fit<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     fit: FitFn<N>,
 ) -> pg_sys::Datum {
-    let Some(p) = state_arg::<Patterns<N>>(fcinfo, 0) else {
-        return return_null(fcinfo);
+    // SAFETY: argument 0 is the aggregate's state (caller); `p` is used during the call only
+    let Some(p) = (unsafe { state_arg::<Patterns<N>>(fcinfo, 0) }) else {
+        // SAFETY: `fcinfo` is the current call's (caller)
+        return unsafe { return_null(fcinfo) };
     };
     if p.counts.is_empty() {
-        return return_null(fcinfo);
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     }
     let start = std::time::Instant::now();
     let sorted = p.sorted_with(&mut interrupt);
@@ -182,7 +218,8 @@ pub(crate) unsafe fn final_fit<const N: usize>(
         fit_time.as_secs_f64() * 1e3,
         fit_time.as_secs_f64() * 1e3 / f64::from(result.iterations.max(1))
     );
-    model_row(fcinfo, result)
+    // SAFETY: the function returns the model row type (caller)
+    unsafe { model_row(fcinfo, result) }
 }
 
 sql_function!(ct_bgnbd_final, |fcinfo| {
@@ -218,6 +255,13 @@ pub(crate) const PURCHASE_FIELDS: usize = 13;
 /// iterations, 3 standard errors, covariance.
 pub(crate) const GG_FIELDS: usize = 11;
 
+/// The first `k` parameters of the model `d` (a row of `N` fields, the covariance last), parsed
+/// once per call site and value into the call site's [`ModelCache`].
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, whose call site caches a [`ModelCache`] (or nothing yet), and
+/// `d` a datum of it of the model row type `type_name`.
 pub(crate) unsafe fn params<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     d: pg_sys::Datum,
@@ -225,10 +269,19 @@ pub(crate) unsafe fn params<const N: usize>(
     names: &[&str],
     type_name: &str,
 ) -> Vec<f64> {
-    let cache = call_cache::<ModelCache>(fcinfo);
-    cached_params::<N>(&mut cache.extra, d, k, names, type_name)
+    // SAFETY: the caller's obligations
+    unsafe {
+        with_call_cache::<ModelCache, _>(fcinfo, |cache| {
+            cached_params::<N>(&mut cache.extra, d, k, names, type_name)
+        })
+    }
 }
 
+/// As [`params`], with the cache given.
+///
+/// # Safety
+///
+/// `d` is a datum of the current call of the model row type `type_name` (`N` fields).
 unsafe fn cached_params<const N: usize>(
     cache: &mut ModelCache,
     d: pg_sys::Datum,
@@ -236,10 +289,12 @@ unsafe fn cached_params<const N: usize>(
     names: &[&str],
     type_name: &str,
 ) -> Vec<f64> {
-    let bytes = varlena_bytes(d);
+    // SAFETY: `d` is a composite (varlena) datum of the current call (caller)
+    let bytes = unsafe { varlena_bytes(&d) };
     if cache.params.is_empty() || cache.bytes != bytes {
         // a model of the 0.2.0 type has no covariance field (read as NULL)
-        let (values, nulls) = deform_at_least::<N>(d, type_name, N - 1);
+        // SAFETY: `d` is a row of the model type (caller)
+        let (values, nulls) = unsafe { deform_at_least::<N>(d, type_name, N - 1) };
         let mut ps = Vec::with_capacity(k);
         for i in 0..k {
             let v = f8(values[i]);
@@ -249,7 +304,8 @@ unsafe fn cached_params<const N: usize>(
             ps.push(v);
         }
         cache.covariance = (!nulls[N - 1]).then(|| {
-            let c = f8_array(values[N - 1], "model.covariance");
+            // SAFETY: the last field of the model type is a float8[], not NULL here
+            let c = unsafe { f8_array(values[N - 1], "model.covariance") };
             let square = c.len() == k * k && c.iter().all(|v| v.is_finite());
             if !square || (0..k).any(|i| c[i * k + i] <= 0.0) {
                 invalid(format!(
@@ -285,21 +341,31 @@ fn check_monetary(x: f64, m: f64) {
     }
 }
 
+/// The customer's (frequency, recency, tenure) from argument `first`, checked; None if any is
+/// NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 pub(crate) unsafe fn customer(
     fcinfo: pg_sys::FunctionCallInfo,
     first: usize,
 ) -> Option<(f64, f64, f64)> {
-    let (x, t_x, t) = (
-        f8(arg(fcinfo, first)?),
-        f8(arg(fcinfo, first + 1)?),
-        f8(arg(fcinfo, first + 2)?),
-    );
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let get = |n: usize| unsafe { arg(fcinfo, n) };
+    let (x, t_x, t) = (f8(get(first)?), f8(get(first + 1)?), f8(get(first + 2)?));
     check(check_customer(x, t_x, t));
     Some((x, t_x, t))
 }
 
+/// The `horizon` argument `n`, checked; None if NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
-    let h = f8(arg(fcinfo, n)?);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let h = f8(unsafe { arg(fcinfo, n) }?);
     if !(h.is_finite() && h >= 0.0) {
         invalid(format!("horizon must be a finite number >= 0, got {h}"));
     }
@@ -355,29 +421,57 @@ impl Purchase {
     }
 }
 
+/// `p_alive(model, frequency, recency, tenure)`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, argument 0 a model of `kind`.
 unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
-    let (Some(model), Some((x, t_x, t))) = (arg(fcinfo, 0), customer(fcinfo, 1)) else {
-        return return_null(fcinfo);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (Some(model), Some((x, t_x, t))) = (unsafe { (arg(fcinfo, 0), customer(fcinfo, 1)) })
+    else {
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
-    let theta = params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name());
+    // SAFETY: argument 0 is a model of `kind` (caller)
+    let theta =
+        unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name()) };
     finite(kind.p_alive(&theta, x, t_x, t), "p_alive")
 }
 
+/// `expected_purchases(model, horizon, frequency, recency, tenure)`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, argument 0 a model of `kind`.
 unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(model), Some(h), Some((x, t_x, t))) =
-        (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2))
+        (unsafe { (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2)) })
     else {
-        return return_null(fcinfo);
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
-    let theta = params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name());
+    // SAFETY: argument 0 is a model of `kind` (caller)
+    let theta =
+        unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name()) };
     finite(kind.expected(&theta, h, x, t_x, t), "expected_purchases")
 }
 
+/// `expected_purchases(model, horizon)`: a new customer.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, argument 0 a model of `kind`.
 unsafe fn expected_new(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
-    let (Some(model), Some(h)) = (arg(fcinfo, 0), horizon(fcinfo, 1)) else {
-        return return_null(fcinfo);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (Some(model), Some(h)) = (unsafe { (arg(fcinfo, 0), horizon(fcinfo, 1)) }) else {
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
-    let theta = params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name());
+    // SAFETY: argument 0 is a model of `kind` (caller)
+    let theta =
+        unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name()) };
     finite(kind.expected_new(&theta, h), "expected_purchases")
 }
 
@@ -494,11 +588,18 @@ struct TwoModels {
     spend: ModelCache,
 }
 
+/// An `interval` argument that must not be NULL, in microseconds.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and argument `n` an `interval`.
 unsafe fn interval_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> f64 {
-    let Some(d) = arg(fcinfo, n) else {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
         null_not_allowed(name)
     };
-    let iv = &*(d.cast_mut_ptr::<pg_sys::Interval>());
+    // SAFETY: a non-NULL interval datum points at an Interval (caller), valid for the call
+    let iv = unsafe { &*(d.cast_mut_ptr::<pg_sys::Interval>()) };
     customer_tiers_core::time::interval_usecs(iv.month, iv.day, iv.time)
 }
 
@@ -517,12 +618,22 @@ struct ClvArgs {
 /// Reads and checks the arguments (purchase_model, gg_model, frequency, recency, tenure,
 /// monetary, horizon, discount_rate, unit, discount_period); `None` when a model or the
 /// customer's data are NULL (the result is NULL).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, with those arguments (horizon, unit and discount_period
+/// `interval`s, the others `double precision` after the two models).
 unsafe fn clv_args(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<(pg_sys::Datum, pg_sys::Datum, ClvArgs)> {
-    let unit = interval_arg(fcinfo, 8, "unit");
-    let horizon = interval_arg(fcinfo, 6, "horizon");
-    let period = interval_arg(fcinfo, 9, "discount_period");
+    // SAFETY: arguments 6, 8 and 9 are intervals (caller)
+    let (unit, horizon, period) = unsafe {
+        (
+            interval_arg(fcinfo, 8, "unit"),
+            interval_arg(fcinfo, 6, "horizon"),
+            interval_arg(fcinfo, 9, "discount_period"),
+        )
+    };
     if unit <= 0.0 {
         invalid("unit must be a positive interval (the unit the summaries were computed in)");
     }
@@ -536,7 +647,8 @@ unsafe fn clv_args(
     if (steps - steps.round()).abs() > 1e-9 * steps.max(1.0) || steps > 100_000.0 {
         invalid("horizon must be a whole number (at most 100000) of discount periods");
     }
-    let Some(d) = arg(fcinfo, 7).map(f8) else {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(d) = (unsafe { arg(fcinfo, 7) }).map(f8) else {
         null_not_allowed("discount_rate")
     };
     if !(d.is_finite() && d >= 0.0) {
@@ -544,12 +656,15 @@ unsafe fn clv_args(
             "discount_rate must be a finite number >= 0, got {d}"
         ));
     }
-    let (Some(pm), Some(gm), Some((x, t_x, t)), Some(m)) = (
-        arg(fcinfo, 0),
-        arg(fcinfo, 1),
-        customer(fcinfo, 2),
-        arg(fcinfo, 5).map(f8),
-    ) else {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (Some(pm), Some(gm), Some((x, t_x, t)), Some(m)) = (unsafe {
+        (
+            arg(fcinfo, 0),
+            arg(fcinfo, 1),
+            customer(fcinfo, 2),
+            arg(fcinfo, 5).map(f8),
+        )
+    }) else {
         return None;
     };
     check_monetary(x, m);
@@ -580,46 +695,69 @@ fn clv_value(kind: Purchase, theta: &[f64], gg: &[f64], a: &ClvArgs) -> Result<f
 
 /// Both models of a CLV call, read once per call site and value into the call site's cache
 /// (the only cache type these functions use): parameters and covariances.
+///
+/// # Safety
+///
+/// `pm` is a datum of the current call of `kind`'s model type, `gm` one of
+/// `tiers.gamma_gamma_model`.
 unsafe fn two_models(
     cache: &mut CallCache<TwoModels>,
     kind: Purchase,
     pm: pg_sys::Datum,
     gm: pg_sys::Datum,
 ) -> (Vec<f64>, Vec<f64>) {
-    let theta = cached_params::<PURCHASE_FIELDS>(
-        &mut cache.extra.purchase,
-        pm,
-        4,
-        kind.names(),
-        kind.type_name(),
-    );
-    let gg = cached_params::<GG_FIELDS>(
-        &mut cache.extra.spend,
-        gm,
-        3,
-        &["p", "q", "v"],
-        "tiers.gamma_gamma_model",
-    );
+    // SAFETY: `pm` is a model of `kind` (caller)
+    let theta = unsafe {
+        cached_params::<PURCHASE_FIELDS>(
+            &mut cache.extra.purchase,
+            pm,
+            4,
+            kind.names(),
+            kind.type_name(),
+        )
+    };
+    // SAFETY: `gm` is a Gamma-Gamma model (caller)
+    let gg = unsafe {
+        cached_params::<GG_FIELDS>(
+            &mut cache.extra.spend,
+            gm,
+            3,
+            &["p", "q", "v"],
+            "tiers.gamma_gamma_model",
+        )
+    };
     (theta, gg)
 }
 
 /// Discounted expected value over `horizon`: purchase model × Gamma-Gamma spend, discounted
 /// once per `discount_period`; every time is an interval, converted with the `unit` the
 /// summaries were computed in, so a horizon in months cannot be read as weeks.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of `clv_estimate` for `kind` (see [`clv_args`]).
 unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
-    let Some((pm, gm, a)) = clv_args(fcinfo) else {
-        return return_null(fcinfo);
+    // SAFETY: the arguments are clv_estimate's (caller)
+    let Some((pm, gm, a)) = (unsafe { clv_args(fcinfo) }) else {
+        // SAFETY: `fcinfo` is the current call's (caller)
+        return unsafe { return_null(fcinfo) };
     };
-    let cache = call_cache::<TwoModels>(fcinfo);
-    let (theta, gg) = two_models(cache, kind, pm, gm);
+    // SAFETY: the call site's cache; `pm` and `gm` are the two models (caller)
+    let (theta, gg) =
+        unsafe { with_call_cache::<TwoModels, _>(fcinfo, |cache| two_models(cache, kind, pm, gm)) };
     finite(check(clv_value(kind, &theta, &gg, &a)), "clv_estimate")
 }
 
 // ------------------------------------------------------------ intervals (issue 13)
 
 /// The `level` argument: a number strictly between 0 and 1 (22023 otherwise).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 pub(crate) unsafe fn level_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
-    let Some(d) = arg(fcinfo, n) else {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
         null_not_allowed("level")
     };
     let level = f8(d);
@@ -630,6 +768,11 @@ pub(crate) unsafe fn level_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f6
 /// A `tiers.prediction_interval` row (estimate, low, high, se, level): the log-scale delta
 /// method over the model's covariance `cov`; low, high and se NULL without a covariance.
 /// `cache` is the call site's cache (its result descriptor is kept there).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a function returning `tiers.prediction_interval`, and
+/// `cache` its call site's cache.
 unsafe fn interval_row<T>(
     fcinfo: pg_sys::FunctionCallInfo,
     cache: &mut CallCache<T>,
@@ -651,11 +794,18 @@ unsafe fn interval_row<T>(
     let (se, se_null) = opt_f8(iv.map(|i| i.se));
     let values = [f8_datum(estimate), low, high, se, f8_datum(level)];
     let nulls = [false, low_null, high_null, se_null, false];
-    composite(fcinfo, cache, &values, &nulls)
+    // SAFETY: the caller's obligations; the values are the row type's five float8 fields
+    unsafe { composite(fcinfo, cache, &values, &nulls) }
 }
 
 /// The interval of a prediction `g(θ)` of a model argument (4 parameters; parsed once per call
 /// site and value); shared with BG/BB.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a function returning `tiers.prediction_interval` whose
+/// call site caches a [`ModelCache`] (or nothing yet); `model` a datum of it of the model row
+/// type `type_name` (`N` fields).
 pub(crate) unsafe fn prediction_interval<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     model: pg_sys::Datum,
@@ -665,30 +815,44 @@ pub(crate) unsafe fn prediction_interval<const N: usize>(
     g: &dyn Fn(&[f64]) -> f64,
     what: &str,
 ) -> pg_sys::Datum {
-    let cache = call_cache::<ModelCache>(fcinfo);
-    let theta = cached_params::<N>(&mut cache.extra, model, 4, names, type_name);
-    let cov = cache.extra.covariance.clone();
-    interval_row(fcinfo, cache, g, &theta, cov.as_deref(), level, what)
+    // SAFETY: the caller's obligations
+    unsafe {
+        with_call_cache::<ModelCache, _>(fcinfo, |cache| {
+            let theta = cached_params::<N>(&mut cache.extra, model, 4, names, type_name);
+            let cov = cache.extra.covariance.clone();
+            interval_row(fcinfo, cache, g, &theta, cov.as_deref(), level, what)
+        })
+    }
 }
 
 // tiers.expected_purchases_interval(model, horizon, frequency, recency, tenure, level)
+/// # Safety
+///
+/// `fcinfo` is the current call's, of `expected_purchases_interval` for `kind`.
 unsafe fn expected_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(model), Some(h), Some((x, t_x, t))) =
-        (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2))
+        (unsafe { (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2)) })
     else {
-        return return_null(fcinfo);
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
-    let level = level_arg(fcinfo, 5);
+    // SAFETY: as above
+    let level = unsafe { level_arg(fcinfo, 5) };
     let g = |th: &[f64]| kind.expected(th, h, x, t_x, t);
-    prediction_interval::<PURCHASE_FIELDS>(
-        fcinfo,
-        model,
-        kind.names(),
-        kind.type_name(),
-        level,
-        &g,
-        "expected_purchases",
-    )
+    // SAFETY: argument 0 is a model of `kind`; the function returns a prediction interval
+    // (caller)
+    unsafe {
+        prediction_interval::<PURCHASE_FIELDS>(
+            fcinfo,
+            model,
+            kind.names(),
+            kind.type_name(),
+            level,
+            &g,
+            "expected_purchases",
+        )
+    }
 }
 
 sql_function!(ct_bgnbd_expected_purchases_interval, |fcinfo| {
@@ -705,31 +869,45 @@ sql_function!(ct_paretonbd_expected_purchases_interval, |fcinfo| {
 // discount_rate, unit, discount_period, level): the two models' parameters are independent
 // estimates (Gamma-Gamma assumes spend independent of purchasing), so their covariance is
 // block-diagonal.
+/// # Safety
+///
+/// `fcinfo` is the current call's, of `clv_interval` for `kind` (see [`clv_args`]; argument
+/// 10 the level).
 unsafe fn clv_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
-    let Some((pm, gm, a)) = clv_args(fcinfo) else {
-        return return_null(fcinfo);
+    // SAFETY: the arguments are clv_interval's (caller)
+    let Some((pm, gm, a)) = (unsafe { clv_args(fcinfo) }) else {
+        // SAFETY: `fcinfo` is the current call's (caller)
+        return unsafe { return_null(fcinfo) };
     };
-    let level = level_arg(fcinfo, 10);
-    let cache = call_cache::<TwoModels>(fcinfo);
-    let (theta, gg) = two_models(cache, kind, pm, gm);
-    let all: Vec<f64> = theta.iter().chain(&gg).copied().collect();
-    let cov = match (
-        &cache.extra.purchase.covariance,
-        &cache.extra.spend.covariance,
-    ) {
-        (Some(p), Some(s)) => Some(customer_tiers_core::intervals::block_diagonal(p, 4, s, 3)),
-        _ => None,
-    };
-    let g = |th: &[f64]| clv_value(kind, &th[..4], &th[4..], &a).unwrap_or(f64::NAN);
-    interval_row(
-        fcinfo,
-        cache,
-        &g,
-        &all,
-        cov.as_deref(),
-        level,
-        "clv_interval",
-    )
+    // SAFETY: as above
+    let level = unsafe { level_arg(fcinfo, 10) };
+    // SAFETY: the call site's cache; `pm` and `gm` are the two models and the function returns
+    // a prediction interval (caller)
+    unsafe {
+        with_call_cache::<TwoModels, _>(fcinfo, |cache| {
+            let (theta, gg) = two_models(cache, kind, pm, gm);
+            let all: Vec<f64> = theta.iter().chain(&gg).copied().collect();
+            let cov = match (
+                &cache.extra.purchase.covariance,
+                &cache.extra.spend.covariance,
+            ) {
+                (Some(p), Some(s)) => {
+                    Some(customer_tiers_core::intervals::block_diagonal(p, 4, s, 3))
+                }
+                _ => None,
+            };
+            let g = |th: &[f64]| clv_value(kind, &th[..4], &th[4..], &a).unwrap_or(f64::NAN);
+            interval_row(
+                fcinfo,
+                cache,
+                &g,
+                &all,
+                cov.as_deref(),
+                level,
+                "clv_interval",
+            )
+        })
+    }
 }
 
 sql_function!(ct_bgnbd_clv_interval, |fcinfo| {
@@ -767,18 +945,28 @@ impl Purchase {
 const NAMES: &[(&str, &str)] = &[("the number of purchases", "n"), ("the period length", "t")];
 
 // tiers.probability_of_purchases(model, n integer, t [, frequency, recency, tenure])
+/// # Safety
+///
+/// `fcinfo` is the current call's, of `probability_of_purchases` for `kind`.
 unsafe fn probability_of_purchases(
     fcinfo: pg_sys::FunctionCallInfo,
     kind: Purchase,
 ) -> pg_sys::Datum {
-    let (Some(m), Some(n), Some(t)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
-        return return_null(fcinfo);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (Some(m), Some(n), Some(t)) = (unsafe { (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) })
+    else {
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
-    let theta = params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name());
+    // SAFETY: argument 0 is a model of `kind` (caller)
+    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name()) };
     let (n, t) = (n.value() as i32 as f64, f8(t));
-    let v = if nargs(fcinfo) > 3 {
-        let Some((x, t_x, big_t)) = customer(fcinfo, 3) else {
-            return return_null(fcinfo);
+    // SAFETY: as above
+    let v = if unsafe { nargs(fcinfo) } > 3 {
+        // SAFETY: as above
+        let Some((x, t_x, big_t)) = (unsafe { customer(fcinfo, 3) }) else {
+            // SAFETY: as above
+            return unsafe { return_null(fcinfo) };
         };
         check_named(
             customer_tiers_core::purchases::conditional_purchases_pmf(
@@ -802,13 +990,19 @@ unsafe fn probability_of_purchases(
 }
 
 // tiers.churn_probability(model, t, frequency, recency, tenure)
+/// # Safety
+///
+/// `fcinfo` is the current call's, of `churn_probability` for `kind`.
 unsafe fn churn_probability(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(m), Some(t), Some((x, t_x, big_t))) =
-        (arg(fcinfo, 0), arg(fcinfo, 1), customer(fcinfo, 2))
+        (unsafe { (arg(fcinfo, 0), arg(fcinfo, 1), customer(fcinfo, 2)) })
     else {
-        return return_null(fcinfo);
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
-    let theta = params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name());
+    // SAFETY: argument 0 is a model of `kind` (caller)
+    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name()) };
     let v = check_named(
         customer_tiers_core::purchases::churn_probability(
             kind.counts(),

@@ -88,11 +88,12 @@ impl AggState for Nps {
 // outcome rows are skipped; a NULL control (3-argument form) means the default control.
 sql_function!(ct_ab_test_trans, |fcinfo| {
     // borrowed: compared on every row, copied only into a new state
-    let control: Option<&str> = if nargs(fcinfo) > 3 {
-        arg(fcinfo, 3).map(|d| text_str(d))
+    let control_arg = if nargs(fcinfo) > 3 {
+        arg(fcinfo, 3)
     } else {
         None
     };
+    let control: Option<&str> = control_arg.as_ref().map(|d| text_str(d));
     let (state, datum) = state_or_init(fcinfo, AB_AGG, || AbState {
         control: control.map(str::to_string),
         test: AbTest::new(),
@@ -102,7 +103,7 @@ sql_function!(ct_ab_test_trans, |fcinfo| {
         invalid("control must be the same for all rows of a group");
     }
     if let (Some(v), Some(x)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
-        check(state.test.add(text_str(v), f8(x)));
+        check(state.test.add(text_str(&v), f8(x)));
     }
     datum
 });
@@ -200,8 +201,12 @@ sql_function!(ct_nps_combine, |fcinfo| {
     combine_states(fcinfo, NPS_AGG, Nps::merge)
 });
 
+/// A `tiers.nps_result` row.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a function returning `tiers.nps_result`.
 unsafe fn nps_row(fcinfo: pg_sys::FunctionCallInfo, r: &NpsResult) -> pg_sys::Datum {
-    let cache = call_cache::<()>(fcinfo);
     let values = [
         pg_sys::Datum::from(r.n as i64),
         pg_sys::Datum::from(r.promoters as i64),
@@ -210,7 +215,12 @@ unsafe fn nps_row(fcinfo: pg_sys::FunctionCallInfo, r: &NpsResult) -> pg_sys::Da
         f8_datum(r.nps),
         f8_datum(r.margin_of_error),
     ];
-    composite(fcinfo, cache, &values, &[false; 6])
+    // SAFETY: the function returns tiers.nps_result (caller), whose fields the values are
+    unsafe {
+        with_call_cache::<(), _>(fcinfo, |cache| {
+            composite(fcinfo, cache, &values, &[false; 6])
+        })
+    }
 }
 
 // tiers.nps_final(state) -> tiers.nps_result; NULL without scores.
@@ -222,8 +232,13 @@ sql_function!(ct_nps_final, |fcinfo| {
 });
 
 /// A `tiers.nps_result` argument, checked: counts that add up, an NPS that matches them.
+///
+/// # Safety
+///
+/// `d` is a `tiers.nps_result` datum of the current call.
 unsafe fn nps_arg(d: pg_sys::Datum, name: &str) -> NpsResult {
-    let (v, nulls) = deform::<6>(d, "tiers.nps_result");
+    // SAFETY: `d` is a row of tiers.nps_result (caller)
+    let (v, nulls) = unsafe { deform::<6>(d, "tiers.nps_result") };
     if nulls[1] || nulls[2] || nulls[3] {
         invalid(format!(
             "{name} must have promoters, passives and detractors"
@@ -246,7 +261,6 @@ sql_function!(ct_nps_compare, |fcinfo| {
         return return_null(fcinfo);
     };
     let c = nps_compare(&nps_arg(a, "a"), &nps_arg(b, "b"));
-    let cache = call_cache::<()>(fcinfo);
     let values = [
         f8_datum(c.difference),
         f8_datum(c.low),
@@ -254,7 +268,9 @@ sql_function!(ct_nps_compare, |fcinfo| {
         f8_datum(c.statistic),
         f8_datum(c.p_value),
     ];
-    composite(fcinfo, cache, &values, &[false; 5])
+    with_call_cache::<(), _>(fcinfo, |cache| {
+        composite(fcinfo, cache, &values, &[false; 5])
+    })
 });
 
 // ---------------------------------------------------------------- ab_assign
@@ -297,7 +313,7 @@ sql_function!(ct_ab_assign, |fcinfo| {
         }
         None
     };
-    let k = check(ab_assign(text_str(c), text_str(e), &shares));
+    let k = check(ab_assign(text_str(&c), text_str(&e), &shares));
     match names {
         Some(n) => text_datum(&n[k]),
         None => text_datum(&((b'A' + k as u8) as char).to_string()),

@@ -124,27 +124,43 @@ struct OptionsCache {
     text: String,
 }
 
+/// # Safety
+///
+/// `fcinfo` is the current call's, whose call site caches an [`OptionsCache`] (or nothing yet);
+/// argument `n`, if any, a `jsonb`.
 unsafe fn options_text(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> String {
-    if nargs(fcinfo) <= n {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    if unsafe { nargs(fcinfo) } <= n {
         return String::new();
     }
-    let Some(d) = arg(fcinfo, n) else {
+    // SAFETY: as above
+    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
         return String::new();
     };
-    let cache = &mut call_cache::<OptionsCache>(fcinfo).extra;
-    let raw = varlena_bytes(d);
-    if cache.raw.is_empty() || cache.raw != raw {
-        let value = crate::tags::jsonb_value(d, "options");
-        cache.text = value.to_string();
-        cache.raw.clear();
-        cache.raw.extend_from_slice(raw);
+    // SAFETY: the call site's cache (caller); `d` is a jsonb (a varlena) argument
+    unsafe {
+        with_call_cache::<OptionsCache, _>(fcinfo, |cache| {
+            let cache = &mut cache.extra;
+            let raw = varlena_bytes(&d);
+            if cache.raw.is_empty() || cache.raw != raw {
+                let value = crate::tags::jsonb_value(d, "options");
+                cache.text = value.to_string();
+                cache.raw.clear();
+                cache.raw.extend_from_slice(raw);
+            }
+            cache.text.clone()
+        })
     }
-    cache.text.clone()
 }
 
 /// An integer argument that must not be NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's; argument `n` an `integer`.
 unsafe fn int_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> i64 {
-    match arg(fcinfo, n) {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    match unsafe { arg(fcinfo, n) } {
         Some(d) => d.value() as i32 as i64,
         None => null_not_allowed(name),
     }
@@ -154,42 +170,55 @@ unsafe fn int_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> i64
 
 /// The transition shared by both aggregates: `k_min`/`k_max` are the arguments' values (equal
 /// for `kmeans_model`); they and the options are fixed by a group's first row.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a transition function of `agg` (argument 0 the state,
+/// argument 1 a `float8[]`, argument `options_arg`, if any, a `jsonb`).
 unsafe fn transition(
     fcinfo: pg_sys::FunctionCallInfo,
     agg: &str,
     k: (i64, i64),
     options_arg: usize,
 ) -> pg_sys::Datum {
-    let options = options_text(fcinfo, options_arg);
-    let (state, datum) = state_or_init(fcinfo, agg, || {
-        // the options are checked once, before any row is kept
-        let o = parse_options(&options, k.0, None);
-        check(o.validate());
-        if k.0 != k.1 {
-            check(
-                KmeansOptions {
-                    k: k.1,
-                    ..o.clone()
-                }
-                .validate(),
-            );
-        }
-        KmeansAccumulator {
-            k_min: k.0,
-            k_max: k.1,
-            options: options.clone(),
-            ..Default::default()
-        }
-    });
-    let state = &mut *state;
+    // SAFETY: the caller's obligations
+    let options = unsafe { options_text(fcinfo, options_arg) };
+    // SAFETY: argument 0 is the aggregate's state (caller)
+    let (state, datum) = unsafe {
+        state_or_init(fcinfo, agg, || {
+            // the options are checked once, before any row is kept
+            let o = parse_options(&options, k.0, None);
+            check(o.validate());
+            if k.0 != k.1 {
+                check(
+                    KmeansOptions {
+                        k: k.1,
+                        ..o.clone()
+                    }
+                    .validate(),
+                );
+            }
+            KmeansAccumulator {
+                k_min: k.0,
+                k_max: k.1,
+                options: options.clone(),
+                ..Default::default()
+            }
+        })
+    };
+    // SAFETY: state_or_init returns the group's live state object, used by nothing else during
+    // the call
+    let state = unsafe { &mut *state };
     if (state.k_min, state.k_max) != k {
         invalid("k must be the same for all rows of a group");
     }
     if state.options != options {
         invalid("options must be the same for all rows of a group");
     }
-    if let Some(f) = arg(fcinfo, 1) {
-        check(state.data.add(&f8_array(f, "features")));
+    // SAFETY: `fcinfo` is the current call's (caller)
+    if let Some(f) = unsafe { arg(fcinfo, 1) } {
+        // SAFETY: argument 1 is a float8[] (caller)
+        check(state.data.add(&unsafe { f8_array(f, "features") }));
     }
     datum
 }
@@ -240,6 +269,11 @@ pub const MODEL_FIELDS: [&str; 17] = [
     "davies_bouldin",
 ];
 
+/// A `tiers.kmeans_model` row.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a function returning `tiers.kmeans_model`.
 unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, m: &KmeansModel) -> pg_sys::Datum {
     let mut nulls = [false; MODEL_FIELDS.len()];
     let values = [
@@ -272,8 +306,8 @@ unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, m: &KmeansModel) -> pg_sys
         pg_sys::Datum::from(m.silhouette_exact),
         f8_datum(m.davies_bouldin),
     ];
-    let cache = call_cache::<()>(fcinfo);
-    composite(fcinfo, cache, &values, &nulls)
+    // SAFETY: the function returns tiers.kmeans_model (caller), whose fields the values are
+    unsafe { with_call_cache::<(), _>(fcinfo, |cache| composite(fcinfo, cache, &values, &nulls)) }
 }
 
 // tiers.kmeans_model_final(state) -> tiers.kmeans_model; NULL without rows.
@@ -335,21 +369,41 @@ struct ModelCache {
     model: Option<KmeansModel>,
 }
 
-unsafe fn model_arg(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> &'static KmeansModel {
-    let cache = &mut call_cache::<ModelCache>(fcinfo).extra;
-    let bytes = varlena_bytes(d);
-    if cache.model.is_none() || cache.bytes != bytes {
-        let m = read_model(d);
-        check(m.validate());
-        cache.model = Some(m);
-        cache.bytes.clear();
-        cache.bytes.extend_from_slice(bytes);
+/// Runs `f` with the model `d`, parsed and checked once per call site and value into the call
+/// site's cache.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, whose call site caches a [`ModelCache`] (or nothing yet), and
+/// `d` a `tiers.kmeans_model` datum of it.
+unsafe fn model_arg<R>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    d: pg_sys::Datum,
+    f: impl FnOnce(&KmeansModel) -> R,
+) -> R {
+    // SAFETY: the call site's cache (caller); `d` is a kmeans_model row (caller)
+    unsafe {
+        with_call_cache::<ModelCache, _>(fcinfo, |cache| {
+            let cache = &mut cache.extra;
+            let bytes = varlena_bytes(&d);
+            if cache.model.is_none() || cache.bytes != bytes {
+                let m = read_model(d);
+                check(m.validate());
+                cache.model = Some(m);
+                cache.bytes.clear();
+                cache.bytes.extend_from_slice(bytes);
+            }
+            f(cache.model.as_ref().expect("set above"))
+        })
     }
-    cache.model.as_ref().expect("set above")
 }
 
+/// # Safety
+///
+/// `d` is a `tiers.kmeans_model` datum of the current call.
 unsafe fn read_model(d: pg_sys::Datum) -> KmeansModel {
-    let (v, nulls) = deform::<{ MODEL_FIELDS.len() }>(d, MODEL_TYPE);
+    // SAFETY: `d` is a row of tiers.kmeans_model (caller)
+    let (v, nulls) = unsafe { deform::<{ MODEL_FIELDS.len() }>(d, MODEL_TYPE) };
     let field = |i: usize| -> pg_sys::Datum {
         if nulls[i] && MODEL_FIELDS[i] != "silhouette" {
             invalid(format!("model.{} must not be NULL", MODEL_FIELDS[i]));
@@ -361,9 +415,14 @@ unsafe fn read_model(d: pg_sys::Datum) -> KmeansModel {
         usize::try_from(c)
             .unwrap_or_else(|_| invalid(format!("model.{} must be >= 0", MODEL_FIELDS[i])))
     };
-    let floats = |i: usize| f8_array(field(i), &format!("model.{}", MODEL_FIELDS[i]));
+    // SAFETY: the fields read with it are float8[] (MODEL_FIELDS), not NULL (field())
+    let floats = |i: usize| unsafe { f8_array(field(i), &format!("model.{}", MODEL_FIELDS[i])) };
     let bools = |i: usize| -> Vec<bool> {
-        pgrx::Array::<bool>::from_polymorphic_datum(field(i), false, pg_sys::BOOLARRAYOID)
+        let d = field(i);
+        // SAFETY: the fields read with it are boolean[], not NULL (field())
+        let array =
+            unsafe { pgrx::Array::<bool>::from_polymorphic_datum(d, false, pg_sys::BOOLARRAYOID) };
+        array
             .expect("not null")
             .iter()
             .map(|b| {
@@ -373,15 +432,18 @@ unsafe fn read_model(d: pg_sys::Datum) -> KmeansModel {
             })
             .collect()
     };
-    let sizes: Vec<u64> =
-        pgrx::Array::<i64>::from_polymorphic_datum(field(13), false, pg_sys::INT8ARRAYOID)
-            .expect("not null")
-            .iter()
-            .map(|s| match s {
-                Some(s) if s >= 0 => s as u64,
-                _ => invalid("model.sizes must hold counts >= 0"),
-            })
-            .collect();
+    let sizes_d = field(13);
+    // SAFETY: field 13 (sizes) is a bigint[], not NULL (field())
+    let sizes =
+        unsafe { pgrx::Array::<i64>::from_polymorphic_datum(sizes_d, false, pg_sys::INT8ARRAYOID) };
+    let sizes: Vec<u64> = sizes
+        .expect("not null")
+        .iter()
+        .map(|s| match s {
+            Some(s) if s >= 0 => s as u64,
+            _ => invalid("model.sizes must hold counts >= 0"),
+        })
+        .collect();
     KmeansModel {
         k: count(0),
         dim: count(1),
@@ -409,9 +471,10 @@ sql_function!(ct_kmeans_assign, |fcinfo| {
     let (Some(f), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let model = model_arg(fcinfo, m);
-    let features = f8_array(f, "features");
-    let c = check(assign(model, &features));
+    let c = model_arg(fcinfo, m, |model| {
+        let features = f8_array(f, "features");
+        check(assign(model, &features))
+    });
     pg_sys::Datum::from(c as i32 + 1)
 });
 
@@ -421,13 +484,14 @@ sql_function!(ct_kmeans_label, |fcinfo| {
     let (Some(m), Some(c), Some(l)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
         return return_null(fcinfo);
     };
-    let model = model_arg(fcinfo, m);
-    let cluster = c.value() as i32 as i64;
-    if !(1..=model.k as i64).contains(&cluster) {
-        invalid(format!(
-            "cluster must be between 1 and {}, got {cluster}",
-            model.k
-        ));
-    }
-    text_datum(check(label(model, cluster - 1, text_str(l))))
+    model_arg(fcinfo, m, |model| {
+        let cluster = c.value() as i32 as i64;
+        if !(1..=model.k as i64).contains(&cluster) {
+            invalid(format!(
+                "cluster must be between 1 and {}, got {cluster}",
+                model.k
+            ));
+        }
+        text_datum(check(label(model, cluster - 1, text_str(&l))))
+    })
 });

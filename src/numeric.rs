@@ -63,11 +63,17 @@ pub fn decode(bytes: &[u8]) -> Option<f64> {
 }
 
 /// A numeric datum as f64 (NaN and ±Infinity included; the caller checks finiteness).
+///
+/// # Safety
+///
+/// `d` is a non-NULL `numeric` datum of the current call (an argument or a field of one).
 #[inline]
 pub unsafe fn to_f64(d: pg_sys::Datum) -> f64 {
-    match decode(varlena_bytes(d)) {
+    // SAFETY: `d` is a numeric, a varlena valid for the call (caller)
+    match decode(unsafe { varlena_bytes(&d) }) {
         Some(v) => v,
-        None => pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)])
+        // SAFETY: numeric_float8 takes one non-NULL numeric (caller)
+        None => unsafe { pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)]) }
             .expect("numeric_float8 of a non-null numeric"),
     }
 }

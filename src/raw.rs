@@ -3,13 +3,36 @@
 //!
 //! Hot functions (aggregate transitions, per-row scoring) are written against `fcinfo` directly:
 //! no per-row conversion layers, no per-row allocation.
+//!
+//! # Safety conventions
+//!
+//! The helpers over a raw `fcinfo` or raw datums are `unsafe fn`s; each states its obligations
+//! in a `# Safety` section. The recurring ones:
+//! - "`fcinfo` is the current call's": the `FunctionCallInfo` fmgr passed to the V1 function
+//!   that is running (its `flinfo`, `nargs` and `args` set up), used during that call.
+//! - "a datum of type X": a non-NULL datum whose SQL type is X, which the function's SQL
+//!   declaration guarantees for its arguments (and a row type for the fields of a row).
+//!
+//! Memory handed out by reference is tied to something the caller controls: the bytes of a
+//! varlena borrow the datum ([`varlena_bytes`], [`text_str`]), the call site's cache is lent to a
+//! closure ([`with_call_cache`]), and data kept across rows is a [`Kept`] handle owned by that
+//! cache rather than a `&'static`.
 
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
+use std::any::TypeId;
 
 /// Declares a raw V1 SQL-callable function `$name(fcinfo) -> Datum` with panic/error guarding.
+///
+/// The body is an unsafe context (it runs inside an `unsafe` block, which is why the generated
+/// function allows `clippy::macro_metavars_in_unsafe`): fmgr calls the function with a valid
+/// `fcinfo` for the current call (the V1 calling convention) whose arguments have the number and
+/// types of the function's SQL declaration (`sql/*.sql`). Those are the obligations of the
+/// helpers of this module, so a body may call them on `fcinfo` and its arguments as long as it
+/// reads only arguments its declaration has (or checks [`nargs`] first) and treats each as its
+/// declared type. Anything else unsafe in a body needs the same care as an `unsafe` block.
 #[macro_export]
 macro_rules! sql_function {
     ($name:ident, |$fcinfo:ident| $body:block) => {
@@ -22,11 +45,27 @@ macro_rules! sql_function {
                 &V1_API
             }
         }
+        /// A V1 function, called by PostgreSQL's fmgr.
+        ///
+        /// # Safety
+        ///
+        /// `fcinfo` is the `FunctionCallInfo` of a call of the SQL function declared with this
+        /// symbol, with the arguments of that declaration.
         #[no_mangle]
+        #[allow(clippy::macro_metavars_in_unsafe)] // the body is an unsafe context, see above
         pub unsafe extern "C-unwind" fn $name(
             $fcinfo: ::pgrx::pg_sys::FunctionCallInfo,
         ) -> ::pgrx::pg_sys::Datum {
-            ::pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(move || $body)
+            #[allow(unused_unsafe)] // a body may need no unsafe operation
+            let body = move || -> ::pgrx::pg_sys::Datum {
+                // SAFETY: fmgr calls V1 functions with a valid `fcinfo` for the current call,
+                // whose arguments have the number and types of the function's SQL declaration;
+                // those are the obligations of the raw helpers the body uses.
+                unsafe { $body }
+            };
+            // SAFETY: the top of an `extern "C-unwind"` function called by PostgreSQL, nothing
+            // with a destructor above it; the guard turns panics and errors into ERRORs.
+            unsafe { ::pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(body) }
         }
     };
 }
@@ -79,27 +118,50 @@ pub fn null_not_allowed(arg: &str) -> ! {
     );
 }
 
+/// Argument `n` of the call, `None` when it is NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's (`n` beyond its `nargs` panics, an ERROR).
 #[inline]
 pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<pg_sys::Datum> {
-    let a = &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n];
+    // SAFETY: fmgr set up `nargs` and as many `args` of the current call (caller)
+    let a = unsafe { &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n] };
     (!a.isnull).then_some(a.value)
 }
 
+/// The number of arguments of the call.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 #[inline]
 pub unsafe fn nargs(fcinfo: pg_sys::FunctionCallInfo) -> usize {
-    (*fcinfo).nargs as usize
+    // SAFETY: `fcinfo` is valid (caller)
+    unsafe { (*fcinfo).nargs as usize }
 }
 
+/// Marks the call's result NULL and returns the datum to return with it.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 #[inline]
 pub unsafe fn return_null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    (*fcinfo).isnull = true;
+    // SAFETY: `fcinfo` is valid (caller); `isnull` is the result's flag
+    unsafe { (*fcinfo).isnull = true };
     pg_sys::Datum::from(0usize)
 }
 
 /// The aggregate memory context, or an error when not called as an aggregate.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 pub unsafe fn agg_context(fcinfo: pg_sys::FunctionCallInfo, func: &str) -> pg_sys::MemoryContext {
     let mut cx: pg_sys::MemoryContext = std::ptr::null_mut();
-    if pg_sys::AggCheckCallContext(fcinfo, &mut cx) == 0 {
+    // SAFETY: `fcinfo` is valid (caller); AggCheckCallContext only reads its context node
+    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut cx) } == 0 {
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -116,142 +178,299 @@ pub fn ptr_datum<T>(p: *mut T) -> pg_sys::Datum {
 }
 
 /// A `bytea` datum holding `bytes`, allocated in the current memory context.
-pub unsafe fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
+pub fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
     let len = bytes.len() + pg_sys::VARHDRSZ;
-    let p = pg_sys::palloc(len) as *mut u8;
-    pgrx::set_varsize_4b(p as *mut pg_sys::varlena, len as i32);
-    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.add(pg_sys::VARHDRSZ), bytes.len());
-    pg_sys::Datum::from(p)
+    // SAFETY: palloc returns `len` writable bytes (or raises an ERROR), which the 4-byte header
+    // and the copy of `bytes` fill exactly
+    unsafe {
+        let p = pg_sys::palloc(len) as *mut u8;
+        pgrx::set_varsize_4b(p as *mut pg_sys::varlena, len as i32);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.add(pg_sys::VARHDRSZ), bytes.len());
+        pg_sys::Datum::from(p)
+    }
 }
 
 /// The bytes of a (possibly toasted or short-header) varlena datum. Plain in-line values
 /// (the per-row case) are read in place; only compressed or external values are detoasted,
 /// into the current memory context.
+///
+/// The slice borrows `d`, so it cannot outlive the caller's copy of the datum (nor be stored in
+/// a call cache, which outlives the call).
+///
+/// # Safety
+///
+/// `d` is a non-NULL datum of a varlena type whose memory stays valid while `d` is borrowed:
+/// an argument of the current call or a field of one (valid for the whole call), or a value
+/// made during the call in a memory context not reset before the borrow ends. A detoasted copy
+/// is made in the current memory context, which the call does not reset.
 #[inline]
-pub unsafe fn varlena_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
+pub unsafe fn varlena_bytes(d: &pg_sys::Datum) -> &[u8] {
     let p = d.cast_mut_ptr::<pg_sys::varlena>();
-    let (data, len) = if pgrx::varatt_is_4b_u(p) {
-        ((p as *const u8).add(4), pgrx::varsize_4b(p) - 4)
-    } else if pgrx::varatt_is_1b(p) && !pgrx::varatt_is_1b_e(p) {
-        ((p as *const u8).add(1), pgrx::varsize_1b(p) - 1)
-    } else {
-        let v = pg_sys::pg_detoast_datum_packed(p);
-        (
-            pgrx::vardata_any(v) as *const u8,
-            pgrx::varsize_any_exhdr(v),
-        )
-    };
-    std::slice::from_raw_parts(data, len)
+    // SAFETY: `p` points at a varlena (caller): a 4-byte or 1-byte in-line header is followed by
+    // the length it holds; anything else (compressed, external) is detoasted into a plain
+    // varlena; either stays valid while `d` is borrowed (caller)
+    unsafe {
+        let (data, len) = if pgrx::varatt_is_4b_u(p) {
+            ((p as *const u8).add(4), pgrx::varsize_4b(p) - 4)
+        } else if pgrx::varatt_is_1b(p) && !pgrx::varatt_is_1b_e(p) {
+            ((p as *const u8).add(1), pgrx::varsize_1b(p) - 1)
+        } else {
+            let v = pg_sys::pg_detoast_datum_packed(p);
+            (
+                pgrx::vardata_any(v) as *const u8,
+                pgrx::varsize_any_exhdr(v),
+            )
+        };
+        std::slice::from_raw_parts(data, len)
+    }
 }
 
 /// A text datum.
-pub unsafe fn text_datum(s: &str) -> pg_sys::Datum {
-    pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
-        s.as_ptr() as *const std::os::raw::c_char,
-        s.len() as i32,
-    ))
+pub fn text_datum(s: &str) -> pg_sys::Datum {
+    // SAFETY: cstring_to_text_with_len copies `s.len()` bytes from `s` into a new text in the
+    // current memory context
+    pg_sys::Datum::from(unsafe {
+        pg_sys::cstring_to_text_with_len(s.as_ptr() as *const std::os::raw::c_char, s.len() as i32)
+    })
 }
 
-/// The text of a text datum.
-pub unsafe fn text_str<'a>(d: pg_sys::Datum) -> &'a str {
-    std::str::from_utf8(varlena_bytes(d)).unwrap_or_else(|_| invalid("text is not valid UTF-8"))
+/// The text of a text datum (22023 when it is not valid UTF-8); borrows `d` as
+/// [`varlena_bytes`] does.
+///
+/// # Safety
+///
+/// As [`varlena_bytes`]: `d` is a non-NULL `text` (or `varchar`) datum valid while borrowed.
+pub unsafe fn text_str(d: &pg_sys::Datum) -> &str {
+    // SAFETY: the caller's obligations are those of varlena_bytes
+    let bytes = unsafe { varlena_bytes(d) };
+    std::str::from_utf8(bytes).unwrap_or_else(|_| invalid("text is not valid UTF-8"))
 }
 
 /// Per-call-site cache kept in `fn_extra` (lives as long as the query's `FmgrInfo`): the blessed
-/// result tuple descriptor plus whatever the function wants to remember between rows.
+/// result tuple descriptor plus whatever the function wants to remember between rows. Reached
+/// only through [`with_call_cache`].
 pub struct CallCache<T> {
     pub tupdesc: pg_sys::TupleDesc,
     pub extra: T,
 }
 
-/// The call site's cache, created on first use in `fn_mcxt`.
-pub unsafe fn call_cache<T: Default>(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> &'static mut CallCache<T> {
-    let flinfo = (*fcinfo).flinfo;
-    if (*flinfo).fn_extra.is_null() {
-        let mut cx = PgMemoryContexts::For((*flinfo).fn_mcxt);
-        let cache = cx.leak_and_drop_on_delete(CallCache {
-            tupdesc: std::ptr::null_mut(),
-            extra: T::default(),
-        });
-        (*flinfo).fn_extra = cache as *mut std::ffi::c_void;
+/// What `fn_extra` points at: a header, the same for every `T` (`repr(C)`, first field), that
+/// says which `T` the slot holds and whether a closure has it, then the cache.
+#[repr(C)]
+struct CacheSlot<T> {
+    header: SlotHeader,
+    cache: CallCache<T>,
+}
+
+#[repr(C)]
+struct SlotHeader {
+    type_id: TypeId,
+    type_name: &'static str,
+    in_use: bool,
+}
+
+/// Clears `in_use` when the closure returns or unwinds (an ERROR is a Rust panic here).
+struct InUse(*mut SlotHeader);
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        // SAFETY: the header of the call site's slot, which lives as long as the FmgrInfo
+        unsafe { (*self.0).in_use = false };
     }
-    &mut *((*flinfo).fn_extra as *mut CallCache<T>)
+}
+
+fn cache_error(message: &str, detail: String) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("internal error: {message}"),
+        detail
+    );
+}
+
+/// Runs `f` with the call site's cache, created on first use in `fn_mcxt` (and dropped when that
+/// context is deleted).
+///
+/// A call site keeps one cache type: asking for another `T` on the same `fcinfo` is an ERROR
+/// (XX000 "internal error: call cache type mismatch"), and so is asking for the cache again
+/// while `f` holds it, rather than a reinterpretation or an aliased `&mut`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, and `fn_extra` of its `flinfo` is used only through this
+/// function (it is NULL at the first call of a call site, as fmgr leaves it).
+pub unsafe fn with_call_cache<T: Default + 'static, R>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    f: impl FnOnce(&mut CallCache<T>) -> R,
+) -> R {
+    // SAFETY: `fcinfo` is valid (caller) and fmgr set up its `flinfo`
+    let flinfo = unsafe { (*fcinfo).flinfo };
+    // SAFETY: `flinfo` is valid for the call; only this function uses `fn_extra` (caller)
+    let extra = unsafe { (*flinfo).fn_extra };
+    let slot = if extra.is_null() {
+        // SAFETY: as above; `fn_mcxt` is the context the FmgrInfo lives in
+        let mcxt = unsafe { (*flinfo).fn_mcxt };
+        let slot = PgMemoryContexts::For(mcxt).leak_and_drop_on_delete(CacheSlot::<T> {
+            header: SlotHeader {
+                type_id: TypeId::of::<T>(),
+                type_name: std::any::type_name::<T>(),
+                in_use: false,
+            },
+            cache: CallCache {
+                tupdesc: std::ptr::null_mut(),
+                extra: T::default(),
+            },
+        });
+        // SAFETY: as above
+        unsafe { (*flinfo).fn_extra = slot as *mut std::ffi::c_void };
+        slot
+    } else {
+        let header = extra as *mut SlotHeader;
+        // SAFETY: a non-NULL `fn_extra` is a slot made above for some type, whose header is its
+        // first field whatever the type (`repr(C)`)
+        let (type_id, type_name) = unsafe { ((*header).type_id, (*header).type_name) };
+        if type_id != TypeId::of::<T>() {
+            cache_error(
+                "call cache type mismatch",
+                format!(
+                    "The call site's cache holds {type_name}, not {}.",
+                    std::any::type_name::<T>()
+                ),
+            );
+        }
+        extra as *mut CacheSlot<T>
+    };
+    // SAFETY: `slot` is the call site's live `CacheSlot<T>` (made above, or checked to be one);
+    // the header and the cache are separate fields, reached through the raw pointer
+    let header = unsafe { &raw mut (*slot).header };
+    // SAFETY: as above
+    if unsafe { (*header).in_use } {
+        cache_error(
+            "call cache already in use",
+            format!(
+                "A call site's cache of {} was asked for twice.",
+                std::any::type_name::<T>()
+            ),
+        );
+    }
+    // SAFETY: as above
+    unsafe { (*header).in_use = true };
+    let _in_use = InUse(header);
+    // SAFETY: as above; `in_use` guarantees this is the only reference to the cache until `f`
+    // returns, and the slot outlives the call
+    let cache = unsafe { &mut (*slot).cache };
+    f(cache)
 }
 
 /// The number of fields of the function's declared row type (its descriptor cached as
 /// [`composite`] does).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and `cache` its call site's cache.
 pub unsafe fn result_natts<T>(fcinfo: pg_sys::FunctionCallInfo, cache: &mut CallCache<T>) -> usize {
-    bless_result_type(fcinfo, cache);
-    (*cache.tupdesc).natts as usize
+    // SAFETY: the caller's obligations
+    unsafe { bless_result_type(fcinfo, cache) };
+    // SAFETY: bless_result_type set a valid descriptor (or raised an ERROR)
+    unsafe { (*cache.tupdesc).natts as usize }
 }
 
+/// Sets `cache.tupdesc` to a blessed copy, in `fn_mcxt`, of the function's result row type.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and `cache` its call site's cache.
 unsafe fn bless_result_type<T>(fcinfo: pg_sys::FunctionCallInfo, cache: &mut CallCache<T>) {
     if cache.tupdesc.is_null() {
         let mut td: pg_sys::TupleDesc = std::ptr::null_mut();
-        if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut td)
-            != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
-        {
+        // SAFETY: `fcinfo` is valid (caller); `td` receives the result descriptor
+        let class = unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut td) };
+        if class != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE {
             ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 "function returning a row called in a context that cannot accept one"
             );
         }
-        let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
-        cache.tupdesc = pg_sys::BlessTupleDesc(pg_sys::CreateTupleDescCopy(td));
-        pg_sys::MemoryContextSwitchTo(old);
+        // SAFETY: `td` is a valid descriptor (TYPEFUNC_COMPOSITE); the copy goes to `fn_mcxt`,
+        // which lives as long as the cache that keeps it, and the old context is restored
+        unsafe {
+            let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
+            cache.tupdesc = pg_sys::BlessTupleDesc(pg_sys::CreateTupleDescCopy(td));
+            pg_sys::MemoryContextSwitchTo(old);
+        }
     }
 }
 
 /// Builds a composite result of the function's declared row type from `values`/`nulls`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and `cache` its call site's cache; `values` are datums of the
+/// row type's field types (where not NULL).
 pub unsafe fn composite<T>(
     fcinfo: pg_sys::FunctionCallInfo,
     cache: &mut CallCache<T>,
     values: &[pg_sys::Datum],
     nulls: &[bool],
 ) -> pg_sys::Datum {
-    bless_result_type(fcinfo, cache);
+    // SAFETY: the caller's obligations
+    unsafe { bless_result_type(fcinfo, cache) };
+    // SAFETY: bless_result_type set a valid descriptor (or raised an ERROR)
+    let natts = unsafe { (*cache.tupdesc).natts };
     // heap_form_tuple reads natts values and nulls: a row type that does not match the Rust
     // side (an edited SQL definition) must be an error, not a read past the arrays
-    if (*cache.tupdesc).natts as usize != values.len() || nulls.len() != values.len() {
+    if natts as usize != values.len() || nulls.len() != values.len() {
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
             format!(
                 "result row type has {} columns, the function returns {}",
-                (*cache.tupdesc).natts,
+                natts,
                 values.len()
             )
         );
     }
-    let tuple = pg_sys::heap_form_tuple(
-        cache.tupdesc,
-        values.as_ptr() as *mut pg_sys::Datum,
-        nulls.as_ptr() as *mut bool,
-    );
-    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+    // SAFETY: heap_form_tuple reads natts = values.len() = nulls.len() entries (checked above),
+    // of the field types (caller), and does not write them
+    unsafe {
+        let tuple = pg_sys::heap_form_tuple(
+            cache.tupdesc,
+            values.as_ptr() as *mut pg_sys::Datum,
+            nulls.as_ptr() as *mut bool,
+        );
+        pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+    }
 }
 
 /// An array of composites of the function's declared result type (an array of a row type):
 /// one element per row of `(value, is_null)` fields. The element type comes from the function's
 /// catalog entry, not the call expression (Citus's `coord_combine_agg` calls final functions
 /// without one).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a function declared to return an array of a row type;
+/// the values are datums of that row type's field types (where not NULL).
 pub unsafe fn composite_array<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
     rows: &[[(pg_sys::Datum, bool); N]],
     type_name: &str,
 ) -> pg_sys::Datum {
-    // SAFETY: the caller is a V1 function whose declared result is an array of a row type
-    unsafe {
-        let array_type = pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid);
-        rows_array(pg_sys::get_element_type(array_type), rows, type_name)
-    }
+    // SAFETY: `fcinfo` and its `flinfo` are valid (caller)
+    let array_type = unsafe { pg_sys::get_func_rettype((*(*fcinfo).flinfo).fn_oid) };
+    // SAFETY: the function's result is an array of a row type (caller), whose field types the
+    // values have
+    unsafe { rows_array(pg_sys::get_element_type(array_type), rows, type_name) }
 }
 
 /// An array of composites of the row type `elem_type`: one element per row of `(value,
 /// is_null)` fields; the row type must have exactly `N` attributes (22023 otherwise).
+///
+/// # Safety
+///
+/// `elem_type` is a row type (lookup_rowtype_tupdesc raises an ERROR otherwise) and the values
+/// are datums of its field types (where not NULL).
 pub unsafe fn rows_array<const N: usize>(
     elem_type: pg_sys::Oid,
     rows: &[[(pg_sys::Datum, bool); N]],
@@ -290,64 +509,128 @@ pub unsafe fn rows_array<const N: usize>(
     }
 }
 
-/// A copy, in the current memory context, of a varlena kept in the call-site cache.
-pub unsafe fn copy_out(bytes: &[u8]) -> pg_sys::Datum {
-    let p = pg_sys::palloc(bytes.len()) as *mut u8;
-    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-    pg_sys::Datum::from(p)
+/// A varlena copied by [`keep`] into a call site's memory context (`fn_mcxt`): it lives as long
+/// as the query's `FmgrInfo`, and so as long as the call site's [`CallCache`] that stores it
+/// (the cache is dropped when that context is deleted, before its memory is freed). A raw
+/// handle, not a `&'static [u8]`: it is read by [`copy_out`], during calls of that call site.
+#[derive(Clone, Copy)]
+pub struct Kept {
+    ptr: *const u8,
+    len: usize,
 }
 
-/// Keeps a copy of a varlena datum in the function's long-lived memory context.
-pub unsafe fn keep(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> &'static [u8] {
-    let len = pgrx::varsize_any(d.cast_mut_ptr());
-    let p = pg_sys::MemoryContextAlloc((*(*fcinfo).flinfo).fn_mcxt, len) as *mut u8;
-    std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p, len);
-    std::slice::from_raw_parts(p, len)
+impl Kept {
+    /// The kept varlena as a by-reference datum (valid while the `Kept` is, see above).
+    pub fn datum(self) -> pg_sys::Datum {
+        pg_sys::Datum::from(self.ptr)
+    }
+}
+
+/// A copy, in the current memory context, of a varlena kept in the call-site cache.
+///
+/// # Safety
+///
+/// `kept` was made by [`keep`] for the current call's `FmgrInfo` (it is read from that call
+/// site's cache during one of its calls).
+pub unsafe fn copy_out(kept: Kept) -> pg_sys::Datum {
+    // SAFETY: `kept` points at `len` bytes in the call site's `fn_mcxt`, which is alive during
+    // its calls (caller); palloc returns `len` fresh bytes (or raises an ERROR)
+    unsafe {
+        let p = pg_sys::palloc(kept.len) as *mut u8;
+        std::ptr::copy_nonoverlapping(kept.ptr, p, kept.len);
+        pg_sys::Datum::from(p)
+    }
+}
+
+/// Keeps a copy of a varlena datum in the function's long-lived memory context (`fn_mcxt`, as
+/// long-lived as the `FmgrInfo` and its call cache); see [`Kept`].
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and `d` a non-NULL datum of a varlena type with a plain
+/// in-line header (not toasted or expanded: a value this call just made).
+pub unsafe fn keep(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> Kept {
+    // SAFETY: `d` points at a plain varlena, `varsize_any` bytes long (caller); `fcinfo` and its
+    // `flinfo` are valid (caller), MemoryContextAlloc returns `len` fresh bytes (or raises)
+    unsafe {
+        let len = pgrx::varsize_any(d.cast_mut_ptr());
+        let p = pg_sys::MemoryContextAlloc((*(*fcinfo).flinfo).fn_mcxt, len) as *mut u8;
+        std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p, len);
+        Kept { ptr: p, len }
+    }
 }
 
 /// `ReleaseTupleDesc`: tuple descriptors from `lookup_rowtype_tupdesc` are reference counted
 /// only when `tdrefcount >= 0` (those of record types shared with parallel workers are not).
+///
+/// # Safety
+///
+/// `tupdesc` is a valid descriptor from `lookup_rowtype_tupdesc`, not released yet.
 #[inline]
 pub unsafe fn release_tupdesc(tupdesc: pg_sys::TupleDesc) {
-    if (*tupdesc).tdrefcount >= 0 {
-        pg_sys::DecrTupleDescRefCount(tupdesc);
+    // SAFETY: `tupdesc` is valid and holds a reference when counted (caller)
+    unsafe {
+        if (*tupdesc).tdrefcount >= 0 {
+            pg_sys::DecrTupleDescRefCount(tupdesc);
+        }
     }
 }
 
 /// The fields of a composite datum of a known row type with `N` attributes.
+///
+/// # Safety
+///
+/// As [`deform_at_least`].
 pub unsafe fn deform<const N: usize>(
     d: pg_sys::Datum,
     type_name: &str,
 ) -> ([pg_sys::Datum; N], [bool; N]) {
-    deform_at_least::<N>(d, type_name, N)
+    // SAFETY: the caller's obligations
+    unsafe { deform_at_least::<N>(d, type_name, N) }
 }
 
 /// As [`deform`], but a row of an older version of the type with only its first `min` (≤ N)
 /// fields is accepted too; the missing trailing fields read as NULL. (Between installing a new
 /// library and `ALTER EXTENSION … UPDATE`, values of the old type reach the new code.)
+///
+/// # Safety
+///
+/// `d` is a non-NULL datum of a composite type, valid for the current call (an argument or a
+/// field of one). The by-reference fields returned point into it (or into its detoasted copy in
+/// the current memory context) and are valid as long as it is, during the call.
 pub unsafe fn deform_at_least<const N: usize>(
     d: pg_sys::Datum,
     type_name: &str,
     min: usize,
 ) -> ([pg_sys::Datum; N], [bool; N]) {
-    let hdr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
-    let tupdesc = pg_sys::lookup_rowtype_tupdesc(
-        pgrx::heap_tuple_header_get_type_id(hdr),
-        pgrx::heap_tuple_header_get_typmod(hdr),
-    );
-    let natts = (*tupdesc).natts as usize;
+    // SAFETY: `d` is a composite datum (caller): detoasted, a HeapTupleHeader whose type and
+    // typmod name a row type with a descriptor
+    let (hdr, tupdesc) = unsafe {
+        let hdr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+        let tupdesc = pg_sys::lookup_rowtype_tupdesc(
+            pgrx::heap_tuple_header_get_type_id(hdr),
+            pgrx::heap_tuple_header_get_typmod(hdr),
+        );
+        (hdr, tupdesc)
+    };
+    // SAFETY: `tupdesc` is valid (looked up above)
+    let natts = unsafe { (*tupdesc).natts } as usize;
     if natts > N || natts < min {
-        release_tupdesc(tupdesc);
+        // SAFETY: looked up above, released once
+        unsafe { release_tupdesc(tupdesc) };
         invalid(format!("model is not a {type_name}"));
     }
-    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
-    tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
-    tuple.t_data = hdr;
     let mut values = [pg_sys::Datum::from(0usize); N];
     let mut nulls = [true; N];
-    // heap_deform_tuple writes natts entries (≤ N): the rest stay NULL
-    pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-    release_tupdesc(tupdesc);
+    // SAFETY: `hdr` is the tuple of `tupdesc`'s row type; heap_deform_tuple writes natts
+    // entries (≤ N, checked above): the rest stay NULL
+    unsafe {
+        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+        tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
+        tuple.t_data = hdr;
+        pg_sys::heap_deform_tuple(&mut tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        release_tupdesc(tupdesc);
+    }
     (values, nulls)
 }
 
@@ -378,6 +661,9 @@ pub fn f8_datum(v: f64) -> pg_sys::Datum {
 /// Returns the rows as text (`None` for NULL).
 pub fn read_only_query(sql: &str) -> Vec<Vec<Option<String>>> {
     let query = std::ffi::CString::new(sql).expect("no NUL in internal queries");
+    // SAFETY: SPI_connect/SPI_finish bracket the query (SPI_finish also before the ERROR);
+    // SPI_tuptable and its `vals` hold SPI_processed rows of `tupdesc` until SPI_finish, and
+    // SPI_getvalue returns NULL or a NUL-terminated string, copied out before SPI_finish
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             ereport!(
@@ -441,8 +727,15 @@ pub fn text_bool(v: &Option<String>) -> Option<bool> {
 }
 
 /// A `float8[]` argument as a vector; NULL elements are 22004.
+///
+/// # Safety
+///
+/// `d` is a non-NULL `float8[]` datum valid for the call (an argument or a field of one).
 pub unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
-    pgrx::Array::<f64>::from_polymorphic_datum(d, false, pg_sys::FLOAT8ARRAYOID)
+    // SAFETY: `d` is a non-NULL float8[] (caller)
+    let array =
+        unsafe { pgrx::Array::<f64>::from_polymorphic_datum(d, false, pg_sys::FLOAT8ARRAYOID) };
+    array
         .expect("not null")
         .iter()
         .map(|v| v.unwrap_or_else(|| null_not_allowed(&format!("an element of {name}"))))
@@ -450,20 +743,25 @@ pub unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
 }
 
 /// A two-dimensional `float8[rows][cols]` array (lower bounds 1).
-pub unsafe fn f8_matrix(values: &[f64], rows: usize, cols: usize) -> pg_sys::Datum {
+pub fn f8_matrix(values: &[f64], rows: usize, cols: usize) -> pg_sys::Datum {
+    assert_eq!(values.len(), rows * cols, "a rows x cols matrix");
     let mut elems: Vec<pg_sys::Datum> = values.iter().map(|v| f8_datum(*v)).collect();
     let mut dims = [rows as i32, cols as i32];
     let mut lbs = [1i32, 1];
-    let array = pg_sys::construct_md_array(
-        elems.as_mut_ptr(),
-        std::ptr::null_mut(),
-        2,
-        dims.as_mut_ptr(),
-        lbs.as_mut_ptr(),
-        pg_sys::FLOAT8OID,
-        8,
-        true,
-        pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
-    );
+    // SAFETY: `elems` holds rows x cols by-value float8 datums (no NULL bitmap), as `dims` and
+    // `lbs` (2 dimensions) say; construct_md_array copies them into a new array
+    let array = unsafe {
+        pg_sys::construct_md_array(
+            elems.as_mut_ptr(),
+            std::ptr::null_mut(),
+            2,
+            dims.as_mut_ptr(),
+            lbs.as_mut_ptr(),
+            pg_sys::FLOAT8OID,
+            8,
+            true,
+            pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
+        )
+    };
     pg_sys::Datum::from(array)
 }

@@ -16,21 +16,33 @@ const AGG: &str = "rfm_model";
 
 // ---------------------------------------------------------------- rfm_model aggregate
 
+/// The transition of `rfm_model(recency, frequency, monetary [, bins])`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of an `rfm_model` transition function (argument 0 the state,
+/// argument 4 the `integer` bins `with_bins`).
 unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) -> pg_sys::Datum {
     let bins = if with_bins {
-        match arg(fcinfo, 4) {
+        // SAFETY: `fcinfo` is the current call's (caller)
+        match unsafe { arg(fcinfo, 4) } {
             Some(d) => d.value() as i32,
             None => null_not_allowed("bins"),
         }
     } else {
         5
     };
-    let (state, datum) = state_or_init(fcinfo, AGG, || check(RfmPopulation::new(bins)));
-    let state = &mut *state;
+    // SAFETY: argument 0 is the aggregate's state (caller)
+    let (state, datum) = unsafe { state_or_init(fcinfo, AGG, || check(RfmPopulation::new(bins))) };
+    // SAFETY: state_or_init returns the group's live state object, used by nothing else during
+    // the call
+    let state = unsafe { &mut *state };
     if state.bins as i32 != bins {
         invalid("bins must be the same for all rows of a group");
     }
-    if let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (r, f, m) = unsafe { (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) };
+    if let (Some(r), Some(f), Some(m)) = (r, f, m) {
         check(state.add(f8(r), f8(f), f8(m)));
     }
     datum
@@ -63,7 +75,6 @@ sql_function!(ct_rfm_model_final, |fcinfo| {
     let Some(m) = p.model() else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<()>(fcinfo);
     let values = [
         pg_sys::Datum::from(m.bins as i32),
         pg_sys::Datum::from(m.customers),
@@ -74,15 +85,22 @@ sql_function!(ct_rfm_model_final, |fcinfo| {
         f8_datum(m.f_mean),
         f8_datum(m.m_mean),
     ];
-    composite(fcinfo, cache, &values, &[false; 8])
+    with_call_cache::<(), _>(fcinfo, |cache| {
+        composite(fcinfo, cache, &values, &[false; 8])
+    })
 });
 
 // ---------------------------------------------------------------- reading a model value
 
 /// Parses a `tiers.rfm_model` composite datum (slow path, once per distinct model value).
 /// The SQL signature guarantees the row type, so fields are read by position.
+///
+/// # Safety
+///
+/// `d` is a `tiers.rfm_model` datum of the current call.
 unsafe fn parse_model(d: pg_sys::Datum) -> RfmModel {
-    let (values, nulls) = deform::<8>(d, "tiers.rfm_model");
+    // SAFETY: `d` is a row of tiers.rfm_model (caller)
+    let (values, nulls) = unsafe { deform::<8>(d, "tiers.rfm_model") };
     const NAMES: [&str; 8] = [
         "bins",
         "customers",
@@ -97,7 +115,8 @@ unsafe fn parse_model(d: pg_sys::Datum) -> RfmModel {
         invalid(format!("model.{} must not be NULL", NAMES[i]));
     }
     let breaks = |i: usize| -> Vec<f64> {
-        Vec::<Option<f64>>::from_datum(values[i], false)
+        // SAFETY: the fields read with it (the breaks) are float8[], not NULL (checked above)
+        unsafe { Vec::<Option<f64>>::from_datum(values[i], false) }
             .unwrap_or_default()
             .into_iter()
             .map(|v| {
@@ -132,17 +151,23 @@ struct ScoreCache {
     rules: Option<RuleSet>,
     /// Finished result rows per grid cell, for `cells_key` = (bins, rule set): a result depends
     /// only on the cell, so each is built once and copied per row (no per-row formatting).
-    cells: Vec<Option<&'static [u8]>>,
+    cells: Vec<Option<Kept>>,
     cells_key: (usize, String),
 }
 
 impl ScoreCache {
     /// The parsed model for this datum: re-parsed only when the bytes change (with
     /// `OVER ()` every row carries the same model, so this is a memcmp per row).
+    ///
+    /// # Safety
+    ///
+    /// `d` is a `tiers.rfm_model` datum of the current call.
     unsafe fn model(&mut self, d: pg_sys::Datum) -> &RfmModel {
-        let bytes = varlena_bytes(d);
+        // SAFETY: `d` is a composite (varlena) datum of the current call (caller)
+        let bytes = unsafe { varlena_bytes(&d) };
         if self.model.is_none() || self.model_bytes != bytes {
-            self.model = Some(parse_model(d));
+            // SAFETY: as above, a tiers.rfm_model
+            self.model = Some(unsafe { parse_model(d) });
             self.model_bytes.clear();
             self.model_bytes.extend_from_slice(bytes);
         }
@@ -193,115 +218,139 @@ fn load_rule_set(name: &str) -> RuleSet {
     check(RuleSet::new(bins, rules))
 }
 
+/// The scores of arguments 0..2 under the model argument 3; None if any is NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, argument 3 a `tiers.rfm_model`.
 #[inline]
 unsafe fn scores(
     fcinfo: pg_sys::FunctionCallInfo,
     cache: &mut ScoreCache,
 ) -> Option<(RfmScore, usize)> {
-    let (r, f, m, model) = (
-        arg(fcinfo, 0)?,
-        arg(fcinfo, 1)?,
-        arg(fcinfo, 2)?,
-        arg(fcinfo, 3)?,
-    );
-    let model = cache.model(model);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let get = |n: usize| unsafe { arg(fcinfo, n) };
+    let (r, f, m, model) = (get(0)?, get(1)?, get(2)?, get(3)?);
+    // SAFETY: argument 3 is a tiers.rfm_model (caller)
+    let model = unsafe { cache.model(model) };
     Some((check(model.score(f8(r), f8(f), f8(m))), model.bins))
 }
 
+/// `rfm_score(recency, frequency, monetary, model [, rule_set])` with the rule set given.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of an `rfm_score` function (argument 3 a `tiers.rfm_model`,
+/// the result `tiers.rfm_score`).
 unsafe fn rfm_score(fcinfo: pg_sys::FunctionCallInfo, rule_set: Option<&str>) -> pg_sys::Datum {
-    let cache = call_cache::<ScoreCache>(fcinfo);
-    let Some((s, bins)) = scores(fcinfo, &mut cache.extra) else {
-        return return_null(fcinfo);
-    };
-    let rules_name = rule_set.unwrap_or("standard");
-    let c = &mut cache.extra;
-    if c.cells_key.0 != bins || c.cells_key.1 != rules_name {
-        c.cells = vec![None; bins * bins * bins];
-        c.cells_key = (bins, rules_name.to_string());
+    // SAFETY: the call site's cache (caller); the cells it keeps are this call site's, the row
+    // a plain varlena just made, and the values the fields of tiers.rfm_score
+    unsafe {
+        with_call_cache::<ScoreCache, _>(fcinfo, |cache| {
+            let Some((s, bins)) = scores(fcinfo, &mut cache.extra) else {
+                return return_null(fcinfo);
+            };
+            let rules_name = rule_set.unwrap_or("standard");
+            let c = &mut cache.extra;
+            if c.cells_key.0 != bins || c.cells_key.1 != rules_name {
+                c.cells = vec![None; bins * bins * bins];
+                c.cells_key = (bins, rules_name.to_string());
+            }
+            let index =
+                ((s.r as usize - 1) * bins + (s.f as usize - 1)) * bins + (s.m as usize - 1);
+            if let Some(bytes) = c.cells[index] {
+                return copy_out(bytes);
+            }
+            let rules = c.rules(rules_name);
+            // A rule set only fits models of its own grid; otherwise the segment is NULL.
+            let segment = if rules.bins as usize == bins {
+                Some(text_datum(check(rules.segment(s))))
+            } else if rule_set.is_some() {
+                invalid(format!(
+                    "rule_set \"{rules_name}\" is for {} bins, the model has {bins}",
+                    rules.bins
+                ))
+            } else {
+                None
+            };
+            let values = [
+                pg_sys::Datum::from(s.r as i32),
+                pg_sys::Datum::from(s.f as i32),
+                pg_sys::Datum::from(s.m as i32),
+                text_datum(&s.text(bins)),
+                segment.unwrap_or(pg_sys::Datum::from(0usize)),
+            ];
+            let nulls = [false, false, false, false, segment.is_none()];
+            let row = composite(fcinfo, cache, &values, &nulls);
+            cache.extra.cells[index] = Some(keep(fcinfo, row));
+            row
+        })
     }
-    let index = ((s.r as usize - 1) * bins + (s.f as usize - 1)) * bins + (s.m as usize - 1);
-    if let Some(bytes) = c.cells[index] {
-        return copy_out(bytes);
-    }
-    let rules = c.rules(rules_name);
-    // A rule set only fits models of its own grid; otherwise the segment is NULL.
-    let segment = if rules.bins as usize == bins {
-        Some(text_datum(check(rules.segment(s))))
-    } else if rule_set.is_some() {
-        invalid(format!(
-            "rule_set \"{rules_name}\" is for {} bins, the model has {bins}",
-            rules.bins
-        ))
-    } else {
-        None
-    };
-    let values = [
-        pg_sys::Datum::from(s.r as i32),
-        pg_sys::Datum::from(s.f as i32),
-        pg_sys::Datum::from(s.m as i32),
-        text_datum(&s.text(bins)),
-        segment.unwrap_or(pg_sys::Datum::from(0usize)),
-    ];
-    let nulls = [false, false, false, false, segment.is_none()];
-    let row = composite(fcinfo, cache, &values, &nulls);
-    cache.extra.cells[index] = Some(keep(fcinfo, row));
-    row
 }
 
 sql_function!(ct_rfm_score, |fcinfo| { rfm_score(fcinfo, None) });
 
 sql_function!(ct_rfm_score_rules, |fcinfo| {
     match arg(fcinfo, 4) {
-        Some(d) => rfm_score(fcinfo, Some(text_str(d))),
+        Some(d) => rfm_score(fcinfo, Some(text_str(&d))),
         None => null_not_allowed("rule_set"),
     }
 });
 
 sql_function!(ct_rfm_segment, |fcinfo| {
-    let name = if nargs(fcinfo) > 3 {
+    let name_arg = if nargs(fcinfo) > 3 {
         match arg(fcinfo, 3) {
-            Some(d) => text_str(d),
+            Some(d) => Some(d),
             None => null_not_allowed("rule_set"),
         }
     } else {
-        "standard"
+        None
+    };
+    let name = match &name_arg {
+        Some(d) => text_str(d),
+        None => "standard",
     };
     let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<ScoreCache>(fcinfo);
-    let rules = cache.extra.rules(name);
-    // scores outside 1..bins are reported as given (not clamped to a byte first)
-    let score = |what: &str, d: pg_sys::Datum| -> u8 {
-        let v = d.value() as i32;
-        if v < 1 || v > rules.bins as i32 {
-            ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-                format!(
-                    "{what} score {v} is outside 1..{} of the rule set",
-                    rules.bins
-                )
-            );
-        }
-        v as u8
-    };
-    let s = RfmScore {
-        r: score("r", r),
-        f: score("f", f),
-        m: score("m", m),
-    };
-    text_datum(check(rules.segment(s)))
+    with_call_cache::<ScoreCache, _>(fcinfo, |cache| {
+        let rules = cache.extra.rules(name);
+        // scores outside 1..bins are reported as given (not clamped to a byte first)
+        let score = |what: &str, d: pg_sys::Datum| -> u8 {
+            let v = d.value() as i32;
+            if v < 1 || v > rules.bins as i32 {
+                ereport!(
+                    ERROR,
+                    PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                    format!(
+                        "{what} score {v} is outside 1..{} of the rule set",
+                        rules.bins
+                    )
+                );
+            }
+            v as u8
+        };
+        let s = RfmScore {
+            r: score("r", r),
+            f: score("f", f),
+            m: score("m", m),
+        };
+        text_datum(check(rules.segment(s)))
+    })
 });
 
 sql_function!(ct_rfm_class8, |fcinfo| {
-    let lang = if nargs(fcinfo) > 4 {
+    let lang_arg = if nargs(fcinfo) > 4 {
         match arg(fcinfo, 4) {
-            Some(d) => text_str(d),
+            Some(d) => Some(d),
             None => null_not_allowed("lang"),
         }
     } else {
-        "zh"
+        None
+    };
+    let lang = match &lang_arg {
+        Some(d) => text_str(d),
+        None => "zh",
     };
     let english = match lang {
         "zh" => false,
@@ -316,23 +365,24 @@ sql_function!(ct_rfm_class8, |fcinfo| {
     ) else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<ScoreCache>(fcinfo);
-    let class = check(cache.extra.model(model).class8(f8(r), f8(f), f8(m)));
-    let label = if english {
-        class.label_en()
-    } else {
-        class.label_zh()
-    };
-    // the eight labels are kept per call site and copied per row
-    let index = class.index() + if english { 8 } else { 0 };
-    let c = &mut cache.extra;
-    if c.cells.len() != 16 {
-        c.cells = vec![None; 16];
-    }
-    if c.cells[index].is_none() {
-        c.cells[index] = Some(keep(fcinfo, text_datum(label)));
-    }
-    copy_out(c.cells[index].unwrap())
+    with_call_cache::<ScoreCache, _>(fcinfo, |cache| {
+        let class = check(cache.extra.model(model).class8(f8(r), f8(f), f8(m)));
+        let label = if english {
+            class.label_en()
+        } else {
+            class.label_zh()
+        };
+        // the eight labels are kept per call site and copied per row
+        let index = class.index() + if english { 8 } else { 0 };
+        let c = &mut cache.extra;
+        if c.cells.len() != 16 {
+            c.cells = vec![None; 16];
+        }
+        if c.cells[index].is_none() {
+            c.cells[index] = Some(keep(fcinfo, text_datum(label)));
+        }
+        copy_out(c.cells[index].unwrap())
+    })
 });
 
 // ---------------------------------------------------------------- rule-set helpers

@@ -73,6 +73,11 @@ struct Expanded<T> {
 }
 
 /// `EOM_get_flat_size_method`: encodes once and remembers the bytes for `flatten_into`.
+///
+/// # Safety
+///
+/// `eoh` is the header of an object made by [`new_expanded`] for `T` (PostgreSQL calls it
+/// through the methods of such objects only).
 unsafe extern "C-unwind" fn flat_size<T: AggState>(
     eoh: *mut pg_sys::ExpandedObjectHeader,
 ) -> usize {
@@ -86,6 +91,10 @@ unsafe extern "C-unwind" fn flat_size<T: AggState>(
 }
 
 /// `EOM_flatten_into_method`: writes the bytea (header and encoding) into `result`.
+///
+/// # Safety
+///
+/// As [`flat_size`]; `result` has `allocated` writable bytes, the size `flat_size` returned.
 unsafe extern "C-unwind" fn flatten_into<T: AggState>(
     eoh: *mut pg_sys::ExpandedObjectHeader,
     result: *mut std::ffi::c_void,
@@ -113,6 +122,11 @@ unsafe extern "C-unwind" fn flatten_into<T: AggState>(
 }
 
 /// Drops the Rust value when its memory context goes away.
+///
+/// # Safety
+///
+/// `arg` is an object made by [`new_expanded`] for `T`, not dropped yet (the reset callback
+/// registered with it, run once).
 unsafe extern "C-unwind" fn drop_expanded<T>(arg: *mut std::ffi::c_void) {
     // SAFETY: registered once per object with the object as argument; the context (and the
     // object's memory) is freed right after this callback, and nothing reads it in between.
@@ -121,6 +135,10 @@ unsafe extern "C-unwind" fn drop_expanded<T>(arg: *mut std::ffi::c_void) {
 
 /// Moves `value` into a new expanded object whose context is a child of `parent`; returns the
 /// state and the read-write datum.
+///
+/// # Safety
+///
+/// `parent` is a valid memory context; the state lives until it (or the object) is deleted.
 unsafe fn new_expanded<T: AggState>(
     parent: pg_sys::MemoryContext,
     value: T,
@@ -169,6 +187,10 @@ unsafe fn new_expanded<T: AggState>(
 }
 
 /// Whether a varlena datum is an expanded-object pointer; `rw_only` asks for read-write.
+///
+/// # Safety
+///
+/// `d` is a non-NULL datum of a varlena type (`bytea` or `internal` state).
 unsafe fn is_expanded(d: pg_sys::Datum, rw_only: bool) -> bool {
     // SAFETY: a non-NULL bytea datum points at a varlena; its first byte is the header, and a
     // 1-byte external header is followed by the vartag byte (VARATT_IS_EXTERNAL_EXPANDED*).
@@ -184,6 +206,11 @@ unsafe fn is_expanded(d: pg_sys::Datum, rw_only: bool) -> bool {
 }
 
 /// The state inside an expanded datum made by this module for `T`.
+///
+/// # Safety
+///
+/// `d` is an expanded-object datum ([`is_expanded`]) made by this module (for some state type:
+/// the magic is checked).
 unsafe fn expanded_state<T: AggState>(d: pg_sys::Datum) -> *mut T {
     // SAFETY: the caller checked `is_expanded`, so `d` is a varatt_expanded (header bytes, then
     // the pointer to the ExpandedObjectHeader), which is the first field of our object when the
@@ -216,6 +243,12 @@ fn bad_state(why: &str) -> ! {
 /// The transition step's state: argument 0 when it is this aggregate's read-write object,
 /// else a new object (from `init`, or decoded from a flat bytea) in the aggregate context.
 /// Returns the state and the datum to return.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a transition function of an aggregate over `T` whose
+/// argument 0 is its (`bytea` or `internal`) state. The state pointer is valid during the call
+/// and is the only access to the state then.
 pub unsafe fn state_or_init<T: AggState>(
     fcinfo: pg_sys::FunctionCallInfo,
     func: &str,
@@ -226,7 +259,7 @@ pub unsafe fn state_or_init<T: AggState>(
         match arg(fcinfo, 0) {
             Some(d) if is_expanded(d, true) => (expanded_state::<T>(d), d),
             Some(d) => {
-                let value = decode::<T>(varlena_bytes(d));
+                let value = decode::<T>(varlena_bytes(&d));
                 new_expanded(agg_context(fcinfo, func), value)
             }
             None => new_expanded(agg_context(fcinfo, func), init()),
@@ -236,6 +269,13 @@ pub unsafe fn state_or_init<T: AggState>(
 
 /// A state argument for reading (combine's second argument, the final function): expanded
 /// in place, or decoded from a flat bytea into a new object in the current memory context.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and argument `n` a state of an aggregate over `T` (`bytea`,
+/// or `internal` made by this module). The caller picks `'a`: the reference must not be used
+/// after the call (the object lives in the aggregate context or the current memory context),
+/// nor while the state is changed through another pointer.
 pub unsafe fn state_arg<'a, T: AggState>(
     fcinfo: pg_sys::FunctionCallInfo,
     n: usize,
@@ -247,7 +287,7 @@ pub unsafe fn state_arg<'a, T: AggState>(
         if is_expanded(d, false) {
             Some(&*expanded_state::<T>(d))
         } else {
-            let value = decode::<T>(varlena_bytes(d));
+            let value = decode::<T>(varlena_bytes(&d));
             Some(&*new_expanded(pg_sys::CurrentMemoryContext, value).0)
         }
     }
@@ -255,6 +295,11 @@ pub unsafe fn state_arg<'a, T: AggState>(
 
 /// The combine step: merges argument 1 into argument 0 (in place when it is our read-write
 /// object, else into a new object in the aggregate context).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of the combine function of an aggregate over `T` (both
+/// arguments its states).
 pub unsafe fn combine_states<T: AggState>(
     fcinfo: pg_sys::FunctionCallInfo,
     agg: &str,
@@ -281,6 +326,10 @@ pub unsafe fn combine_states<T: AggState>(
 /// The serialize function of the `internal`-state aggregates of a 0.2.0 (or older) catalog,
 /// which this library serves until `ALTER EXTENSION customer_tiers UPDATE`: their states are the
 /// same expanded objects, passed as `internal`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and argument 0 a state of an aggregate over `T`.
 pub unsafe fn serialize_state<T: AggState>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: argument 0 is a state made by this module (the catalog's aggregate definition).
     unsafe {
@@ -292,6 +341,11 @@ pub unsafe fn serialize_state<T: AggState>(fcinfo: pg_sys::FunctionCallInfo) -> 
 }
 
 /// The deserialize function of those aggregates (see [`serialize_state`]).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of the deserialize function of an aggregate over `T`
+/// (argument 0 a `bytea`).
 pub unsafe fn deserialize_state<T: AggState>(
     fcinfo: pg_sys::FunctionCallInfo,
     agg: &str,
@@ -302,7 +356,7 @@ pub unsafe fn deserialize_state<T: AggState>(
         let Some(d) = arg(fcinfo, 0) else {
             return return_null(fcinfo);
         };
-        let value = decode::<T>(varlena_bytes(d));
+        let value = decode::<T>(varlena_bytes(&d));
         new_expanded(agg_context(fcinfo, agg), value).1
     }
 }

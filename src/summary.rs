@@ -70,6 +70,8 @@ impl DayStore for PallocDays {
         if self.len == 0 {
             &[]
         } else {
+            // SAFETY: `ptr` holds `len` initialised cells (below `cap`), in memory of the
+            // aggregate context that outlives the state
             unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
         }
     }
@@ -77,12 +79,15 @@ impl DayStore for PallocDays {
         if self.len == 0 {
             &mut []
         } else {
+            // SAFETY: as in `cells`; `&mut self` makes the borrow unique
             unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
         }
     }
     fn insert(&mut self, index: usize, cell: DayCell) {
         assert!(index <= self.len);
         self.reserve(self.len + 1);
+        // SAFETY: `reserve` made room for `len + 1` cells and `index <= len`: the cells from
+        // `index` move up by one within the buffer, then `index` is written
         unsafe {
             std::ptr::copy(
                 self.ptr.add(index),
@@ -95,6 +100,8 @@ impl DayStore for PallocDays {
     }
     fn assign(&mut self, cells: &[DayCell]) {
         self.reserve(cells.len());
+        // SAFETY: `reserve` made room for `cells.len()` cells; `cells` is a Rust slice, not
+        // this buffer (`&mut self` is unique), so they do not overlap
         unsafe { std::ptr::copy_nonoverlapping(cells.as_ptr(), self.ptr, cells.len()) };
         self.len = cells.len();
     }
@@ -104,17 +111,26 @@ type State = SummaryState<PallocDays>;
 
 /// Places a state, followed by room for `INLINE_DAYS` cells, in one chunk of the aggregate
 /// memory context (no destructor needed).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a `customer_summary` support function.
 unsafe fn alloc_state(
     fcinfo: pg_sys::FunctionCallInfo,
     make: impl FnOnce(PallocDays) -> State,
 ) -> *mut State {
     const _: () =
         assert!(std::mem::size_of::<State>().is_multiple_of(std::mem::align_of::<DayCell>()));
-    let cx = agg_context(fcinfo, AGG);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let cx = unsafe { agg_context(fcinfo, AGG) };
     let bytes = std::mem::size_of::<State>() + INLINE_DAYS * std::mem::size_of::<DayCell>();
-    let p = pg_sys::MemoryContextAlloc(cx, bytes) as *mut State;
-    p.write(make(PallocDays::new(cx, p.add(1) as *mut DayCell)));
-    p
+    // SAFETY: a MAXALIGNed chunk of `bytes`: the state, then INLINE_DAYS cells (aligned: the
+    // state's size is a multiple of the cells' alignment), written before use
+    unsafe {
+        let p = pg_sys::MemoryContextAlloc(cx, bytes) as *mut State;
+        p.write(make(PallocDays::new(cx, p.add(1) as *mut DayCell)));
+        p
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -161,23 +177,29 @@ fn usecs(time: Time, d: pg_sys::Datum, what: &str) -> i64 {
 
 /// The calendar day of a purchase: for `timestamptz` in the session's time zone.
 #[inline(always)]
-unsafe fn day(time: Time, at: i64) -> i32 {
+fn day(time: Time, at: i64) -> i32 {
     match time {
         Time::Date => (at / USECS_PER_DAY) as i32,
         Time::Timestamp => day_of(at),
         Time::TimestampTz => {
             let mut tz: i32 = 0;
-            let mut tm: pg_sys::pg_tm = std::mem::zeroed();
+            // SAFETY: pg_tm is a plain C struct (integers and a string pointer): all zeroes is a
+            // valid value
+            let mut tm: pg_sys::pg_tm = unsafe { std::mem::zeroed() };
             let mut fsec: pg_sys::fsec_t = 0;
-            if pg_sys::timestamp2tm(
-                at,
-                &mut tz,
-                &mut tm,
-                &mut fsec,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            ) != 0
-            {
+            // SAFETY: timestamp2tm writes only through the out-pointers given, all valid; the
+            // NULL time-zone name and zone ask for the session's zone
+            let rc = unsafe {
+                pg_sys::timestamp2tm(
+                    at,
+                    &mut tz,
+                    &mut tm,
+                    &mut fsec,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc != 0 {
                 not_finite("ordered_at")
             }
             // tz is seconds west of UTC: local wall clock = UTC − tz
@@ -187,11 +209,16 @@ unsafe fn day(time: Time, at: i64) -> i32 {
 }
 
 /// A finite amount as f64.
+///
+/// # Safety
+///
+/// `d` is a non-NULL datum of the current call of the type `kind` says.
 #[inline(always)]
 unsafe fn amount(kind: Amount, d: pg_sys::Datum) -> f64 {
     let v = match kind {
         Amount::Float8 => f64::from_bits(d.value() as u64),
-        Amount::Numeric => crate::numeric::to_f64(d),
+        // SAFETY: `d` is a numeric of the current call (caller)
+        Amount::Numeric => unsafe { crate::numeric::to_f64(d) },
     };
     if !v.is_finite() {
         invalid(format!("amount must be a finite number, got {v}"));
@@ -199,11 +226,18 @@ unsafe fn amount(kind: Amount, d: pg_sys::Datum) -> f64 {
     v
 }
 
+/// The `unit` argument `n` in microseconds (a positive interval).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and argument `n` an `interval`.
 unsafe fn unit_usecs(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
-    let Some(d) = arg(fcinfo, n) else {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
         null_not_allowed("unit")
     };
-    let iv = &*(d.cast_mut_ptr::<pg_sys::Interval>());
+    // SAFETY: a non-NULL interval datum points at an Interval (caller), valid for the call
+    let iv = unsafe { &*(d.cast_mut_ptr::<pg_sys::Interval>()) };
     let u = interval_usecs(iv.month, iv.day, iv.time);
     if u.is_nan() || u <= 0.0 || u.is_infinite() {
         invalid("unit must be a positive interval, e.g. '1 day' or '7 days'");
@@ -211,6 +245,13 @@ unsafe fn unit_usecs(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
     u
 }
 
+/// The transition of `customer_summary(ordered_at, amount, as_of [, unit])`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a `customer_summary` transition function: argument 0 the
+/// `internal` state made by [`alloc_state`], 1 and 3 of type `time`, 2 of type `kind`, 4 the
+/// `interval` unit `with_unit`.
 #[inline(always)]
 unsafe fn transition(
     fcinfo: pg_sys::FunctionCallInfo,
@@ -218,36 +259,47 @@ unsafe fn transition(
     kind: Amount,
     with_unit: bool,
 ) -> pg_sys::Datum {
-    let Some(as_of_d) = arg(fcinfo, 3) else {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(as_of_d) = (unsafe { arg(fcinfo, 3) }) else {
         null_not_allowed("as_of")
     };
     let as_of = usecs(time, as_of_d, "as_of");
-    let state = match arg(fcinfo, 0) {
+    // SAFETY: as above
+    let state = match unsafe { arg(fcinfo, 0) } {
         Some(p) => {
-            let s = &mut *p.cast_mut_ptr::<State>();
+            // SAFETY: a non-NULL state is the group's State made by alloc_state (caller), in the
+            // aggregate context; nothing else uses it during the call
+            let s = unsafe { &mut *p.cast_mut_ptr::<State>() };
             if s.as_of != as_of {
                 invalid("as_of must be the same for all rows of a group");
             }
-            if with_unit && s.unit != unit_usecs(fcinfo, 4) {
+            // SAFETY: argument 4 is the interval unit `with_unit` (caller)
+            if with_unit && s.unit != unsafe { unit_usecs(fcinfo, 4) } {
                 invalid("unit must be the same for all rows of a group");
             }
             s
         }
         None => {
             let unit = if with_unit {
-                unit_usecs(fcinfo, 4)
+                // SAFETY: as above
+                unsafe { unit_usecs(fcinfo, 4) }
             } else {
                 USECS_PER_DAY as f64
             };
-            &mut *alloc_state(fcinfo, |days| {
-                check(SummaryState::with_store(as_of, unit, days))
-            })
+            // SAFETY: a new State in the aggregate context, lives until the group ends
+            unsafe {
+                &mut *alloc_state(fcinfo, |days| {
+                    check(SummaryState::with_store(as_of, unit, days))
+                })
+            }
         }
     };
-    if let Some(at_d) = arg(fcinfo, 1) {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    if let Some(at_d) = unsafe { arg(fcinfo, 1) } {
         let at = usecs(time, at_d, "ordered_at");
         if at <= state.as_of {
-            let value = arg(fcinfo, 2).map(|d| amount(kind, d));
+            // SAFETY: as above; argument 2 is of type `kind` (caller)
+            let value = unsafe { arg(fcinfo, 2).map(|d| amount(kind, d)) };
             state.add(at, day(time, at), value);
         }
     }
@@ -301,7 +353,8 @@ sql_function!(ct_summary_serialize, |fcinfo| {
 });
 
 sql_function!(ct_summary_deserialize, |fcinfo| {
-    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+    let d = arg(fcinfo, 0).expect("strict");
+    let bytes = varlena_bytes(&d);
     ptr_datum(alloc_state(fcinfo, |days| {
         check(SummaryState::decode_into(bytes, days))
     }))
@@ -314,8 +367,9 @@ sql_function!(ct_summary_final, |fcinfo| {
     let Some(s) = (*p.cast_mut_ptr::<State>()).summary() else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<()>(fcinfo);
-    composite(fcinfo, cache, &summary_values(&s), &[false; 11])
+    with_call_cache::<(), _>(fcinfo, |cache| {
+        composite(fcinfo, cache, &summary_values(&s), &[false; 11])
+    })
 });
 
 /// The fields of `tiers.customer_summary`, in order (also the first fields of
@@ -344,23 +398,40 @@ type Holdout = HoldoutState<PallocDays>;
 
 /// Places a holdout state and room for `INLINE_DAYS` cells of each of its two summaries in one
 /// chunk of the aggregate memory context (no destructor needed).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a `holdout_summary` support function.
 unsafe fn alloc_holdout(
     fcinfo: pg_sys::FunctionCallInfo,
     make: impl FnOnce(PallocDays, PallocDays) -> Holdout,
 ) -> *mut Holdout {
     const _: () =
         assert!(std::mem::size_of::<Holdout>().is_multiple_of(std::mem::align_of::<DayCell>()));
-    let cx = agg_context(fcinfo, HOLDOUT_AGG);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let cx = unsafe { agg_context(fcinfo, HOLDOUT_AGG) };
     let bytes = std::mem::size_of::<Holdout>() + 2 * INLINE_DAYS * std::mem::size_of::<DayCell>();
-    let p = pg_sys::MemoryContextAlloc(cx, bytes) as *mut Holdout;
-    let cells = p.add(1) as *mut DayCell;
-    p.write(make(
-        PallocDays::new(cx, cells),
-        PallocDays::new(cx, cells.add(INLINE_DAYS)),
-    ));
-    p
+    // SAFETY: a MAXALIGNed chunk of `bytes`: the state, then twice INLINE_DAYS cells (aligned:
+    // the state's size is a multiple of the cells' alignment), written before use
+    unsafe {
+        let p = pg_sys::MemoryContextAlloc(cx, bytes) as *mut Holdout;
+        let cells = p.add(1) as *mut DayCell;
+        p.write(make(
+            PallocDays::new(cx, cells),
+            PallocDays::new(cx, cells.add(INLINE_DAYS)),
+        ));
+        p
+    }
 }
 
+/// The transition of `holdout_summary(ordered_at, amount, calibration_end, holdout_end
+/// [, unit])`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a `holdout_summary` transition function: argument 0 the
+/// `internal` state made by [`alloc_holdout`], 1, 3 and 4 of type `time`, 2 of type `kind`, 5
+/// the `interval` unit `with_unit`.
 #[inline(always)]
 unsafe fn holdout_transition(
     fcinfo: pg_sys::FunctionCallInfo,
@@ -368,40 +439,52 @@ unsafe fn holdout_transition(
     kind: Amount,
     with_unit: bool,
 ) -> pg_sys::Datum {
-    let Some(cal_d) = arg(fcinfo, 3) else {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(cal_d) = (unsafe { arg(fcinfo, 3) }) else {
         null_not_allowed("calibration_end")
     };
-    let Some(end_d) = arg(fcinfo, 4) else {
+    // SAFETY: as above
+    let Some(end_d) = (unsafe { arg(fcinfo, 4) }) else {
         null_not_allowed("holdout_end")
     };
     let cal_end = usecs(time, cal_d, "calibration_end");
     let end = usecs(time, end_d, "holdout_end");
-    let state = match arg(fcinfo, 0) {
+    // SAFETY: as above
+    let state = match unsafe { arg(fcinfo, 0) } {
         Some(p) => {
-            let s = &mut *p.cast_mut_ptr::<Holdout>();
+            // SAFETY: a non-NULL state is the group's Holdout made by alloc_holdout (caller), in
+            // the aggregate context; nothing else uses it during the call
+            let s = unsafe { &mut *p.cast_mut_ptr::<Holdout>() };
             if s.calibration.as_of != cal_end || s.holdout.as_of != end {
                 invalid("calibration_end and holdout_end must be the same for all rows of a group");
             }
-            if with_unit && s.calibration.unit != unit_usecs(fcinfo, 5) {
+            // SAFETY: argument 5 is the interval unit `with_unit` (caller)
+            if with_unit && s.calibration.unit != unsafe { unit_usecs(fcinfo, 5) } {
                 invalid("unit must be the same for all rows of a group");
             }
             s
         }
         None => {
             let unit = if with_unit {
-                unit_usecs(fcinfo, 5)
+                // SAFETY: as above
+                unsafe { unit_usecs(fcinfo, 5) }
             } else {
                 USECS_PER_DAY as f64
             };
-            &mut *alloc_holdout(fcinfo, |a, b| {
-                check(HoldoutState::with_stores(cal_end, end, unit, a, b))
-            })
+            // SAFETY: a new Holdout in the aggregate context, lives until the group ends
+            unsafe {
+                &mut *alloc_holdout(fcinfo, |a, b| {
+                    check(HoldoutState::with_stores(cal_end, end, unit, a, b))
+                })
+            }
         }
     };
-    if let Some(at_d) = arg(fcinfo, 1) {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    if let Some(at_d) = unsafe { arg(fcinfo, 1) } {
         let at = usecs(time, at_d, "ordered_at");
         if at <= end {
-            let value = arg(fcinfo, 2).map(|d| amount(kind, d));
+            // SAFETY: as above; argument 2 is of type `kind` (caller)
+            let value = unsafe { arg(fcinfo, 2).map(|d| amount(kind, d)) };
             state.add(at, day(time, at), value);
         }
     }
@@ -463,7 +546,8 @@ sql_function!(ct_holdout_summary_serialize, |fcinfo| {
 });
 
 sql_function!(ct_holdout_summary_deserialize, |fcinfo| {
-    let bytes = varlena_bytes(arg(fcinfo, 0).expect("strict"));
+    let d = arg(fcinfo, 0).expect("strict");
+    let bytes = varlena_bytes(&d);
     ptr_datum(alloc_holdout(fcinfo, |a, b| {
         check(HoldoutState::decode_into(bytes, a, b))
     }))
@@ -484,6 +568,7 @@ sql_function!(ct_holdout_summary_final, |fcinfo| {
         f8_datum(h.monetary),
         f8_datum(h.length),
     ]);
-    let cache = call_cache::<()>(fcinfo);
-    composite(fcinfo, cache, &values, &[false; 16])
+    with_call_cache::<(), _>(fcinfo, |cache| {
+        composite(fcinfo, cache, &values, &[false; 16])
+    })
 });

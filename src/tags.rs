@@ -46,9 +46,16 @@ fn compile_rule(tag: &str, expression: &str, params: &serde_json::Value) -> (Rul
 
 /// A jsonb datum parsed by serde_json (numbers beyond f64, e.g. 1e400, are a 22023 error rather
 /// than pgrx's internal conversion error).
+///
+/// # Safety
+///
+/// `d` is a non-NULL `jsonb` datum of the current call.
 pub(crate) unsafe fn jsonb_value(d: pg_sys::Datum, what: &str) -> serde_json::Value {
-    let text = pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(d)])
-        .expect("jsonb_out of a non-null jsonb");
+    // SAFETY: jsonb_out takes one non-NULL jsonb (caller) and returns a C string in the current
+    // memory context, valid for the call
+    let text =
+        unsafe { pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(d)]) }
+            .expect("jsonb_out of a non-null jsonb");
     serde_json::from_str(&text.to_string_lossy())
         .unwrap_or_else(|e| invalid(format!("{what}: {e}")))
 }
@@ -59,7 +66,7 @@ sql_function!(ct_tag_rule_check, |fcinfo| {
     let Some(expression) = arg(fcinfo, 0) else {
         null_not_allowed("expression")
     };
-    let expression = text_str(expression);
+    let expression = text_str(&expression);
     let params = match arg(fcinfo, 1) {
         Some(d) => jsonb_value(d, "params"),
         None => serde_json::Value::Null,
@@ -158,8 +165,8 @@ enum Conv {
 #[derive(Default)]
 struct TagCache {
     loaded: bool,
-    /// (output label as text datum bytes, rule)
-    rules: Vec<(&'static [u8], Rule)>,
+    /// (output label as a text datum kept in the call site's context, rule)
+    rules: Vec<(Kept, Rule)>,
     /// Union of the columns the rules read.
     needed: Vec<usize>,
     row_type: Option<(pg_sys::Oid, i32)>,
@@ -170,8 +177,14 @@ struct TagCache {
     key: Option<(Option<Vec<String>>, String)>,
 }
 
+/// A `text[]` argument as strings (no NULL elements).
+///
+/// # Safety
+///
+/// `d` is a non-NULL `text[]` datum of the current call.
 unsafe fn text_array_arg(d: pg_sys::Datum, what: &str) -> Vec<String> {
-    let arr = pgrx::Array::<&str>::from_polymorphic_datum(d, false, pg_sys::TEXTOID)
+    // SAFETY: `d` is a text[] of the current call (caller)
+    let arr = unsafe { pgrx::Array::<&str>::from_polymorphic_datum(d, false, pg_sys::TEXTOID) }
         .unwrap_or_else(|| null_not_allowed(what));
     arr.iter()
         .map(|t| {
@@ -181,6 +194,11 @@ unsafe fn text_array_arg(d: pg_sys::Datum, what: &str) -> Vec<String> {
         .collect()
 }
 
+/// Loads and compiles the tag rules into the call site's cache.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and `cache` its call site's cache.
 unsafe fn load_rules(
     fcinfo: pg_sys::FunctionCallInfo,
     cache: &mut TagCache,
@@ -227,7 +245,9 @@ unsafe fn load_rules(
         let params: serde_json::Value = serde_json::from_str(&params)
             .unwrap_or_else(|e| invalid(format!("tag \"{tag}\": params: {e}")));
         let (rule, _) = compile_rule(&tag, &expression, &params);
-        cache.rules.push((keep(fcinfo, text_datum(&label)), rule));
+        // SAFETY: `fcinfo` is the current call's (caller); the text is a plain varlena just made
+        let label = unsafe { keep(fcinfo, text_datum(&label)) };
+        cache.rules.push((label, rule));
     }
     let mut needed: Vec<usize> = cache
         .rules
@@ -241,8 +261,11 @@ unsafe fn load_rules(
     cache.loaded = true;
 }
 
-unsafe fn conv_of(column: usize, typid: pg_sys::Oid) -> Conv {
-    let base = pg_sys::getBaseType(typid);
+/// How a column of type `typid` converts to the kind the rule column `column` needs (42804
+/// otherwise).
+fn conv_of(column: usize, typid: pg_sys::Oid) -> Conv {
+    // SAFETY: a catalog lookup of any type OID (an unknown one raises an ERROR)
+    let base = unsafe { pg_sys::getBaseType(typid) };
     let c = &COLUMNS[column];
     let conv = match base {
         pg_sys::INT2OID => Some((Kind::Number, Conv::Int2)),
@@ -260,7 +283,9 @@ unsafe fn conv_of(column: usize, typid: pg_sys::Oid) -> Conv {
     match conv {
         Some((k, conv)) if k == c.kind => conv,
         _ => {
-            let ty = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typid)).to_string_lossy();
+            // SAFETY: format_type_be returns a palloc'd NUL-terminated string for any type OID
+            let ty = unsafe { std::ffi::CStr::from_ptr(pg_sys::format_type_be(typid)) }
+                .to_string_lossy();
             let want = match c.kind {
                 Kind::Number => {
                     "a number type (smallint, integer, bigint, real, double precision, numeric)"
@@ -280,18 +305,29 @@ unsafe fn conv_of(column: usize, typid: pg_sys::Oid) -> Conv {
     }
 }
 
-unsafe fn value_of<'a>(d: pg_sys::Datum, conv: Conv) -> Value<'a> {
+/// A field of the row as a rule value; text values borrow the datum.
+///
+/// # Safety
+///
+/// `d` is a non-NULL field of the current call's row argument, of a type `conv` was made for
+/// ([`conv_of`]), valid while borrowed.
+unsafe fn value_of(d: &pg_sys::Datum, conv: Conv) -> Value<'_> {
     match conv {
         Conv::Int2 => Value::Number(d.value() as i16 as f64),
         Conv::Int4 => Value::Number(d.value() as i32 as f64),
         Conv::Int8 => Value::Number(d.value() as i64 as f64),
         Conv::Float4 => Value::Number(f32::from_bits(d.value() as u32) as f64),
-        Conv::Float8 => Value::Number(f8(d)),
-        Conv::Numeric => Value::Number(crate::numeric::to_f64(d)),
-        Conv::Text => Value::Text(text_str(d)),
-        Conv::Bpchar => Value::Text(text_str(d).trim_end_matches(' ')),
+        Conv::Float8 => Value::Number(f8(*d)),
+        // SAFETY: a numeric field (caller)
+        Conv::Numeric => Value::Number(unsafe { crate::numeric::to_f64(*d) }),
+        // SAFETY: a text or varchar field (caller)
+        Conv::Text => Value::Text(unsafe { text_str(d) }),
+        // SAFETY: a character field (caller)
+        Conv::Bpchar => Value::Text(unsafe { text_str(d) }.trim_end_matches(' ')),
         Conv::Name => {
-            let c = std::ffi::CStr::from_ptr(d.cast_mut_ptr::<std::os::raw::c_char>());
+            // SAFETY: a name field points at a NUL-terminated NameData (caller), valid while
+            // `d` is borrowed
+            let c = unsafe { std::ffi::CStr::from_ptr(d.cast_mut_ptr::<std::os::raw::c_char>()) };
             Value::Text(c.to_str().unwrap_or(""))
         }
         Conv::Bool => Value::Bool(d.value() != 0),
@@ -304,77 +340,79 @@ sql_function!(ct_customer_tags, |fcinfo| {
     };
     let wanted = arg(fcinfo, 1).map(|d| text_array_arg(d, "tags"));
     let lang = match arg(fcinfo, 2) {
-        Some(d) => text_str(d).to_string(),
+        Some(d) => text_str(&d).to_string(),
         None => null_not_allowed("lang"),
     };
-    let cache = &mut call_cache::<TagCache>(fcinfo).extra;
-    let key = (wanted, lang);
-    if !cache.loaded || cache.key.as_ref() != Some(&key) {
-        load_rules(fcinfo, cache, &key.0, &key.1);
-        cache.key = Some(key);
-    }
+    with_call_cache::<TagCache, _>(fcinfo, |cache| {
+        let cache = &mut cache.extra;
+        let key = (wanted, lang);
+        if !cache.loaded || cache.key.as_ref() != Some(&key) {
+            load_rules(fcinfo, cache, &key.0, &key.1);
+            cache.key = Some(key);
+        }
 
-    let hdr = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
-    let typ = (
-        pgrx::heap_tuple_header_get_type_id(hdr),
-        pgrx::heap_tuple_header_get_typmod(hdr),
-    );
-    let tupdesc = pg_sys::lookup_rowtype_tupdesc(typ.0, typ.1);
-    let natts = (*tupdesc).natts as usize;
-    if cache.row_type != Some(typ) || cache.values.len() != natts {
-        // PgTupleDesc reads the attributes on every major (PostgreSQL 18 moved them behind
-        // compact_attrs); from_pg_unchecked: the descriptor is released below, not by the wrapper
-        let desc = pgrx::PgTupleDesc::from_pg_unchecked(tupdesc);
-        let attrs: Vec<&pg_sys::FormData_pg_attribute> = desc.iter().collect();
-        cache.layout = cache
-            .needed
-            .iter()
-            .map(|&k| {
-                let found = attrs.iter().position(|a| {
-                    !a.attisdropped
-                        && std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_bytes()
-                            == COLUMNS[k].name.as_bytes()
-                });
-                (k, found.map(|i| (i, conv_of(k, attrs[i].atttypid))))
-            })
-            .collect();
-        cache.values = vec![pg_sys::Datum::from(0usize); natts];
-        cache.nulls = vec![true; natts];
-        cache.row_type = Some(typ);
-    }
-    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
-    tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
-    tuple.t_data = hdr;
-    pg_sys::heap_deform_tuple(
-        &mut tuple,
-        tupdesc,
-        cache.values.as_mut_ptr(),
-        cache.nulls.as_mut_ptr(),
-    );
-    release_tupdesc(tupdesc);
+        let hdr = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+        let typ = (
+            pgrx::heap_tuple_header_get_type_id(hdr),
+            pgrx::heap_tuple_header_get_typmod(hdr),
+        );
+        let tupdesc = pg_sys::lookup_rowtype_tupdesc(typ.0, typ.1);
+        let natts = (*tupdesc).natts as usize;
+        if cache.row_type != Some(typ) || cache.values.len() != natts {
+            // PgTupleDesc reads the attributes on every major (PostgreSQL 18 moved them behind
+            // compact_attrs); from_pg_unchecked: the descriptor is released below, not by the wrapper
+            let desc = pgrx::PgTupleDesc::from_pg_unchecked(tupdesc);
+            let attrs: Vec<&pg_sys::FormData_pg_attribute> = desc.iter().collect();
+            cache.layout = cache
+                .needed
+                .iter()
+                .map(|&k| {
+                    let found = attrs.iter().position(|a| {
+                        !a.attisdropped
+                            && std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_bytes()
+                                == COLUMNS[k].name.as_bytes()
+                    });
+                    (k, found.map(|i| (i, conv_of(k, attrs[i].atttypid))))
+                })
+                .collect();
+            cache.values = vec![pg_sys::Datum::from(0usize); natts];
+            cache.nulls = vec![true; natts];
+            cache.row_type = Some(typ);
+        }
+        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+        tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
+        tuple.t_data = hdr;
+        pg_sys::heap_deform_tuple(
+            &mut tuple,
+            tupdesc,
+            cache.values.as_mut_ptr(),
+            cache.nulls.as_mut_ptr(),
+        );
+        release_tupdesc(tupdesc);
 
-    let mut vals = [Value::Null; 64];
-    debug_assert!(COLUMNS.len() <= vals.len());
-    for &(k, at) in &cache.layout {
-        if let Some((i, conv)) = at {
-            if !cache.nulls[i] {
-                vals[k] = value_of(cache.values[i], conv);
+        let mut vals = [Value::Null; 64];
+        debug_assert!(COLUMNS.len() <= vals.len());
+        for &(k, at) in &cache.layout {
+            if let Some((i, conv)) = at {
+                if !cache.nulls[i] {
+                    vals[k] = value_of(&cache.values[i], conv);
+                }
             }
         }
-    }
-    let mut out: Vec<pg_sys::Datum> = Vec::with_capacity(cache.rules.len());
-    for (label, rule) in &cache.rules {
-        if rule.matches(&vals[..COLUMNS.len()]) {
-            out.push(pg_sys::Datum::from(label.as_ptr()));
+        let mut out: Vec<pg_sys::Datum> = Vec::with_capacity(cache.rules.len());
+        for (label, rule) in &cache.rules {
+            if rule.matches(&vals[..COLUMNS.len()]) {
+                out.push(label.datum());
+            }
         }
-    }
-    let arr = pg_sys::construct_array(
-        out.as_mut_ptr(),
-        out.len() as i32,
-        pg_sys::TEXTOID,
-        -1,
-        false,
-        pg_sys::TYPALIGN_INT as std::os::raw::c_char,
-    );
-    pg_sys::Datum::from(arr)
+        let arr = pg_sys::construct_array(
+            out.as_mut_ptr(),
+            out.len() as i32,
+            pg_sys::TEXTOID,
+            -1,
+            false,
+            pg_sys::TYPALIGN_INT as std::os::raw::c_char,
+        );
+        pg_sys::Datum::from(arr)
+    })
 });

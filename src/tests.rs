@@ -33,6 +33,7 @@ fn numeric_decoder_matches_numeric_float8() {
                 .unwrap()
                 .first();
             let datum = row.get_datum_by_ordinal(1).unwrap().unwrap();
+            // SAFETY: column 1 is a non-NULL numeric of the row, valid inside Spi::connect
             let ours = unsafe { crate::numeric::to_f64(datum) };
             let theirs: f64 = row.get(2).unwrap().unwrap();
             (ours, theirs)

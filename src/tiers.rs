@@ -57,18 +57,24 @@ fn load_scheme(name: &str) -> Scheme {
 struct SchemeCache {
     name: String,
     scheme: Option<Scheme>,
-    texts: Vec<Option<&'static [u8]>>,
+    texts: Vec<Option<Kept>>,
 }
 
 impl SchemeCache {
     /// The scheme named by a text datum; the bytes are compared first, so the common case (the
     /// same constant name on every row) does no UTF-8 validation and no allocation.
+    ///
+    /// # Safety
+    ///
+    /// `name` is a `text` datum of the current call.
     unsafe fn scheme_of(&mut self, name: pg_sys::Datum) -> &Scheme {
-        let same = self.scheme.is_some() && self.name.as_bytes() == varlena_bytes(name);
+        // SAFETY: `name` is a text (a varlena) of the current call (caller)
+        let same = self.scheme.is_some() && self.name.as_bytes() == unsafe { varlena_bytes(&name) };
         if same {
             return self.scheme.as_ref().expect("checked above");
         }
-        self.scheme(text_str(name))
+        // SAFETY: as above
+        self.scheme(unsafe { text_str(&name) })
     }
 
     fn scheme(&mut self, name: &str) -> &Scheme {
@@ -83,6 +89,10 @@ impl SchemeCache {
 }
 
 /// The tier name datum (kept per call site, copied per row).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's and `cache` its call site's cache.
 unsafe fn tier_datum(
     fcinfo: pg_sys::FunctionCallInfo,
     cache: &mut SchemeCache,
@@ -90,13 +100,21 @@ unsafe fn tier_datum(
 ) -> pg_sys::Datum {
     if cache.texts[k].is_none() {
         let name = cache.scheme.as_ref().unwrap().levels[k].name.clone();
-        cache.texts[k] = Some(keep(fcinfo, text_datum(&name)));
+        // SAFETY: `fcinfo` is the current call's (caller); the text is a plain varlena just made
+        cache.texts[k] = Some(unsafe { keep(fcinfo, text_datum(&name)) });
     }
-    copy_out(cache.texts[k].unwrap())
+    // SAFETY: kept above or by an earlier call of this call site (the cache is its, caller)
+    unsafe { copy_out(cache.texts[k].unwrap()) }
 }
 
+/// The `value` argument 0; None if NULL, 22023 for NaN.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 unsafe fn value_arg(fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
-    let v = f8(arg(fcinfo, 0)?);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let v = f8(unsafe { arg(fcinfo, 0) }?);
     if v.is_nan() {
         invalid("value must be a number, got NaN");
     }
@@ -107,22 +125,32 @@ sql_function!(ct_tier_of, |fcinfo| {
     let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
         return return_null(fcinfo);
     };
-    let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
-    match cache.scheme_of(name).entry_tier(v) {
-        Some(k) => tier_datum(fcinfo, cache, k),
-        None => return_null(fcinfo),
-    }
+    with_call_cache::<SchemeCache, _>(fcinfo, |cache| {
+        let cache = &mut cache.extra;
+        match cache.scheme_of(name).entry_tier(v) {
+            Some(k) => tier_datum(fcinfo, cache, k),
+            None => return_null(fcinfo),
+        }
+    })
 });
 
 /// The tier after one evaluation from `previous_tier` (argument 2); with `grace` the scheme's
 /// grace period applies, `grace_used` being argument 3 (NULL = 0).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of `tier_of(value, scheme text, previous_tier text
+/// [, grace_used integer])`.
 unsafe fn tier_after(fcinfo: pg_sys::FunctionCallInfo, grace: bool) -> pg_sys::Datum {
-    let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
-        return return_null(fcinfo);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (Some(v), Some(name)) = (unsafe { (value_arg(fcinfo), arg(fcinfo, 1)) }) else {
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
     // argument 3 exists only in the grace form
     let grace_used = if grace {
-        match arg(fcinfo, 3) {
+        // SAFETY: as above
+        match unsafe { arg(fcinfo, 3) } {
             Some(d) => {
                 let g = d.value() as i32;
                 if g < 0 {
@@ -135,21 +163,26 @@ unsafe fn tier_after(fcinfo: pg_sys::FunctionCallInfo, grace: bool) -> pg_sys::D
     } else {
         None
     };
-    let cache = &mut call_cache::<SchemeCache>(fcinfo).extra;
-    let scheme = cache.scheme_of(name);
-    let next = match arg(fcinfo, 2) {
-        None => scheme.entry_tier(v),
-        Some(prev) => {
-            let p = check(scheme.rank(text_str(prev)));
-            match grace_used {
-                Some(used) => scheme.next_tier_grace(v, p, used),
-                None => scheme.next_tier(v, p),
+    // SAFETY: the call site's cache (caller); arguments 1 and 2 are texts (caller)
+    unsafe {
+        with_call_cache::<SchemeCache, _>(fcinfo, |cache| {
+            let cache = &mut cache.extra;
+            let scheme = cache.scheme_of(name);
+            let next = match arg(fcinfo, 2) {
+                None => scheme.entry_tier(v),
+                Some(prev) => {
+                    let p = check(scheme.rank(text_str(&prev)));
+                    match grace_used {
+                        Some(used) => scheme.next_tier_grace(v, p, used),
+                        None => scheme.next_tier(v, p),
+                    }
+                }
+            };
+            match next {
+                Some(k) => tier_datum(fcinfo, cache, k),
+                None => return_null(fcinfo),
             }
-        }
-    };
-    match next {
-        Some(k) => tier_datum(fcinfo, cache, k),
-        None => return_null(fcinfo),
+        })
     }
 }
 
@@ -163,44 +196,58 @@ struct InlineCache {
     thresholds: Vec<u8>,
     names: Vec<u8>,
     tiers: Option<InlineTiers>,
-    texts: Vec<&'static [u8]>,
+    texts: Vec<Kept>,
 }
 
+/// `tier_of(value, thresholds float8[], names text[])`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, with those arguments.
 unsafe fn tier_of_inline(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    let (Some(v), Some(t), Some(n)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
-        return return_null(fcinfo);
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (Some(v), Some(t), Some(n)) = (unsafe { (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) })
+    else {
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
     };
     let value = f8(v);
     if value.is_nan() {
         invalid("value must be a number, got NaN");
     }
-    let cache = &mut call_cache::<InlineCache>(fcinfo).extra;
-    let (tb, nb) = (varlena_bytes(t), varlena_bytes(n));
-    if cache.tiers.is_none() || cache.thresholds != tb || cache.names != nb {
-        let thresholds: Vec<f64> =
-            pgrx::Array::<f64>::from_polymorphic_datum(t, false, pg_sys::FLOAT8ARRAYOID)
-                .expect("not null")
-                .iter()
-                .map(|x| x.unwrap_or_else(|| invalid("thresholds must not contain NULL")))
-                .collect();
-        let names: Vec<String> =
-            pgrx::Array::<&str>::from_polymorphic_datum(n, false, pg_sys::TEXTARRAYOID)
-                .expect("not null")
-                .iter()
-                .map(|x| {
-                    x.map(str::to_string)
-                        .unwrap_or_else(|| invalid("names must not contain NULL"))
-                })
-                .collect();
-        let tiers = check(InlineTiers::new(&thresholds, &names));
-        cache.texts = names.iter().map(|s| keep(fcinfo, text_datum(s))).collect();
-        cache.thresholds = tb.to_vec();
-        cache.names = nb.to_vec();
-        cache.tiers = Some(tiers);
-    }
-    match cache.tiers.as_ref().unwrap().tier(value) {
-        Some(k) => copy_out(cache.texts[k]),
-        None => return_null(fcinfo),
+    // SAFETY: the call site's cache (caller); `t` is a float8[] and `n` a text[] of the call
+    // (caller), the texts kept are plain varlenas just made and copied out by this call site
+    unsafe {
+        with_call_cache::<InlineCache, _>(fcinfo, |cache| {
+            let cache = &mut cache.extra;
+            let (tb, nb) = (varlena_bytes(&t), varlena_bytes(&n));
+            if cache.tiers.is_none() || cache.thresholds != tb || cache.names != nb {
+                let thresholds: Vec<f64> =
+                    pgrx::Array::<f64>::from_polymorphic_datum(t, false, pg_sys::FLOAT8ARRAYOID)
+                        .expect("not null")
+                        .iter()
+                        .map(|x| x.unwrap_or_else(|| invalid("thresholds must not contain NULL")))
+                        .collect();
+                let names: Vec<String> =
+                    pgrx::Array::<&str>::from_polymorphic_datum(n, false, pg_sys::TEXTARRAYOID)
+                        .expect("not null")
+                        .iter()
+                        .map(|x| {
+                            x.map(str::to_string)
+                                .unwrap_or_else(|| invalid("names must not contain NULL"))
+                        })
+                        .collect();
+                let tiers = check(InlineTiers::new(&thresholds, &names));
+                cache.texts = names.iter().map(|s| keep(fcinfo, text_datum(s))).collect();
+                cache.thresholds = tb.to_vec();
+                cache.names = nb.to_vec();
+                cache.tiers = Some(tiers);
+            }
+            match cache.tiers.as_ref().unwrap().tier(value) {
+                Some(k) => copy_out(cache.texts[k]),
+                None => return_null(fcinfo),
+            }
+        })
     }
 }
 
@@ -227,9 +274,17 @@ sql_function!(define_tier_scheme_wrapper, |fcinfo| {
     define_tier_scheme_args(fcinfo, 5)
 });
 
+/// `define_tier_scheme` with `n` (5 or 6) arguments.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, with the arguments of `define_tier_scheme` (the first `n`).
 unsafe fn define_tier_scheme_args(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
-    let scheme = match arg(fcinfo, 0) {
-        Some(d) => text_str(d).to_string(),
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let get = |k: usize| unsafe { arg(fcinfo, k) };
+    let scheme = match get(0) {
+        // SAFETY: argument 0 is a text (caller)
+        Some(d) => unsafe { text_str(&d) }.to_string(),
         None => null_not_allowed("scheme"),
     };
     // a key of tiers.tier_schemes: far below the btree limit, so a long name is bad input
@@ -240,21 +295,23 @@ unsafe fn define_tier_scheme_args(fcinfo: pg_sys::FunctionCallInfo, n: usize) ->
             scheme.len()
         ));
     }
-    let tiers = match arg(fcinfo, 1) {
-        Some(d) => crate::tags::jsonb_value(d, "tiers"),
+    let tiers = match get(1) {
+        // SAFETY: argument 1 is a jsonb (caller)
+        Some(d) => unsafe { crate::tags::jsonb_value(d, "tiers") },
         None => null_not_allowed("tiers"),
     };
-    let max_drop = arg(fcinfo, 2).map(|d| d.value() as i32);
-    let floor = match arg(fcinfo, 3) {
+    let max_drop = get(2).map(|d| d.value() as i32);
+    let floor = match get(3) {
         Some(d) => d.value() != 0,
         None => null_not_allowed("lowest_is_floor"),
     };
-    let description = match arg(fcinfo, 4) {
-        Some(d) => text_str(d).to_string(),
+    let description = match get(4) {
+        // SAFETY: argument 4 is a text (caller)
+        Some(d) => unsafe { text_str(&d) }.to_string(),
         None => null_not_allowed("description"),
     };
     let grace = if n > 5 {
-        arg(fcinfo, 5).map(|d| d.value() as i32)
+        get(5).map(|d| d.value() as i32)
     } else {
         None
     };

@@ -34,8 +34,13 @@ enum Model {
 }
 
 /// holdout_occasions and holdout_length (arguments 5 and 6), checked; None if either is NULL.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
 unsafe fn holdout(fcinfo: pg_sys::FunctionCallInfo) -> Option<(f64, f64)> {
-    let (a, h) = (f8(arg(fcinfo, 5)?), f8(arg(fcinfo, 6)?));
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (a, h) = unsafe { (f8(arg(fcinfo, 5)?), f8(arg(fcinfo, 6)?)) };
     if !(a.is_finite() && a >= 0.0) {
         invalid(format!(
             "holdout_occasions must be a finite number >= 0, got {a}"
@@ -49,21 +54,36 @@ unsafe fn holdout(fcinfo: pg_sys::FunctionCallInfo) -> Option<(f64, f64)> {
     Some((a, h))
 }
 
+/// The transition of `clv_validation(model, frequency, recency, tenure, holdout_occasions,
+/// holdout_length)`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a `clv_validation` transition function for `model`
+/// (argument 0 the state, argument 1 the model).
 unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::Datum {
-    let (state, datum) = state_or_init(fcinfo, AGG, ValidationAccumulator::new);
-    let state = &mut *state;
-    let Some(m) = arg(fcinfo, 1) else {
+    // SAFETY: argument 0 is the aggregate's state (caller)
+    let (state, datum) = unsafe { state_or_init(fcinfo, AGG, ValidationAccumulator::new) };
+    // SAFETY: state_or_init returns the group's live state object, used by nothing else during
+    // the call
+    let state = unsafe { &mut *state };
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(m) = (unsafe { arg(fcinfo, 1) }) else {
         null_not_allowed("model")
     };
-    let Some((actual, length)) = holdout(fcinfo) else {
+    // SAFETY: as above
+    let Some((actual, length)) = (unsafe { holdout(fcinfo) }) else {
         return datum;
     };
     let (x, expected, alive) = match model {
         Model::Purchase(kind) => {
-            let Some((x, t_x, t)) = customer(fcinfo, 2) else {
+            // SAFETY: as above
+            let Some((x, t_x, t)) = (unsafe { customer(fcinfo, 2) }) else {
                 return datum;
             };
-            let th = params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name());
+            // SAFETY: argument 1 is a model of `kind` (caller)
+            let th =
+                unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name()) };
             (
                 x,
                 kind.expected(&th, length, x, t_x, t),
@@ -71,19 +91,24 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
             )
         }
         Model::Bgbb => {
-            let (Some(x), Some(t_x), Some(n)) = (arg(fcinfo, 2), arg(fcinfo, 3), arg(fcinfo, 4))
+            // SAFETY: `fcinfo` is the current call's (caller)
+            let (Some(x), Some(t_x), Some(n)) =
+                (unsafe { (arg(fcinfo, 2), arg(fcinfo, 3), arg(fcinfo, 4)) })
             else {
                 return datum;
             };
             let (x, t_x, n) = (f8(x), f8(t_x), f8(n));
             check(check_bgbb_customer(x, t_x, n));
-            let th = params::<PURCHASE_FIELDS>(
-                fcinfo,
-                m,
-                4,
-                &["alpha", "beta", "gamma", "delta"],
-                "tiers.bgbb_model",
-            );
+            // SAFETY: argument 1 is a tiers.bgbb_model (caller)
+            let th = unsafe {
+                params::<PURCHASE_FIELDS>(
+                    fcinfo,
+                    m,
+                    4,
+                    &["alpha", "beta", "gamma", "delta"],
+                    "tiers.bgbb_model",
+                )
+            };
             let e = check(bgbb_expected(&th, length, x, t_x, n).map_err(|e| match e {
                 CoreError::InvalidParameter(m) => {
                     CoreError::InvalidParameter(m.replacen("n_star", "holdout_length", 1))
@@ -135,7 +160,6 @@ sql_function!(ct_clv_validation_final, |fcinfo| {
     let Some(r) = state_arg::<ValidationAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<()>(fcinfo);
     // the row type, and the element type of its buckets array (the last field)
     let mut td: pg_sys::TupleDesc = std::ptr::null_mut();
     if pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut td)
@@ -188,7 +212,7 @@ sql_function!(ct_clv_validation_final, |fcinfo| {
         ),
     ];
     let (v, n): (Vec<pg_sys::Datum>, Vec<bool>) = values.into_iter().unzip();
-    composite(fcinfo, cache, &v, &n)
+    with_call_cache::<(), _>(fcinfo, |cache| composite(fcinfo, cache, &v, &n))
 });
 
 // ------------------------------------------------------------- Gamma-Gamma spend validation
@@ -249,7 +273,6 @@ sql_function!(ct_clv_validation_spend_final, |fcinfo| {
     let Some(r) = state_arg::<SpendAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
         return return_null(fcinfo);
     };
-    let cache = call_cache::<()>(fcinfo);
     let values = [
         (pg_sys::Datum::from(r.n as i64), false),
         (f8_datum(r.mean_expected), false),
@@ -261,5 +284,5 @@ sql_function!(ct_clv_validation_spend_final, |fcinfo| {
         opt_f8(r.correlation),
     ];
     let (v, n): (Vec<pg_sys::Datum>, Vec<bool>) = values.into_iter().unzip();
-    composite(fcinfo, cache, &v, &n)
+    with_call_cache::<(), _>(fcinfo, |cache| composite(fcinfo, cache, &v, &n))
 });
