@@ -88,14 +88,15 @@ pub fn check<T>(r: Result<T, CoreError>) -> T {
 /// Unwraps a core result or raises its error, with the core's names of arguments replaced by
 /// the SQL ones: `(core, sql)` pairs, matched at the start of the message.
 pub fn check_named<T>(r: Result<T, CoreError>, names: &[(&str, &str)]) -> T {
+    let rename = |m: String| {
+        names
+            .iter()
+            .find_map(|(core, sql)| m.strip_prefix(core).map(|rest| format!("{sql}{rest}")))
+            .unwrap_or(m)
+    };
     check(r.map_err(|e| match e {
-        CoreError::InvalidParameter(m) => {
-            let m = names
-                .iter()
-                .find_map(|(core, sql)| m.strip_prefix(core).map(|rest| format!("{sql}{rest}")))
-                .unwrap_or(m);
-            CoreError::InvalidParameter(m)
-        }
+        CoreError::InvalidParameter(m) => CoreError::InvalidParameter(rename(m)),
+        CoreError::OutOfRange(m) => CoreError::OutOfRange(rename(m)),
         other => other,
     }))
 }

@@ -5,6 +5,7 @@ use crate::citus::config_query;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
+use customer_tiers_core::quantile::check_bins;
 use customer_tiers_core::rfm::{
     presets, RfmModel, RfmPopulation, RfmScore, RuleProblem, RuleSet, SegmentRule,
 };
@@ -125,9 +126,8 @@ unsafe fn parse_model(d: pg_sys::Datum) -> RfmModel {
             .collect()
     };
     let bins = values[0].value() as i32;
-    if !(2..=10).contains(&bins) {
-        invalid(format!("model.bins must be between 2 and 10, got {bins}"));
-    }
+    // the same check and SQLSTATE (22003) as the aggregate's bins argument, named model.bins
+    check_named(check_bins(bins), &[("bins", "model.bins")]);
     let model = RfmModel {
         bins: bins as usize,
         customers: values[1].value() as i64,
