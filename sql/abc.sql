@@ -45,19 +45,19 @@ COMMENT ON TYPE tiers.pareto_point IS 'A point of the Pareto/Lorenz curve: custo
 ------------------------------------------------------------------------------------------
 CREATE FUNCTION tiers.abc_trans(bytea, double precision)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans';
 COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision) IS 'Transition function of tiers.abc_model and tiers.pareto (internal).';
 CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_cuts';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans_cuts';
 COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision) IS 'Transition function of tiers.abc_model (internal).';
 CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision, text)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_conv';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans_conv';
 COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
 CREATE FUNCTION tiers.abc_trans(bytea, double precision, text)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_method';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans_method';
 COMMENT ON FUNCTION tiers.abc_trans(bytea, double precision, text) IS 'Transition function of tiers.abc_model (internal).';
 CREATE FUNCTION tiers.pareto_curve_trans(bytea, double precision)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE

@@ -155,20 +155,20 @@ COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, d
 
 CREATE FUNCTION tiers.p_alive(model tiers.bgnbd_model, frequency double precision,
                               recency double precision, tenure double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_p_alive';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_p_alive';
 COMMENT ON FUNCTION tiers.p_alive(tiers.bgnbd_model, double precision, double precision, double precision) IS
     'Probability that a customer with (frequency, recency, tenure) is still alive under a BG/NBD model (1 for frequency 0).';
 CREATE FUNCTION tiers.expected_purchases(model tiers.bgnbd_model, horizon double precision,
                                          frequency double precision, recency double precision, tenure double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_expected_purchases';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_expected_purchases';
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgnbd_model, double precision, double precision, double precision, double precision) IS
     'Expected purchases in the next horizon (same unit as the summary the model was fitted on) of a customer with (frequency, recency, tenure): FHL 2005 eq. (10).';
 CREATE FUNCTION tiers.expected_purchases(model tiers.bgnbd_model, horizon double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_expected_purchases_new';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_expected_purchases_new';
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.bgnbd_model, double precision) IS
     'Expected purchases of a new customer within horizon: FHL 2005 eq. (7).';
 CREATE FUNCTION tiers.expected_spend(model tiers.gamma_gamma_model, frequency double precision, monetary double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_expected_spend';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_expected_spend';
 COMMENT ON FUNCTION tiers.expected_spend(tiers.gamma_gamma_model, double precision, double precision) IS
     'Expected mean transaction value of a customer with (frequency, monetary) under a Gamma-Gamma model; the population mean p v / (q - 1) for frequency 0 (22003 when q <= 1); monetary must be finite and >= 0 for repeat buyers (22023; 0 gives the prior mean shrunk by x, as the formula does).';
 
@@ -203,16 +203,16 @@ COMMENT ON AGGREGATE tiers.mbgnbd_fit(double precision, double precision, double
     'Modified BG/NBD fit with weights and an L2 penalizer (as tiers.bgnbd_fit).';
 CREATE FUNCTION tiers.p_alive(model tiers.mbgnbd_model, frequency double precision,
                               recency double precision, tenure double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_p_alive';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_p_alive';
 COMMENT ON FUNCTION tiers.p_alive(tiers.mbgnbd_model, double precision, double precision, double precision) IS
     'P(alive) under the modified BG/NBD: 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)), also below 1 for one-time buyers.';
 CREATE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon double precision,
                                          frequency double precision, recency double precision, tenure double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_expected_purchases';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_expected_purchases';
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.mbgnbd_model, double precision, double precision, double precision, double precision) IS
     'Expected purchases in the next horizon under the modified BG/NBD (Batislam et al. 2007).';
 CREATE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_expected_purchases_new';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_expected_purchases_new';
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.mbgnbd_model, double precision) IS
     'Expected purchases of a new customer within horizon under the modified BG/NBD.';
 
@@ -224,7 +224,7 @@ CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.bgnbd_model, gg_model ti
                                    tenure double precision, monetary double precision,
                                    horizon interval, discount_rate double precision, unit interval,
                                    discount_period interval DEFAULT interval '1 month')
-    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_estimate';
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_clv_estimate';
 COMMENT ON FUNCTION tiers.clv_estimate(tiers.bgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
     'Discounted expected revenue of a customer over horizon: for each discount_period k, expected purchases in that period (BG/NBD) times expected spend (Gamma-Gamma), divided by (1 + discount_rate)^k. Times are intervals: unit is the unit the summaries were computed in (e.g. ''7 days''), so horizon (e.g. ''12 months'') cannot be misread. horizon must be a whole number of discount periods; unit/discount_period > 0; discount_rate finite >= 0 (else 22023); a NULL customer value or model gives NULL; NULL horizon/unit/rate/period is 22004. Intervals convert as PostgreSQL compares them: 1 month = 30 days, 1 year = 360 days.';
 CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.mbgnbd_model, gg_model tiers.gamma_gamma_model,
@@ -232,7 +232,7 @@ CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.mbgnbd_model, gg_model t
                                    tenure double precision, monetary double precision,
                                    horizon interval, discount_rate double precision, unit interval,
                                    discount_period interval DEFAULT interval '1 month')
-    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbg_clv_estimate';
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_clv_estimate';
 COMMENT ON FUNCTION tiers.clv_estimate(tiers.mbgnbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
     'Discounted expected revenue over horizon with a modified BG/NBD purchase model (see the BG/NBD overload).';
 
@@ -262,16 +262,16 @@ COMMENT ON AGGREGATE tiers.paretonbd_fit(double precision, double precision, dou
     'Pareto/NBD fit with weights and an L2 penalizer (as tiers.bgnbd_fit).';
 CREATE FUNCTION tiers.p_alive(model tiers.paretonbd_model, frequency double precision,
                               recency double precision, tenure double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_p_alive';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_p_alive';
 COMMENT ON FUNCTION tiers.p_alive(tiers.paretonbd_model, double precision, double precision, double precision) IS
     'P(alive) under the Pareto/NBD (FHL 2005).';
 CREATE FUNCTION tiers.expected_purchases(model tiers.paretonbd_model, horizon double precision,
                                          frequency double precision, recency double precision, tenure double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_expected_purchases';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_expected_purchases';
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.paretonbd_model, double precision, double precision, double precision, double precision) IS
     'Expected purchases in the next horizon under the Pareto/NBD: (r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive).';
 CREATE FUNCTION tiers.expected_purchases(model tiers.paretonbd_model, horizon double precision)
-    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_expected_purchases_new';
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_expected_purchases_new';
 COMMENT ON FUNCTION tiers.expected_purchases(tiers.paretonbd_model, double precision) IS
     'Expected purchases of a new customer within horizon under the Pareto/NBD: r beta/(alpha (s-1)) [1 - (beta/(beta+t))^(s-1)].';
 CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.paretonbd_model, gg_model tiers.gamma_gamma_model,
@@ -279,7 +279,7 @@ CREATE FUNCTION tiers.clv_estimate(purchase_model tiers.paretonbd_model, gg_mode
                                    tenure double precision, monetary double precision,
                                    horizon interval, discount_rate double precision, unit interval,
                                    discount_period interval DEFAULT interval '1 month')
-    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_pnbd_clv_estimate';
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_clv_estimate';
 COMMENT ON FUNCTION tiers.clv_estimate(tiers.paretonbd_model, tiers.gamma_gamma_model, double precision, double precision, double precision, double precision, interval, double precision, interval, interval) IS
     'Discounted expected revenue over horizon with a Pareto/NBD purchase model (see the BG/NBD overload).';
 

@@ -1295,16 +1295,16 @@ CREATE FUNCTION tiers.rfm_model_final(bytea)
     AS 'MODULE_PATHNAME', 'ct_rfm_model_final';
 CREATE FUNCTION tiers.abc_trans(bytea, double precision)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans';
 CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_cuts';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans_cuts';
 CREATE FUNCTION tiers.abc_trans(bytea, double precision, double precision, double precision, text)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_conv';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans_conv';
 CREATE FUNCTION tiers.abc_trans(bytea, double precision, text)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_abc_model_trans_method';
+    AS 'MODULE_PATHNAME', 'ct_abc_trans_method';
 CREATE FUNCTION tiers.pareto_curve_trans(bytea, double precision)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_pareto_curve_trans';
@@ -2485,16 +2485,16 @@ COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, ti
 -- CLV validation (issue 13): a calibration/holdout readout of a purchase model ------------------
 
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_bgnbd_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for BG/NBD (internal).';
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_mbgnbd_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for MBG/NBD (internal).';
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_paretonbd_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for Pareto/NBD (internal).';
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_bgbb_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for BG/BB (internal).';
 CREATE FUNCTION tiers.clv_validation_combine(bytea, bytea)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_combine';
@@ -2587,3 +2587,98 @@ CREATE FUNCTION tiers.churn_probability(model tiers.paretonbd_model, t double pr
     RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_churn_probability';
 COMMENT ON FUNCTION tiers.churn_probability(tiers.paretonbd_model, double precision, double precision, double precision, double precision) IS
     'P(no purchase in the next t | frequency, recency, tenure) under a Pareto/NBD model (流失预警): customers who left plus those alive who do not buy in t; 1 - p_alive is the probability of having left.';
+
+-- C symbols named after the SQL functions (issue 17): the functions of 0.2.0 point at the new
+-- names (the library keeps the old ones for catalogs not yet updated: src/legacy.rs)
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, date, double precision, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_f8';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, date, numeric, date)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_num';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_f8';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_num';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_f8';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_num';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, date, double precision, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_f8_unit';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, date, numeric, date, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_num_unit';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_f8_unit';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, interval)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_num_unit';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_f8_unit';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, interval)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_num_unit';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_combine';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_serialize';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_deserialize';
+CREATE OR REPLACE FUNCTION tiers.customer_summary_final(internal)
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_final';
+CREATE OR REPLACE FUNCTION tiers.p_alive(model tiers.bgnbd_model, frequency double precision,
+                              recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_p_alive';
+CREATE OR REPLACE FUNCTION tiers.expected_purchases(model tiers.bgnbd_model, horizon double precision,
+                                         frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_expected_purchases';
+CREATE OR REPLACE FUNCTION tiers.expected_purchases(model tiers.bgnbd_model, horizon double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_expected_purchases_new';
+CREATE OR REPLACE FUNCTION tiers.expected_spend(model tiers.gamma_gamma_model, frequency double precision, monetary double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_gamma_gamma_expected_spend';
+CREATE OR REPLACE FUNCTION tiers.p_alive(model tiers.mbgnbd_model, frequency double precision,
+                              recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_p_alive';
+CREATE OR REPLACE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon double precision,
+                                         frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_expected_purchases';
+CREATE OR REPLACE FUNCTION tiers.expected_purchases(model tiers.mbgnbd_model, horizon double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_expected_purchases_new';
+CREATE OR REPLACE FUNCTION tiers.clv_estimate(purchase_model tiers.bgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month')
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_clv_estimate';
+CREATE OR REPLACE FUNCTION tiers.clv_estimate(purchase_model tiers.mbgnbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month')
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_clv_estimate';
+CREATE OR REPLACE FUNCTION tiers.p_alive(model tiers.paretonbd_model, frequency double precision,
+                              recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_p_alive';
+CREATE OR REPLACE FUNCTION tiers.expected_purchases(model tiers.paretonbd_model, horizon double precision,
+                                         frequency double precision, recency double precision, tenure double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_expected_purchases';
+CREATE OR REPLACE FUNCTION tiers.expected_purchases(model tiers.paretonbd_model, horizon double precision)
+    RETURNS double precision LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_expected_purchases_new';
+CREATE OR REPLACE FUNCTION tiers.clv_estimate(purchase_model tiers.paretonbd_model, gg_model tiers.gamma_gamma_model,
+                                   frequency double precision, recency double precision,
+                                   tenure double precision, monetary double precision,
+                                   horizon interval, discount_rate double precision, unit interval,
+                                   discount_period interval DEFAULT interval '1 month')
+    RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_clv_estimate';

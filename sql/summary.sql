@@ -46,67 +46,67 @@ COMMENT ON TYPE tiers.holdout_summary IS
 ------------------------------------------------------------------------------------------
 CREATE FUNCTION tiers.customer_summary_trans(internal, date, double precision, date)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_f8';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_f8';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, double precision, date) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, date, numeric, date)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_num';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_num';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, numeric, date) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_f8';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_f8';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_num';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_num';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone)
     RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_f8';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_f8';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone)
     RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_num';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_num';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, date, double precision, date, interval)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_f8_unit';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_f8_unit';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, double precision, date, interval) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, date, numeric, date, interval)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_date_num_unit';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_date_num_unit';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, date, numeric, date, interval) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, interval)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_f8_unit';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_f8_unit';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, double precision, timestamp without time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, interval)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_ts_num_unit';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_ts_num_unit';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp without time zone, numeric, timestamp without time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, interval)
     RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_f8_unit';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_f8_unit';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, double precision, timestamp with time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, interval)
     RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_trans_tstz_num_unit';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_trans_tstz_num_unit';
 COMMENT ON FUNCTION tiers.customer_summary_trans(internal, timestamp with time zone, numeric, timestamp with time zone, interval) IS 'Transition function of tiers.customer_summary (internal).';
 CREATE FUNCTION tiers.customer_summary_combine(internal, internal)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_combine';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_combine';
 COMMENT ON FUNCTION tiers.customer_summary_combine(internal, internal) IS 'Combine function of tiers.customer_summary (parallel aggregation, internal).';
 CREATE FUNCTION tiers.customer_summary_serialize(internal)
     RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_serialize';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_serialize';
 COMMENT ON FUNCTION tiers.customer_summary_serialize(internal) IS 'Serializes a tiers.customer_summary state (versioned binary, internal).';
 CREATE FUNCTION tiers.customer_summary_deserialize(bytea, internal)
     RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_deserialize';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_deserialize';
 COMMENT ON FUNCTION tiers.customer_summary_deserialize(bytea, internal) IS 'Deserializes a tiers.customer_summary state; rejects damaged input (internal).';
 CREATE FUNCTION tiers.customer_summary_final(internal)
     RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'ct_summary_final';
+    AS 'MODULE_PATHNAME', 'ct_customer_summary_final';
 COMMENT ON FUNCTION tiers.customer_summary_final(internal) IS 'Final function of tiers.customer_summary (internal).';
 CREATE AGGREGATE tiers.customer_summary(ordered_at date, amount double precision, as_of date) (
     SFUNC = tiers.customer_summary_trans, STYPE = internal, SSPACE = 160,

@@ -44,16 +44,16 @@ COMMENT ON TYPE tiers.clv_validation IS
 -- CLV validation (issue 13): a calibration/holdout readout of a purchase model ------------------
 
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_bgnbd_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgnbd_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.bgnbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for BG/NBD (internal).';
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_mbgnbd_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_mbgnbd_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.mbgnbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for MBG/NBD (internal).';
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_paretonbd_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.paretonbd_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for Pareto/NBD (internal).';
 CREATE FUNCTION tiers.clv_validation_trans(bytea, tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision)
-    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_bgbb_trans';
+    RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_bgbb_clv_validation_trans';
 COMMENT ON FUNCTION tiers.clv_validation_trans(bytea, tiers.bgbb_model, double precision, double precision, double precision, double precision, double precision) IS 'Transition function of tiers.clv_validation for BG/BB (internal).';
 CREATE FUNCTION tiers.clv_validation_combine(bytea, bytea)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_clv_validation_combine';

@@ -72,17 +72,15 @@ unsafe fn transition(
 
 const DEFAULTS: (AbcMethod, f64, f64, u32) = (AbcMethod::Before, 0.8, 0.95, 0);
 
-sql_function!(ct_abc_model_trans, |fcinfo| {
-    transition(fcinfo, DEFAULTS)
-});
+sql_function!(ct_abc_trans, |fcinfo| { transition(fcinfo, DEFAULTS) });
 
-sql_function!(ct_abc_model_trans_cuts, |fcinfo| {
+sql_function!(ct_abc_trans_cuts, |fcinfo| {
     let (a, b) = (f8_arg(fcinfo, 2, "a_cut"), f8_arg(fcinfo, 3, "b_cut"));
     check(check_cuts(a, b));
     transition(fcinfo, (AbcMethod::Before, a, b, 0))
 });
 
-sql_function!(ct_abc_model_trans_conv, |fcinfo| {
+sql_function!(ct_abc_trans_conv, |fcinfo| {
     let (a, b) = (f8_arg(fcinfo, 2, "a_cut"), f8_arg(fcinfo, 3, "b_cut"));
     check(check_cuts(a, b));
     let method = method_arg(fcinfo, 4);
@@ -92,7 +90,7 @@ sql_function!(ct_abc_model_trans_conv, |fcinfo| {
     transition(fcinfo, (method, a, b, 0))
 });
 
-sql_function!(ct_abc_model_trans_method, |fcinfo| {
+sql_function!(ct_abc_trans_method, |fcinfo| {
     transition(fcinfo, (method_arg(fcinfo, 2), 0.8, 0.95, 0))
 });
 

@@ -475,33 +475,35 @@ unsafe fn expected_new(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_s
     finite(kind.expected_new(&theta, h), "expected_purchases")
 }
 
-sql_function!(ct_p_alive, |fcinfo| { p_alive(fcinfo, Purchase::BgNbd) });
-sql_function!(ct_mbg_p_alive, |fcinfo| {
+sql_function!(ct_bgnbd_p_alive, |fcinfo| {
+    p_alive(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbgnbd_p_alive, |fcinfo| {
     p_alive(fcinfo, Purchase::Modified)
 });
-sql_function!(ct_expected_purchases, |fcinfo| {
+sql_function!(ct_bgnbd_expected_purchases, |fcinfo| {
     expected(fcinfo, Purchase::BgNbd)
 });
-sql_function!(ct_mbg_expected_purchases, |fcinfo| {
+sql_function!(ct_mbgnbd_expected_purchases, |fcinfo| {
     expected(fcinfo, Purchase::Modified)
 });
-sql_function!(ct_expected_purchases_new, |fcinfo| {
+sql_function!(ct_bgnbd_expected_purchases_new, |fcinfo| {
     expected_new(fcinfo, Purchase::BgNbd)
 });
-sql_function!(ct_mbg_expected_purchases_new, |fcinfo| {
+sql_function!(ct_mbgnbd_expected_purchases_new, |fcinfo| {
     expected_new(fcinfo, Purchase::Modified)
 });
-sql_function!(ct_pnbd_p_alive, |fcinfo| {
+sql_function!(ct_paretonbd_p_alive, |fcinfo| {
     p_alive(fcinfo, Purchase::Pareto)
 });
-sql_function!(ct_pnbd_expected_purchases, |fcinfo| {
+sql_function!(ct_paretonbd_expected_purchases, |fcinfo| {
     expected(fcinfo, Purchase::Pareto)
 });
-sql_function!(ct_pnbd_expected_purchases_new, |fcinfo| {
+sql_function!(ct_paretonbd_expected_purchases_new, |fcinfo| {
     expected_new(fcinfo, Purchase::Pareto)
 });
 
-sql_function!(ct_expected_spend, |fcinfo| {
+sql_function!(ct_gamma_gamma_expected_spend, |fcinfo| {
     let (Some(model), Some(x), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
         return return_null(fcinfo);
     };
@@ -920,11 +922,13 @@ sql_function!(ct_paretonbd_clv_interval, |fcinfo| {
     clv_interval(fcinfo, Purchase::Pareto)
 });
 
-sql_function!(ct_clv_estimate, |fcinfo| { clv(fcinfo, Purchase::BgNbd) });
-sql_function!(ct_mbg_clv_estimate, |fcinfo| {
+sql_function!(ct_bgnbd_clv_estimate, |fcinfo| {
+    clv(fcinfo, Purchase::BgNbd)
+});
+sql_function!(ct_mbgnbd_clv_estimate, |fcinfo| {
     clv(fcinfo, Purchase::Modified)
 });
-sql_function!(ct_pnbd_clv_estimate, |fcinfo| {
+sql_function!(ct_paretonbd_clv_estimate, |fcinfo| {
     clv(fcinfo, Purchase::Pareto)
 });
 

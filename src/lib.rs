@@ -13,6 +13,7 @@ mod citus;
 mod clv;
 mod evaluation;
 mod kmeans;
+mod legacy;
 mod numeric;
 mod raw;
 mod rfm;

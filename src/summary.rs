@@ -313,21 +313,21 @@ macro_rules! transitions {
 }
 
 transitions! {
-    ct_summary_trans_date_f8 => Date, Float8, false;
-    ct_summary_trans_date_num => Date, Numeric, false;
-    ct_summary_trans_ts_f8 => Timestamp, Float8, false;
-    ct_summary_trans_ts_num => Timestamp, Numeric, false;
-    ct_summary_trans_tstz_f8 => TimestampTz, Float8, false;
-    ct_summary_trans_tstz_num => TimestampTz, Numeric, false;
-    ct_summary_trans_date_f8_unit => Date, Float8, true;
-    ct_summary_trans_date_num_unit => Date, Numeric, true;
-    ct_summary_trans_ts_f8_unit => Timestamp, Float8, true;
-    ct_summary_trans_ts_num_unit => Timestamp, Numeric, true;
-    ct_summary_trans_tstz_f8_unit => TimestampTz, Float8, true;
-    ct_summary_trans_tstz_num_unit => TimestampTz, Numeric, true;
+    ct_customer_summary_trans_date_f8 => Date, Float8, false;
+    ct_customer_summary_trans_date_num => Date, Numeric, false;
+    ct_customer_summary_trans_ts_f8 => Timestamp, Float8, false;
+    ct_customer_summary_trans_ts_num => Timestamp, Numeric, false;
+    ct_customer_summary_trans_tstz_f8 => TimestampTz, Float8, false;
+    ct_customer_summary_trans_tstz_num => TimestampTz, Numeric, false;
+    ct_customer_summary_trans_date_f8_unit => Date, Float8, true;
+    ct_customer_summary_trans_date_num_unit => Date, Numeric, true;
+    ct_customer_summary_trans_ts_f8_unit => Timestamp, Float8, true;
+    ct_customer_summary_trans_ts_num_unit => Timestamp, Numeric, true;
+    ct_customer_summary_trans_tstz_f8_unit => TimestampTz, Float8, true;
+    ct_customer_summary_trans_tstz_num_unit => TimestampTz, Numeric, true;
 }
 
-sql_function!(ct_summary_combine, |fcinfo| {
+sql_function!(ct_customer_summary_combine, |fcinfo| {
     match (arg(fcinfo, 0), arg(fcinfo, 1)) {
         (None, None) => return_null(fcinfo),
         (Some(a), None) => a,
@@ -347,12 +347,12 @@ sql_function!(ct_summary_combine, |fcinfo| {
     }
 });
 
-sql_function!(ct_summary_serialize, |fcinfo| {
+sql_function!(ct_customer_summary_serialize, |fcinfo| {
     let s = &*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<State>();
     bytea_datum(&s.encode())
 });
 
-sql_function!(ct_summary_deserialize, |fcinfo| {
+sql_function!(ct_customer_summary_deserialize, |fcinfo| {
     let d = arg(fcinfo, 0).expect("strict");
     let bytes = varlena_bytes(&d);
     ptr_datum(alloc_state(fcinfo, |days| {
@@ -360,7 +360,7 @@ sql_function!(ct_summary_deserialize, |fcinfo| {
     }))
 });
 
-sql_function!(ct_summary_final, |fcinfo| {
+sql_function!(ct_customer_summary_final, |fcinfo| {
     let Some(p) = arg(fcinfo, 0) else {
         return return_null(fcinfo);
     };

@@ -134,16 +134,16 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
     datum
 }
 
-sql_function!(ct_clv_validation_bgnbd_trans, |fcinfo| {
+sql_function!(ct_bgnbd_clv_validation_trans, |fcinfo| {
     transition(fcinfo, Model::Purchase(Purchase::BgNbd))
 });
-sql_function!(ct_clv_validation_mbgnbd_trans, |fcinfo| {
+sql_function!(ct_mbgnbd_clv_validation_trans, |fcinfo| {
     transition(fcinfo, Model::Purchase(Purchase::Modified))
 });
-sql_function!(ct_clv_validation_paretonbd_trans, |fcinfo| {
+sql_function!(ct_paretonbd_clv_validation_trans, |fcinfo| {
     transition(fcinfo, Model::Purchase(Purchase::Pareto))
 });
-sql_function!(ct_clv_validation_bgbb_trans, |fcinfo| {
+sql_function!(ct_bgbb_clv_validation_trans, |fcinfo| {
     transition(fcinfo, Model::Bgbb)
 });
 
