@@ -1,6 +1,7 @@
 //! ABC / Pareto in SQL: `abc_model`, `pareto` and `pareto_curve` aggregates (one shared
 //! internal state: the population's values), and `abc_class` for per-row classification.
 
+use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -158,7 +159,7 @@ sql_function!(ct_abc_model_final, |fcinfo| {
         f8_datum(m.values[1]),
         f8_datum(m.values[2]),
     ];
-    let mut nulls = [false; 13];
+    let mut nulls = [false; names::ABC_MODEL.len()];
     nulls[3] = a_null;
     nulls[4] = b_null;
     with_call_cache::<(), _>(fcinfo, |cache| composite(fcinfo, cache, &values, &nulls))
@@ -182,7 +183,7 @@ sql_function!(ct_pareto_final, |fcinfo| {
         f8_datum(p.shares[1]),
         f8_datum(p.shares[2]),
     ];
-    let mut nulls = [false; 11];
+    let mut nulls = [false; names::PARETO.len()];
     nulls[4] = gini_null;
     with_call_cache::<(), _>(fcinfo, |cache| composite(fcinfo, cache, &values, &nulls))
 });
@@ -221,7 +222,7 @@ sql_function!(ct_pareto_curve_final, |fcinfo| {
             .into_iter()
             .map(|(x, y)| {
                 let mut values = [f8_datum(x), f8_datum(y)];
-                let mut nulls = [false; 2];
+                let mut nulls = [false; names::PARETO_POINT.len()];
                 let t = pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
                 pg_sys::HeapTupleHeaderGetDatum((*t).t_data)
             })
@@ -277,7 +278,7 @@ sql_function!(ct_abc_class_model, |fcinfo| {
         let c = &mut cache.extra;
         let bytes = varlena_bytes(&model);
         if c.limits.is_none() || c.model_bytes != bytes {
-            let (values, nulls) = deform::<13>(model, "tiers.abc_model");
+            let (values, nulls) = deform::<{ names::ABC_MODEL.len() }>(model, "tiers.abc_model");
             let a_min = (!nulls[3]).then(|| f8(values[3]));
             let b_min = (!nulls[4]).then(|| f8(values[4]));
             if a_min.is_some_and(|a| a.is_nan()) || b_min.is_some_and(|b| b.is_nan()) {

@@ -2,6 +2,7 @@
 //! and per-row predictions (`p_alive`, `expected_purchases`, `expected_spend`) with a
 //! per-call-site model cache.
 
+use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -250,10 +251,17 @@ pub(crate) struct ModelCache {
 /// Fields of the purchase models' rows (`tiers.bgnbd_model`, `mbgnbd_model`, `paretonbd_model`,
 /// `bgbb_model`): 4 parameters, log_likelihood, customers, converged, iterations, 4 standard
 /// errors, covariance.
-pub(crate) const PURCHASE_FIELDS: usize = 13;
+pub(crate) const PURCHASE_FIELDS: usize = names::BGNBD_MODEL.len();
+const _: () = assert!(
+    names::MBGNBD_MODEL.len() == PURCHASE_FIELDS
+        && names::PARETONBD_MODEL.len() == PURCHASE_FIELDS
+        && names::BGBB_MODEL.len() == PURCHASE_FIELDS
+        && names::field(&names::BGNBD_MODEL, "covariance") == PURCHASE_FIELDS - 1
+);
 /// Fields of `tiers.gamma_gamma_model`: 3 parameters, log_likelihood, customers, converged,
 /// iterations, 3 standard errors, covariance.
-pub(crate) const GG_FIELDS: usize = 11;
+pub(crate) const GG_FIELDS: usize = names::GAMMA_GAMMA_MODEL.len();
+const _: () = assert!(names::field(&names::GAMMA_GAMMA_MODEL, "covariance") == GG_FIELDS - 1);
 
 /// The first `k` parameters of the model `d` (a row of `N` fields, the covariance last), parsed
 /// once per call site and value into the call site's [`ModelCache`].
@@ -794,7 +802,8 @@ unsafe fn interval_row<T>(
     let (low, low_null) = opt_f8(iv.map(|i| i.low));
     let (high, high_null) = opt_f8(iv.map(|i| i.high));
     let (se, se_null) = opt_f8(iv.map(|i| i.se));
-    let values = [f8_datum(estimate), low, high, se, f8_datum(level)];
+    let values: [pg_sys::Datum; names::PREDICTION_INTERVAL.len()] =
+        [f8_datum(estimate), low, high, se, f8_datum(level)];
     let nulls = [false, low_null, high_null, se_null, false];
     // SAFETY: the caller's obligations; the values are the row type's five float8 fields
     unsafe { composite(fcinfo, cache, &values, &nulls) }

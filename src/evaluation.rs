@@ -2,6 +2,7 @@
 //! deterministic assignment of customers to experiment variants. The statistics are in
 //! `core/src/evaluation.rs`; this file converts types and raises errors.
 
+use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -120,7 +121,7 @@ sql_function!(ct_ab_test_combine, |fcinfo| {
 });
 
 /// The fields of `tiers.ab_variant`, in order.
-const AB_VARIANT_FIELDS: usize = 15;
+const AB_VARIANT_FIELDS: usize = names::AB_VARIANT.len();
 
 // tiers.ab_test_final(state) -> tiers.ab_variant[]: one element per variant, by name; NULL
 // without rows.
@@ -218,7 +219,7 @@ unsafe fn nps_row(fcinfo: pg_sys::FunctionCallInfo, r: &NpsResult) -> pg_sys::Da
     // SAFETY: the function returns tiers.nps_result (caller), whose fields the values are
     unsafe {
         with_call_cache::<(), _>(fcinfo, |cache| {
-            composite(fcinfo, cache, &values, &[false; 6])
+            composite(fcinfo, cache, &values, &[false; names::NPS_RESULT.len()])
         })
     }
 }
@@ -238,7 +239,7 @@ sql_function!(ct_nps_final, |fcinfo| {
 /// `d` is a `tiers.nps_result` datum of the current call.
 unsafe fn nps_arg(d: pg_sys::Datum, name: &str) -> NpsResult {
     // SAFETY: `d` is a row of tiers.nps_result (caller)
-    let (v, nulls) = unsafe { deform::<6>(d, "tiers.nps_result") };
+    let (v, nulls) = unsafe { deform::<{ names::NPS_RESULT.len() }>(d, "tiers.nps_result") };
     if nulls[1] || nulls[2] || nulls[3] {
         invalid(format!(
             "{name} must have promoters, passives and detractors"
@@ -269,7 +270,12 @@ sql_function!(ct_nps_compare, |fcinfo| {
         f8_datum(c.p_value),
     ];
     with_call_cache::<(), _>(fcinfo, |cache| {
-        composite(fcinfo, cache, &values, &[false; 5])
+        composite(
+            fcinfo,
+            cache,
+            &values,
+            &[false; names::NPS_COMPARISON.len()],
+        )
     })
 });
 

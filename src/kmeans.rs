@@ -5,6 +5,7 @@
 //! Clusters are numbered from 1 in SQL (1 = the largest cluster), like PostgreSQL arrays: the
 //! cluster `c` of a model has the size `sizes[c]` and the centroid `centroids[c][1:]`.
 
+use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -248,26 +249,8 @@ fn interrupt() {
     pgrx::check_for_interrupts!();
 }
 
-/// The fields of `tiers.kmeans_model`, in order (checked against the catalog by the tests).
-pub const MODEL_FIELDS: [&str; 17] = [
-    "k",
-    "dimensions",
-    "n",
-    "distinct_points",
-    "centroids",
-    "scaled_centroids",
-    "standardized",
-    "log1p",
-    "means",
-    "sds",
-    "inertia",
-    "iterations",
-    "converged",
-    "sizes",
-    "silhouette",
-    "silhouette_exact",
-    "davies_bouldin",
-];
+/// The fields of `tiers.kmeans_model`, in order.
+const MODEL_FIELDS: [&str; 17] = names::KMEANS_MODEL;
 
 /// A `tiers.kmeans_model` row.
 ///
@@ -324,7 +307,7 @@ sql_function!(ct_kmeans_model_final, |fcinfo| {
 });
 
 /// The fields of `tiers.kmeans_choice`.
-const CHOICE_FIELDS: usize = 4;
+const CHOICE_FIELDS: usize = names::KMEANS_CHOICE.len();
 
 // tiers.kmeans_choose_k_final(state) -> tiers.kmeans_choice[]: one element per k; NULL without
 // rows.

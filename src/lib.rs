@@ -14,6 +14,7 @@ mod clv;
 mod evaluation;
 mod kmeans;
 mod legacy;
+pub(crate) mod names;
 mod numeric;
 mod raw;
 mod rfm;

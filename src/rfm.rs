@@ -2,6 +2,7 @@
 //! `rfm_class8`) with per-call-site caches, and the rule-set helpers.
 
 use crate::citus::config_query;
+use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -87,7 +88,7 @@ sql_function!(ct_rfm_model_final, |fcinfo| {
         f8_datum(m.m_mean),
     ];
     with_call_cache::<(), _>(fcinfo, |cache| {
-        composite(fcinfo, cache, &values, &[false; 8])
+        composite(fcinfo, cache, &values, &[false; names::RFM_MODEL.len()])
     })
 });
 
@@ -101,17 +102,8 @@ sql_function!(ct_rfm_model_final, |fcinfo| {
 /// `d` is a `tiers.rfm_model` datum of the current call.
 unsafe fn parse_model(d: pg_sys::Datum) -> RfmModel {
     // SAFETY: `d` is a row of tiers.rfm_model (caller)
-    let (values, nulls) = unsafe { deform::<8>(d, "tiers.rfm_model") };
-    const NAMES: [&str; 8] = [
-        "bins",
-        "customers",
-        "r_breaks",
-        "f_breaks",
-        "m_breaks",
-        "r_mean",
-        "f_mean",
-        "m_mean",
-    ];
+    let (values, nulls) = unsafe { deform::<{ names::RFM_MODEL.len() }>(d, "tiers.rfm_model") };
+    const NAMES: [&str; 8] = names::RFM_MODEL;
     if let Some(i) = nulls.iter().position(|&n| n) {
         invalid(format!("model.{} must not be NULL", NAMES[i]));
     }
@@ -273,7 +265,7 @@ unsafe fn rfm_score(fcinfo: pg_sys::FunctionCallInfo, rule_set: Option<&str>) ->
             } else {
                 None
             };
-            let values = [
+            let values: [pg_sys::Datum; names::RFM_SCORE.len()] = [
                 pg_sys::Datum::from(s.r as i32),
                 pg_sys::Datum::from(s.f as i32),
                 pg_sys::Datum::from(s.m as i32),

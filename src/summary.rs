@@ -4,6 +4,7 @@
 //! `HoldoutState`), parallel safe through combine / serialize / deserialize. One transition
 //! function per (time type, amount type, with or without unit); everything else is shared.
 
+use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use customer_tiers_core::summary::{
@@ -368,13 +369,18 @@ sql_function!(ct_customer_summary_final, |fcinfo| {
         return return_null(fcinfo);
     };
     with_call_cache::<(), _>(fcinfo, |cache| {
-        composite(fcinfo, cache, &summary_values(&s), &[false; 11])
+        composite(
+            fcinfo,
+            cache,
+            &summary_values(&s),
+            &[false; names::CUSTOMER_SUMMARY.len()],
+        )
     })
 });
 
 /// The fields of `tiers.customer_summary`, in order (also the first fields of
 /// `tiers.holdout_summary`).
-fn summary_values(s: &Summary) -> [pg_sys::Datum; 11] {
+fn summary_values(s: &Summary) -> [pg_sys::Datum; names::CUSTOMER_SUMMARY.len()] {
     [
         pg_sys::Datum::from(s.first_day),
         pg_sys::Datum::from(s.last_day),
@@ -569,6 +575,11 @@ sql_function!(ct_holdout_summary_final, |fcinfo| {
         f8_datum(h.length),
     ]);
     with_call_cache::<(), _>(fcinfo, |cache| {
-        composite(fcinfo, cache, &values, &[false; 16])
+        composite(
+            fcinfo,
+            cache,
+            &values,
+            &[false; names::HOLDOUT_SUMMARY.len()],
+        )
     })
 });

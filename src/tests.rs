@@ -134,3 +134,22 @@ fn stored_abc_model_is_read_like_an_inline_one() {
     );
     assert_eq!(differences, 0);
 }
+
+/// Every table of `src/names.rs` equals the fields of its composite type in the catalog.
+#[pg_test]
+fn composite_fields_match_the_catalog() {
+    for (type_name, fields) in crate::names::ALL {
+        let catalog: Vec<Option<String>> = one(&format!(
+            "SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a \
+             WHERE a.attrelid = 'tiers.{type_name}'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+        ));
+        let catalog: Vec<String> = catalog.into_iter().flatten().collect();
+        assert_eq!(catalog, fields.to_vec(), "tiers.{type_name}");
+    }
+    // every composite type of the schema has a table
+    let types: i64 = one(
+        "SELECT count(*) FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid \
+         WHERE t.typnamespace = 'tiers'::regnamespace AND c.relkind = 'c'",
+    );
+    assert_eq!(types as usize, crate::names::ALL.len());
+}

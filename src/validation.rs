@@ -6,6 +6,7 @@
 //! ROC AUC.
 
 use crate::clv::{customer, finite, params, Purchase, GG_FIELDS, PURCHASE_FIELDS};
+use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
@@ -183,16 +184,17 @@ sql_function!(ct_clv_validation_final, |fcinfo| {
             } else {
                 b.frequency.to_string()
             };
-            [
+            let row: [(pg_sys::Datum, bool); names::CLV_VALIDATION_BUCKET.len()] = [
                 (pg_sys::Datum::from(b.frequency as i32), false),
                 (text_datum(&label), false),
                 (pg_sys::Datum::from(b.customers as i64), false),
                 (f8_datum(b.mean_actual), false),
                 (f8_datum(b.mean_expected), false),
-            ]
+            ];
+            row
         })
         .collect();
-    let values = [
+    let values: [(pg_sys::Datum, bool); names::CLV_VALIDATION.len()] = [
         (pg_sys::Datum::from(r.n as i64), false),
         (f8_datum(r.mae), false),
         (f8_datum(r.rmse), false),
@@ -273,7 +275,7 @@ sql_function!(ct_clv_validation_spend_final, |fcinfo| {
     let Some(r) = state_arg::<SpendAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
         return return_null(fcinfo);
     };
-    let values = [
+    let values: [(pg_sys::Datum, bool); names::SPEND_VALIDATION.len()] = [
         (pg_sys::Datum::from(r.n as i64), false),
         (f8_datum(r.mean_expected), false),
         (f8_datum(r.mean_actual), false),
