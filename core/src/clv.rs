@@ -649,8 +649,9 @@ const PNBD_PANEL_DROP: f64 = 5.0;
 /// side, panels are limited in length ([`PNBD_PANEL`]) and in the fall of the log-integrand
 /// across them ([`PNBD_PANEL_DROP`] near the maximum, growing by a quarter of the fall already
 /// reached: a panel where the integrand is e^−δ of its maximum may have an e^δ times larger
-/// relative error), each integrated by 12-point Gauss–Legendre, until the integrand has fallen
-/// below e^−42 of its maximum or the end of the range. At most [`PNBD_MAX_PANELS`] panels per
+/// relative error), each integrated by 12-point Gauss–Legendre (fewer points on a short and
+/// flat panel, [`gl_rule`]), until the integrand has fallen below e^−42 of its maximum or the
+/// end of the range. At most [`PNBD_MAX_PANELS`] panels per
 /// side: an integrand falling by e^−42 needs about 6, a flat one over u-length L about L/3. The gradient is integrated on the same nodes
 /// (differentiation under the integral sign: ∂/∂p ↔ −ln(α+τ), ∂/∂α ↔ −p/(α+τ), ...).
 pub fn power_integral(
