@@ -43,6 +43,12 @@ chroot_mount() {
     mountpoint -q "$dir/dev" || mount --rbind /dev "$dir/dev"
     if [ -n "${REPO:-}" ]; then
         mkdir -p "$dir$REPO"
+        # a mount left by an interrupted run may show a deleted earlier clone at the same path:
+        # keep it only when it is this repository
+        if mountpoint -q "$dir$REPO" \
+           && [ "$(stat -c %d:%i "$dir$REPO")" != "$(stat -c %d:%i "$REPO")" ]; then
+            umount -l "$dir$REPO"
+        fi
         mountpoint -q "$dir$REPO" || mount --bind "$REPO" "$dir$REPO"
     fi
 }
