@@ -1700,22 +1700,8 @@ impl PnbdData {
     /// for it. Patterns that arrive sorted (as the SQL aggregates pass them) are not sorted
     /// again.
     fn new(data: &[([f64; 3], f64)], interrupt: &mut dyn FnMut()) -> Self {
-        let order = |a: &([f64; 3], f64), b: &([f64; 3], f64)| {
-            (a.0[0].total_cmp(&b.0[0]))
-                .then(a.0[1].total_cmp(&b.0[1]))
-                .then(a.0[2].total_cmp(&b.0[2]))
-        };
-        interrupt();
-        let owned: Vec<([f64; 3], f64)>;
-        let sorted: &[([f64; 3], f64)] = if data.is_sorted_by(|a, b| order(a, b).is_le()) {
-            data
-        } else {
-            let mut v = data.to_vec();
-            v.sort_by(order);
-            owned = v;
-            &owned
-        };
-        interrupt();
+        let sorted = sorted_patterns(data, interrupt);
+        let sorted: &[([f64; 3], f64)] = &sorted;
         let mut tenures: Vec<f64> = data.iter().map(|d| d.0[2]).collect();
         tenures.sort_unstable_by(f64::total_cmp);
         tenures.dedup_by(|a, b| a.to_bits() == b.to_bits());
