@@ -6,7 +6,7 @@
 use crate::abc::{AbcMethod, AbcPopulation};
 use crate::clv::Patterns;
 use crate::rfm::RfmPopulation;
-use crate::summary::SummaryState;
+use crate::summary::{StoredState, SummaryState, TimeKind};
 use crate::tags::{compile, Param, Value, COLUMNS};
 
 /// A tag expression (the bytes as UTF-8, lossy) with a few parameters; a compiled rule is also
@@ -40,6 +40,12 @@ pub fn states(data: &[u8]) {
         let _ = s.summary();
         let again = SummaryState::decode(&s.encode()).expect("re-encoded summary state decodes");
         assert_eq!(again.encode(), s.encode());
+    }
+    if let Ok(s) = StoredState::decode(data) {
+        stored_state(&s, data);
+    }
+    if let Ok(s) = StoredState::from_text(&String::from_utf8_lossy(data)) {
+        stored_state(&s, &s.encode());
     }
     if let Ok(p) = RfmPopulation::decode(data) {
         if p.recency.len() <= 100_000 {
@@ -95,6 +101,30 @@ pub fn states(data: &[u8]) {
     }
 }
 
+/// A decoded [`StoredState`]: summarised, re-encoded to the same bytes, and merged with itself
+/// into a state that encodes and decodes again (unless its sums overflowed).
+fn stored_state(s: &StoredState, data: &[u8]) {
+    let as_of = s.latest_at.max(0);
+    let _ = s.summary(as_of, 86_400_000_000.0);
+    let _ = s.summary(as_of.saturating_sub(1), 1.0);
+    assert_eq!(s.encode(), data, "a stored state has one encoding");
+    let again = StoredState::from_text(&s.to_text()).expect("the text form decodes");
+    assert_eq!(&again, s);
+    let mut twice = s.clone();
+    if twice.merge(s).is_ok() {
+        let finite = twice.total.sum.is_finite()
+            && twice.total.compensation.is_finite()
+            && twice.first_day_value.sum.is_finite()
+            && twice.first_day_value.compensation.is_finite()
+            && twice
+                .early_returns
+                .iter()
+                .all(|e| e.1.sum.is_finite() && e.1.compensation.is_finite());
+        let back = StoredState::decode(&twice.encode());
+        assert!(back.is_ok() || !finite, "a merged state decodes: {back:?}");
+    }
+}
+
 /// Valid encodings of every state, as seeds for mutation.
 pub fn seeds() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -107,6 +137,22 @@ pub fn seeds() -> Vec<Vec<u8>> {
         );
     }
     out.push(s.encode());
+    // a stored state with its days as a list and return-only days before the first order, one
+    // with a bitmap, and a text form
+    let mut st = StoredState::new(TimeKind::Timestamp);
+    st.add(3 * 86_400_000_000 + 5, 3, Some(-2.5));
+    st.add(86_400_000_000, 1, Some(-1.0));
+    for d in [5i64, 9, 400] {
+        st.add(d * 86_400_000_000 + 77, d as i32, Some(d as f64));
+    }
+    st.add(9 * 86_400_000_000, 9, None);
+    out.push(st.encode());
+    let mut bm = StoredState::new(TimeKind::Date);
+    for d in (0..300i64).filter(|d| d % 3 != 1) {
+        bm.add(d * 86_400_000_000, d as i32, Some(d as f64 / 4.0 - 30.0));
+    }
+    out.push(bm.encode());
+    out.push(bm.to_text().into_bytes());
     let mut r = RfmPopulation::new(5).expect("valid");
     for i in 0..20 {
         r.add(i as f64, (i % 4) as f64, i as f64 * 2.5)
@@ -205,6 +251,17 @@ mod tests {
             states(s);
             tag_expression(s);
         }
+        // the stored-state seeds decode, one as a list and one as a bitmap (and its text form)
+        let stored: Vec<StoredState> = seeds
+            .iter()
+            .filter_map(|s| StoredState::decode(s).ok())
+            .collect();
+        assert_eq!(stored.len(), 2);
+        assert!(!stored[0].days.is_bitmap() && !stored[0].early_returns.is_empty());
+        assert!(stored[1].days.is_bitmap());
+        assert!(seeds
+            .iter()
+            .any(|s| StoredState::from_text(&String::from_utf8_lossy(s)).is_ok()));
         for i in 0..20_000 {
             let input = m.mutate(&seeds[i % seeds.len()]);
             states(&input);

@@ -366,6 +366,615 @@ pub fn date_usecs(day: i32) -> i64 {
     day as i64 * USECS_PER_DAY
 }
 
+// ---------------------------------------------------------------------------------------------
+// The storable summary state (issue 15): as_of-free, mergeable, bounded.
+// ---------------------------------------------------------------------------------------------
+
+/// The SQL type of the `ordered_at` column a [`StoredState`] was built from. Stored in the state:
+/// states of different kinds cannot be merged (their microseconds and days mean different things).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeKind {
+    /// `date`: `at` is midnight of `day` ([`date_usecs`]).
+    Date,
+    /// `timestamp`: `day` is [`day_of`]`(at)`.
+    Timestamp,
+    /// `timestamptz`: `at` is UTC, `day` the calendar day in the session's time zone (an offset
+    /// below 24 hours, so within one day of [`day_of`]`(at)`).
+    Timestamptz,
+}
+
+impl TimeKind {
+    /// The byte that stands for the kind in an encoded state.
+    pub fn code(self) -> u8 {
+        match self {
+            TimeKind::Date => 0,
+            TimeKind::Timestamp => 1,
+            TimeKind::Timestamptz => 2,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Result<TimeKind, CoreError> {
+        match code {
+            0 => Ok(TimeKind::Date),
+            1 => Ok(TimeKind::Timestamp),
+            2 => Ok(TimeKind::Timestamptz),
+            c => Err(CoreError::Corrupt(format!(
+                "summary state has an unknown time kind {c}"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeKind::Date => "date",
+            TimeKind::Timestamp => "timestamp",
+            TimeKind::Timestamptz => "timestamptz",
+        }
+    }
+
+    /// Whether `day` can be the calendar day of the instant `at` for this kind.
+    pub fn day_fits(self, at: i64, day: i32) -> bool {
+        let d = day_of(at) as i64;
+        match self {
+            TimeKind::Date => at.rem_euclid(USECS_PER_DAY) == 0 && d == day as i64,
+            TimeKind::Timestamp => d == day as i64,
+            TimeKind::Timestamptz => (d - day as i64).abs() <= 1,
+        }
+    }
+
+    /// `at` written as PostgreSQL would print a value of this kind (the time zone of a
+    /// `timestamptz` as UTC), for messages.
+    pub fn format(self, at: i64) -> String {
+        let (y, m, d) = civil_from_days(at.div_euclid(USECS_PER_DAY));
+        let date = format!("{y:04}-{m:02}-{d:02}");
+        if self == TimeKind::Date {
+            return date;
+        }
+        let us = at.rem_euclid(USECS_PER_DAY);
+        let (h, mi, s, frac) = (
+            us / 3_600_000_000,
+            us / 60_000_000 % 60,
+            us / 1_000_000 % 60,
+            us % 1_000_000,
+        );
+        let mut text = format!("{date} {h:02}:{mi:02}:{s:02}");
+        if frac != 0 {
+            let f = format!("{frac:06}");
+            text.push('.');
+            text.push_str(f.trim_end_matches('0'));
+        }
+        if self == TimeKind::Timestamptz {
+            text.push_str("+00");
+        }
+        text
+    }
+}
+
+/// (year, month, day) of a day counted from 2000-01-01 (proleptic Gregorian; year 0 = 1 BC).
+fn civil_from_days(day: i64) -> (i64, u32, u32) {
+    // H. Hinnant's days_from_civil inverse, shifted from 1970-01-01 (10957 days before 2000)
+    let z = day + 10_957 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    (y, m, d)
+}
+
+/// Bytes of a purchase-day list of `n` days in an encoded state: a `u32` count and `n` × `i32`.
+pub(crate) fn list_bytes(n: u64) -> u64 {
+    4 + 4 * n
+}
+
+/// Bytes of a purchase-day bitmap over `span` days: the first day (`i32`), the byte count (`u32`)
+/// and ⌈span / 8⌉ bytes.
+pub(crate) fn bitmap_bytes(span: u64) -> u64 {
+    8 + span.div_ceil(8)
+}
+
+/// Whether `n` purchase days spread over `span` days (first to last, inclusive) are kept as a
+/// bitmap: exactly when the bitmap is strictly smaller than the list, so a set of days has one
+/// representation and equal histories encode to equal bytes.
+pub fn purchase_days_use_bitmap(n: u64, span: u64) -> bool {
+    bitmap_bytes(span) < list_bytes(n)
+}
+
+/// The set of a customer's purchase days (days since 2000-01-01 with at least one order): a sorted
+/// list of `i32` days while that is smaller, else a bitmap from the first to the last day (see
+/// [`purchase_days_use_bitmap`]). Memory and encoding are min(4 × days, ⌈span / 8⌉) plus a few
+/// bytes: at most 1/32 byte per day of span once a customer buys more than every 32nd day.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PurchaseDays {
+    repr: DaysRepr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DaysRepr {
+    /// Sorted, unique.
+    List(Vec<i32>),
+    /// Bit k (of byte k / 8, least significant first) is day `first + k`; the first and the
+    /// last bit (`last - first`) are set, the bits after the last are clear.
+    Bitmap {
+        first: i32,
+        last: i32,
+        count: usize,
+        bits: Vec<u8>,
+    },
+}
+
+impl Default for DaysRepr {
+    fn default() -> Self {
+        DaysRepr::List(Vec::new())
+    }
+}
+
+impl PurchaseDays {
+    /// From sorted, unique days, in the canonical representation.
+    pub fn from_sorted(days: &[i32]) -> Result<PurchaseDays, CoreError> {
+        if days.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(CoreError::InvalidParameter(
+                "purchase days must be sorted and unique".into(),
+            ));
+        }
+        Ok(PurchaseDays::canonical(days))
+    }
+
+    fn canonical(days: &[i32]) -> PurchaseDays {
+        let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+            return PurchaseDays::default();
+        };
+        let span = (last as i64 - first as i64 + 1) as u64;
+        if !purchase_days_use_bitmap(days.len() as u64, span) {
+            return PurchaseDays {
+                repr: DaysRepr::List(days.to_vec()),
+            };
+        }
+        // span < 32 × len here, so the bitmap is smaller than the slice given
+        let mut bits = vec![0u8; span.div_ceil(8) as usize];
+        for &d in days {
+            let k = (d as i64 - first as i64) as usize;
+            bits[k / 8] |= 1 << (k % 8);
+        }
+        PurchaseDays {
+            repr: DaysRepr::Bitmap {
+                first,
+                last,
+                count: days.len(),
+                bits,
+            },
+        }
+    }
+
+    /// A bitmap as decoded: `bits` must hold exactly ⌈span / 8⌉ bytes with the first and the
+    /// last day set, nothing after the last, and be smaller than the list of its days.
+    pub(crate) fn from_bitmap(first: i32, bits: Vec<u8>) -> Result<PurchaseDays, CoreError> {
+        let corrupt = |m: &str| CoreError::Corrupt(format!("summary state purchase days: {m}"));
+        let top = *bits.last().ok_or_else(|| corrupt("empty bitmap"))?;
+        if top == 0 {
+            return Err(corrupt("the bitmap's last byte is empty"));
+        }
+        if bits[0] & 1 == 0 {
+            return Err(corrupt("the bitmap's first day is not set"));
+        }
+        // the last day is the highest set bit: nothing can follow it
+        let span = (bits.len() as u64 - 1) * 8 + (8 - top.leading_zeros() as u64);
+        let last = first as i64 + span as i64 - 1;
+        let last = i32::try_from(last).map_err(|_| corrupt("the bitmap passes the last day"))?;
+        let count = bits.iter().map(|b| b.count_ones() as usize).sum::<usize>();
+        if !purchase_days_use_bitmap(count as u64, span) {
+            return Err(corrupt("a bitmap where the list is smaller"));
+        }
+        Ok(PurchaseDays {
+            repr: DaysRepr::Bitmap {
+                first,
+                last,
+                count,
+                bits,
+            },
+        })
+    }
+
+    /// Number of purchase days (occasions).
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            DaysRepr::List(v) => v.len(),
+            DaysRepr::Bitmap { count, .. } => *count,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_bitmap(&self) -> bool {
+        matches!(self.repr, DaysRepr::Bitmap { .. })
+    }
+
+    pub fn first(&self) -> Option<i32> {
+        match &self.repr {
+            DaysRepr::List(v) => v.first().copied(),
+            DaysRepr::Bitmap { first, .. } => Some(*first),
+        }
+    }
+
+    pub fn last(&self) -> Option<i32> {
+        match &self.repr {
+            DaysRepr::List(v) => v.last().copied(),
+            DaysRepr::Bitmap { last, .. } => Some(*last),
+        }
+    }
+
+    /// Days from the first to the last purchase day, inclusive (0 when empty).
+    pub fn span(&self) -> u64 {
+        match (self.first(), self.last()) {
+            (Some(f), Some(l)) => (l as i64 - f as i64 + 1) as u64,
+            _ => 0,
+        }
+    }
+
+    pub fn contains(&self, day: i32) -> bool {
+        match &self.repr {
+            DaysRepr::List(v) => v.binary_search(&day).is_ok(),
+            DaysRepr::Bitmap {
+                first, last, bits, ..
+            } => {
+                if day < *first || day > *last {
+                    return false;
+                }
+                let k = (day as i64 - *first as i64) as usize;
+                bits[k / 8] & (1 << (k % 8)) != 0
+            }
+        }
+    }
+
+    /// The days, ascending.
+    pub fn to_vec(&self) -> Vec<i32> {
+        match &self.repr {
+            DaysRepr::List(v) => v.clone(),
+            DaysRepr::Bitmap {
+                first, count, bits, ..
+            } => {
+                let mut out = Vec::with_capacity(*count);
+                for (i, &b) in bits.iter().enumerate() {
+                    let mut b = b;
+                    while b != 0 {
+                        let k = i * 8 + b.trailing_zeros() as usize;
+                        out.push((*first as i64 + k as i64) as i32);
+                        b &= b - 1;
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Adds a day (no change when present), keeping the canonical representation. Never builds
+    /// a bitmap larger than the list it replaces.
+    pub fn insert(&mut self, day: i32) {
+        if self.contains(day) {
+            return;
+        }
+        let n = self.len() as u64 + 1;
+        let first = self.first().map_or(day, |f| f.min(day));
+        let last = self.last().map_or(day, |l| l.max(day));
+        let span = (last as i64 - first as i64 + 1) as u64;
+        let want_bitmap = purchase_days_use_bitmap(n, span);
+        match &mut self.repr {
+            DaysRepr::List(v) if !want_bitmap => {
+                let i = v.partition_point(|&d| d < day);
+                v.insert(i, day);
+            }
+            DaysRepr::Bitmap {
+                first: f,
+                last: l,
+                count,
+                bits,
+            } if want_bitmap && day >= *f => {
+                // inside or after the current range: set the bit, growing at the end
+                let k = (day as i64 - *f as i64) as usize;
+                if k / 8 >= bits.len() {
+                    bits.resize(k / 8 + 1, 0);
+                }
+                bits[k / 8] |= 1 << (k % 8);
+                *l = (*l).max(day);
+                *count += 1;
+            }
+            _ => {
+                // a change of representation or a day before a bitmap's first: rebuild
+                let mut days = self.to_vec();
+                let i = days.partition_point(|&d| d < day);
+                days.insert(i, day);
+                *self = PurchaseDays::canonical(&days);
+            }
+        }
+    }
+
+    /// The union of two sets, canonical.
+    pub fn union(&self, other: &PurchaseDays) -> PurchaseDays {
+        if other.is_empty() {
+            return self.clone();
+        }
+        if self.is_empty() {
+            return other.clone();
+        }
+        let (a, b) = (self.to_vec(), other.to_vec());
+        let mut merged = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => {
+                    merged.push(a[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    merged.push(b[j]);
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    merged.push(a[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        merged.extend_from_slice(&a[i..]);
+        merged.extend_from_slice(&b[j..]);
+        PurchaseDays::canonical(&merged)
+    }
+
+    /// The list, when the set is kept as one.
+    pub(crate) fn as_list(&self) -> Option<&[i32]> {
+        match &self.repr {
+            DaysRepr::List(v) => Some(v),
+            DaysRepr::Bitmap { .. } => None,
+        }
+    }
+
+    /// The first day and the bytes, when the set is kept as a bitmap.
+    pub(crate) fn as_bitmap(&self) -> Option<(i32, &[u8])> {
+        match &self.repr {
+            DaysRepr::List(_) => None,
+            DaysRepr::Bitmap { first, bits, .. } => Some((*first, bits)),
+        }
+    }
+
+    /// Bytes of the set in an encoded state (without the representation byte).
+    pub fn encoded_len(&self) -> usize {
+        match &self.repr {
+            DaysRepr::List(v) => list_bytes(v.len() as u64) as usize,
+            DaysRepr::Bitmap { bits, .. } => 8 + bits.len(),
+        }
+    }
+}
+
+/// The storable state of `customer_summary`: everything [`Summary`] needs except `as_of` and the
+/// unit, which the caller gives when summarising ([`StoredState::summary`]). Unlike
+/// [`SummaryState`] it does not keep a cell per day, so it can be kept in a table and merged with
+/// the state of later rows (an incremental summary):
+///
+/// * counts, the compensated net total, the first and last order and the latest row;
+/// * the purchase days as a [`PurchaseDays`] set (list or bitmap, whichever is smaller);
+/// * the net value of the first purchase day (`monetary` subtracts it from the total);
+/// * the net value of each return-only day *before* the first purchase day, since a later batch
+///   may add an order on such a day and make it the first purchase day. Return-only days after
+///   the first purchase day need no value: only the first purchase day's value enters `monetary`.
+///
+/// Size: see [`StoredState::max_encoded_len`]; the encoding is in `state.rs`.
+///
+/// `merge` is commutative and associative: integer fields, days and times exactly, the money sums
+/// up to rounding (compensated sums: the results agree to about 1e-15 of the sum of the absolute
+/// amounts whatever the batches and the merge order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredState {
+    pub kind: TimeKind,
+    /// Rows with an amount `>= 0` or unknown.
+    pub orders: i64,
+    /// Rows with a negative amount.
+    pub returns: i64,
+    /// Net value of all rows.
+    pub total: CompensatedSum,
+    /// First and last order, microseconds since 2000-01-01 (`i64::MAX` / `i64::MIN` before any).
+    pub first_at: i64,
+    pub last_at: i64,
+    /// The latest row, orders and returns (`i64::MIN` before any): `as_of` may not be before it.
+    pub latest_at: i64,
+    /// Net value of all rows of the first purchase day (0 without orders).
+    pub first_day_value: CompensatedSum,
+    /// Return-only days before the first purchase day (all return-only days while there is no
+    /// order), sorted, with their net (negative) values.
+    pub early_returns: Vec<(i32, CompensatedSum)>,
+    /// Days with at least one order.
+    pub days: PurchaseDays,
+}
+
+impl StoredState {
+    /// An empty state for rows whose `ordered_at` is of `kind`.
+    pub fn new(kind: TimeKind) -> StoredState {
+        StoredState {
+            kind,
+            orders: 0,
+            returns: 0,
+            total: CompensatedSum::default(),
+            first_at: i64::MAX,
+            last_at: i64::MIN,
+            latest_at: i64::MIN,
+            first_day_value: CompensatedSum::default(),
+            early_returns: Vec::new(),
+            days: PurchaseDays::default(),
+        }
+    }
+
+    /// An error unless the state is of `kind` (for callers that summarise or merge with a value
+    /// of a given SQL type).
+    pub fn check_kind(&self, kind: TimeKind) -> Result<(), CoreError> {
+        if self.kind == kind {
+            Ok(())
+        } else {
+            Err(CoreError::InvalidParameter(format!(
+                "summary state of {} rows used with {} rows",
+                self.kind.name(),
+                kind.name()
+            )))
+        }
+    }
+
+    /// Adds one row, with the semantics of [`SummaryState::add`] (but no `as_of`: every row
+    /// counts): `at` in microseconds, `day` its calendar day (see [`TimeKind`]; a decoded state
+    /// is checked against this), `amount` `None` when unknown (an order of value 0), negative
+    /// for a return. The amount must be finite (checked by the caller).
+    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) {
+        let value = amount.unwrap_or(0.0);
+        let is_order = value >= 0.0 || amount.is_none();
+        self.latest_at = self.latest_at.max(at);
+        self.total.add(value);
+        let first_day = self.days.first();
+        if is_order {
+            self.orders = self.orders.saturating_add(1);
+            self.first_at = self.first_at.min(at);
+            self.last_at = self.last_at.max(at);
+            match first_day {
+                Some(f) if day > f => {}
+                Some(f) if day == f => self.first_day_value.add(value),
+                _ => {
+                    // a new first purchase day: it takes over the value of its returns, and the
+                    // return-only days after it no longer matter
+                    let mut v = match self.early_returns.binary_search_by_key(&day, |e| e.0) {
+                        Ok(i) => self.early_returns[i].1,
+                        Err(_) => CompensatedSum::default(),
+                    };
+                    v.add(value);
+                    self.first_day_value = v;
+                    let keep = self.early_returns.partition_point(|e| e.0 < day);
+                    self.early_returns.truncate(keep);
+                }
+            }
+            self.days.insert(day);
+        } else {
+            self.returns = self.returns.saturating_add(1);
+            match first_day {
+                Some(f) if day > f => {}
+                Some(f) if day == f => self.first_day_value.add(value),
+                _ => match self.early_returns.binary_search_by_key(&day, |e| e.0) {
+                    Ok(i) => self.early_returns[i].1.add(value),
+                    Err(i) => {
+                        let mut v = CompensatedSum::default();
+                        v.add(value);
+                        self.early_returns.insert(i, (day, v));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Merges the state of other rows of the same customer (commutative and associative). On
+    /// error (another kind, counts beyond `i64`) the state is unchanged.
+    pub fn merge(&mut self, other: &StoredState) -> Result<(), CoreError> {
+        self.check_kind(other.kind)?;
+        let (Some(orders), Some(returns)) = (
+            self.orders.checked_add(other.orders),
+            self.returns.checked_add(other.returns),
+        ) else {
+            return Err(CoreError::OutOfRange(
+                "summary state counts out of range".into(),
+            ));
+        };
+        let days = self.days.union(&other.days);
+        let first = days.first();
+        // the new first day's value: each side's first-day value or early-return value for it
+        let mut first_value = CompensatedSum::default();
+        if let Some(f) = first {
+            for s in [&*self, other] {
+                if s.days.first() == Some(f) {
+                    first_value.merge(&s.first_day_value);
+                } else if let Ok(i) = s.early_returns.binary_search_by_key(&f, |e| e.0) {
+                    first_value.merge(&s.early_returns[i].1);
+                }
+            }
+        }
+        let before = |d: i32| first.is_none_or(|f| d < f);
+        let (a, b) = (&self.early_returns, &other.early_returns);
+        let mut early = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let entry = if j == b.len() || (i < a.len() && a[i].0 < b[j].0) {
+                i += 1;
+                a[i - 1]
+            } else if i == a.len() || b[j].0 < a[i].0 {
+                j += 1;
+                b[j - 1]
+            } else {
+                let mut v = a[i].1;
+                v.merge(&b[j].1);
+                i += 1;
+                j += 1;
+                (a[i - 1].0, v)
+            };
+            if before(entry.0) {
+                early.push(entry);
+            }
+        }
+        self.orders = orders;
+        self.returns = returns;
+        self.total.merge(&other.total);
+        self.first_at = self.first_at.min(other.first_at);
+        self.last_at = self.last_at.max(other.last_at);
+        self.latest_at = self.latest_at.max(other.latest_at);
+        self.first_day_value = first_value;
+        self.early_returns = early;
+        self.days = days;
+        Ok(())
+    }
+
+    /// The summary at `as_of` in `unit` (microseconds, finite and positive), or `None` when the
+    /// state holds no order. An error when the state holds a row after `as_of`: the state cannot
+    /// leave rows out, so such a summary would not be the one of the rows up to `as_of`.
+    pub fn summary(&self, as_of: i64, unit: f64) -> Result<Option<Summary>, CoreError> {
+        if !(unit.is_finite() && unit > 0.0) {
+            return Err(CoreError::InvalidParameter(
+                "unit must be a positive interval".into(),
+            ));
+        }
+        if self.latest_at > as_of {
+            return Err(CoreError::InvalidParameter(format!(
+                "as_of {} is before the latest row of the summary state: the state holds rows up \
+                 to {}, which is after as_of",
+                self.kind.format(as_of),
+                self.kind.format(self.latest_at)
+            )));
+        }
+        let (Some(first_day), Some(last_day)) = (self.days.first(), self.days.last()) else {
+            return Ok(None);
+        };
+        if self.orders == 0 {
+            return Ok(None);
+        }
+        let occasions = self.days.len() as i64;
+        let frequency = occasions - 1;
+        let monetary = if frequency > 0 {
+            (self.total.value() - self.first_day_value.value()) / frequency as f64
+        } else {
+            0.0
+        };
+        Ok(Some(Summary {
+            first_day,
+            last_day,
+            orders: self.orders,
+            returns: self.returns,
+            occasions,
+            frequency,
+            recency: (self.last_at as i128 - self.first_at as i128) as f64 / unit,
+            tenure: (as_of as i128 - self.first_at as i128) as f64 / unit,
+            since_last: (as_of as i128 - self.last_at as i128) as f64 / unit,
+            monetary_total: self.total.value(),
+            monetary,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
