@@ -1175,3 +1175,290 @@ mod tests {
         assert!(SummaryState::new(0, f64::NAN).is_err());
     }
 }
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+
+    const DAY: f64 = USECS_PER_DAY as f64;
+    const WEEK: f64 = 7.0 * DAY;
+
+    /// splitmix64: small, deterministic, no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn range(&mut self, lo: i64, hi: i64) -> i64 {
+            lo + self.below((hi - lo + 1) as u64) as i64
+        }
+        fn percent(&mut self, p: u64) -> bool {
+            self.below(100) < p
+        }
+        fn unit_f64(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    struct Row {
+        at: i64,
+        day: i32,
+        amount: Option<f64>,
+    }
+
+    /// The instant of a row on `day` for `kind`; `tz` is the time zone's offset east of UTC.
+    fn at_of(rng: &mut Rng, kind: TimeKind, day: i32, tz: i64) -> i64 {
+        match kind {
+            TimeKind::Date => date_usecs(day),
+            TimeKind::Timestamp => date_usecs(day) + rng.below(USECS_PER_DAY as u64) as i64,
+            TimeKind::Timestamptz => date_usecs(day) + rng.below(USECS_PER_DAY as u64) as i64 - tz,
+        }
+    }
+
+    fn amount(rng: &mut Rng, return_percent: u64) -> Option<f64> {
+        match rng.below(100) {
+            0..=9 => None,
+            10..=14 => Some(0.0),
+            _ if rng.percent(return_percent) => Some(-(rng.range(1, 20_000) as f64) / 100.0),
+            _ if rng.percent(50) => Some(rng.range(1, 50_000) as f64 / 100.0),
+            _ => Some(rng.unit_f64() * 1000.0),
+        }
+    }
+
+    /// A random customer history: (kind, rows, as_of, unit).
+    fn random_case(rng: &mut Rng) -> (TimeKind, Vec<Row>, i64, f64) {
+        let kind =
+            [TimeKind::Date, TimeKind::Timestamp, TimeKind::Timestamptz][rng.below(3) as usize];
+        let tz = rng.range(-15 * 3600, 15 * 3600) * 1_000_000;
+        let base = rng.range(-5_000, 10_000) as i32;
+        let mode = rng.below(6);
+        // (distinct candidate days, rows, return percentage)
+        let (days, rows, returns): (Vec<i32>, usize, u64) = match mode {
+            // a few days, same-day rows
+            0 => {
+                let n = rng.range(1, 6);
+                let days = (0..n).map(|_| base + rng.range(0, 30) as i32).collect();
+                (days, rng.range(1, 12) as usize, 30)
+            }
+            // a single-day customer
+            1 => (vec![base], rng.range(1, 8) as usize, 30),
+            // many returns, return-only days before and between the orders
+            2 => {
+                let n = rng.range(2, 8);
+                let days = (0..n).map(|_| base + rng.range(0, 60) as i32).collect();
+                (days, rng.range(2, 20) as usize, 60)
+            }
+            // dense over a long span: the purchase days become a bitmap
+            3 => {
+                let span = rng.range(300, 3_000);
+                let n = rng.range(span / 20, span / 4);
+                let days = (0..n).map(|_| base + rng.range(0, span) as i32).collect();
+                (days, (n as usize) * 3 / 2, 20)
+            }
+            // sparse over a huge span: a list
+            4 => {
+                let n = rng.range(1, 10);
+                let days = (0..n)
+                    .map(|_| base + rng.range(-100_000, 100_000) as i32)
+                    .collect();
+                (days, rng.range(1, 15) as usize, 25)
+            }
+            // around the list/bitmap threshold (about one purchase day in 32)
+            _ => {
+                let span = rng.range(200, 1_200);
+                let n = span / 32 + rng.range(-3, 3);
+                let days = (0..n.max(1))
+                    .map(|_| base + rng.range(0, span) as i32)
+                    .collect();
+                (days, n.max(1) as usize + rng.range(0, 4) as usize, 15)
+            }
+        };
+        let rows: Vec<Row> = (0..rows)
+            .map(|_| {
+                let day = days[rng.below(days.len() as u64) as usize];
+                Row {
+                    at: at_of(rng, kind, day, tz),
+                    day,
+                    amount: amount(rng, returns),
+                }
+            })
+            .collect();
+        let max_at = rows.iter().map(|r| r.at).max().unwrap_or(0);
+        let as_of = match rng.below(3) {
+            0 => max_at,
+            _ => max_at + rng.below(10 * USECS_PER_DAY as u64) as i64,
+        };
+        let unit = [DAY, WEEK, 1.0, 3.6e9, 30.0 * DAY][rng.below(5) as usize];
+        (kind, rows, as_of, unit)
+    }
+
+    fn stored(kind: TimeKind, rows: &[Row]) -> StoredState {
+        let mut s = StoredState::new(kind);
+        for r in rows {
+            s.add(r.at, r.day, r.amount);
+        }
+        s
+    }
+
+    /// Encoding, text and the size bound of one state, and its canonical day representation.
+    fn check_round_trips(s: &StoredState) {
+        let bytes = s.encode();
+        let back = StoredState::decode(&bytes).unwrap_or_else(|e| panic!("{e}: {s:?}"));
+        assert_eq!(&back, s);
+        assert_eq!(back.encode(), bytes);
+        assert_eq!(&StoredState::from_text(&s.to_text()).unwrap(), s);
+        let expected_len = StoredState::max_encoded_len(
+            s.days.span(),
+            s.days.len() as u64,
+            s.early_returns.len() as u64,
+        );
+        assert_eq!(bytes.len(), expected_len);
+        assert_eq!(
+            s.days.is_bitmap(),
+            purchase_days_use_bitmap(s.days.len() as u64, s.days.span())
+        );
+    }
+
+    fn close(a: f64, b: f64, scale: f64) -> bool {
+        (a - b).abs() <= 1e-12 * scale
+    }
+
+    #[test]
+    fn stored_state_merged_in_any_batches_equals_summary_state() {
+        let mut rng = Rng(0x5EED_0015);
+        // how often the interesting cases came up: the test fails if one never does
+        let (mut bitmaps, mut switches, mut earlier, mut early_became_first) = (0, 0, 0, 0);
+        for case in 0..5_000 {
+            let (kind, rows, as_of, unit) = random_case(&mut rng);
+            // money scale: results agree to 1e-12 of the sum of the absolute amounts (a relative
+            // bound on the result itself cannot hold when the net sums cancel)
+            let scale = 1.0
+                + rows
+                    .iter()
+                    .map(|r| r.amount.unwrap_or(0.0).abs())
+                    .sum::<f64>();
+            let k = rng.range(1, 6) as usize;
+            let mut batches: Vec<Vec<Row>> = vec![Vec::new(); k];
+            for r in &rows {
+                batches[rng.below(k as u64) as usize].push(*r);
+            }
+            let mut pool: Vec<StoredState> = batches
+                .iter_mut()
+                .map(|b| {
+                    for i in (1..b.len()).rev() {
+                        b.swap(i, rng.below(i as u64 + 1) as usize);
+                    }
+                    let s = stored(kind, b);
+                    check_round_trips(&s);
+                    s
+                })
+                .collect();
+            while pool.len() > 1 {
+                let x = pool.swap_remove(rng.below(pool.len() as u64) as usize);
+                let j = rng.below(pool.len() as u64) as usize;
+                let (was_bitmap, firsts) = (
+                    pool[j].days.is_bitmap() || x.days.is_bitmap(),
+                    (pool[j].days.first(), x.days.first()),
+                );
+                let early_days: Vec<i32> = pool[j]
+                    .early_returns
+                    .iter()
+                    .chain(&x.early_returns)
+                    .map(|e| e.0)
+                    .collect();
+                if rng.percent(50) {
+                    pool[j].merge(&x).unwrap();
+                } else {
+                    let mut y = x;
+                    y.merge(&pool[j]).unwrap();
+                    pool[j] = y;
+                }
+                let m = &pool[j];
+                check_round_trips(m);
+                switches += (m.days.is_bitmap() && !was_bitmap) as u32;
+                if let (Some(a), Some(b)) = firsts {
+                    earlier += (a != b) as u32;
+                }
+                early_became_first +=
+                    m.days.first().is_some_and(|f| early_days.contains(&f)) as u32;
+            }
+            let merged = &pool[0];
+            let whole = stored(kind, &rows);
+            check_round_trips(&whole);
+            bitmaps += whole.days.is_bitmap() as u32;
+            // the state itself does not depend on the batches (sums up to rounding)
+            assert_eq!(merged.days, whole.days, "case {case}");
+            assert_eq!(
+                (merged.orders, merged.returns, merged.kind),
+                (whole.orders, whole.returns, whole.kind)
+            );
+            assert_eq!(
+                (merged.first_at, merged.last_at, merged.latest_at),
+                (whole.first_at, whole.last_at, whole.latest_at)
+            );
+            assert_eq!(
+                merged.early_returns.iter().map(|e| e.0).collect::<Vec<_>>(),
+                whole.early_returns.iter().map(|e| e.0).collect::<Vec<_>>()
+            );
+            for (a, b) in merged.early_returns.iter().zip(&whole.early_returns) {
+                assert!(close(a.1.value(), b.1.value(), scale));
+            }
+            assert!(close(
+                merged.first_day_value.value(),
+                whole.first_day_value.value(),
+                scale
+            ));
+
+            let mut reference = SummaryState::new(as_of, unit).unwrap();
+            for r in &rows {
+                reference.add(r.at, r.day, r.amount);
+            }
+            let expected = reference.summary();
+            let got = merged.summary(as_of, unit).unwrap();
+            assert_eq!(got.is_some(), expected.is_some(), "case {case}");
+            if let (Some(g), Some(e)) = (got, expected) {
+                assert_eq!(
+                    (g.first_day, g.last_day, g.orders, g.returns),
+                    (e.first_day, e.last_day, e.orders, e.returns),
+                    "case {case}"
+                );
+                assert_eq!((g.occasions, g.frequency), (e.occasions, e.frequency));
+                assert_eq!(
+                    (g.recency, g.tenure, g.since_last),
+                    (e.recency, e.tenure, e.since_last)
+                );
+                assert!(
+                    close(g.monetary_total, e.monetary_total, scale),
+                    "case {case}: {} vs {}",
+                    g.monetary_total,
+                    e.monetary_total
+                );
+                assert!(
+                    close(g.monetary, e.monetary, scale),
+                    "case {case}: {} vs {}",
+                    g.monetary,
+                    e.monetary
+                );
+            }
+            if !rows.is_empty() {
+                assert!(merged.summary(merged.latest_at - 1, unit).is_err());
+            }
+        }
+        assert!(bitmaps > 500, "bitmaps: {bitmaps}");
+        assert!(switches > 200, "list to bitmap in a merge: {switches}");
+        assert!(earlier > 1_000, "first day from either side: {earlier}");
+        assert!(
+            early_became_first > 200,
+            "a return-only day became the first purchase day: {early_became_first}"
+        );
+    }
+}
