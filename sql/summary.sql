@@ -392,3 +392,156 @@ CREATE AGGREGATE tiers.holdout_summary(ordered_at timestamp with time zone, amou
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE tiers.holdout_summary(timestamp with time zone, numeric, timestamp with time zone, timestamp with time zone, interval) IS
     'tiers.holdout_summary for these argument types.';
+
+------------------------------------------------------------------------------------------
+-- summary_state: a storable, mergeable, bounded per-customer summary (issue 15)
+------------------------------------------------------------------------------------------
+CREATE TYPE tiers.summary_state;
+CREATE FUNCTION tiers.summary_state_in(cstring) RETURNS tiers.summary_state
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_in';
+COMMENT ON FUNCTION tiers.summary_state_in(cstring) IS 'Input function of tiers.summary_state (the text form v1:<hex>); anything else: 22P02.';
+CREATE FUNCTION tiers.summary_state_out(tiers.summary_state) RETURNS cstring
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_out';
+COMMENT ON FUNCTION tiers.summary_state_out(tiers.summary_state) IS 'Output function of tiers.summary_state (v1: and the versioned encoding in hex).';
+CREATE FUNCTION tiers.summary_state_recv(internal) RETURNS tiers.summary_state
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_recv';
+COMMENT ON FUNCTION tiers.summary_state_recv(internal) IS 'Binary input of tiers.summary_state (the versioned encoding, checked; damaged: 22P03).';
+CREATE FUNCTION tiers.summary_state_send(tiers.summary_state) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_send';
+COMMENT ON FUNCTION tiers.summary_state_send(tiers.summary_state) IS 'Binary output of tiers.summary_state (the versioned encoding).';
+CREATE TYPE tiers.summary_state (
+    INPUT = tiers.summary_state_in, OUTPUT = tiers.summary_state_out,
+    RECEIVE = tiers.summary_state_recv, SEND = tiers.summary_state_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+COMMENT ON TYPE tiers.summary_state IS
+    'A customer''s purchase history condensed for storage (tiers.summary_state aggregate): mergeable (tiers.summary_state_merge) and turned into the customer summary at any as_of by tiers.summary_from_state, equal to tiers.customer_summary over the same orders. No as_of inside: every row counts. Size bounded by 80 bytes + min(4 + 4 x purchase days, 8 + span in days / 8) + 20 bytes per return-only day before the first purchase (at most 545 bytes for ten years of daily purchases).';
+
+CREATE FUNCTION tiers.summary_state_trans(internal, date, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_date_f8';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, date, double precision) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, date, numeric)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_date_num';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, date, numeric) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_ts_f8';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, double precision) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, numeric)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_ts_num';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, numeric) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, double precision)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_tstz_f8';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, double precision) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, numeric)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_tstz_num';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, numeric) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_merge_trans(internal, tiers.summary_state)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_merge_trans';
+COMMENT ON FUNCTION tiers.summary_state_merge_trans(internal, tiers.summary_state) IS 'Transition function of the aggregate tiers.summary_state_merge (internal).';
+CREATE FUNCTION tiers.summary_state_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_combine';
+COMMENT ON FUNCTION tiers.summary_state_combine(internal, internal) IS 'Combine function of tiers.summary_state and tiers.summary_state_merge (parallel aggregation, internal).';
+CREATE FUNCTION tiers.summary_state_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_serialize';
+COMMENT ON FUNCTION tiers.summary_state_serialize(internal) IS 'Serializes a tiers.summary_state aggregate state (internal).';
+CREATE FUNCTION tiers.summary_state_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_deserialize';
+COMMENT ON FUNCTION tiers.summary_state_deserialize(bytea, internal) IS 'Deserializes a tiers.summary_state aggregate state; rejects damaged input (internal).';
+CREATE FUNCTION tiers.summary_state_final(internal)
+    RETURNS tiers.summary_state LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_final';
+COMMENT ON FUNCTION tiers.summary_state_final(internal) IS 'Final function of tiers.summary_state and tiers.summary_state_merge (internal).';
+
+CREATE AGGREGATE tiers.summary_state(ordered_at date, amount double precision) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(date, double precision) IS
+    'The storable summary state of a customer''s rows (use with GROUP BY customer): the same row rules as tiers.customer_summary (negative amounts are returns, a NULL amount an order of unknown value, NULL ordered_at rows ignored) but no as_of: every row counts. Merge states with tiers.summary_state_merge; read the summary with tiers.summary_from_state. NULL when no row has an ordered_at. Calendar days of timestamptz rows are those of the session''s time zone.';
+CREATE AGGREGATE tiers.summary_state(ordered_at date, amount numeric) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(date, numeric) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp without time zone, amount double precision) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp without time zone, double precision) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp without time zone, amount numeric) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp without time zone, numeric) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp with time zone, amount double precision) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp with time zone, double precision) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp with time zone, amount numeric) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp with time zone, numeric) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state_merge(state tiers.summary_state) (
+    SFUNC = tiers.summary_state_merge_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state_merge(tiers.summary_state) IS
+    'The state of the rows of all the states aggregated (NULL states skipped; NULL when all are NULL). States of different time types: 22023.';
+CREATE FUNCTION tiers.summary_state_merge(a tiers.summary_state, b tiers.summary_state)
+    RETURNS tiers.summary_state LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_merge';
+COMMENT ON FUNCTION tiers.summary_state_merge(tiers.summary_state, tiers.summary_state) IS
+    'The state of the rows of a and b (commutative and associative; a NULL state has no rows). States of different time types: 22023.';
+
+CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of date, unit interval DEFAULT '1 day')
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_from_state_date';
+COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, date, interval) IS
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of timestamp without time zone, unit interval DEFAULT '1 day')
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_from_state_ts';
+COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, timestamp without time zone, interval) IS
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of timestamp with time zone, unit interval DEFAULT '1 day')
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_from_state_tstz';
+COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, timestamp with time zone, interval) IS
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';

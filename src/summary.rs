@@ -8,7 +8,7 @@ use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use customer_tiers_core::summary::{
-    date_usecs, DayCell, DayStore, HoldoutState, Summary, SummaryState,
+    date_usecs, DayCell, DayStore, HoldoutState, StoredState, Summary, SummaryState, TimeKind,
 };
 use customer_tiers_core::time::{day_of, interval_usecs, USECS_PER_DAY};
 use pgrx::pg_sys;
@@ -582,4 +582,292 @@ sql_function!(ct_holdout_summary_final, |fcinfo| {
             &[false; names::HOLDOUT_SUMMARY.len()],
         )
     })
+});
+
+// ------------------------------------------------------------------------ summary_state
+
+// `tiers.summary_state`: the storable, mergeable, bounded summary state (issue 15). The type's
+// value is the core's versioned encoding in a varlena; the aggregates keep a `StoredState` while
+// they run.
+
+const STATE_AGG: &str = "summary_state";
+
+fn time_kind(time: Time) -> TimeKind {
+    match time {
+        Time::Date => TimeKind::Date,
+        Time::Timestamp => TimeKind::Timestamp,
+        Time::TimestampTz => TimeKind::Timestamptz,
+    }
+}
+
+/// Drops a `StoredState` made by [`owned_state`] when its memory context goes away.
+///
+/// # Safety
+///
+/// `arg` is a pointer made by `Box::into_raw` in [`owned_state`], registered once.
+unsafe extern "C-unwind" fn drop_owned_state(arg: *mut std::ffi::c_void) {
+    // SAFETY: registered once per box with the box as argument (caller); nothing uses the state
+    // once its context is reset or deleted
+    drop(unsafe { Box::from_raw(arg as *mut StoredState) })
+}
+
+/// Moves `state` to the heap and ties its lifetime to the memory context `cx` (a reset callback
+/// drops it), for the aggregate state of one group. Its size is bounded (see
+/// `StoredState::max_encoded_len`); the aggregates declare an estimate as SSPACE.
+///
+/// # Safety
+///
+/// `cx` is a valid memory context (the aggregate context of the current call).
+unsafe fn owned_state(cx: pg_sys::MemoryContext, state: StoredState) -> *mut StoredState {
+    let p = Box::into_raw(Box::new(state));
+    // SAFETY: a callback record in `cx` itself, written before it is registered; the callback
+    // runs once, when `cx` is reset or deleted, and frees the box
+    unsafe {
+        let cb =
+            pg_sys::MemoryContextAlloc(cx, std::mem::size_of::<pg_sys::MemoryContextCallback>())
+                as *mut pg_sys::MemoryContextCallback;
+        cb.write(pg_sys::MemoryContextCallback {
+            func: Some(drop_owned_state),
+            arg: p as *mut std::ffi::c_void,
+            next: std::ptr::null_mut(),
+        });
+        pg_sys::MemoryContextRegisterResetCallback(cx, cb);
+    }
+    p
+}
+
+/// Decodes a `tiers.summary_state` value; damaged bytes are XX001 (data corrupted): the type's
+/// input and receive functions accept only valid states.
+///
+/// # Safety
+///
+/// `d` is a non-NULL `tiers.summary_state` datum valid for the call.
+unsafe fn state_value(d: &pg_sys::Datum) -> StoredState {
+    // SAFETY: a varlena datum valid for the call (caller)
+    check(StoredState::decode(unsafe { varlena_bytes(d) }))
+}
+
+/// A `tiers.summary_state` datum (the encoding in a varlena, current memory context).
+fn state_datum(s: &StoredState) -> pg_sys::Datum {
+    bytea_datum(&s.encode())
+}
+
+/// The transition of `summary_state(ordered_at, amount)`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a `summary_state` transition function: argument 0 the
+/// `internal` state made by [`owned_state`], 1 of type `time`, 2 of type `kind`.
+#[inline(always)]
+unsafe fn state_transition(
+    fcinfo: pg_sys::FunctionCallInfo,
+    time: Time,
+    kind: Amount,
+) -> pg_sys::Datum {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let state = match unsafe { arg(fcinfo, 0) } {
+        // SAFETY: a non-NULL state is the group's StoredState made by owned_state (caller);
+        // nothing else uses it during the call
+        Some(p) => unsafe { &mut *p.cast_mut_ptr::<StoredState>() },
+        // SAFETY: the aggregate context outlives the group
+        None => unsafe {
+            &mut *owned_state(
+                agg_context(fcinfo, STATE_AGG),
+                StoredState::new(time_kind(time)),
+            )
+        },
+    };
+    // SAFETY: `fcinfo` is the current call's (caller)
+    if let Some(at_d) = unsafe { arg(fcinfo, 1) } {
+        let at = usecs(time, at_d, "ordered_at");
+        // SAFETY: argument 2 is of type `kind` (caller)
+        let value = unsafe { arg(fcinfo, 2).map(|d| amount(kind, d)) };
+        state.add(at, day(time, at), value);
+    }
+    ptr_datum(state)
+}
+
+macro_rules! state_transitions {
+    ($($name:ident => $time:ident, $amount:ident;)*) => {$(
+        sql_function!($name, |fcinfo| { state_transition(fcinfo, Time::$time, Amount::$amount) });
+    )*};
+}
+
+state_transitions! {
+    ct_summary_state_trans_date_f8 => Date, Float8;
+    ct_summary_state_trans_date_num => Date, Numeric;
+    ct_summary_state_trans_ts_f8 => Timestamp, Float8;
+    ct_summary_state_trans_ts_num => Timestamp, Numeric;
+    ct_summary_state_trans_tstz_f8 => TimestampTz, Float8;
+    ct_summary_state_trans_tstz_num => TimestampTz, Numeric;
+}
+
+// The transition of the aggregate `summary_state_merge(state)`: merges each row's state.
+sql_function!(ct_summary_state_merge_trans, |fcinfo| {
+    let Some(d) = arg(fcinfo, 1) else {
+        return match arg(fcinfo, 0) {
+            Some(s) => s,
+            None => return_null(fcinfo),
+        };
+    };
+    let value = state_value(&d);
+    match arg(fcinfo, 0) {
+        Some(p) => {
+            check((*p.cast_mut_ptr::<StoredState>()).merge(&value));
+            p
+        }
+        None => ptr_datum(owned_state(agg_context(fcinfo, STATE_AGG), value)),
+    }
+});
+
+sql_function!(ct_summary_state_combine, |fcinfo| {
+    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+        (None, None) => return_null(fcinfo),
+        (Some(a), None) => a,
+        (None, Some(b)) => {
+            let copy = (*b.cast_mut_ptr::<StoredState>()).clone();
+            ptr_datum(owned_state(agg_context(fcinfo, STATE_AGG), copy))
+        }
+        (Some(a), Some(b)) => {
+            check((*a.cast_mut_ptr::<StoredState>()).merge(&*b.cast_mut_ptr::<StoredState>()));
+            a
+        }
+    }
+});
+
+sql_function!(ct_summary_state_serialize, |fcinfo| {
+    state_datum(&*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<StoredState>())
+});
+
+sql_function!(ct_summary_state_deserialize, |fcinfo| {
+    let d = arg(fcinfo, 0).expect("strict");
+    let value = state_value(&d);
+    ptr_datum(owned_state(agg_context(fcinfo, STATE_AGG), value))
+});
+
+// The result of both aggregates: the state, NULL when no row had an `ordered_at`.
+sql_function!(ct_summary_state_final, |fcinfo| {
+    match arg(fcinfo, 0) {
+        Some(p) => {
+            let s = &*p.cast_mut_ptr::<StoredState>();
+            if s.orders == 0 && s.returns == 0 {
+                return_null(fcinfo)
+            } else {
+                state_datum(s)
+            }
+        }
+        None => return_null(fcinfo),
+    }
+});
+
+// `summary_state_merge(a, b)`: the state of the rows of both; NULL counts as no rows.
+sql_function!(ct_summary_state_merge, |fcinfo| {
+    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+        (None, None) => return_null(fcinfo),
+        (Some(a), None) => state_datum(&state_value(&a)),
+        (None, Some(b)) => state_datum(&state_value(&b)),
+        (Some(a), Some(b)) => {
+            let mut s = state_value(&a);
+            check(s.merge(&state_value(&b)));
+            state_datum(&s)
+        }
+    }
+});
+
+/// `summary_from_state(state, as_of [, unit])`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's: argument 0 a `tiers.summary_state`, 1 of type `time`, 2 (when
+/// given) an `interval`.
+unsafe fn from_state(fcinfo: pg_sys::FunctionCallInfo, time: Time) -> pg_sys::Datum {
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let Some(as_of_d) = (unsafe { arg(fcinfo, 1) }) else {
+        null_not_allowed("as_of")
+    };
+    let as_of = usecs(time, as_of_d, "as_of");
+    // SAFETY: as above; argument 2 is an interval when there are three (caller)
+    let unit = if unsafe { nargs(fcinfo) } > 2 {
+        unsafe { unit_usecs(fcinfo, 2) }
+    } else {
+        USECS_PER_DAY as f64
+    };
+    // SAFETY: as above
+    let Some(d) = (unsafe { arg(fcinfo, 0) }) else {
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
+    };
+    // SAFETY: argument 0 is a summary_state (caller)
+    let state = unsafe { state_value(&d) };
+    check(state.check_kind(time_kind(time)));
+    let Some(s) = check(state.summary(as_of, unit)) else {
+        // SAFETY: as above
+        return unsafe { return_null(fcinfo) };
+    };
+    // SAFETY: as above
+    unsafe {
+        with_call_cache::<(), _>(fcinfo, |cache| {
+            composite(
+                fcinfo,
+                cache,
+                &summary_values(&s),
+                &[false; names::CUSTOMER_SUMMARY.len()],
+            )
+        })
+    }
+}
+
+sql_function!(ct_summary_from_state_date, |fcinfo| {
+    from_state(fcinfo, Time::Date)
+});
+sql_function!(ct_summary_from_state_ts, |fcinfo| {
+    from_state(fcinfo, Time::Timestamp)
+});
+sql_function!(ct_summary_from_state_tstz, |fcinfo| {
+    from_state(fcinfo, Time::TimestampTz)
+});
+
+// The type's input/output: a text form (`v1:` and the encoding in hex) and the encoding itself.
+
+fn bad_state_input(code: PgSqlErrorCode, message: String) -> ! {
+    ereport!(ERROR, code, message);
+}
+
+sql_function!(ct_summary_state_in, |fcinfo| {
+    let p = arg(fcinfo, 0).expect("strict").cast_mut_ptr::<std::os::raw::c_char>();
+    let text = std::ffi::CStr::from_ptr(p).to_string_lossy();
+    match StoredState::from_text(&text) {
+        Ok(s) => state_datum(&s),
+        Err(e) => bad_state_input(
+            PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+            format!("invalid input syntax for type tiers.summary_state: {e}"),
+        ),
+    }
+});
+
+sql_function!(ct_summary_state_out, |fcinfo| {
+    let d = arg(fcinfo, 0).expect("strict");
+    let text = state_value(&d).to_text();
+    let c = std::ffi::CString::new(text).expect("hex has no NUL");
+    pg_sys::Datum::from(pg_sys::pstrdup(c.as_ptr()))
+});
+
+sql_function!(ct_summary_state_recv, |fcinfo| {
+    let buf = arg(fcinfo, 0).expect("strict").cast_mut_ptr::<pg_sys::StringInfoData>();
+    let len = ((*buf).len - (*buf).cursor).max(0) as usize;
+    let bytes = std::slice::from_raw_parts(((*buf).data as *const u8).add((*buf).cursor as usize), len);
+    let value = StoredState::decode(bytes).unwrap_or_else(|e| {
+        bad_state_input(
+            PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
+            format!("invalid binary value of type tiers.summary_state: {e}"),
+        )
+    });
+    (*buf).cursor = (*buf).len;
+    state_datum(&value)
+});
+
+sql_function!(ct_summary_state_send, |fcinfo| {
+    let d = arg(fcinfo, 0).expect("strict");
+    // the stored bytes are a valid encoding (input and receive check it): sent as they are
+    bytea_datum(varlena_bytes(&d))
 });
