@@ -605,20 +605,19 @@ impl StoredState {
                 "a summary state text must have an even number of hexadecimal digits".into(),
             ));
         }
-        let digit = |c: u8| match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            _ => Err(CoreError::InvalidParameter(format!(
+        if let Some(c) = hex.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
+            return Err(CoreError::InvalidParameter(format!(
                 "a summary state text may hold only lowercase hexadecimal digits after \
-                 \"{STORED_TEXT_PREFIX}\", not {:?}",
-                c as char
-            ))),
-        };
-        let bytes = hex
+                 \"{STORED_TEXT_PREFIX}\", not {c:?}"
+            )));
+        }
+        // only ASCII digits remain
+        let digit = |c: u8| if c <= b'9' { c - b'0' } else { c - b'a' + 10 };
+        let bytes: Vec<u8> = hex
             .as_bytes()
             .chunks_exact(2)
-            .map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?))
-            .collect::<Result<Vec<u8>, CoreError>>()?;
+            .map(|p| digit(p[0]) << 4 | digit(p[1]))
+            .collect();
         StoredState::decode(&bytes)
     }
 }
@@ -1064,6 +1063,9 @@ mod tests {
         ] {
             let e = StoredState::from_text(&t).unwrap_err();
             assert!(matches!(e, CoreError::InvalidParameter(_)), "{what}: {e:?}");
+            if what == "non-ASCII" {
+                assert!(e.to_string().contains("'é'"), "{e}");
+            }
         }
         // well-formed text of damaged bytes is a corrupt state
         let e = StoredState::from_text(&format!("v1:{}", &hex[..hex.len() - 2])).unwrap_err();
