@@ -13,6 +13,8 @@
 use crate::abc::{AbcMethod, AbcPopulation};
 use crate::clv::Patterns;
 use crate::rfm::RfmPopulation;
+#[cfg(test)]
+use crate::summary::date_usecs;
 use crate::summary::{
     CompensatedSum, DayCell, DayStore, HoldoutState, PurchaseDays, StoredState, SummaryState,
     TimeKind,
@@ -603,20 +605,19 @@ impl StoredState {
                 "a summary state text must have an even number of hexadecimal digits".into(),
             ));
         }
-        let digit = |c: u8| match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            _ => Err(CoreError::InvalidParameter(format!(
+        if let Some(c) = hex.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
+            return Err(CoreError::InvalidParameter(format!(
                 "a summary state text may hold only lowercase hexadecimal digits after \
-                 \"{STORED_TEXT_PREFIX}\", not {:?}",
-                c as char
-            ))),
-        };
-        let bytes = hex
+                 \"{STORED_TEXT_PREFIX}\", not {c:?}"
+            )));
+        }
+        // only ASCII digits remain
+        let digit = |c: u8| if c <= b'9' { c - b'0' } else { c - b'a' + 10 };
+        let bytes: Vec<u8> = hex
             .as_bytes()
             .chunks_exact(2)
-            .map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?))
-            .collect::<Result<Vec<u8>, CoreError>>()?;
+            .map(|p| digit(p[0]) << 4 | digit(p[1]))
+            .collect();
         StoredState::decode(&bytes)
     }
 }
@@ -864,5 +865,212 @@ mod tests {
         let mut bad_bins = bytes;
         bad_bins[2] = 1;
         assert!(RfmPopulation::decode(&bad_bins).is_err());
+    }
+
+    fn stored_sample(kind: TimeKind) -> StoredState {
+        // a return-only day (1) before the first order (day 3), orders on 3, 50 and 90 (a list)
+        let mut s = StoredState::new(kind);
+        let us = crate::time::USECS_PER_DAY;
+        s.add(us, 1, Some(-2.0));
+        for (d, v) in [
+            (3i64, Some(4.0)),
+            (50, None),
+            (90, Some(2.5)),
+            (3, Some(-1.0)),
+        ] {
+            s.add(d * us, d as i32, v);
+        }
+        s
+    }
+
+    fn patched(bytes: &[u8], at: usize, with: &[u8]) -> Vec<u8> {
+        let mut b = bytes.to_vec();
+        b[at..at + with.len()].copy_from_slice(with);
+        b
+    }
+
+    #[test]
+    fn stored_state_decode_rejects_corruption() {
+        let s = stored_sample(TimeKind::Date);
+        let bytes = s.encode();
+        assert_eq!(StoredState::decode(&bytes).unwrap(), s);
+        // layout: header 80, one early day (20), list: count 3, days 3, 50, 90
+        assert_eq!(bytes.len(), 80 + 20 + 4 + 12);
+        assert_eq!(&bytes[100..104], &3u32.to_le_bytes());
+        for cut in 0..bytes.len() {
+            assert!(StoredState::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        let bad: Vec<(&str, Vec<u8>)> = vec![
+            ("trailing byte", extra),
+            ("magic", patched(&bytes, 0, b"S")),
+            ("version", patched(&bytes, 1, &[2])),
+            ("kind", patched(&bytes, 2, &[3])),
+            ("representation", patched(&bytes, 3, &[2])),
+            ("list read as a bitmap", patched(&bytes, 3, &[1])),
+            (
+                "negative orders",
+                patched(&bytes, 4, &(-1i64).to_le_bytes()),
+            ),
+            (
+                "fewer orders than days",
+                patched(&bytes, 4, &2i64.to_le_bytes()),
+            ),
+            ("no returns", patched(&bytes, 12, &0i64.to_le_bytes())),
+            ("NaN total", patched(&bytes, 20, &f64::NAN.to_le_bytes())),
+            (
+                "infinite compensation",
+                patched(&bytes, 28, &f64::INFINITY.to_le_bytes()),
+            ),
+            (
+                "first_at after last_at",
+                patched(&bytes, 36, &i64::MAX.to_le_bytes()),
+            ),
+            (
+                "first_at on another day",
+                patched(&bytes, 36, &0i64.to_le_bytes()),
+            ),
+            (
+                "last_at on another day",
+                patched(&bytes, 44, &date_usecs(89).to_le_bytes()),
+            ),
+            (
+                "latest before last",
+                patched(&bytes, 52, &date_usecs(89).to_le_bytes()),
+            ),
+            (
+                "date not at midnight",
+                patched(&bytes, 52, &(date_usecs(90) + 1).to_le_bytes()),
+            ),
+            (
+                "NaN first-day value",
+                patched(&bytes, 60, &f64::NAN.to_le_bytes()),
+            ),
+            ("early count", patched(&bytes, 76, &2u32.to_le_bytes())),
+            (
+                "early day on the first day",
+                patched(&bytes, 80, &3i32.to_le_bytes()),
+            ),
+            (
+                "early day after the first day",
+                patched(&bytes, 80, &4i32.to_le_bytes()),
+            ),
+            (
+                "positive early value",
+                patched(&bytes, 84, &2.0f64.to_le_bytes()),
+            ),
+            (
+                "zero early value",
+                patched(&bytes, 84, &0.0f64.to_le_bytes()),
+            ),
+            ("list count", patched(&bytes, 100, &u32::MAX.to_le_bytes())),
+            ("unsorted list", patched(&bytes, 104, &70i32.to_le_bytes())),
+            ("duplicate day", patched(&bytes, 108, &3i32.to_le_bytes())),
+            ("first day moved", patched(&bytes, 104, &2i32.to_le_bytes())),
+        ];
+        for (what, b) in bad {
+            assert!(
+                matches!(StoredState::decode(&b), Err(CoreError::Corrupt(_))),
+                "{what} accepted"
+            );
+        }
+        // an empty state with a latest row, or with orders but no days
+        let mut empty = StoredState::new(TimeKind::Timestamp).encode();
+        assert!(StoredState::decode(&empty).is_ok());
+        empty[52..60].copy_from_slice(&0i64.to_le_bytes());
+        assert!(StoredState::decode(&empty).is_err());
+        let mut orders_no_days = StoredState::new(TimeKind::Timestamp).encode();
+        orders_no_days[4..12].copy_from_slice(&1i64.to_le_bytes());
+        orders_no_days[52..60].copy_from_slice(&0i64.to_le_bytes());
+        assert!(StoredState::decode(&orders_no_days).is_err());
+
+        // a bitmap: days 0..64 except 1 (63 days over 64: 8 + 8 bytes)
+        let mut m = StoredState::new(TimeKind::Timestamp);
+        for d in (0..64).filter(|&d| d != 1) {
+            m.add(date_usecs(d) + 5, d, Some(1.0));
+        }
+        let bytes = m.encode();
+        assert!(m.days.is_bitmap());
+        assert_eq!(bytes.len(), 80 + 8 + 8);
+        assert_eq!(StoredState::decode(&bytes).unwrap(), m);
+        for cut in 0..bytes.len() {
+            assert!(StoredState::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let bad: Vec<(&str, Vec<u8>)> = vec![
+            ("bitmap read as a list", patched(&bytes, 3, &[0])),
+            ("first bit clear", patched(&bytes, 88, &[0xfc])),
+            ("last byte empty", patched(&bytes, 95, &[0])),
+            ("last bit moved", patched(&bytes, 95, &[0x7f])),
+            ("first day moved", patched(&bytes, 80, &1i32.to_le_bytes())),
+            ("byte count", patched(&bytes, 84, &7u32.to_le_bytes())),
+            (
+                "byte count too big",
+                patched(&bytes, 84, &u32::MAX.to_le_bytes()),
+            ),
+            (
+                "fewer orders than days",
+                patched(&bytes, 4, &62i64.to_le_bytes()),
+            ),
+            (
+                "two days over 64: a list is smaller",
+                patched(&bytes, 88, &[0x01, 0, 0, 0, 0, 0, 0, 0x80]),
+            ),
+        ];
+        for (what, b) in bad {
+            assert!(
+                matches!(StoredState::decode(&b), Err(CoreError::Corrupt(_))),
+                "{what} accepted"
+            );
+        }
+        // a bitmap that would pass i32::MAX
+        let mut far = bytes.clone();
+        far[80..84].copy_from_slice(&(i32::MAX - 10).to_le_bytes());
+        assert!(StoredState::decode(&far).is_err());
+
+        // timestamptz days may be one day off the UTC day, not two
+        let mut tz = StoredState::new(TimeKind::Timestamptz);
+        tz.add(date_usecs(5) - 1, 5, Some(1.0)); // 23:59:59.999999 UTC on day 4, local day 5
+        let b = tz.encode();
+        assert_eq!(StoredState::decode(&b).unwrap(), tz);
+        assert!(StoredState::decode(&patched(&b, 84, &6i32.to_le_bytes())).is_err());
+    }
+
+    #[test]
+    fn stored_state_text_round_trips_and_rejects_other_text() {
+        for kind in [TimeKind::Date, TimeKind::Timestamp, TimeKind::Timestamptz] {
+            let s = stored_sample(kind);
+            let text = s.to_text();
+            assert!(text.starts_with("v1:43"), "{text}"); // 'C'
+            assert!(text[3..]
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+            assert_eq!(text.len(), 3 + 2 * s.encode().len());
+            assert_eq!(StoredState::from_text(&text).unwrap(), s);
+        }
+        let text = stored_sample(TimeKind::Date).to_text();
+        let hex = &text[3..];
+        for (what, t) in [
+            ("empty", String::new()),
+            ("no prefix", hex.to_string()),
+            ("other version", format!("v2:{hex}")),
+            ("upper-case prefix", format!("V1:{hex}")),
+            ("upper-case hex", format!("v1:{}", hex.to_uppercase())),
+            ("odd length", format!("{text}0")),
+            ("not hex", format!("{}g{}", &text[..10], &text[11..])),
+            ("space", format!("v1: {}", &hex[1..])),
+            ("non-ASCII", format!("{}é{}", &text[..10], &text[12..])),
+        ] {
+            let e = StoredState::from_text(&t).unwrap_err();
+            assert!(matches!(e, CoreError::InvalidParameter(_)), "{what}: {e:?}");
+            if what == "non-ASCII" {
+                assert!(e.to_string().contains("'é'"), "{e}");
+            }
+        }
+        // well-formed text of damaged bytes is a corrupt state
+        let e = StoredState::from_text(&format!("v1:{}", &hex[..hex.len() - 2])).unwrap_err();
+        assert!(matches!(e, CoreError::Corrupt(_)), "{e:?}");
+        let m = StoredState::from_text("x").unwrap_err().to_string();
+        assert!(m.contains("v1:"), "{m}");
     }
 }

@@ -13,6 +13,9 @@
 //!
 //! Rows after `as_of` are ignored, so one pass over a full history gives the calibration summary.
 //! A customer without any order up to `as_of` has no summary (`None`).
+//!
+//! [`SummaryState`] keeps a cell per distinct day and is bound to one `as_of`; [`StoredState`] is
+//! the bounded, `as_of`-free state to keep in a table and merge with later rows.
 
 use crate::time::{day_of, USECS_PER_DAY};
 use crate::CoreError;
@@ -763,7 +766,10 @@ impl PurchaseDays {
 ///   may add an order on such a day and make it the first purchase day. Return-only days after
 ///   the first purchase day need no value: only the first purchase day's value enters `monetary`.
 ///
-/// Size: see [`StoredState::max_encoded_len`]; the encoding is in `state.rs`.
+/// Size, exactly (memory is about the same): 80 bytes + min(4 + 4 × purchase days,
+/// 8 + ⌈span / 8⌉) + 20 × return-only days before the first purchase day, where span is the
+/// number of days from the first to the last purchase day; independent of the number of rows.
+/// See [`StoredState::max_encoded_len`]; the encoding is in `state.rs`.
 ///
 /// `merge` is commutative and associative: integer fields, days and times exactly, the money sums
 /// up to rounding (compensated sums: the results agree to about 1e-15 of the sum of the absolute
@@ -1460,5 +1466,262 @@ mod stored_tests {
             early_became_first > 200,
             "a return-only day became the first purchase day: {early_became_first}"
         );
+    }
+
+    fn row(s: &mut StoredState, day: i32, amount: Option<f64>) {
+        s.add(date_usecs(day), day, amount);
+    }
+
+    #[test]
+    fn stored_first_day_moves_earlier_across_a_merge() {
+        // batch a: a return on day 3 (before its first order), orders on days 10 and 20
+        let mut a = StoredState::new(TimeKind::Date);
+        row(&mut a, 3, Some(-2.0));
+        row(&mut a, 10, Some(5.0));
+        row(&mut a, 20, Some(8.0));
+        row(&mut a, 10, Some(-1.0)); // a return on the first purchase day
+        assert_eq!(a.days.first(), Some(10));
+        assert_eq!(a.first_day_value.value(), 4.0);
+        assert_eq!(a.early_returns.len(), 1);
+        // batch b: a return on day 1, an order on day 3 (a's return-only day), one on day 15
+        let mut b = StoredState::new(TimeKind::Date);
+        row(&mut b, 1, Some(-0.5));
+        row(&mut b, 3, Some(7.0));
+        row(&mut b, 15, None);
+        for (x, y) in [(&a, &b), (&b, &a)] {
+            let mut m = x.clone();
+            m.merge(y).unwrap();
+            assert_eq!(m.days.to_vec(), vec![3, 10, 15, 20]);
+            // day 3 is now the first purchase day: its value nets a's return with b's order
+            assert_eq!(m.first_day_value.value(), 5.0);
+            assert_eq!(m.early_returns.iter().map(|e| e.0).collect::<Vec<_>>(), [1]);
+            let s = m.summary(date_usecs(30), DAY).unwrap().unwrap();
+            assert_eq!(
+                (s.first_day, s.last_day, s.occasions, s.frequency),
+                (3, 20, 4, 3)
+            );
+            assert_eq!((s.orders, s.returns), (4, 3));
+            assert_eq!(s.monetary_total, 16.5);
+            assert_eq!(s.monetary, (16.5 - 5.0) / 3.0);
+            assert_eq!((s.recency, s.tenure, s.since_last), (17.0, 27.0, 10.0));
+        }
+        // the same within one state: an order arrives on an earlier return-only day
+        let mut c = StoredState::new(TimeKind::Date);
+        row(&mut c, 2, Some(-3.0));
+        row(&mut c, 4, Some(-1.0));
+        row(&mut c, 6, Some(10.0));
+        row(&mut c, 4, Some(2.0));
+        assert_eq!(c.first_day_value.value(), 1.0);
+        assert_eq!(c.early_returns.iter().map(|e| e.0).collect::<Vec<_>>(), [2]);
+        // a return after the first purchase day keeps no per-day value
+        row(&mut c, 5, Some(-1.0));
+        assert_eq!(c.early_returns.len(), 1);
+        let s = c.summary(date_usecs(6), DAY).unwrap().unwrap();
+        // total 7, first purchase day (4) nets to 1, one repeat occasion
+        assert_eq!((s.first_day, s.occasions, s.monetary_total), (4, 2, 7.0));
+        assert_eq!(s.monetary, 6.0);
+    }
+
+    #[test]
+    fn stored_days_switch_between_list_and_bitmap_at_the_threshold() {
+        // days 0 and 799: a bitmap over 800 days takes 8 + 100 bytes, a list 4 + 4n: the list
+        // while n <= 26, the bitmap from n = 27
+        let mut s = StoredState::new(TimeKind::Timestamp);
+        let mut days = vec![0, 799];
+        for d in [0, 799] {
+            s.add(date_usecs(d) + 1, d, Some(1.0));
+        }
+        let mut d = 1;
+        while days.len() < 26 {
+            s.add(date_usecs(d), d, Some(1.0));
+            days.push(d);
+            d += 1;
+            assert!(!s.days.is_bitmap(), "{} days", days.len());
+        }
+        let list_len = s.encode().len();
+        assert_eq!(list_len, StoredState::max_encoded_len(800, 26, 0));
+        assert_eq!(list_len, 80 + 4 + 4 * 26);
+        s.add(date_usecs(d), d, None);
+        days.push(d);
+        assert!(s.days.is_bitmap());
+        assert_eq!(s.encode().len(), 80 + 8 + 100);
+        days.sort_unstable();
+        assert_eq!(s.days.to_vec(), days);
+        // an order before the bitmap's first day rebuilds it
+        s.add(date_usecs(-8), -8, Some(1.0));
+        assert!(s.days.is_bitmap() && s.days.first() == Some(-8));
+        assert_eq!(s.days.len(), 28);
+        // a day far away makes the list smaller again
+        s.add(date_usecs(100_000), 100_000, Some(1.0));
+        assert!(!s.days.is_bitmap());
+        assert_eq!(s.days.len(), 29);
+        assert_eq!(s.encode().len(), 80 + 4 + 4 * 29);
+        // the same set reached by a merge has the same representation and bytes
+        let mut a = StoredState::new(TimeKind::Timestamp);
+        let mut b = StoredState::new(TimeKind::Timestamp);
+        for (i, d) in (0..40).enumerate() {
+            let t = if i % 2 == 0 { &mut a } else { &mut b };
+            t.add(date_usecs(d * 30), d * 30, Some(1.0));
+        }
+        // 20 days over 1171 days each: lists; together 40 over 1171: a bitmap (8 + 147 < 164)
+        assert!(!a.days.is_bitmap() && !b.days.is_bitmap());
+        let mut one = StoredState::new(TimeKind::Timestamp);
+        for d in 0..40 {
+            one.add(date_usecs(d * 30), d * 30, Some(1.0));
+        }
+        a.merge(&b).unwrap();
+        assert!(a.days.is_bitmap());
+        assert_eq!(a.encode(), one.encode());
+        // PurchaseDays directly
+        assert!(PurchaseDays::from_sorted(&[3, 2]).is_err());
+        assert!(PurchaseDays::from_sorted(&[2, 2]).is_err());
+        assert!(PurchaseDays::from_sorted(&[]).unwrap().is_empty());
+        let p = PurchaseDays::from_sorted(&(0..64).collect::<Vec<_>>()).unwrap();
+        assert!(p.is_bitmap() && p.contains(63) && !p.contains(64) && p.span() == 64);
+        let q = PurchaseDays::from_sorted(&[i32::MIN, i32::MAX]).unwrap();
+        assert!(!q.is_bitmap() && q.span() == 1 << 32);
+        assert_eq!(p.union(&q).to_vec().len(), 66);
+    }
+
+    #[test]
+    fn stored_summary_rejects_as_of_before_the_latest_row() {
+        let mut s = StoredState::new(TimeKind::Date);
+        row(&mut s, 10, Some(5.0));
+        row(&mut s, 12, Some(-5.0)); // the latest row is a return
+        assert_eq!(s.latest_at, date_usecs(12));
+        let err = s.summary(date_usecs(11), DAY).unwrap_err();
+        let CoreError::InvalidParameter(m) = err else {
+            panic!("{err:?}")
+        };
+        assert!(m.contains("as_of"), "{m}");
+        assert!(m.contains("2000-01-13") && m.contains("2000-01-12"), "{m}");
+        assert!(s.summary(date_usecs(12), DAY).unwrap().is_some());
+        for unit in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(s.summary(date_usecs(20), unit).is_err());
+        }
+        let mut t = StoredState::new(TimeKind::Timestamptz);
+        t.add(-1, -1, Some(1.0));
+        let m = t.summary(-2, DAY).unwrap_err().to_string();
+        assert!(m.contains("1999-12-31 23:59:59.999999+00"), "{m}");
+        assert_eq!(
+            TimeKind::Timestamp.format(3_723_500_000),
+            "2000-01-01 01:02:03.5"
+        );
+        assert_eq!(TimeKind::Date.format(date_usecs(-1095)), "1997-01-01");
+        assert_eq!(TimeKind::Date.format(date_usecs(60)), "2000-03-01");
+    }
+
+    #[test]
+    fn stored_kind_mismatch_is_an_error() {
+        let mut d = StoredState::new(TimeKind::Date);
+        row(&mut d, 1, Some(1.0));
+        let before = d.clone();
+        let mut t = StoredState::new(TimeKind::Timestamp);
+        t.add(5, 0, Some(2.0));
+        assert!(matches!(d.merge(&t), Err(CoreError::InvalidParameter(_))));
+        assert!(t.merge(&d).is_err());
+        assert!(d.merge(&StoredState::new(TimeKind::Timestamptz)).is_err());
+        assert_eq!(d, before, "a failed merge leaves the state unchanged");
+        assert!(d.check_kind(TimeKind::Date).is_ok());
+        let m = d.check_kind(TimeKind::Timestamptz).unwrap_err().to_string();
+        assert!(m.contains("date") && m.contains("timestamptz"), "{m}");
+        // counts beyond i64 are an error, not a wrap, and leave the state unchanged too
+        let mut big = d.clone();
+        big.orders = i64::MAX;
+        assert!(matches!(d.merge(&big), Err(CoreError::OutOfRange(_))));
+        assert_eq!(d, before);
+    }
+
+    #[test]
+    fn stored_empty_and_return_only_states_have_no_summary() {
+        let empty = StoredState::new(TimeKind::Date);
+        assert_eq!(empty.summary(0, DAY).unwrap(), None);
+        assert_eq!(empty.encode().len(), StoredState::max_encoded_len(0, 0, 0));
+        assert_eq!(StoredState::decode(&empty.encode()).unwrap(), empty);
+        let mut r = StoredState::new(TimeKind::Date);
+        row(&mut r, 5, Some(-1.0));
+        row(&mut r, 2, Some(-2.0));
+        row(&mut r, 5, Some(-3.0));
+        assert_eq!(r.summary(date_usecs(5), DAY).unwrap(), None);
+        assert_eq!(
+            r.early_returns.iter().map(|e| e.0).collect::<Vec<_>>(),
+            [2, 5]
+        );
+        assert_eq!(r.early_returns[1].1.value(), -4.0);
+        // merging an empty state changes nothing; merging a single order on day 5 makes day 5
+        // the first purchase day, its value the order net of the returns
+        let mut m = r.clone();
+        m.merge(&empty).unwrap();
+        assert_eq!(m, r);
+        let mut o = StoredState::new(TimeKind::Date);
+        row(&mut o, 5, Some(10.0));
+        m.merge(&o).unwrap();
+        assert_eq!(m.first_day_value.value(), 6.0);
+        let s = m.summary(date_usecs(5), DAY).unwrap().unwrap();
+        assert_eq!(
+            (s.orders, s.returns, s.frequency, s.monetary),
+            (1, 3, 0, 0.0)
+        );
+        assert_eq!(s.monetary_total, 4.0);
+        // zero and unknown amounts are orders
+        let mut z = StoredState::new(TimeKind::Date);
+        row(&mut z, 1, Some(0.0));
+        row(&mut z, 2, None);
+        let s = z.summary(date_usecs(2), DAY).unwrap().unwrap();
+        assert_eq!((s.orders, s.occasions, s.monetary), (2, 2, 0.0));
+    }
+
+    #[test]
+    fn stored_cdnow_customer_1_by_hand() {
+        let mut a = StoredState::new(TimeKind::Date);
+        let mut b = StoredState::new(TimeKind::Date);
+        row(&mut b, -1095 + 213, Some(14.96));
+        row(&mut a, -1095 + 17, Some(29.73));
+        row(&mut b, -1095, Some(29.33));
+        a.merge(&b).unwrap();
+        let r = a.summary(date_usecs(-1095 + 272), WEEK).unwrap().unwrap();
+        assert_eq!(r.frequency, 2);
+        assert_eq!(format!("{:.2}", r.recency), "30.43");
+        assert_eq!(format!("{:.2}", r.tenure), "38.86");
+        assert!((r.monetary - 22.345).abs() < 1e-12);
+    }
+
+    #[test]
+    fn stored_size_for_ten_years_of_purchases() {
+        // 2000-01-01 .. 2009-12-31: 3653 days
+        let (first, last) = (0, 3652);
+        let mut daily = StoredState::new(TimeKind::Date);
+        for d in first..=last {
+            row(&mut daily, d, Some(10.0));
+        }
+        assert!(daily.days.is_bitmap());
+        assert_eq!(daily.encode().len(), 545);
+        assert_eq!(
+            daily.encode().len(),
+            StoredState::max_encoded_len(3653, 3653, 0)
+        );
+        assert_eq!(daily.to_text().len(), 3 + 2 * 545);
+        // 12 times a year (every 30.4 days), from the first to the last day of the 10 years
+        let mut monthly = StoredState::new(TimeKind::Date);
+        for k in 0..120 {
+            let d = first + (k * (last - first)) / 119;
+            row(&mut monthly, d, Some(10.0));
+        }
+        assert_eq!(monthly.days.len(), 120);
+        assert!(monthly.days.is_bitmap()); // 8 + 457 bytes < 4 + 480
+        assert_eq!(monthly.encode().len(), 545);
+        // buying every 32nd day, 120 times (3809 days) keeps the list: 4 + 480 < 8 + 477
+        let mut sparser = StoredState::new(TimeKind::Date);
+        for k in 0..120 {
+            row(&mut sparser, k * 32, Some(1.0));
+        }
+        assert!(!sparser.days.is_bitmap());
+        assert_eq!(sparser.encode().len(), 80 + 484);
+        // the bound does not grow with the rows: 100 orders a day are the same 545 bytes
+        for _ in 0..99 {
+            row(&mut daily, 1000, Some(1.0));
+        }
+        assert_eq!(daily.encode().len(), 545);
+        assert_eq!(StoredState::max_encoded_len(0, 0, 3), 80 + 4 + 60);
     }
 }
