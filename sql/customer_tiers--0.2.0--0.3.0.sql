@@ -29,7 +29,14 @@ COMMENT ON TABLE tiers.tier_evaluations IS
 COMMENT ON TABLE tiers.tier_views IS
     'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
 COMMENT ON TABLE tiers.tier_view_refreshes IS
-    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history). A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
+    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history); for incremental views (option incremental) also whether the refresh folded only new orders (incremental) or rebuilt the per-customer states (false), the orders folded (new_orders), the watermark (the largest value of the incremental column folded, as text), the orders at or below it (watermark_rows) and fold_ms. A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
+-- incremental tier views (issue 15): what each refresh folded
+ALTER TABLE tiers.tier_view_refreshes
+    ADD COLUMN incremental boolean,
+    ADD COLUMN new_orders bigint,
+    ADD COLUMN watermark text,
+    ADD COLUMN watermark_rows bigint,
+    ADD COLUMN fold_ms double precision;
 -- The grants of 0.2.0 stay as they are (SELECT for PUBLIC on these four tables, unless a DBA
 -- revoked it): nothing is granted again here; the policies below decide which rows a role sees.
 ALTER TABLE tiers.tier_views ENABLE ROW LEVEL SECURITY;
@@ -376,7 +383,7 @@ COMMENT ON FUNCTION tiers.tier_report(regclass) IS
     'Per-tier, per-RFM-segment, per-ABC-class, per-K-means-cluster (views with the option kmeans_model), per-grading-group (views with grade_within; grp = the group''s values joined by " / ") and overall figures of a tier view: customers and share, revenue (monetary_total) and share, average and total CLV (NULL without CLV columns), average since_last, for tiers the upgrades, downgrades, new and lost customers of the last recorded evaluation (lost customers are reported under the tier they left), the repeat rate (复购率: share of the group''s customers with two or more purchase occasions, frequency >= 1) and the active rate (share with a purchase within recent_window before as_of: since_last below recent_window in units of unit). Tiers are listed highest first, clusters by number. Not a tier view: 22023.';
 
 DROP FUNCTION tiers.refresh_tier_view(regclass, boolean);
-CREATE FUNCTION tiers.refresh_tier_view(view regclass, wait boolean DEFAULT true)
+CREATE FUNCTION tiers.refresh_tier_view(view regclass, wait boolean DEFAULT true, "full" boolean DEFAULT false)
     RETURNS tiers.tier_view_refreshes
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, pg_temp AS $refresh$
@@ -391,8 +398,8 @@ DECLARE
     last_eval date;
     lock_key bigint;
 BEGIN
-    IF view IS NULL OR wait IS NULL THEN
-        RAISE EXCEPTION 'view and wait must not be NULL' USING ERRCODE = '22004';
+    IF view IS NULL OR wait IS NULL OR "full" IS NULL THEN
+        RAISE EXCEPTION 'view, wait and full must not be NULL' USING ERRCODE = '22004';
     END IF;
     v := tiers.tier_view_declaration(view, 'own');
     o := v.options;
@@ -411,9 +418,26 @@ BEGIN
     r.view_name := v.view_name;
     r.as_of := coalesce((o->>'as_of')::timestamptz, now());
     r.refreshed_at := clock_timestamp();
+    -- 0. incremental views: the orders past the watermark folded into the per-customer states
+    IF o->'incremental' IS NOT NULL THEN
+        t0 := clock_timestamp();
+        r := tiers.tier_view_fold(v, r, "full");
+        r.fold_ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+    END IF;
     -- 1. CLV models fitted on the summaries as of this refresh
     t0 := clock_timestamp();
-    IF (o->>'clv')::boolean THEN
+    IF (o->>'clv')::boolean AND o->'incremental' IS NOT NULL THEN
+        EXECUTE format($fit$
+            SELECT tiers.bgnbd_fit(s.frequency, s.recency, s.tenure),
+                   tiers.gamma_gamma_fit(s.frequency, s.monetary)
+            FROM (SELECT (tiers.summary_from_state(st.state, $1::%1$s, %2$L::interval)).*
+                  FROM %3$s AS st) s $fit$,
+            (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
+             WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
+               AND a.attname = v.ordered_at_column),
+            o->>'unit', (tiers.tier_view_state_tables(v))[1])
+        INTO r.bgnbd, r.gamma_gamma USING r.as_of;
+    ELSIF (o->>'clv')::boolean THEN
         SELECT format_type(a.atttypid, NULL) INTO ts_type FROM pg_attribute a
         WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
           AND a.attname = v.ordered_at_column;
@@ -462,8 +486,8 @@ BEGIN
     RETURN r;
 END
 $refresh$;
-COMMENT ON FUNCTION tiers.refresh_tier_view(regclass, boolean) IS
-    'Refreshes a tier view in one transaction: fits the CLV models for the new as_of (when the view has CLV columns), refreshes the materialized view (CONCURRENTLY once populated: readers see the old contents until commit), records tier changes in tiers.tier_history (once per as_of date), and returns the refresh row with the time of each stage. Runs at most once at a time per view (advisory transaction lock): a second caller waits (lock_timeout applies; 55P03 when it expires) or, with wait => false, gets a NOTICE and NULL. On error or cancel nothing changes. Not a tier view: 22023.';
+COMMENT ON FUNCTION tiers.refresh_tier_view(regclass, boolean, boolean) IS
+    'Refreshes a tier view in one transaction: for incremental views (option incremental) folds the orders past the watermark into the per-customer states, or rebuilds them from all orders with full => true, on the first refresh, when as_of moved back or (with a NOTICE) when the number of orders at or below the watermark changed; fits the CLV models for the new as_of (when the view has CLV columns), refreshes the materialized view (CONCURRENTLY once populated: readers see the old contents until commit), records tier changes in tiers.tier_history (once per as_of date), and returns the refresh row with the time of each stage. Runs at most once at a time per view (advisory transaction lock): a second caller waits (lock_timeout applies; 55P03 when it expires) or, with wait => false, gets a NOTICE and NULL. On error or cancel nothing changes. Not a tier view: 22023.';
 
 ------------------------------------------------------------------------------------------
 -- BI-friendly tier views (issue 16): tier_rank, segment_rank, one boolean column per tag, exact
@@ -595,6 +619,7 @@ DECLARE
     models_group text := '';
     scored_join text := ' CROSS JOIN models m';
     clv_ctes text := '';
+    s0_sql text;
 BEGIN
     IF v IS NULL THEN
         RAISE EXCEPTION 'v must not be NULL (a row of tiers.tier_views)' USING ERRCODE = '22004';
@@ -756,26 +781,59 @@ clv_models AS (
     FROM clv_fits f),$c$;
         END IF;
     END IF;
+    IF o->'incremental' IS NULL THEN
+        s0_sql := format($s0$
+src AS (
+    SELECT o.%1$I AS customer, o.%2$I AS ordered_at, (o.%3$I)::numeric AS amount%9$s
+    FROM %4$s AS o
+    WHERE o.%1$I IS NOT NULL AND o.%2$I IS NOT NULL AND o.%3$I IS NOT NULL%5$s),
+s0 AS (
+    SELECT src.customer%10$s,
+           (tiers.customer_summary(src.ordered_at, src.amount, run.as_of::%6$s, %7$L::interval)).*,
+           -- the exact decimal sum: equal revenues stay equal (and share their ABC class and M score)
+           sum(src.amount)%11$s AS net_revenue,
+           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at > run.as_of::%6$s - %8$L::interval), 0)%11$s AS recent_spend,
+           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at <= run.as_of::%6$s - %8$L::interval
+                    AND src.ordered_at > run.as_of::%6$s - 2 * %8$L::interval), 0)%11$s AS earlier_spend
+    FROM src CROSS JOIN run
+    WHERE src.ordered_at <= run.as_of::%6$s
+    GROUP BY src.customer),$s0$,
+            v.customer_column, v.ordered_at_column, v.amount_column, src, filter, ts_type, o->>'unit',
+            o->>'recent_window', src_grade, s0_grade, money);
+    ELSE
+        -- the same columns from the per-customer states that refresh_tier_view folds the new
+        -- orders into (tiers.tier_view_fold): the summary from the state, the exact revenue, and
+        -- the spend of the recent windows from the kept rows of the last 2 x recent_window
+        IF src_grade <> '' THEN
+            RAISE EXCEPTION 'option "incremental" cannot grade within columns of the orders (grade_within)'
+                USING ERRCODE = '0A000',
+                      HINT = 'Put the grading columns in a customer table (option customers) or drop "incremental".';
+        END IF;
+        s0_sql := format($s0$
+s0 AS (
+    SELECT st.customer,
+           (tiers.summary_from_state(st.state, run.as_of::%3$s, %4$L::interval)).*,
+           (st.net_revenue)%6$s AS net_revenue,
+           coalesce(rc.recent_spend, 0)%6$s AS recent_spend,
+           coalesce(rc.earlier_spend, 0)%6$s AS earlier_spend
+    FROM %1$s AS st CROSS JOIN run
+    LEFT JOIN (
+        SELECT x.customer,
+               sum(x.amount) FILTER (WHERE x.ordered_at > run.as_of::%3$s - %5$L::interval) AS recent_spend,
+               sum(x.amount) FILTER (WHERE x.ordered_at <= run.as_of::%3$s - %5$L::interval
+                                     AND x.ordered_at > run.as_of::%3$s - 2 * %5$L::interval) AS earlier_spend
+        FROM %2$s AS x CROSS JOIN run
+        WHERE x.folded AND x.ordered_at <= run.as_of::%3$s
+        GROUP BY x.customer) rc ON rc.customer = st.customer),$s0$,
+            (tiers.tier_view_state_tables(v))[1], (tiers.tier_view_state_tables(v))[2], ts_type,
+            o->>'unit', o->>'recent_window', money);
+    END IF;
     q := format($q$
 WITH run AS (
     SELECT r.as_of, r.bgnbd, r.gamma_gamma%25$s FROM tiers.tier_view_refreshes r
     WHERE r.view_schema = %1$L AND r.view_name = %2$L
     ORDER BY r.refreshed_at DESC LIMIT 1),
-src AS (
-    SELECT o.%3$I AS customer, o.%4$I AS ordered_at, (o.%5$I)::numeric AS amount%28$s
-    FROM %6$s AS o
-    WHERE o.%3$I IS NOT NULL AND o.%4$I IS NOT NULL AND o.%5$I IS NOT NULL%7$s),
-s0 AS (
-    SELECT src.customer%29$s,
-           (tiers.customer_summary(src.ordered_at, src.amount, run.as_of::%8$s, %9$L::interval)).*,
-           -- the exact decimal sum: equal revenues stay equal (and share their ABC class and M score)
-           sum(src.amount)%20$s AS net_revenue,
-           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at > run.as_of::%8$s - %10$L::interval), 0)%20$s AS recent_spend,
-           coalesce(sum(src.amount) FILTER (WHERE src.ordered_at <= run.as_of::%8$s - %10$L::interval
-                    AND src.ordered_at > run.as_of::%8$s - 2 * %10$L::interval), 0)%20$s AS earlier_spend
-    FROM src CROSS JOIN run
-    WHERE src.ordered_at <= run.as_of::%8$s
-    GROUP BY src.customer),
+%37$s
 s AS (
     SELECT s0.*%30$s FROM s0%31$s),
 models AS (
@@ -842,7 +900,8 @@ $q$,
         tag_columns,
         CASE WHEN scheme IS NOT NULL THEN ' LEFT JOIN tier_ranks tr ON tr.tier = customer_row.tier' ELSE '' END,
         km_run, km_scored, km_final,
-        src_grade, s0_grade, s_extra, s_join, models_grade, models_group, clv_ctes, scored_join, final_extra);
+        src_grade, s0_grade, s_extra, s_join, models_grade, models_group, clv_ctes, scored_join, final_extra,
+        s0_sql);
     RETURN q;
 END
 $sql$;
@@ -859,6 +918,9 @@ DECLARE
     view regclass;
     col record;
 BEGIN
+    IF o->'incremental' IS NOT NULL THEN
+        PERFORM tiers.tier_view_state_create(v);
+    END IF;
     EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA',
                    v.view_schema, v.view_name, tiers.tier_view_sql(v));
     view := format('%I.%I', v.view_schema, v.view_name)::regclass;
@@ -1076,10 +1138,13 @@ BEGIN
             USING ERRCODE = '42501', HINT = 'Dropping a tier view needs DELETE on tiers.tier_views.';
     END IF;
     EXECUTE format('DROP MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+    IF v.options->'incremental' IS NOT NULL THEN
+        EXECUTE format('DROP TABLE IF EXISTS %s', array_to_string(tiers.tier_view_state_tables(v), ', '));
+    END IF;
 END
 $drop$;
 COMMENT ON FUNCTION tiers.drop_tier_view(regclass) IS
-    'Drops a tier view, its pg_cron schedule, its declaration and its refresh records (the tier history of its scheme stays). Not a tier view: 22023; dependent objects: 2BP01.';
+    'Drops a tier view, its pg_cron schedule, its declaration, its refresh records and the tables of an incremental view (the tier history of its scheme stays). Not a tier view: 22023; dependent objects: 2BP01.';
 
 CREATE FUNCTION tiers.alter_tier_view(view regclass, options jsonb) RETURNS regclass
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -1094,11 +1159,13 @@ DECLARE
     cron_ns name := tiers.cron_schema();
     g record;
     new_view regclass;
+    was_incremental boolean;
 BEGIN
     IF view IS NULL OR options IS NULL THEN
         RAISE EXCEPTION 'view and options must not be NULL' USING ERRCODE = '22004';
     END IF;
     v := tiers.tier_view_declaration(view, 'own');
+    was_incremental := v.options->'incremental' IS NOT NULL;
     IF jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = '22023';
     END IF;
@@ -1131,10 +1198,18 @@ BEGIN
     END IF;
     -- dependent objects of the user make this fail (2BP01) and nothing changes
     EXECUTE format('DROP MATERIALIZED VIEW %I.%I', v.view_schema, v.view_name);
+    -- the tables of an incremental view are rebuilt (the next refresh folds all orders)
+    IF was_incremental THEN
+        EXECUTE format('DROP TABLE IF EXISTS %s', array_to_string(tiers.tier_view_state_tables(v), ', '));
+    END IF;
     new_view := tiers.tier_view_build(v);
     -- the owner, grants, comment and schedule the view had
     IF owner <> current_user THEN
         EXECUTE format('ALTER MATERIALIZED VIEW %s OWNER TO %I', new_view, owner);
+        IF o->'incremental' IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s OWNER TO %I', (tiers.tier_view_state_tables(v))[1], owner);
+            EXECUTE format('ALTER TABLE %s OWNER TO %I', (tiers.tier_view_state_tables(v))[2], owner);
+        END IF;
     END IF;
     FOR g IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM aclexplode(acl) a
              WHERE a.grantee <> (SELECT c.relowner FROM pg_class c WHERE c.oid = new_view) LOOP
@@ -1146,7 +1221,7 @@ BEGIN
     IF job_schedule IS NOT NULL THEN
         PERFORM tiers.schedule_tier_view(new_view, job_schedule);
     END IF;
-    PERFORM tiers.refresh_tier_view(new_view);
+    PERFORM tiers.refresh_tier_view(new_view, "full" => true);
     RETURN new_view;
 END
 $alter$;
@@ -1482,7 +1557,7 @@ DECLARE
     known constant text[] := ARRAY['as_of', 'unit', 'bins', 'rule_set', 'class8_lang', 'abc_a_cut',
         'abc_b_cut', 'tier_scheme', 'tier_value', 'history', 'clv', 'clv_horizon', 'clv_discount',
         'recent_window', 'filter', 'orders_since', 'schema', 'kmeans_model', 'customers', 'grade_within',
-        'clv_within', 'clv_interval'];
+        'clv_within', 'clv_interval', 'incremental'];
     o jsonb := '{"unit": "1 day", "bins": 5, "rule_set": "standard",
         "abc_a_cut": 0.8, "abc_b_cut": 0.95, "tier_value": "monetary_total", "history": true,
         "clv": false, "clv_horizon": "12 months", "clv_discount": 0.01, "recent_window": "90 days",
@@ -1600,6 +1675,17 @@ BEGIN
        AND NOT EXISTS (SELECT FROM tiers.kmeans_models m WHERE m.name = o->>'kmeans_model') THEN
         RAISE EXCEPTION 'K-means model "%" does not exist in tiers.kmeans_models', o->>'kmeans_model'
             USING ERRCODE = '22023', HINT = 'Store one with tiers.save_kmeans_model.';
+    END IF;
+    -- incremental refresh: {"column": a column of the orders that only grows (an id, an insertion time)}
+    IF o->'incremental' IS NOT NULL AND jsonb_typeof(o->'incremental') <> 'null' THEN
+        IF jsonb_typeof(o->'incremental') <> 'object'
+           OR EXISTS (SELECT FROM jsonb_object_keys(o->'incremental') x WHERE x <> 'column')
+           OR jsonb_typeof(o->'incremental'->'column') IS DISTINCT FROM 'string' THEN
+            RAISE EXCEPTION 'option "incremental" must be {"column": "<a column of the orders that only grows>"}'
+                USING ERRCODE = '22023', HINT = 'For example {"incremental": {"column": "order_id"}}.';
+        END IF;
+    ELSE
+        o := o - 'incremental';
     END IF;
     RETURN o;
 END
@@ -2682,3 +2768,350 @@ CREATE OR REPLACE FUNCTION tiers.clv_estimate(purchase_model tiers.paretonbd_mod
                                    horizon interval, discount_rate double precision, unit interval,
                                    discount_period interval DEFAULT interval '1 month')
     RETURNS double precision LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_paretonbd_clv_estimate';
+
+------------------------------------------------------------------------------------------
+-- summary_state: a storable, mergeable, bounded per-customer summary (issue 15)
+------------------------------------------------------------------------------------------
+CREATE TYPE tiers.summary_state;
+CREATE FUNCTION tiers.summary_state_in(cstring) RETURNS tiers.summary_state
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_in';
+COMMENT ON FUNCTION tiers.summary_state_in(cstring) IS 'Input function of tiers.summary_state (the text form v1:<hex>); anything else: 22P02.';
+CREATE FUNCTION tiers.summary_state_out(tiers.summary_state) RETURNS cstring
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_out';
+COMMENT ON FUNCTION tiers.summary_state_out(tiers.summary_state) IS 'Output function of tiers.summary_state (v1: and the versioned encoding in hex).';
+CREATE FUNCTION tiers.summary_state_recv(internal) RETURNS tiers.summary_state
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_recv';
+COMMENT ON FUNCTION tiers.summary_state_recv(internal) IS 'Binary input of tiers.summary_state (the versioned encoding, checked; damaged: 22P03).';
+CREATE FUNCTION tiers.summary_state_send(tiers.summary_state) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_summary_state_send';
+COMMENT ON FUNCTION tiers.summary_state_send(tiers.summary_state) IS 'Binary output of tiers.summary_state (the versioned encoding).';
+CREATE TYPE tiers.summary_state (
+    INPUT = tiers.summary_state_in, OUTPUT = tiers.summary_state_out,
+    RECEIVE = tiers.summary_state_recv, SEND = tiers.summary_state_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+COMMENT ON TYPE tiers.summary_state IS
+    'A customer''s purchase history condensed for storage (tiers.summary_state aggregate): mergeable (tiers.summary_state_merge) and turned into the customer summary at any as_of by tiers.summary_from_state, equal to tiers.customer_summary over the same orders. No as_of inside: every row counts. Size bounded by 80 bytes + min(4 + 4 x purchase days, 8 + span in days / 8) + 20 bytes per return-only day before the first purchase (at most 545 bytes for ten years of daily purchases).';
+
+CREATE FUNCTION tiers.summary_state_trans(internal, date, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_date_f8';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, date, double precision) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, date, numeric)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_date_num';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, date, numeric) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, double precision)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_ts_f8';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, double precision) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, numeric)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_ts_num';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp without time zone, numeric) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, double precision)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_tstz_f8';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, double precision) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, numeric)
+    RETURNS internal LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_trans_tstz_num';
+COMMENT ON FUNCTION tiers.summary_state_trans(internal, timestamp with time zone, numeric) IS 'Transition function of tiers.summary_state (internal).';
+CREATE FUNCTION tiers.summary_state_merge_trans(internal, tiers.summary_state)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_merge_trans';
+COMMENT ON FUNCTION tiers.summary_state_merge_trans(internal, tiers.summary_state) IS 'Transition function of the aggregate tiers.summary_state_merge (internal).';
+CREATE FUNCTION tiers.summary_state_combine(internal, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_combine';
+COMMENT ON FUNCTION tiers.summary_state_combine(internal, internal) IS 'Combine function of tiers.summary_state and tiers.summary_state_merge (parallel aggregation, internal).';
+CREATE FUNCTION tiers.summary_state_serialize(internal)
+    RETURNS bytea LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_serialize';
+COMMENT ON FUNCTION tiers.summary_state_serialize(internal) IS 'Serializes a tiers.summary_state aggregate state (internal).';
+CREATE FUNCTION tiers.summary_state_deserialize(bytea, internal)
+    RETURNS internal LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_deserialize';
+COMMENT ON FUNCTION tiers.summary_state_deserialize(bytea, internal) IS 'Deserializes a tiers.summary_state aggregate state; rejects damaged input (internal).';
+CREATE FUNCTION tiers.summary_state_final(internal)
+    RETURNS tiers.summary_state LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_final';
+COMMENT ON FUNCTION tiers.summary_state_final(internal) IS 'Final function of tiers.summary_state and tiers.summary_state_merge (internal).';
+
+CREATE AGGREGATE tiers.summary_state(ordered_at date, amount double precision) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(date, double precision) IS
+    'The storable summary state of a customer''s rows (use with GROUP BY customer): the same row rules as tiers.customer_summary (negative amounts are returns, a NULL amount an order of unknown value, NULL ordered_at rows ignored) but no as_of: every row counts. Merge states with tiers.summary_state_merge; read the summary with tiers.summary_from_state. NULL when no row has an ordered_at. Calendar days of timestamptz rows are those of the session''s time zone.';
+CREATE AGGREGATE tiers.summary_state(ordered_at date, amount numeric) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(date, numeric) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp without time zone, amount double precision) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp without time zone, double precision) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp without time zone, amount numeric) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp without time zone, numeric) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp with time zone, amount double precision) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp with time zone, double precision) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state(ordered_at timestamp with time zone, amount numeric) (
+    SFUNC = tiers.summary_state_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state(timestamp with time zone, numeric) IS
+    'tiers.summary_state for these argument types.';
+CREATE AGGREGATE tiers.summary_state_merge(state tiers.summary_state) (
+    SFUNC = tiers.summary_state_merge_trans, STYPE = internal, SSPACE = 128,
+    FINALFUNC = tiers.summary_state_final,
+    COMBINEFUNC = tiers.summary_state_combine,
+    SERIALFUNC = tiers.summary_state_serialize,
+    DESERIALFUNC = tiers.summary_state_deserialize,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE tiers.summary_state_merge(tiers.summary_state) IS
+    'The state of the rows of all the states aggregated (NULL states skipped; NULL when all are NULL). States of different time types: 22023.';
+CREATE FUNCTION tiers.summary_state_merge(a tiers.summary_state, b tiers.summary_state)
+    RETURNS tiers.summary_state LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_state_merge';
+COMMENT ON FUNCTION tiers.summary_state_merge(tiers.summary_state, tiers.summary_state) IS
+    'The state of the rows of a and b (commutative and associative; a NULL state has no rows). States of different time types: 22023.';
+
+CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of date, unit interval DEFAULT '1 day')
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_from_state_date';
+COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, date, interval) IS
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of timestamp without time zone, unit interval DEFAULT '1 day')
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_from_state_ts';
+COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, timestamp without time zone, interval) IS
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of timestamp with time zone, unit interval DEFAULT '1 day')
+    RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ct_summary_from_state_tstz';
+COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, timestamp with time zone, interval) IS
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+
+-- Incremental tier views (option incremental): the per-customer states and the recent rows kept
+-- next to the view, in its schema, owned by its owner and readable by nobody else.
+CREATE FUNCTION tiers.tier_view_state_tables(v tiers.tier_views) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ARRAY[format('%I.%I', v.view_schema, v.view_name OPERATOR(pg_catalog.||) '_states'),
+                 format('%I.%I', v.view_schema, v.view_name OPERATOR(pg_catalog.||) '_recent')]
+$$;
+COMMENT ON FUNCTION tiers.tier_view_state_tables(tiers.tier_views) IS
+    'The two tables of an incremental tier view, as quoted qualified names: <view>_states (one row per customer: the summary state of the folded orders, tiers.summary_state, and their exact net revenue) and <view>_recent (the orders of the last 2 x recent_window before as_of, and orders dated after as_of, not yet folded).';
+
+-- Creates the tables of an incremental tier view (tier_view_build); checks the column.
+CREATE FUNCTION tiers.tier_view_state_create(v tiers.tier_views) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $state$
+DECLARE
+    src regclass := format('%I.%I', v.source_schema, v.source_name)::regclass;
+    col name := v.options->'incremental'->>'column';
+    t text[] := tiers.tier_view_state_tables(v);
+    col_type regtype;
+    not_null boolean;
+BEGIN
+    SELECT a.atttypid::regtype, a.attnotnull INTO col_type, not_null FROM pg_attribute a
+    WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF col_type IS NULL THEN
+        RAISE EXCEPTION 'incremental.column: column "%" does not exist in %', col, src USING ERRCODE = '42703';
+    END IF;
+    IF col_type NOT IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype,
+                        'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
+        RAISE EXCEPTION 'incremental.column "%" has type %; an integer, numeric, date or timestamp column that only grows is needed',
+            col, col_type USING ERRCODE = '42804';
+    END IF;
+    IF NOT not_null THEN
+        RAISE EXCEPTION 'incremental.column "%" of % must be NOT NULL (rows without a value could never be folded)', col, src
+            USING ERRCODE = '22023', HINT = format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL', src, col);
+    END IF;
+    IF octet_length(v.view_name) > 63 - octet_length('_states') THEN
+        RAISE EXCEPTION 'an incremental tier view''s name may have at most 56 bytes (its tables add _states and _recent), got %',
+            octet_length(v.view_name) USING ERRCODE = '42622';
+    END IF;
+    IF to_regclass(t[1]) IS NOT NULL OR to_regclass(t[2]) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation % or % already exists', t[1], t[2] USING ERRCODE = '42P07',
+            HINT = 'An incremental tier view keeps its per-customer states in these two tables.';
+    END IF;
+    EXECUTE format('CREATE TABLE %s (customer %s PRIMARY KEY, state tiers.summary_state NOT NULL, net_revenue numeric NOT NULL)',
+        t[1], (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+               WHERE a.attrelid = src AND a.attname = v.customer_column AND NOT a.attisdropped));
+    EXECUTE format('COMMENT ON TABLE %s IS %L', t[1], format(
+        'Per-customer states of the incremental tier view %I.%I (customer_tiers): the summary state (tiers.summary_state) and the exact net revenue of the orders folded so far. Maintained by tiers.refresh_tier_view; rebuilt with full => true.',
+        v.view_schema, v.view_name));
+    EXECUTE format('CREATE TABLE %s (customer %s NOT NULL, ordered_at %s NOT NULL, amount numeric NOT NULL, folded boolean NOT NULL)',
+        t[2],
+        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+         WHERE a.attrelid = src AND a.attname = v.customer_column AND NOT a.attisdropped),
+        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+         WHERE a.attrelid = src AND a.attname = v.ordered_at_column AND NOT a.attisdropped));
+    EXECUTE format('CREATE INDEX ON %s (ordered_at)', t[2]);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', t[2], format(
+        'Orders of the last 2 x recent_window before as_of (recent_spend, earlier_spend) and orders dated after as_of (folded = false until as_of reaches them) of the incremental tier view %I.%I (customer_tiers). Maintained by tiers.refresh_tier_view.',
+        v.view_schema, v.view_name));
+END
+$state$;
+COMMENT ON FUNCTION tiers.tier_view_state_create(tiers.tier_views) IS
+    'Creates the two tables of an incremental tier view (tiers.tier_view_state_tables) after checking its column: missing 42703; not an integer, numeric, date or timestamp 42804; nullable 22023; view name over 56 bytes 42622; tables already there 42P07.';
+
+-- The fold of an incremental refresh: the orders past the watermark (or all of them) into the
+-- per-customer states; returns the refresh row with the watermark filled in.
+CREATE FUNCTION tiers.tier_view_fold(v tiers.tier_views, r tiers.tier_view_refreshes, rebuild boolean)
+    RETURNS tiers.tier_view_refreshes
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp AS $fold$
+DECLARE
+    o jsonb := v.options;
+    src regclass := format('%I.%I', v.source_schema, v.source_name)::regclass;
+    col name := o->'incremental'->>'column';
+    t text[] := tiers.tier_view_state_tables(v);
+    col_type text;
+    ts_type text;
+    base text;
+    last tiers.tier_view_refreshes;
+    below bigint;
+    why text;
+    as_of_lit text;
+    window_lit text;
+BEGIN
+    SELECT format_type(a.atttypid, NULL) INTO col_type FROM pg_attribute a
+    WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF col_type IS NULL THEN
+        RAISE EXCEPTION 'incremental.column: column "%" does not exist in %', col, src USING ERRCODE = '42703';
+    END IF;
+    SELECT format_type(a.atttypid, NULL) INTO ts_type FROM pg_attribute a
+    WHERE a.attrelid = src AND a.attname = v.ordered_at_column AND NOT a.attisdropped;
+    -- the orders of the view (the same conditions as a full view) that have a value in the column
+    base := format('o.%I IS NOT NULL AND o.%I IS NOT NULL AND o.%I IS NOT NULL AND o.%I IS NOT NULL%s',
+        v.customer_column, v.ordered_at_column, v.amount_column, col, tiers.tier_view_filter(v));
+    as_of_lit := format('%L::timestamptz::%s', r.as_of, ts_type);
+    window_lit := format('%L::interval', o->>'recent_window');
+    SELECT x.* INTO last FROM tiers.tier_view_refreshes x
+    WHERE x.view_schema = v.view_schema AND x.view_name = v.view_name AND x.watermark_rows IS NOT NULL
+    ORDER BY x.refreshed_at DESC LIMIT 1;
+    IF NOT rebuild THEN
+        IF last.watermark_rows IS NULL THEN
+            rebuild := true;  -- the first refresh
+        ELSIF r.as_of < last.as_of THEN
+            why := format('as_of %s is before the last refresh''s %s', r.as_of, last.as_of);
+        ELSE
+            -- orders at or below the watermark added, deleted (or moved across it) since the last
+            -- refresh: an index on the column makes this count cheap
+            IF last.watermark IS NULL THEN
+                below := 0;
+            ELSE
+                EXECUTE format('SELECT count(*) FROM %s AS o WHERE %s AND o.%I <= %L::%s', src, base, col,
+                               last.watermark, col_type) INTO below;
+            END IF;
+            IF below <> last.watermark_rows THEN
+                why := format('%s orders at or below the watermark %s of column %I, %s at the last refresh: older orders were added or deleted',
+                              below, last.watermark, col, last.watermark_rows);
+            END IF;
+        END IF;
+        IF why IS NOT NULL THEN
+            RAISE NOTICE 'tier view %.%: the per-customer states are rebuilt from all orders (%)',
+                quote_ident(v.view_schema), quote_ident(v.view_name), why;
+            rebuild := true;
+        END IF;
+    END IF;
+
+    IF rebuild THEN
+        EXECUTE format('TRUNCATE %s, %s', t[1], t[2]);
+        -- one statement, one snapshot: the states, the recent rows and the watermark agree
+        EXECUTE format($full$
+            WITH g AS MATERIALIZED (
+                SELECT o.%1$I AS customer,
+                       tiers.summary_state(o.%2$I, (o.%3$I)::numeric) FILTER (WHERE o.%2$I <= %4$s) AS state,
+                       sum((o.%3$I)::numeric) FILTER (WHERE o.%2$I <= %4$s) AS net_revenue,
+                       max(o.%5$I) AS mark, count(*) AS n
+                FROM %6$s AS o WHERE %7$s
+                GROUP BY o.%1$I),
+            states AS (
+                INSERT INTO %8$s (customer, state, net_revenue)
+                SELECT g.customer, g.state, g.net_revenue FROM g WHERE g.state IS NOT NULL),
+            recent AS (
+                INSERT INTO %9$s (customer, ordered_at, amount, folded)
+                SELECT o.%1$I, o.%2$I, (o.%3$I)::numeric, o.%2$I <= %4$s
+                FROM %6$s AS o WHERE %7$s AND o.%2$I > %4$s - 2 * %10$s)
+            SELECT to_jsonb(max(g.mark)) #>> '{}', coalesce(sum(g.n), 0)::bigint FROM g $full$,
+            v.customer_column, v.ordered_at_column, v.amount_column, as_of_lit, col, src, base, t[1], t[2],
+            window_lit)
+        INTO r.watermark, r.watermark_rows;
+        r.new_orders := r.watermark_rows;
+        r.incremental := false;
+        RETURN r;
+    END IF;
+
+    -- the new orders, read once (one snapshot)
+    IF to_regclass('pg_temp.ct_tier_view_new') IS NOT NULL THEN
+        DROP TABLE pg_temp.ct_tier_view_new;
+    END IF;
+    EXECUTE format($new$
+        CREATE TEMP TABLE ct_tier_view_new ON COMMIT DROP AS
+        SELECT o.%1$I AS customer, o.%2$I AS ordered_at, (o.%3$I)::numeric AS amount, o.%4$I AS mark
+        FROM %5$s AS o WHERE %6$s%7$s $new$,
+        v.customer_column, v.ordered_at_column, v.amount_column, col, src, base,
+        -- no watermark yet: the last refresh saw no orders
+        CASE WHEN last.watermark IS NOT NULL THEN format(' AND o.%I > %L::%s', col, last.watermark, col_type) ELSE '' END);
+    -- those of the recent windows (or after as_of) are kept; folded below when due
+    EXECUTE format('INSERT INTO %s (customer, ordered_at, amount, folded)
+                    SELECT n.customer, n.ordered_at, n.amount, false FROM pg_temp.ct_tier_view_new n
+                    WHERE n.ordered_at > %s - 2 * %s', t[2], as_of_lit, window_lit);
+    -- fold: the older new orders, and the kept orders that as_of has reached
+    EXECUTE format($merge$
+        INSERT INTO %1$s AS s (customer, state, net_revenue)
+        SELECT d.customer, tiers.summary_state(d.ordered_at, d.amount), sum(d.amount)
+        FROM (SELECT n.customer, n.ordered_at, n.amount FROM pg_temp.ct_tier_view_new n
+              WHERE n.ordered_at <= %3$s - 2 * %4$s
+              UNION ALL
+              SELECT k.customer, k.ordered_at, k.amount FROM %2$s k
+              WHERE NOT k.folded AND k.ordered_at <= %3$s) d
+        GROUP BY d.customer
+        ON CONFLICT (customer) DO UPDATE
+        SET state = tiers.summary_state_merge(s.state, excluded.state),
+            net_revenue = s.net_revenue + excluded.net_revenue $merge$,
+        t[1], t[2], as_of_lit, window_lit);
+    EXECUTE format('UPDATE %s SET folded = true WHERE NOT folded AND ordered_at <= %s', t[2], as_of_lit);
+    EXECUTE format('DELETE FROM %s WHERE ordered_at <= %s - 2 * %s', t[2], as_of_lit, window_lit);
+    SELECT coalesce(to_jsonb(max(n.mark)) #>> '{}', last.watermark), count(*)
+    INTO r.watermark, r.new_orders FROM pg_temp.ct_tier_view_new n;
+    r.watermark_rows := last.watermark_rows + r.new_orders;
+    r.incremental := true;
+    DROP TABLE pg_temp.ct_tier_view_new;
+    RETURN r;
+END
+$fold$;
+COMMENT ON FUNCTION tiers.tier_view_fold(tiers.tier_views, tiers.tier_view_refreshes, boolean) IS
+    'The first stage of refreshing an incremental tier view: folds the orders whose incremental column is past the watermark of the last refresh into the per-customer states (rows dated within 2 x recent_window before as_of, or after it, are kept in <view>_recent; rows after as_of are folded once as_of reaches them), or rebuilds the states from all orders (rebuild, the first refresh, as_of before the last one, or a changed count of orders at or below the watermark: NOTICE). Returns r with incremental, new_orders, watermark and watermark_rows set.';

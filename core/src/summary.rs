@@ -6,7 +6,8 @@
 //!   amount is a **return**: it is netted into the money totals but is not a purchase;
 //! * a **purchase occasion** is a calendar day with at least one order;
 //! * `frequency` = occasions − 1 (repeat occasions);
-//! * `recency` = first → last order, `tenure` = first order → `as_of`,
+//! * `recency` = first → last order (0 without a repeat occasion, also when the first day has
+//!   several orders), `tenure` = first order → `as_of`,
 //!   `since_last` = last order → `as_of`, all in `unit`;
 //! * `monetary_total` = net sum of the amounts; `monetary` = mean value of the repeat occasions,
 //!   i.e. (`monetary_total` − net value of the first purchase day) / `frequency`, 0 without repeats.
@@ -261,8 +262,14 @@ impl<S: DayStore> SummaryState<S> {
             returns: self.returns,
             occasions,
             frequency,
-            // in i128: 4713 BC to 294276 AD spans more microseconds than an i64 holds
-            recency: (self.last_at as i128 - self.first_at as i128) as f64 / self.unit,
+            // in i128: 4713 BC to 294276 AD spans more microseconds than an i64 holds; 0 without
+            // a repeat occasion (several orders on the first day are one occasion: the models
+            // require recency 0 when frequency is 0)
+            recency: if frequency == 0 {
+                0.0
+            } else {
+                (self.last_at as i128 - self.first_at as i128) as f64 / self.unit
+            },
             tenure: (self.as_of as i128 - self.first_at as i128) as f64 / self.unit,
             since_last: (self.as_of as i128 - self.last_at as i128) as f64 / self.unit,
             monetary_total: self.total.value(),
@@ -972,7 +979,11 @@ impl StoredState {
             returns: self.returns,
             occasions,
             frequency,
-            recency: (self.last_at as i128 - self.first_at as i128) as f64 / unit,
+            recency: if frequency == 0 {
+                0.0
+            } else {
+                (self.last_at as i128 - self.first_at as i128) as f64 / unit
+            },
             tenure: (as_of as i128 - self.first_at as i128) as f64 / unit,
             since_last: (as_of as i128 - self.last_at as i128) as f64 / unit,
             monetary_total: self.total.value(),
