@@ -18,6 +18,7 @@
 //! closure ([`with_call_cache`]), and data kept across rows is a [`Kept`] handle owned by that
 //! cache rather than a `&'static`.
 
+pub use crate::args::{Arg, OTHER_STATE, STATE};
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -119,16 +120,28 @@ pub fn null_not_allowed(arg: &str) -> ! {
     );
 }
 
-/// Argument `n` of the call, `None` when it is NULL.
+/// Argument `a` of the call (its position from a table of [`crate::args`]), `None` when it is
+/// NULL.
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's (`n` beyond its `nargs` panics, an ERROR).
+/// `fcinfo` is the current call's (a position beyond its `nargs` panics, an ERROR).
 #[inline]
-pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<pg_sys::Datum> {
+pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> Option<pg_sys::Datum> {
     // SAFETY: fmgr set up `nargs` and as many `args` of the current call (caller)
-    let a = unsafe { &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n] };
+    let a = unsafe { &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[a.pos] };
     (!a.isnull).then_some(a.value)
+}
+
+/// Whether the call has argument `a` (an overload that leaves out trailing arguments has not).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
+#[inline]
+pub unsafe fn has(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> bool {
+    // SAFETY: the caller's obligation
+    unsafe { nargs(fcinfo) > a.pos }
 }
 
 /// The number of arguments of the call.
