@@ -32,9 +32,9 @@ use std::any::TypeId;
 /// `fcinfo` for the current call (the V1 calling convention) whose arguments have the number and
 /// types of the function's SQL declaration (`sql/*.sql`). Those are the obligations of the
 /// helpers of this module, so a body may call them on `fcinfo` and its arguments as long as it
-/// reads only arguments its declaration has (or checks [`has`] first) and treats each as its
+/// reads only arguments its declaration has (or checks `has` first) and treats each as its
 /// declared type. Anything else unsafe in a body needs the same care as an `unsafe` block.
-/// Arguments are read by the [`Arg`]s of the function's table in `src/args.rs` (position and
+/// Arguments are read by the `Arg`s of the function's table in `src/args.rs` (position and
 /// SQL name together), and a new symbol goes into a table there (the catalog test checks it).
 #[macro_export]
 macro_rules! sql_function {
