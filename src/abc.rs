@@ -1,6 +1,7 @@
 //! ABC / Pareto in SQL: `abc_model`, `pareto` and `pareto_curve` aggregates (one shared
 //! internal state: the population's values), and `abc_class` for per-row classification.
 
+use crate::args;
 use crate::names;
 use crate::raw::*;
 use crate::sql_function;
@@ -18,38 +19,39 @@ const AGG: &str = "abc_model";
 /// # Safety
 ///
 /// `fcinfo` is the current call's.
-unsafe fn f8_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> f64 {
+unsafe fn f8_arg(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> f64 {
     // SAFETY: `fcinfo` is the current call's (caller)
-    match unsafe { arg(fcinfo, n) } {
+    match unsafe { arg(fcinfo, a) } {
         Some(d) => f8(d),
-        None => null_not_allowed(name),
+        None => null_not_allowed(a.name),
     }
 }
 
-/// The `convention` argument `n`.
+/// The `convention` argument `a`.
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's and argument `n` a `text`.
-unsafe fn method_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> AbcMethod {
+/// `fcinfo` is the current call's and argument `a` a `text`.
+unsafe fn method_arg(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> AbcMethod {
     // SAFETY: `fcinfo` is the current call's (caller)
-    match unsafe { arg(fcinfo, n) } {
-        // SAFETY: argument `n` is a text (caller)
+    match unsafe { arg(fcinfo, a) } {
+        // SAFETY: argument `a` is a text (caller)
         Some(d) => check(AbcMethod::parse(unsafe { text_str(&d) })),
-        None => null_not_allowed("convention"),
+        None => null_not_allowed(a.name),
     }
 }
 
 /// Shared transition: parameters from `params` (checked constant within the group), value in
-/// argument 1 (NULL skipped).
+/// argument `value` (NULL skipped).
 ///
 /// # Safety
 ///
 /// `fcinfo` is the current call's, of an `abc_model`-state transition function (argument 0 the
-/// state, argument 1 a `double precision`).
+/// state, argument `value` a `double precision`).
 #[inline(always)]
 unsafe fn transition(
     fcinfo: pg_sys::FunctionCallInfo,
+    value: Arg,
     (method, a_cut, b_cut, points): (AbcMethod, f64, f64, u32),
 ) -> pg_sys::Datum {
     // SAFETY: argument 0 is this aggregate's state (caller)
@@ -65,7 +67,7 @@ unsafe fn transition(
         invalid("cut-offs, convention and points must be the same for all rows of a group");
     }
     // SAFETY: `fcinfo` is the current call's (caller)
-    if let Some(v) = unsafe { arg(fcinfo, 1) } {
+    if let Some(v) = unsafe { arg(fcinfo, value) } {
         check(state.add(f8(v)));
     }
     datum
@@ -73,36 +75,50 @@ unsafe fn transition(
 
 const DEFAULTS: (AbcMethod, f64, f64, u32) = (AbcMethod::Before, 0.8, 0.95, 0);
 
-sql_function!(ct_abc_trans, |fcinfo| { transition(fcinfo, DEFAULTS) });
+sql_function!(ct_abc_trans, |fcinfo| {
+    transition(fcinfo, args::abc_model::VALUE, DEFAULTS)
+});
 
 sql_function!(ct_abc_trans_cuts, |fcinfo| {
-    let (a, b) = (f8_arg(fcinfo, 2, "a_cut"), f8_arg(fcinfo, 3, "b_cut"));
+    use args::abc_model::*;
+    let (a, b) = (f8_arg(fcinfo, A_CUT), f8_arg(fcinfo, B_CUT));
     check(check_cuts(a, b));
-    transition(fcinfo, (AbcMethod::Before, a, b, 0))
+    transition(fcinfo, VALUE, (AbcMethod::Before, a, b, 0))
 });
 
 sql_function!(ct_abc_trans_conv, |fcinfo| {
-    let (a, b) = (f8_arg(fcinfo, 2, "a_cut"), f8_arg(fcinfo, 3, "b_cut"));
+    use args::abc_model::*;
+    let (a, b) = (f8_arg(fcinfo, A_CUT), f8_arg(fcinfo, B_CUT));
     check(check_cuts(a, b));
-    let method = method_arg(fcinfo, 4);
+    let method = method_arg(fcinfo, CONVENTION);
     if method == AbcMethod::Computed {
         invalid("convention 'computed' takes its cut-offs from the data: use tiers.abc_model(value, 'computed')");
     }
-    transition(fcinfo, (method, a, b, 0))
+    transition(fcinfo, VALUE, (method, a, b, 0))
 });
 
 sql_function!(ct_abc_trans_method, |fcinfo| {
-    transition(fcinfo, (method_arg(fcinfo, 2), 0.8, 0.95, 0))
+    use args::abc_model_convention::*;
+    transition(
+        fcinfo,
+        VALUE,
+        (method_arg(fcinfo, CONVENTION), 0.8, 0.95, 0),
+    )
 });
 
 sql_function!(ct_pareto_curve_trans, |fcinfo| {
-    transition(fcinfo, (AbcMethod::Before, 0.8, 0.95, 101))
+    transition(
+        fcinfo,
+        args::pareto_curve::VALUE,
+        (AbcMethod::Before, 0.8, 0.95, 101),
+    )
 });
 
 sql_function!(ct_pareto_curve_trans_points, |fcinfo| {
-    let points = match arg(fcinfo, 2) {
+    use args::pareto_curve::*;
+    let points = match arg(fcinfo, POINTS) {
         Some(d) => d.value() as i32,
-        None => null_not_allowed("points"),
+        None => null_not_allowed(POINTS.name),
     };
     if !(2..=10001).contains(&points) {
         ereport!(
@@ -111,7 +127,7 @@ sql_function!(ct_pareto_curve_trans_points, |fcinfo| {
             format!("points must be between 2 and 10001, got {points}")
         );
     }
-    transition(fcinfo, (AbcMethod::Before, 0.8, 0.95, points as u32))
+    transition(fcinfo, VALUE, (AbcMethod::Before, 0.8, 0.95, points as u32))
 });
 
 sql_function!(ct_abc_combine, |fcinfo| {
@@ -135,7 +151,7 @@ sql_function!(ct_abc_deserialize, |fcinfo| {
 /// reference is not used after the call.
 unsafe fn population<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&'a AbcPopulation> {
     // SAFETY: the caller's obligations
-    unsafe { state_arg::<AbcPopulation>(fcinfo, 0) }
+    unsafe { state_arg::<AbcPopulation>(fcinfo, STATE) }
 }
 
 sql_function!(ct_abc_model_final, |fcinfo| {
@@ -242,7 +258,12 @@ sql_function!(ct_pareto_curve_final, |fcinfo| {
 // ---------------------------------------------------------------- classification
 
 sql_function!(ct_abc_class_share, |fcinfo| {
-    let (Some(share), Some(a), Some(b)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+    use args::abc_class_share::*;
+    let (Some(share), Some(a), Some(b)) = (
+        arg(fcinfo, CUMULATIVE_SHARE),
+        arg(fcinfo, A_CUT),
+        arg(fcinfo, B_CUT),
+    ) else {
         return return_null(fcinfo);
     };
     let (share, a, b) = (f8(share), f8(a), f8(b));
@@ -267,7 +288,8 @@ struct ClassCache {
 }
 
 sql_function!(ct_abc_class_model, |fcinfo| {
-    let (Some(v), Some(model)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
+    use args::abc_class_model::*;
+    let (Some(v), Some(model)) = (arg(fcinfo, VALUE), arg(fcinfo, MODEL)) else {
         return return_null(fcinfo);
     };
     let value = f8(v);

@@ -22,12 +22,17 @@ const NAMES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
 // tiers.bgbb_trans(state, frequency, recency, n_periods [, weight [, penalizer]]): rows with a
 // NULL frequency, recency or n_periods are skipped; a weight of 0 too.
 sql_function!(ct_bgbb_trans, |fcinfo| {
-    let (state, datum) = penalizer::<3>(fcinfo, 5, AGG);
+    use crate::args::bgbb_fit::*;
+    let (state, datum) = penalizer::<3>(fcinfo, PENALIZER, AGG);
     let state = &mut *state;
-    if let (Some(x), Some(t_x), Some(n)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
+    if let (Some(x), Some(t_x), Some(n)) = (
+        arg(fcinfo, FREQUENCY),
+        arg(fcinfo, RECENCY),
+        arg(fcinfo, N_PERIODS),
+    ) {
         let (x, t_x, n) = (f8(x), f8(t_x), f8(n));
         check(check_bgbb_customer(x, t_x, n));
-        if let Some(w) = weight(fcinfo, 4) {
+        if let Some(w) = weight(fcinfo, WEIGHT) {
             state.add([x, t_x, n], w);
         }
     }
@@ -50,22 +55,29 @@ unsafe fn theta(fcinfo: pg_sys::FunctionCallInfo, d: pg_sys::Datum) -> Vec<f64> 
     unsafe { params::<PURCHASE_FIELDS>(fcinfo, d, 4, &NAMES, TYPE) }
 }
 
-/// The customer's (frequency, recency, n_periods) from argument `first`; None if any is NULL.
+/// The customer's (frequency, recency, n_periods) from the arguments `[frequency, recency,
+/// n_periods]`; None if any is NULL.
 ///
 /// # Safety
 ///
 /// `fcinfo` is the current call's.
-unsafe fn history(fcinfo: pg_sys::FunctionCallInfo, first: usize) -> Option<(f64, f64, f64)> {
+unsafe fn history(
+    fcinfo: pg_sys::FunctionCallInfo,
+    [frequency, recency, n_periods]: [Arg; 3],
+) -> Option<(f64, f64, f64)> {
     // SAFETY: `fcinfo` is the current call's (caller)
-    let get = |n: usize| unsafe { arg(fcinfo, n) };
-    Some((f8(get(first)?), f8(get(first + 1)?), f8(get(first + 2)?)))
+    let get = |a: Arg| unsafe { arg(fcinfo, a) };
+    Some((f8(get(frequency)?), f8(get(recency)?), f8(get(n_periods)?)))
 }
 
 // tiers.p_alive(model tiers.bgbb_model, frequency, recency, n_periods, periods_ahead integer)
 sql_function!(ct_bgbb_p_alive, |fcinfo| {
-    let (Some(m), Some((x, t_x, n)), Some(ahead)) =
-        (arg(fcinfo, 0), history(fcinfo, 1), arg(fcinfo, 4))
-    else {
+    use crate::args::bgbb_p_alive::*;
+    let (Some(m), Some((x, t_x, n)), Some(ahead)) = (
+        arg(fcinfo, MODEL),
+        history(fcinfo, [FREQUENCY, RECENCY, N_PERIODS]),
+        arg(fcinfo, PERIODS_AHEAD),
+    ) else {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);
@@ -79,9 +91,12 @@ sql_function!(ct_bgbb_p_alive, |fcinfo| {
 
 // tiers.expected_purchases(model tiers.bgbb_model, periods, frequency, recency, n_periods)
 sql_function!(ct_bgbb_expected_purchases, |fcinfo| {
-    let (Some(m), Some(p), Some((x, t_x, n))) =
-        (arg(fcinfo, 0), arg(fcinfo, 1), history(fcinfo, 2))
-    else {
+    use crate::args::bgbb_expected_purchases::*;
+    let (Some(m), Some(p), Some((x, t_x, n))) = (
+        arg(fcinfo, MODEL),
+        arg(fcinfo, PERIODS),
+        history(fcinfo, [FREQUENCY, RECENCY, N_PERIODS]),
+    ) else {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);
@@ -95,12 +110,15 @@ sql_function!(ct_bgbb_expected_purchases, |fcinfo| {
 // tiers.expected_purchases_interval(model tiers.bgbb_model, periods, frequency, recency,
 // n_periods, level)
 sql_function!(ct_bgbb_expected_purchases_interval, |fcinfo| {
-    let (Some(m), Some(p), Some((x, t_x, n))) =
-        (arg(fcinfo, 0), arg(fcinfo, 1), history(fcinfo, 2))
-    else {
+    use crate::args::bgbb_expected_purchases_interval::*;
+    let (Some(m), Some(p), Some((x, t_x, n))) = (
+        arg(fcinfo, MODEL),
+        arg(fcinfo, PERIODS),
+        history(fcinfo, [FREQUENCY, RECENCY, N_PERIODS]),
+    ) else {
         return return_null(fcinfo);
     };
-    let level = level_arg(fcinfo, 5);
+    let level = level_arg(fcinfo, LEVEL);
     let p = f8(p);
     // the arguments are checked at the fitted parameters; nearby ones only move the estimate
     check_named(
@@ -113,7 +131,8 @@ sql_function!(ct_bgbb_expected_purchases_interval, |fcinfo| {
 
 // tiers.expected_purchases(model tiers.bgbb_model, periods): a new customer
 sql_function!(ct_bgbb_expected_purchases_new, |fcinfo| {
-    let (Some(m), Some(p)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
+    use crate::args::bgbb_expected_purchases::*;
+    let (Some(m), Some(p)) = (arg(fcinfo, MODEL), arg(fcinfo, PERIODS)) else {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);
@@ -124,13 +143,15 @@ sql_function!(ct_bgbb_expected_purchases_new, |fcinfo| {
 // tiers.probability_of_purchases(model tiers.bgbb_model, n integer, periods [, frequency,
 // recency, n_periods]): P(exactly n purchases in the next `periods` opportunities)
 sql_function!(ct_bgbb_probability_of_purchases, |fcinfo| {
-    let (Some(m), Some(k), Some(p)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+    use crate::args::bgbb_probability_of_purchases::*;
+    let (Some(m), Some(k), Some(p)) = (arg(fcinfo, MODEL), arg(fcinfo, N), arg(fcinfo, PERIODS))
+    else {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);
     let k = k.value() as i32 as f64;
-    let v = if nargs(fcinfo) > 3 {
-        let Some((x, t_x, n)) = history(fcinfo, 3) else {
+    let v = if has(fcinfo, FREQUENCY) {
+        let Some((x, t_x, n)) = history(fcinfo, [FREQUENCY, RECENCY, N_PERIODS]) else {
             return return_null(fcinfo);
         };
         check_named(
@@ -149,9 +170,12 @@ sql_function!(ct_bgbb_probability_of_purchases, |fcinfo| {
 // tiers.churn_probability(model tiers.bgbb_model, periods, frequency, recency, n_periods):
 // P(no purchase in the next `periods` opportunities | history)
 sql_function!(ct_bgbb_churn_probability, |fcinfo| {
-    let (Some(m), Some(p), Some((x, t_x, n))) =
-        (arg(fcinfo, 0), arg(fcinfo, 1), history(fcinfo, 2))
-    else {
+    use crate::args::bgbb_churn_probability::*;
+    let (Some(m), Some(p), Some((x, t_x, n))) = (
+        arg(fcinfo, MODEL),
+        arg(fcinfo, PERIODS),
+        history(fcinfo, [FREQUENCY, RECENCY, N_PERIODS]),
+    ) else {
         return return_null(fcinfo);
     };
     let th = theta(fcinfo, m);

@@ -15,44 +15,44 @@ use customer_tiers_core::clv::{
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 
-/// The optional `weight` argument `n` (1 when the overload has none); `None` for a NULL or
+/// The optional `weight` argument `a` (1 when the overload has none); `None` for a NULL or
 /// zero weight (the row is skipped).
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's; argument `n`, if any, a `double precision`.
-pub(crate) unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
+/// `fcinfo` is the current call's; argument `a`, if any, a `double precision`.
+pub(crate) unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> Option<f64> {
     // SAFETY: `fcinfo` is the current call's (caller)
-    if unsafe { nargs(fcinfo) } <= n {
+    if !unsafe { has(fcinfo, a) } {
         return Some(1.0);
     }
     // SAFETY: as above
-    let w = f8(unsafe { arg(fcinfo, n) }?);
+    let w = f8(unsafe { arg(fcinfo, a) }?);
     if !(w.is_finite() && w >= 0.0) {
-        invalid(format!("weight must be a finite number >= 0, got {w}"));
+        invalid(format!("{} must be a finite number >= 0, got {w}", a.name));
     }
     (w > 0.0).then_some(w)
 }
 
 // ------------------------------------------------------------------------------ aggregates
 
-/// The penalizer argument `n` (0 when the overload has none), checked constant within a group.
+/// The penalizer argument `a` (0 when the overload has none), checked constant within a group.
 ///
 /// # Safety
 ///
 /// `fcinfo` is the current call's, of a transition function of the fit aggregate `agg` over
-/// `Patterns<N>` (argument 0 the state); argument `n`, if any, a `double precision`.
+/// `Patterns<N>` (argument 0 the state); argument `a`, if any, a `double precision`.
 pub(crate) unsafe fn penalizer<const N: usize>(
     fcinfo: pg_sys::FunctionCallInfo,
-    n: usize,
+    a: Arg,
     agg: &str,
 ) -> (*mut Patterns<N>, pg_sys::Datum) {
     // SAFETY: `fcinfo` is the current call's (caller)
-    let pen = if unsafe { nargs(fcinfo) } > n {
+    let pen = if unsafe { has(fcinfo, a) } {
         // SAFETY: as above
-        match unsafe { arg(fcinfo, n) } {
+        match unsafe { arg(fcinfo, a) } {
             Some(d) => check(Patterns::<N>::check_penalizer(f8(d))),
-            None => null_not_allowed("penalizer"),
+            None => null_not_allowed(a.name),
         }
     } else {
         0.0
@@ -72,12 +72,17 @@ pub(crate) unsafe fn penalizer<const N: usize>(
 }
 
 sql_function!(ct_bgnbd_trans, |fcinfo| {
-    let (state, datum) = penalizer::<3>(fcinfo, 5, "bgnbd_fit");
+    use crate::args::purchase_fit::*;
+    let (state, datum) = penalizer::<3>(fcinfo, PENALIZER, "bgnbd_fit");
     let state = &mut *state;
-    if let (Some(x), Some(t_x), Some(t)) = (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) {
+    if let (Some(x), Some(t_x), Some(t)) = (
+        arg(fcinfo, FREQUENCY),
+        arg(fcinfo, RECENCY),
+        arg(fcinfo, TENURE),
+    ) {
         let (x, t_x, t) = (f8(x), f8(t_x), f8(t));
         check(check_customer(x, t_x, t));
-        if let Some(w) = weight(fcinfo, 4) {
+        if let Some(w) = weight(fcinfo, WEIGHT) {
             state.add([x, t_x, t], w);
         }
     }
@@ -85,9 +90,10 @@ sql_function!(ct_bgnbd_trans, |fcinfo| {
 });
 
 sql_function!(ct_gamma_gamma_trans, |fcinfo| {
-    let (state, datum) = penalizer::<2>(fcinfo, 4, "gamma_gamma_fit");
+    use crate::args::gamma_gamma_fit::*;
+    let (state, datum) = penalizer::<2>(fcinfo, PENALIZER, "gamma_gamma_fit");
     let state = &mut *state;
-    if let (Some(x), Some(m)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
+    if let (Some(x), Some(m)) = (arg(fcinfo, FREQUENCY), arg(fcinfo, MONETARY)) {
         let (x, m) = (f8(x), f8(m));
         // recency and tenure are not part of this model: only the frequency checks apply
         check(check_customer(x, 0.0, 0.0));
@@ -96,7 +102,7 @@ sql_function!(ct_gamma_gamma_trans, |fcinfo| {
         }
         // the model is defined for repeat buyers with a positive mean spend
         if x > 0.0 && m > 0.0 {
-            if let Some(w) = weight(fcinfo, 3) {
+            if let Some(w) = weight(fcinfo, WEIGHT) {
                 state.add([x, m], w);
             }
         }
@@ -197,7 +203,7 @@ pub(crate) unsafe fn final_fit<const N: usize>(
     fit: FitFn<N>,
 ) -> pg_sys::Datum {
     // SAFETY: argument 0 is the aggregate's state (caller); `p` is used during the call only
-    let Some(p) = (unsafe { state_arg::<Patterns<N>>(fcinfo, 0) }) else {
+    let Some(p) = (unsafe { state_arg::<Patterns<N>>(fcinfo, STATE) }) else {
         // SAFETY: `fcinfo` is the current call's (caller)
         return unsafe { return_null(fcinfo) };
     };
@@ -349,33 +355,33 @@ fn check_monetary(x: f64, m: f64) {
     }
 }
 
-/// The customer's (frequency, recency, tenure) from argument `first`, checked; None if any is
-/// NULL.
+/// The customer's (frequency, recency, tenure) from the arguments `[frequency, recency,
+/// tenure]`, checked; None if any is NULL.
 ///
 /// # Safety
 ///
 /// `fcinfo` is the current call's.
 pub(crate) unsafe fn customer(
     fcinfo: pg_sys::FunctionCallInfo,
-    first: usize,
+    [frequency, recency, tenure]: [Arg; 3],
 ) -> Option<(f64, f64, f64)> {
     // SAFETY: `fcinfo` is the current call's (caller)
-    let get = |n: usize| unsafe { arg(fcinfo, n) };
-    let (x, t_x, t) = (f8(get(first)?), f8(get(first + 1)?), f8(get(first + 2)?));
+    let get = |a: Arg| unsafe { arg(fcinfo, a) };
+    let (x, t_x, t) = (f8(get(frequency)?), f8(get(recency)?), f8(get(tenure)?));
     check(check_customer(x, t_x, t));
     Some((x, t_x, t))
 }
 
-/// The `horizon` argument `n`, checked; None if NULL.
+/// The `horizon` argument `a`, checked; None if NULL.
 ///
 /// # Safety
 ///
 /// `fcinfo` is the current call's.
-unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<f64> {
+unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> Option<f64> {
     // SAFETY: `fcinfo` is the current call's (caller)
-    let h = f8(unsafe { arg(fcinfo, n) }?);
+    let h = f8(unsafe { arg(fcinfo, a) }?);
     if !(h.is_finite() && h >= 0.0) {
-        invalid(format!("horizon must be a finite number >= 0, got {h}"));
+        invalid(format!("{} must be a finite number >= 0, got {h}", a.name));
     }
     Some(h)
 }
@@ -435,9 +441,14 @@ impl Purchase {
 ///
 /// `fcinfo` is the current call's, argument 0 a model of `kind`.
 unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    use crate::args::p_alive::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(model), Some((x, t_x, t))) = (unsafe { (arg(fcinfo, 0), customer(fcinfo, 1)) })
-    else {
+    let (Some(model), Some((x, t_x, t))) = (unsafe {
+        (
+            arg(fcinfo, MODEL),
+            customer(fcinfo, [FREQUENCY, RECENCY, TENURE]),
+        )
+    }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
@@ -453,10 +464,15 @@ unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::D
 ///
 /// `fcinfo` is the current call's, argument 0 a model of `kind`.
 unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    use crate::args::expected_purchases::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(model), Some(h), Some((x, t_x, t))) =
-        (unsafe { (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2)) })
-    else {
+    let (Some(model), Some(h), Some((x, t_x, t))) = (unsafe {
+        (
+            arg(fcinfo, MODEL),
+            horizon(fcinfo, HORIZON),
+            customer(fcinfo, [FREQUENCY, RECENCY, TENURE]),
+        )
+    }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
@@ -472,8 +488,9 @@ unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::
 ///
 /// `fcinfo` is the current call's, argument 0 a model of `kind`.
 unsafe fn expected_new(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    use crate::args::expected_purchases::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(model), Some(h)) = (unsafe { (arg(fcinfo, 0), horizon(fcinfo, 1)) }) else {
+    let (Some(model), Some(h)) = (unsafe { (arg(fcinfo, MODEL), horizon(fcinfo, HORIZON)) }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
@@ -512,7 +529,12 @@ sql_function!(ct_paretonbd_expected_purchases_new, |fcinfo| {
 });
 
 sql_function!(ct_gamma_gamma_expected_spend, |fcinfo| {
-    let (Some(model), Some(x), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+    use crate::args::expected_spend::*;
+    let (Some(model), Some(x), Some(m)) = (
+        arg(fcinfo, MODEL),
+        arg(fcinfo, FREQUENCY),
+        arg(fcinfo, MONETARY),
+    ) else {
         return return_null(fcinfo);
     };
     let (x, m) = (f8(x), f8(m));
@@ -602,11 +624,11 @@ struct TwoModels {
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's and argument `n` an `interval`.
-unsafe fn interval_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> f64 {
+/// `fcinfo` is the current call's and argument `a` an `interval`.
+unsafe fn interval_arg(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> f64 {
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
-        null_not_allowed(name)
+    let Some(d) = (unsafe { arg(fcinfo, a) }) else {
+        null_not_allowed(a.name)
     };
     // SAFETY: a non-NULL interval datum points at an Interval (caller), valid for the call
     let iv = unsafe { &*(d.cast_mut_ptr::<pg_sys::Interval>()) };
@@ -632,16 +654,18 @@ struct ClvArgs {
 /// # Safety
 ///
 /// `fcinfo` is the current call's, with those arguments (horizon, unit and discount_period
-/// `interval`s, the others `double precision` after the two models).
+/// `interval`s, the others `double precision` after the two models); `clv_interval`'s start
+/// with them (asserted in `src/args.rs`).
 unsafe fn clv_args(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<(pg_sys::Datum, pg_sys::Datum, ClvArgs)> {
-    // SAFETY: arguments 6, 8 and 9 are intervals (caller)
+    use crate::args::clv_estimate::*;
+    // SAFETY: horizon, unit and discount_period are intervals (caller)
     let (unit, horizon, period) = unsafe {
         (
-            interval_arg(fcinfo, 8, "unit"),
-            interval_arg(fcinfo, 6, "horizon"),
-            interval_arg(fcinfo, 9, "discount_period"),
+            interval_arg(fcinfo, UNIT),
+            interval_arg(fcinfo, HORIZON),
+            interval_arg(fcinfo, DISCOUNT_PERIOD),
         )
     };
     if unit <= 0.0 {
@@ -658,8 +682,8 @@ unsafe fn clv_args(
         invalid("horizon must be a whole number (at most 100000) of discount periods");
     }
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(d) = (unsafe { arg(fcinfo, 7) }).map(f8) else {
-        null_not_allowed("discount_rate")
+    let Some(d) = (unsafe { arg(fcinfo, DISCOUNT_RATE) }).map(f8) else {
+        null_not_allowed(DISCOUNT_RATE.name)
     };
     if !(d.is_finite() && d >= 0.0) {
         invalid(format!(
@@ -669,10 +693,10 @@ unsafe fn clv_args(
     // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(pm), Some(gm), Some((x, t_x, t)), Some(m)) = (unsafe {
         (
-            arg(fcinfo, 0),
-            arg(fcinfo, 1),
-            customer(fcinfo, 2),
-            arg(fcinfo, 5).map(f8),
+            arg(fcinfo, PURCHASE_MODEL),
+            arg(fcinfo, GG_MODEL),
+            customer(fcinfo, [FREQUENCY, RECENCY, TENURE]),
+            arg(fcinfo, MONETARY).map(f8),
         )
     }) else {
         return None;
@@ -765,10 +789,10 @@ unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum
 /// # Safety
 ///
 /// `fcinfo` is the current call's.
-pub(crate) unsafe fn level_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
+pub(crate) unsafe fn level_arg(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> f64 {
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
-        null_not_allowed("level")
+    let Some(d) = (unsafe { arg(fcinfo, a) }) else {
+        null_not_allowed(a.name)
     };
     let level = f8(d);
     check(customer_tiers_core::intervals::z_of_level(level));
@@ -841,15 +865,20 @@ pub(crate) unsafe fn prediction_interval<const N: usize>(
 ///
 /// `fcinfo` is the current call's, of `expected_purchases_interval` for `kind`.
 unsafe fn expected_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    use crate::args::expected_purchases_interval::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(model), Some(h), Some((x, t_x, t))) =
-        (unsafe { (arg(fcinfo, 0), horizon(fcinfo, 1), customer(fcinfo, 2)) })
-    else {
+    let (Some(model), Some(h), Some((x, t_x, t))) = (unsafe {
+        (
+            arg(fcinfo, MODEL),
+            horizon(fcinfo, HORIZON),
+            customer(fcinfo, [FREQUENCY, RECENCY, TENURE]),
+        )
+    }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
     // SAFETY: as above
-    let level = unsafe { level_arg(fcinfo, 5) };
+    let level = unsafe { level_arg(fcinfo, LEVEL) };
     let g = |th: &[f64]| kind.expected(th, h, x, t_x, t);
     // SAFETY: argument 0 is a model of `kind`; the function returns a prediction interval
     // (caller)
@@ -891,7 +920,7 @@ unsafe fn clv_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_s
         return unsafe { return_null(fcinfo) };
     };
     // SAFETY: as above
-    let level = unsafe { level_arg(fcinfo, 10) };
+    let level = unsafe { level_arg(fcinfo, crate::args::clv_interval::LEVEL) };
     // SAFETY: the call site's cache; `pm` and `gm` are the two models and the function returns
     // a prediction interval (caller)
     unsafe {
@@ -965,8 +994,10 @@ unsafe fn probability_of_purchases(
     fcinfo: pg_sys::FunctionCallInfo,
     kind: Purchase,
 ) -> pg_sys::Datum {
+    use crate::args::probability_of_purchases::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(m), Some(n), Some(t)) = (unsafe { (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) })
+    let (Some(m), Some(n), Some(t)) =
+        (unsafe { (arg(fcinfo, MODEL), arg(fcinfo, N), arg(fcinfo, T)) })
     else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
@@ -975,9 +1006,10 @@ unsafe fn probability_of_purchases(
     let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name()) };
     let (n, t) = (n.value() as i32 as f64, f8(t));
     // SAFETY: as above
-    let v = if unsafe { nargs(fcinfo) } > 3 {
+    let v = if unsafe { has(fcinfo, FREQUENCY) } {
         // SAFETY: as above
-        let Some((x, t_x, big_t)) = (unsafe { customer(fcinfo, 3) }) else {
+        let Some((x, t_x, big_t)) = (unsafe { customer(fcinfo, [FREQUENCY, RECENCY, TENURE]) })
+        else {
             // SAFETY: as above
             return unsafe { return_null(fcinfo) };
         };
@@ -1007,10 +1039,15 @@ unsafe fn probability_of_purchases(
 ///
 /// `fcinfo` is the current call's, of `churn_probability` for `kind`.
 unsafe fn churn_probability(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+    use crate::args::churn_probability::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(m), Some(t), Some((x, t_x, big_t))) =
-        (unsafe { (arg(fcinfo, 0), arg(fcinfo, 1), customer(fcinfo, 2)) })
-    else {
+    let (Some(m), Some(t), Some((x, t_x, big_t))) = (unsafe {
+        (
+            arg(fcinfo, MODEL),
+            arg(fcinfo, T),
+            customer(fcinfo, [FREQUENCY, RECENCY, TENURE]),
+        )
+    }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };

@@ -88,9 +88,10 @@ impl AggState for Nps {
 // tiers.ab_test_trans(state, variant text, outcome float8 [, control text]): NULL variant or
 // outcome rows are skipped; a NULL control (3-argument form) means the default control.
 sql_function!(ct_ab_test_trans, |fcinfo| {
+    use crate::args::ab_test::*;
     // borrowed: compared on every row, copied only into a new state
-    let control_arg = if nargs(fcinfo) > 3 {
-        arg(fcinfo, 3)
+    let control_arg = if has(fcinfo, CONTROL) {
+        arg(fcinfo, CONTROL)
     } else {
         None
     };
@@ -103,7 +104,7 @@ sql_function!(ct_ab_test_trans, |fcinfo| {
     if state.control.as_deref() != control {
         invalid("control must be the same for all rows of a group");
     }
-    if let (Some(v), Some(x)) = (arg(fcinfo, 1), arg(fcinfo, 2)) {
+    if let (Some(v), Some(x)) = (arg(fcinfo, VARIANT), arg(fcinfo, OUTCOME)) {
         check(state.test.add(text_str(&v), f8(x)));
     }
     datum
@@ -126,7 +127,7 @@ const AB_VARIANT_FIELDS: usize = names::AB_VARIANT.len();
 // tiers.ab_test_final(state) -> tiers.ab_variant[]: one element per variant, by name; NULL
 // without rows.
 sql_function!(ct_ab_test_final, |fcinfo| {
-    let Some(state) = state_arg::<AbState>(fcinfo, 0) else {
+    let Some(state) = state_arg::<AbState>(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
     if state.test.is_empty() {
@@ -172,7 +173,7 @@ sql_function!(ct_ab_test_final, |fcinfo| {
 // tiers.holm(p float8[]) -> float8[]: Holm-Bonferroni adjusted p-values in the input's order;
 // NULL elements stay NULL and are not counted as tests.
 sql_function!(ct_holm, |fcinfo| {
-    let Some(d) = arg(fcinfo, 0) else {
+    let Some(d) = arg(fcinfo, crate::args::holm::P) else {
         return return_null(fcinfo);
     };
     let p: Vec<Option<f64>> =
@@ -192,7 +193,7 @@ sql_function!(ct_holm, |fcinfo| {
 // tiers.nps_trans(state, score integer): NULL scores are skipped; outside 0..10 is 22003.
 sql_function!(ct_nps_trans, |fcinfo| {
     let (state, datum) = state_or_init(fcinfo, NPS_AGG, Nps::new);
-    if let Some(s) = arg(fcinfo, 1) {
+    if let Some(s) = arg(fcinfo, crate::args::nps::SCORE) {
         check((*state).add(s.value() as i32 as i64));
     }
     datum
@@ -226,7 +227,7 @@ unsafe fn nps_row(fcinfo: pg_sys::FunctionCallInfo, r: &NpsResult) -> pg_sys::Da
 
 // tiers.nps_final(state) -> tiers.nps_result; NULL without scores.
 sql_function!(ct_nps_final, |fcinfo| {
-    match state_arg::<Nps>(fcinfo, 0).and_then(|s| s.result()) {
+    match state_arg::<Nps>(fcinfo, STATE).and_then(|s| s.result()) {
         Some(r) => nps_row(fcinfo, &r),
         None => return_null(fcinfo),
     }
@@ -258,10 +259,11 @@ unsafe fn nps_arg(d: pg_sys::Datum, name: &str) -> NpsResult {
 
 // tiers.nps_compare(a tiers.nps_result, b tiers.nps_result) -> tiers.nps_comparison (b - a).
 sql_function!(ct_nps_compare, |fcinfo| {
-    let (Some(a), Some(b)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
+    use crate::args::nps_compare::*;
+    let (Some(a), Some(b)) = (arg(fcinfo, A), arg(fcinfo, B)) else {
         return return_null(fcinfo);
     };
-    let c = nps_compare(&nps_arg(a, "a"), &nps_arg(b, "b"));
+    let c = nps_compare(&nps_arg(a, A.name), &nps_arg(b, B.name));
     let values = [
         f8_datum(c.difference),
         f8_datum(c.low),
@@ -283,7 +285,12 @@ sql_function!(ct_nps_compare, |fcinfo| {
 
 // tiers.ab_assign(customer text, experiment text, shares float8[] [, variants text[]]) -> text
 sql_function!(ct_ab_assign, |fcinfo| {
-    let (Some(c), Some(e), Some(s)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+    use crate::args::ab_assign::*;
+    let (Some(c), Some(e), Some(s)) = (
+        arg(fcinfo, CUSTOMER),
+        arg(fcinfo, EXPERIMENT),
+        arg(fcinfo, SHARES),
+    ) else {
         return return_null(fcinfo);
     };
     let shares: Vec<f64> =
@@ -292,8 +299,8 @@ sql_function!(ct_ab_assign, |fcinfo| {
             .iter()
             .map(|x| x.unwrap_or_else(|| invalid("shares must not contain NULL")))
             .collect();
-    let names: Option<Vec<String>> = if nargs(fcinfo) > 3 {
-        let Some(v) = arg(fcinfo, 3) else {
+    let names: Option<Vec<String>> = if has(fcinfo, VARIANTS) {
+        let Some(v) = arg(fcinfo, VARIANTS) else {
             return return_null(fcinfo);
         };
         let names: Vec<String> =

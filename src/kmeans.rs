@@ -128,14 +128,14 @@ struct OptionsCache {
 /// # Safety
 ///
 /// `fcinfo` is the current call's, whose call site caches an [`OptionsCache`] (or nothing yet);
-/// argument `n`, if any, a `jsonb`.
-unsafe fn options_text(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> String {
+/// argument `a`, if any, a `jsonb`.
+unsafe fn options_text(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> String {
     // SAFETY: `fcinfo` is the current call's (caller)
-    if unsafe { nargs(fcinfo) } <= n {
+    if !unsafe { has(fcinfo, a) } {
         return String::new();
     }
     // SAFETY: as above
-    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
+    let Some(d) = (unsafe { arg(fcinfo, a) }) else {
         return String::new();
     };
     // SAFETY: the call site's cache (caller); `d` is a jsonb (a varlena) argument
@@ -144,7 +144,7 @@ unsafe fn options_text(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> String {
             let cache = &mut cache.extra;
             let raw = varlena_bytes(&d);
             if cache.raw.is_empty() || cache.raw != raw {
-                let value = crate::tags::jsonb_value(d, "options");
+                let value = crate::tags::jsonb_value(d, a.name);
                 cache.text = value.to_string();
                 cache.raw.clear();
                 cache.raw.extend_from_slice(raw);
@@ -158,12 +158,12 @@ unsafe fn options_text(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> String {
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's; argument `n` an `integer`.
-unsafe fn int_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> i64 {
+/// `fcinfo` is the current call's; argument `a` an `integer`.
+unsafe fn int_arg(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> i64 {
     // SAFETY: `fcinfo` is the current call's (caller)
-    match unsafe { arg(fcinfo, n) } {
+    match unsafe { arg(fcinfo, a) } {
         Some(d) => d.value() as i32 as i64,
-        None => null_not_allowed(name),
+        None => null_not_allowed(a.name),
     }
 }
 
@@ -175,12 +175,13 @@ unsafe fn int_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize, name: &str) -> i64
 /// # Safety
 ///
 /// `fcinfo` is the current call's, of a transition function of `agg` (argument 0 the state,
-/// argument 1 a `float8[]`, argument `options_arg`, if any, a `jsonb`).
+/// argument `features` a `float8[]`, argument `options_arg`, if any, a `jsonb`).
 unsafe fn transition(
     fcinfo: pg_sys::FunctionCallInfo,
     agg: &str,
     k: (i64, i64),
-    options_arg: usize,
+    features: Arg,
+    options_arg: Arg,
 ) -> pg_sys::Datum {
     // SAFETY: the caller's obligations
     let options = unsafe { options_text(fcinfo, options_arg) };
@@ -217,28 +218,30 @@ unsafe fn transition(
         invalid("options must be the same for all rows of a group");
     }
     // SAFETY: `fcinfo` is the current call's (caller)
-    if let Some(f) = unsafe { arg(fcinfo, 1) } {
-        // SAFETY: argument 1 is a float8[] (caller)
-        check(state.data.add(&unsafe { f8_array(f, "features") }));
+    if let Some(f) = unsafe { arg(fcinfo, features) } {
+        // SAFETY: argument `features` is a float8[] (caller)
+        check(state.data.add(&unsafe { f8_array(f, features.name) }));
     }
     datum
 }
 
 // tiers.kmeans_model_trans(state, features float8[], k integer [, options jsonb])
 sql_function!(ct_kmeans_model_trans, |fcinfo| {
-    let k = int_arg(fcinfo, 2, "k");
-    transition(fcinfo, MODEL_AGG, (k, k), 3)
+    use crate::args::kmeans_model::*;
+    let k = int_arg(fcinfo, K);
+    transition(fcinfo, MODEL_AGG, (k, k), FEATURES, OPTIONS)
 });
 
 // tiers.kmeans_choose_k_trans(state, features float8[], k_min integer, k_max integer
 // [, options jsonb])
 sql_function!(ct_kmeans_choose_k_trans, |fcinfo| {
-    let k_min = int_arg(fcinfo, 2, "k_min");
-    let k_max = int_arg(fcinfo, 3, "k_max");
+    use crate::args::kmeans_choose_k::*;
+    let k_min = int_arg(fcinfo, K_MIN);
+    let k_max = int_arg(fcinfo, K_MAX);
     if k_min > k_max {
         invalid(format!("k_min ({k_min}) must not exceed k_max ({k_max})"));
     }
-    transition(fcinfo, CHOOSE_AGG, (k_min, k_max), 4)
+    transition(fcinfo, CHOOSE_AGG, (k_min, k_max), FEATURES, OPTIONS)
 });
 
 sql_function!(ct_kmeans_combine, |fcinfo| {
@@ -295,7 +298,7 @@ unsafe fn model_row(fcinfo: pg_sys::FunctionCallInfo, m: &KmeansModel) -> pg_sys
 
 // tiers.kmeans_model_final(state) -> tiers.kmeans_model; NULL without rows.
 sql_function!(ct_kmeans_model_final, |fcinfo| {
-    let Some(state) = state_arg::<KmeansAccumulator>(fcinfo, 0) else {
+    let Some(state) = state_arg::<KmeansAccumulator>(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
     if state.data.is_empty() {
@@ -312,7 +315,7 @@ const CHOICE_FIELDS: usize = names::KMEANS_CHOICE.len();
 // tiers.kmeans_choose_k_final(state) -> tiers.kmeans_choice[]: one element per k; NULL without
 // rows.
 sql_function!(ct_kmeans_choose_k_final, |fcinfo| {
-    let Some(state) = state_arg::<KmeansAccumulator>(fcinfo, 0) else {
+    let Some(state) = state_arg::<KmeansAccumulator>(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
     if state.data.is_empty() {
@@ -451,11 +454,12 @@ unsafe fn read_model(d: pg_sys::Datum) -> KmeansModel {
 // tiers.kmeans_assign(features float8[], model tiers.kmeans_model) -> integer (1..k): the
 // nearest centroid after the model's scaling. STRICT.
 sql_function!(ct_kmeans_assign, |fcinfo| {
-    let (Some(f), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1)) else {
+    use crate::args::kmeans_assign::*;
+    let (Some(f), Some(m)) = (arg(fcinfo, FEATURES), arg(fcinfo, MODEL)) else {
         return return_null(fcinfo);
     };
     let c = model_arg(fcinfo, m, |model| {
-        let features = f8_array(f, "features");
+        let features = f8_array(f, FEATURES.name);
         check(assign(model, &features))
     });
     pg_sys::Datum::from(c as i32 + 1)
@@ -464,7 +468,9 @@ sql_function!(ct_kmeans_assign, |fcinfo| {
 // tiers.kmeans_label(model, cluster integer, lang text) -> text: the 8-class name of an
 // RFM-shaped model's cluster (1..k). STRICT.
 sql_function!(ct_kmeans_label, |fcinfo| {
-    let (Some(m), Some(c), Some(l)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+    use crate::args::kmeans_label::*;
+    let (Some(m), Some(c), Some(l)) = (arg(fcinfo, MODEL), arg(fcinfo, CLUSTER), arg(fcinfo, LANG))
+    else {
         return return_null(fcinfo);
     };
     model_arg(fcinfo, m, |model| {

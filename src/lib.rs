@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod abc;
+pub(crate) mod args;
 mod bgbb;
 mod citus;
 mod clv;

@@ -15,7 +15,7 @@ pub const fn field(fields: &[&str], name: &str) -> usize {
     panic!("no such field");
 }
 
-const fn eq(a: &str, b: &str) -> bool {
+pub(crate) const fn eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;

@@ -18,6 +18,7 @@
 //! closure ([`with_call_cache`]), and data kept across rows is a [`Kept`] handle owned by that
 //! cache rather than a `&'static`.
 
+pub use crate::args::{Arg, OTHER_STATE, STATE};
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -31,8 +32,10 @@ use std::any::TypeId;
 /// `fcinfo` for the current call (the V1 calling convention) whose arguments have the number and
 /// types of the function's SQL declaration (`sql/*.sql`). Those are the obligations of the
 /// helpers of this module, so a body may call them on `fcinfo` and its arguments as long as it
-/// reads only arguments its declaration has (or checks [`nargs`] first) and treats each as its
+/// reads only arguments its declaration has (or checks `has` first) and treats each as its
 /// declared type. Anything else unsafe in a body needs the same care as an `unsafe` block.
+/// Arguments are read by the `Arg`s of the function's table in `src/args.rs` (position and
+/// SQL name together), and a new symbol goes into a table there (the catalog test checks it).
 #[macro_export]
 macro_rules! sql_function {
     ($name:ident, |$fcinfo:ident| $body:block) => {
@@ -119,16 +122,28 @@ pub fn null_not_allowed(arg: &str) -> ! {
     );
 }
 
-/// Argument `n` of the call, `None` when it is NULL.
+/// Argument `a` of the call (its position from a table of [`crate::args`]), `None` when it is
+/// NULL.
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's (`n` beyond its `nargs` panics, an ERROR).
+/// `fcinfo` is the current call's (a position beyond its `nargs` panics, an ERROR).
 #[inline]
-pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Option<pg_sys::Datum> {
+pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> Option<pg_sys::Datum> {
     // SAFETY: fmgr set up `nargs` and as many `args` of the current call (caller)
-    let a = unsafe { &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n] };
+    let a = unsafe { &(*fcinfo).args.as_slice((*fcinfo).nargs as usize)[a.pos] };
     (!a.isnull).then_some(a.value)
+}
+
+/// Whether the call has argument `a` (an overload that leaves out trailing arguments has not).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's.
+#[inline]
+pub unsafe fn has(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> bool {
+    // SAFETY: the caller's obligation
+    unsafe { nargs(fcinfo) > a.pos }
 }
 
 /// The number of arguments of the call.

@@ -23,13 +23,14 @@ const AGG: &str = "rfm_model";
 /// # Safety
 ///
 /// `fcinfo` is the current call's, of an `rfm_model` transition function (argument 0 the state,
-/// argument 4 the `integer` bins `with_bins`).
+/// argument `bins` an `integer` `with_bins`).
 unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) -> pg_sys::Datum {
+    use crate::args::rfm_model::*;
     let bins = if with_bins {
         // SAFETY: `fcinfo` is the current call's (caller)
-        match unsafe { arg(fcinfo, 4) } {
+        match unsafe { arg(fcinfo, BINS) } {
             Some(d) => d.value() as i32,
-            None => null_not_allowed("bins"),
+            None => null_not_allowed(BINS.name),
         }
     } else {
         5
@@ -43,7 +44,13 @@ unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) ->
         invalid("bins must be the same for all rows of a group");
     }
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (r, f, m) = unsafe { (arg(fcinfo, 1), arg(fcinfo, 2), arg(fcinfo, 3)) };
+    let (r, f, m) = unsafe {
+        (
+            arg(fcinfo, RECENCY),
+            arg(fcinfo, FREQUENCY),
+            arg(fcinfo, MONETARY),
+        )
+    };
     if let (Some(r), Some(f), Some(m)) = (r, f, m) {
         check(state.add(f8(r), f8(f), f8(m)));
     }
@@ -71,7 +78,7 @@ sql_function!(ct_rfm_model_deserialize, |fcinfo| {
 });
 
 sql_function!(ct_rfm_model_final, |fcinfo| {
-    let Some(p) = state_arg::<RfmPopulation>(fcinfo, 0) else {
+    let Some(p) = state_arg::<RfmPopulation>(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
     let Some(m) = p.model() else {
@@ -220,9 +227,10 @@ unsafe fn scores(
     fcinfo: pg_sys::FunctionCallInfo,
     cache: &mut ScoreCache,
 ) -> Option<(RfmScore, usize)> {
+    use crate::args::rfm_score::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let get = |n: usize| unsafe { arg(fcinfo, n) };
-    let (r, f, m, model) = (get(0)?, get(1)?, get(2)?, get(3)?);
+    let get = |a: Arg| unsafe { arg(fcinfo, a) };
+    let (r, f, m, model) = (get(RECENCY)?, get(FREQUENCY)?, get(MONETARY)?, get(MODEL)?);
     // SAFETY: argument 3 is a tiers.rfm_model (caller)
     let model = unsafe { cache.model(model) };
     Some((check(model.score(f8(r), f8(f), f8(m))), model.bins))
@@ -283,17 +291,19 @@ unsafe fn rfm_score(fcinfo: pg_sys::FunctionCallInfo, rule_set: Option<&str>) ->
 sql_function!(ct_rfm_score, |fcinfo| { rfm_score(fcinfo, None) });
 
 sql_function!(ct_rfm_score_rules, |fcinfo| {
-    match arg(fcinfo, 4) {
+    use crate::args::rfm_score::RULE_SET;
+    match arg(fcinfo, RULE_SET) {
         Some(d) => rfm_score(fcinfo, Some(text_str(&d))),
-        None => null_not_allowed("rule_set"),
+        None => null_not_allowed(RULE_SET.name),
     }
 });
 
 sql_function!(ct_rfm_segment, |fcinfo| {
-    let name_arg = if nargs(fcinfo) > 3 {
-        match arg(fcinfo, 3) {
+    use crate::args::rfm_segment::*;
+    let name_arg = if has(fcinfo, RULE_SET) {
+        match arg(fcinfo, RULE_SET) {
             Some(d) => Some(d),
-            None => null_not_allowed("rule_set"),
+            None => null_not_allowed(RULE_SET.name),
         }
     } else {
         None
@@ -302,7 +312,7 @@ sql_function!(ct_rfm_segment, |fcinfo| {
         Some(d) => text_str(d),
         None => "standard",
     };
-    let (Some(r), Some(f), Some(m)) = (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) else {
+    let (Some(r), Some(f), Some(m)) = (arg(fcinfo, R), arg(fcinfo, F), arg(fcinfo, M)) else {
         return return_null(fcinfo);
     };
     with_call_cache::<ScoreCache, _>(fcinfo, |cache| {
@@ -323,19 +333,20 @@ sql_function!(ct_rfm_segment, |fcinfo| {
             v as u8
         };
         let s = RfmScore {
-            r: score("r", r),
-            f: score("f", f),
-            m: score("m", m),
+            r: score(R.name, r),
+            f: score(F.name, f),
+            m: score(M.name, m),
         };
         text_datum(check(rules.segment(s)))
     })
 });
 
 sql_function!(ct_rfm_class8, |fcinfo| {
-    let lang_arg = if nargs(fcinfo) > 4 {
-        match arg(fcinfo, 4) {
+    use crate::args::rfm_class8::*;
+    let lang_arg = if has(fcinfo, LANG) {
+        match arg(fcinfo, LANG) {
             Some(d) => Some(d),
-            None => null_not_allowed("lang"),
+            None => null_not_allowed(LANG.name),
         }
     } else {
         None
@@ -350,10 +361,10 @@ sql_function!(ct_rfm_class8, |fcinfo| {
         other => invalid(format!("lang must be 'zh' or 'en', got '{other}'")),
     };
     let (Some(r), Some(f), Some(m), Some(model)) = (
-        arg(fcinfo, 0),
-        arg(fcinfo, 1),
-        arg(fcinfo, 2),
-        arg(fcinfo, 3),
+        arg(fcinfo, RECENCY),
+        arg(fcinfo, FREQUENCY),
+        arg(fcinfo, MONETARY),
+        arg(fcinfo, MODEL),
     ) else {
         return return_null(fcinfo);
     };

@@ -256,7 +256,7 @@ pub unsafe fn state_or_init<T: AggState>(
 ) -> (*mut T, pg_sys::Datum) {
     // SAFETY: argument 0 is a bytea (the SQL signature), NULL handled by `arg`.
     unsafe {
-        match arg(fcinfo, 0) {
+        match arg(fcinfo, STATE) {
             Some(d) if is_expanded(d, true) => (expanded_state::<T>(d), d),
             Some(d) => {
                 let value = decode::<T>(varlena_bytes(&d));
@@ -272,18 +272,18 @@ pub unsafe fn state_or_init<T: AggState>(
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's and argument `n` a state of an aggregate over `T` (`bytea`,
+/// `fcinfo` is the current call's and argument `a` a state of an aggregate over `T` (`bytea`,
 /// or `internal` made by this module). The caller picks `'a`: the reference must not be used
 /// after the call (the object lives in the aggregate context or the current memory context),
 /// nor while the state is changed through another pointer.
 pub unsafe fn state_arg<'a, T: AggState>(
     fcinfo: pg_sys::FunctionCallInfo,
-    n: usize,
+    a: Arg,
 ) -> Option<&'a T> {
-    // SAFETY: argument n is a bytea; the decoded object lives until the current context is
+    // SAFETY: argument a is a bytea; the decoded object lives until the current context is
     // reset, which outlives this function call.
     unsafe {
-        let d = arg(fcinfo, n)?;
+        let d = arg(fcinfo, a)?;
         if is_expanded(d, false) {
             Some(&*expanded_state::<T>(d))
         } else {
@@ -307,13 +307,13 @@ pub unsafe fn combine_states<T: AggState>(
 ) -> pg_sys::Datum {
     // SAFETY: both arguments are bytea states of this aggregate (the SQL signature).
     unsafe {
-        let Some(b) = state_arg::<T>(fcinfo, 1) else {
-            return match arg(fcinfo, 0) {
+        let Some(b) = state_arg::<T>(fcinfo, OTHER_STATE) else {
+            return match arg(fcinfo, STATE) {
                 Some(a) => a,
                 None => return_null(fcinfo),
             };
         };
-        if arg(fcinfo, 0).is_none() {
+        if arg(fcinfo, STATE).is_none() {
             return new_expanded(agg_context(fcinfo, agg), b.clone()).1;
         }
         // argument 0 is not NULL: the closure never runs
@@ -333,7 +333,7 @@ pub unsafe fn combine_states<T: AggState>(
 pub unsafe fn serialize_state<T: AggState>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: argument 0 is a state made by this module (the catalog's aggregate definition).
     unsafe {
-        match state_arg::<T>(fcinfo, 0) {
+        match state_arg::<T>(fcinfo, STATE) {
             Some(s) => bytea_datum(&s.encode()),
             None => return_null(fcinfo),
         }
@@ -353,7 +353,7 @@ pub unsafe fn deserialize_state<T: AggState>(
     // SAFETY: argument 0 is a bytea (the catalog's signature); the object goes to the aggregate
     // context like any transition state.
     unsafe {
-        let Some(d) = arg(fcinfo, 0) else {
+        let Some(d) = arg(fcinfo, STATE) else {
             return return_null(fcinfo);
         };
         let value = decode::<T>(varlena_bytes(&d));

@@ -227,15 +227,15 @@ unsafe fn amount(kind: Amount, d: pg_sys::Datum) -> f64 {
     v
 }
 
-/// The `unit` argument `n` in microseconds (a positive interval).
+/// The `unit` argument `a` in microseconds (a positive interval).
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's and argument `n` an `interval`.
-unsafe fn unit_usecs(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> f64 {
+/// `fcinfo` is the current call's and argument `a` an `interval`.
+unsafe fn unit_usecs(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> f64 {
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(d) = (unsafe { arg(fcinfo, n) }) else {
-        null_not_allowed("unit")
+    let Some(d) = (unsafe { arg(fcinfo, a) }) else {
+        null_not_allowed(a.name)
     };
     // SAFETY: a non-NULL interval datum points at an Interval (caller), valid for the call
     let iv = unsafe { &*(d.cast_mut_ptr::<pg_sys::Interval>()) };
@@ -260,13 +260,14 @@ unsafe fn transition(
     kind: Amount,
     with_unit: bool,
 ) -> pg_sys::Datum {
+    use crate::args::customer_summary::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(as_of_d) = (unsafe { arg(fcinfo, 3) }) else {
-        null_not_allowed("as_of")
+    let Some(as_of_d) = (unsafe { arg(fcinfo, AS_OF) }) else {
+        null_not_allowed(AS_OF.name)
     };
-    let as_of = usecs(time, as_of_d, "as_of");
+    let as_of = usecs(time, as_of_d, AS_OF.name);
     // SAFETY: as above
-    let state = match unsafe { arg(fcinfo, 0) } {
+    let state = match unsafe { arg(fcinfo, STATE) } {
         Some(p) => {
             // SAFETY: a non-NULL state is the group's State made by alloc_state (caller), in the
             // aggregate context; nothing else uses it during the call
@@ -274,8 +275,8 @@ unsafe fn transition(
             if s.as_of != as_of {
                 invalid("as_of must be the same for all rows of a group");
             }
-            // SAFETY: argument 4 is the interval unit `with_unit` (caller)
-            if with_unit && s.unit != unsafe { unit_usecs(fcinfo, 4) } {
+            // SAFETY: argument `unit` is an interval `with_unit` (caller)
+            if with_unit && s.unit != unsafe { unit_usecs(fcinfo, UNIT) } {
                 invalid("unit must be the same for all rows of a group");
             }
             s
@@ -283,7 +284,7 @@ unsafe fn transition(
         None => {
             let unit = if with_unit {
                 // SAFETY: as above
-                unsafe { unit_usecs(fcinfo, 4) }
+                unsafe { unit_usecs(fcinfo, UNIT) }
             } else {
                 USECS_PER_DAY as f64
             };
@@ -296,11 +297,11 @@ unsafe fn transition(
         }
     };
     // SAFETY: `fcinfo` is the current call's (caller)
-    if let Some(at_d) = unsafe { arg(fcinfo, 1) } {
-        let at = usecs(time, at_d, "ordered_at");
+    if let Some(at_d) = unsafe { arg(fcinfo, ORDERED_AT) } {
+        let at = usecs(time, at_d, ORDERED_AT.name);
         if at <= state.as_of {
-            // SAFETY: as above; argument 2 is of type `kind` (caller)
-            let value = unsafe { arg(fcinfo, 2).map(|d| amount(kind, d)) };
+            // SAFETY: as above; argument `amount` is of type `kind` (caller)
+            let value = unsafe { arg(fcinfo, AMOUNT).map(|d| amount(kind, d)) };
             state.add(at, day(time, at), value);
         }
     }
@@ -329,7 +330,7 @@ transitions! {
 }
 
 sql_function!(ct_customer_summary_combine, |fcinfo| {
-    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+    match (arg(fcinfo, STATE), arg(fcinfo, OTHER_STATE)) {
         (None, None) => return_null(fcinfo),
         (Some(a), None) => a,
         (None, Some(b)) => {
@@ -349,12 +350,12 @@ sql_function!(ct_customer_summary_combine, |fcinfo| {
 });
 
 sql_function!(ct_customer_summary_serialize, |fcinfo| {
-    let s = &*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<State>();
+    let s = &*arg(fcinfo, STATE).expect("strict").cast_mut_ptr::<State>();
     bytea_datum(&s.encode())
 });
 
 sql_function!(ct_customer_summary_deserialize, |fcinfo| {
-    let d = arg(fcinfo, 0).expect("strict");
+    let d = arg(fcinfo, STATE).expect("strict");
     let bytes = varlena_bytes(&d);
     ptr_datum(alloc_state(fcinfo, |days| {
         check(SummaryState::decode_into(bytes, days))
@@ -362,7 +363,7 @@ sql_function!(ct_customer_summary_deserialize, |fcinfo| {
 });
 
 sql_function!(ct_customer_summary_final, |fcinfo| {
-    let Some(p) = arg(fcinfo, 0) else {
+    let Some(p) = arg(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
     let Some(s) = (*p.cast_mut_ptr::<State>()).summary() else {
@@ -445,18 +446,19 @@ unsafe fn holdout_transition(
     kind: Amount,
     with_unit: bool,
 ) -> pg_sys::Datum {
+    use crate::args::holdout_summary::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(cal_d) = (unsafe { arg(fcinfo, 3) }) else {
-        null_not_allowed("calibration_end")
+    let Some(cal_d) = (unsafe { arg(fcinfo, CALIBRATION_END) }) else {
+        null_not_allowed(CALIBRATION_END.name)
     };
     // SAFETY: as above
-    let Some(end_d) = (unsafe { arg(fcinfo, 4) }) else {
-        null_not_allowed("holdout_end")
+    let Some(end_d) = (unsafe { arg(fcinfo, HOLDOUT_END) }) else {
+        null_not_allowed(HOLDOUT_END.name)
     };
-    let cal_end = usecs(time, cal_d, "calibration_end");
-    let end = usecs(time, end_d, "holdout_end");
+    let cal_end = usecs(time, cal_d, CALIBRATION_END.name);
+    let end = usecs(time, end_d, HOLDOUT_END.name);
     // SAFETY: as above
-    let state = match unsafe { arg(fcinfo, 0) } {
+    let state = match unsafe { arg(fcinfo, STATE) } {
         Some(p) => {
             // SAFETY: a non-NULL state is the group's Holdout made by alloc_holdout (caller), in
             // the aggregate context; nothing else uses it during the call
@@ -464,8 +466,8 @@ unsafe fn holdout_transition(
             if s.calibration.as_of != cal_end || s.holdout.as_of != end {
                 invalid("calibration_end and holdout_end must be the same for all rows of a group");
             }
-            // SAFETY: argument 5 is the interval unit `with_unit` (caller)
-            if with_unit && s.calibration.unit != unsafe { unit_usecs(fcinfo, 5) } {
+            // SAFETY: argument `unit` is an interval `with_unit` (caller)
+            if with_unit && s.calibration.unit != unsafe { unit_usecs(fcinfo, UNIT) } {
                 invalid("unit must be the same for all rows of a group");
             }
             s
@@ -473,7 +475,7 @@ unsafe fn holdout_transition(
         None => {
             let unit = if with_unit {
                 // SAFETY: as above
-                unsafe { unit_usecs(fcinfo, 5) }
+                unsafe { unit_usecs(fcinfo, UNIT) }
             } else {
                 USECS_PER_DAY as f64
             };
@@ -486,11 +488,11 @@ unsafe fn holdout_transition(
         }
     };
     // SAFETY: `fcinfo` is the current call's (caller)
-    if let Some(at_d) = unsafe { arg(fcinfo, 1) } {
-        let at = usecs(time, at_d, "ordered_at");
+    if let Some(at_d) = unsafe { arg(fcinfo, ORDERED_AT) } {
+        let at = usecs(time, at_d, ORDERED_AT.name);
         if at <= end {
-            // SAFETY: as above; argument 2 is of type `kind` (caller)
-            let value = unsafe { arg(fcinfo, 2).map(|d| amount(kind, d)) };
+            // SAFETY: as above; argument `amount` is of type `kind` (caller)
+            let value = unsafe { arg(fcinfo, AMOUNT).map(|d| amount(kind, d)) };
             state.add(at, day(time, at), value);
         }
     }
@@ -521,7 +523,7 @@ holdout_transitions! {
 }
 
 sql_function!(ct_holdout_summary_combine, |fcinfo| {
-    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+    match (arg(fcinfo, STATE), arg(fcinfo, OTHER_STATE)) {
         (None, None) => return_null(fcinfo),
         (Some(a), None) => a,
         (None, Some(b)) => {
@@ -547,12 +549,14 @@ sql_function!(ct_holdout_summary_combine, |fcinfo| {
 });
 
 sql_function!(ct_holdout_summary_serialize, |fcinfo| {
-    let s = &*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<Holdout>();
+    let s = &*arg(fcinfo, STATE)
+        .expect("strict")
+        .cast_mut_ptr::<Holdout>();
     bytea_datum(&s.encode())
 });
 
 sql_function!(ct_holdout_summary_deserialize, |fcinfo| {
-    let d = arg(fcinfo, 0).expect("strict");
+    let d = arg(fcinfo, STATE).expect("strict");
     let bytes = varlena_bytes(&d);
     ptr_datum(alloc_holdout(fcinfo, |a, b| {
         check(HoldoutState::decode_into(bytes, a, b))
@@ -560,7 +564,7 @@ sql_function!(ct_holdout_summary_deserialize, |fcinfo| {
 });
 
 sql_function!(ct_holdout_summary_final, |fcinfo| {
-    let Some(p) = arg(fcinfo, 0) else {
+    let Some(p) = arg(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
     let Some(h) = (*p.cast_mut_ptr::<Holdout>()).summary() else {

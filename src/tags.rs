@@ -63,12 +63,13 @@ pub(crate) unsafe fn jsonb_value(d: pg_sys::Datum, what: &str) -> serde_json::Va
 // tag_rule_check(expression text, params jsonb DEFAULT '{}') -> text[]: validates a tag rule and
 // returns the columns it reads; 22023 with the reason otherwise.
 sql_function!(ct_tag_rule_check, |fcinfo| {
-    let Some(expression) = arg(fcinfo, 0) else {
-        null_not_allowed("expression")
+    use crate::args::tag_rule_check::*;
+    let Some(expression) = arg(fcinfo, EXPRESSION) else {
+        null_not_allowed(EXPRESSION.name)
     };
     let expression = text_str(&expression);
-    let params = match arg(fcinfo, 1) {
-        Some(d) => jsonb_value(d, "params"),
+    let params = match arg(fcinfo, PARAMS) {
+        Some(d) => jsonb_value(d, PARAMS.name),
         None => serde_json::Value::Null,
     };
     let given = params_of("", &params);
@@ -335,13 +336,14 @@ unsafe fn value_of(d: &pg_sys::Datum, conv: Conv) -> Value<'_> {
 }
 
 sql_function!(ct_customer_tags, |fcinfo| {
-    let Some(row) = arg(fcinfo, 0) else {
+    use crate::args::customer_tags::*;
+    let Some(row) = arg(fcinfo, CUSTOMER) else {
         return return_null(fcinfo);
     };
-    let wanted = arg(fcinfo, 1).map(|d| text_array_arg(d, "tags"));
-    let lang = match arg(fcinfo, 2) {
+    let wanted = arg(fcinfo, TAGS).map(|d| text_array_arg(d, TAGS.name));
+    let lang = match arg(fcinfo, LANG) {
         Some(d) => text_str(&d).to_string(),
-        None => null_not_allowed("lang"),
+        None => null_not_allowed(LANG.name),
     };
     with_call_cache::<TagCache, _>(fcinfo, |cache| {
         let cache = &mut cache.extra;

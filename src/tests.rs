@@ -153,3 +153,94 @@ fn composite_fields_match_the_catalog() {
     );
     assert_eq!(types as usize, crate::names::ALL.len());
 }
+
+/// Every table of `src/args.rs` equals, in order, the argument names of the SQL functions (or,
+/// for an aggregate, of the aggregates whose transition function it names) it covers, each
+/// overload a prefix of it and the longest all of it; and every C function of the extension
+/// reads its arguments through a table, or is listed as reading none by name.
+#[pg_test]
+fn function_arguments_match_the_catalog() {
+    use crate::args::{Kind, ALL, NO_NAMED_ARGS, PGRX};
+    use std::collections::BTreeSet;
+
+    const C_FUNCTIONS: &str = "p.pronamespace = 'tiers'::regnamespace \
+         AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c') \
+         AND p.probin LIKE '%customer_tiers%'";
+    let quoted = |items: &[&str]| -> String {
+        let list: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
+        format!("ARRAY[{}]::text[]", list.join(", "))
+    };
+    let rows = |sql: &str| -> Vec<String> {
+        let all: Vec<Option<String>> =
+            one(&format!("SELECT coalesce(array_agg(r ORDER BY r), '{{}}') FROM ({sql}) x(r)"));
+        all.into_iter().flatten().collect()
+    };
+
+    for table in ALL {
+        let what = format!("{:?} {:?} over {:?}", table.kind, table.sql, table.symbols);
+        let symbols = quoted(table.symbols);
+        // one row per overload: name|argument count|symbol|names (for an aggregate, `symbol`
+        // is its transition function's, and that function has one argument more: the state)
+        let overloads = rows(&match table.kind {
+            Kind::Function => format!(
+                "SELECT format('%s|%s|%s|%s', p.proname, p.pronargs, p.prosrc, \
+                   array_to_string(p.proargnames[1:p.pronargs], ',')) \
+                 FROM pg_proc p WHERE {C_FUNCTIONS} AND p.prokind = 'f' \
+                   AND p.prosrc = ANY({symbols})"
+            ),
+            Kind::Aggregate => format!(
+                "SELECT format('%s|%s|%s|%s', a.proname, a.pronargs, p.prosrc, \
+                   array_to_string(a.proargnames[1:a.pronargs], ',')) \
+                 FROM pg_aggregate g JOIN pg_proc a ON a.oid = g.aggfnoid \
+                   JOIN pg_proc p ON p.oid = g.aggtransfn \
+                 WHERE {C_FUNCTIONS} AND a.pronamespace = 'tiers'::regnamespace \
+                   AND p.prosrc = ANY({symbols}) AND p.pronargs = a.pronargs + {}",
+                table.offset()
+            ),
+        });
+        assert!(!overloads.is_empty(), "{what}: no such function in the catalog");
+        let mut longest = 0;
+        let (mut names_found, mut symbols_found) = (BTreeSet::new(), BTreeSet::new());
+        for row in &overloads {
+            let parts: Vec<&str> = row.splitn(4, '|').collect();
+            let (name, nargs, symbol) = (parts[0], parts[1].parse::<usize>().unwrap(), parts[2]);
+            let args: Vec<&str> = parts[3].split(',').filter(|s| !s.is_empty()).collect();
+            assert!(table.sql.contains(&name), "{what}: also serves tiers.{name}");
+            assert!(
+                nargs <= table.names.len() && args == table.names[..nargs],
+                "{what}: tiers.{name}({}) ({symbol}) is not a prefix of {:?}",
+                parts[3],
+                table.names
+            );
+            longest = longest.max(nargs);
+            names_found.insert(name.to_string());
+            symbols_found.insert(symbol.to_string());
+        }
+        assert_eq!(longest, table.names.len(), "{what}: no overload takes all arguments");
+        let listed: BTreeSet<String> = table.sql.iter().map(|s| s.to_string()).collect();
+        assert_eq!(names_found, listed, "{what}: SQL names");
+        let listed: BTreeSet<String> = table.symbols.iter().map(|s| s.to_string()).collect();
+        assert_eq!(symbols_found, listed, "{what}: symbols (an aggregate's transition needs one argument more)");
+    }
+
+    // every C function of the extension is covered, once
+    let mut covered: BTreeSet<&str> = BTreeSet::new();
+    for s in ALL.iter().flat_map(|t| t.symbols.iter()) {
+        assert!(covered.insert(s), "{s} is in two tables");
+    }
+    for s in NO_NAMED_ARGS.iter().chain(PGRX) {
+        assert!(covered.insert(s), "{s} is in a table and a list, or twice in a list");
+    }
+    let catalog = rows(&format!("SELECT DISTINCT p.prosrc FROM pg_proc p WHERE {C_FUNCTIONS}"));
+    let missing: Vec<&String> = catalog.iter().filter(|s| !covered.contains(s.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "C functions with no table in src/args.rs (nor in NO_NAMED_ARGS or PGRX): {missing:?}"
+    );
+    let stale: Vec<&&str> = NO_NAMED_ARGS
+        .iter()
+        .chain(PGRX)
+        .filter(|s| !catalog.iter().any(|c| c == **s))
+        .collect();
+    assert!(stale.is_empty(), "listed but not in the catalog: {stale:?}");
+}

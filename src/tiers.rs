@@ -113,16 +113,18 @@ unsafe fn tier_datum(
 ///
 /// `fcinfo` is the current call's.
 unsafe fn value_arg(fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    use crate::args::tier_of::VALUE;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let v = f8(unsafe { arg(fcinfo, 0) }?);
+    let v = f8(unsafe { arg(fcinfo, VALUE) }?);
     if v.is_nan() {
-        invalid("value must be a number, got NaN");
+        invalid(format!("{} must be a number, got NaN", VALUE.name));
     }
     Some(v)
 }
 
 sql_function!(ct_tier_of, |fcinfo| {
-    let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, 1)) else {
+    use crate::args::tier_of::*;
+    let (Some(v), Some(name)) = (value_arg(fcinfo), arg(fcinfo, SCHEME)) else {
         return return_null(fcinfo);
     };
     with_call_cache::<SchemeCache, _>(fcinfo, |cache| {
@@ -142,19 +144,20 @@ sql_function!(ct_tier_of, |fcinfo| {
 /// `fcinfo` is the current call's, of `tier_of(value, scheme text, previous_tier text
 /// [, grace_used integer])`.
 unsafe fn tier_after(fcinfo: pg_sys::FunctionCallInfo, grace: bool) -> pg_sys::Datum {
+    use crate::args::tier_of::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(v), Some(name)) = (unsafe { (value_arg(fcinfo), arg(fcinfo, 1)) }) else {
+    let (Some(v), Some(name)) = (unsafe { (value_arg(fcinfo), arg(fcinfo, SCHEME)) }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
-    // argument 3 exists only in the grace form
+    // grace_used exists only in the grace form
     let grace_used = if grace {
         // SAFETY: as above
-        match unsafe { arg(fcinfo, 3) } {
+        match unsafe { arg(fcinfo, GRACE_USED) } {
             Some(d) => {
                 let g = d.value() as i32;
                 if g < 0 {
-                    invalid(format!("grace_used must not be negative, got {g}"));
+                    invalid(format!("{} must not be negative, got {g}", GRACE_USED.name));
                 }
                 Some(g as u32)
             }
@@ -163,12 +166,12 @@ unsafe fn tier_after(fcinfo: pg_sys::FunctionCallInfo, grace: bool) -> pg_sys::D
     } else {
         None
     };
-    // SAFETY: the call site's cache (caller); arguments 1 and 2 are texts (caller)
+    // SAFETY: the call site's cache (caller); scheme and previous_tier are texts (caller)
     unsafe {
         with_call_cache::<SchemeCache, _>(fcinfo, |cache| {
             let cache = &mut cache.extra;
             let scheme = cache.scheme_of(name);
-            let next = match arg(fcinfo, 2) {
+            let next = match arg(fcinfo, PREVIOUS_TIER) {
                 None => scheme.entry_tier(v),
                 Some(prev) => {
                     let p = check(scheme.rank(text_str(&prev)));
@@ -205,9 +208,15 @@ struct InlineCache {
 ///
 /// `fcinfo` is the current call's, with those arguments.
 unsafe fn tier_of_inline(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    use crate::args::tier_of_inline::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (Some(v), Some(t), Some(n)) = (unsafe { (arg(fcinfo, 0), arg(fcinfo, 1), arg(fcinfo, 2)) })
-    else {
+    let (Some(v), Some(t), Some(n)) = (unsafe {
+        (
+            arg(fcinfo, VALUE),
+            arg(fcinfo, THRESHOLDS),
+            arg(fcinfo, NAMES),
+        )
+    }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
@@ -280,12 +289,13 @@ sql_function!(define_tier_scheme_wrapper, |fcinfo| {
 ///
 /// `fcinfo` is the current call's, with the arguments of `define_tier_scheme` (the first `n`).
 unsafe fn define_tier_scheme_args(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
+    use crate::args::define_tier_scheme::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let get = |k: usize| unsafe { arg(fcinfo, k) };
-    let scheme = match get(0) {
-        // SAFETY: argument 0 is a text (caller)
+    let get = |a: Arg| unsafe { arg(fcinfo, a) };
+    let scheme = match get(SCHEME) {
+        // SAFETY: argument `scheme` is a text (caller)
         Some(d) => unsafe { text_str(&d) }.to_string(),
-        None => null_not_allowed("scheme"),
+        None => null_not_allowed(SCHEME.name),
     };
     // a key of tiers.tier_schemes: far below the btree limit, so a long name is bad input
     // (22023), not an index-size failure (54000)
@@ -295,23 +305,23 @@ unsafe fn define_tier_scheme_args(fcinfo: pg_sys::FunctionCallInfo, n: usize) ->
             scheme.len()
         ));
     }
-    let tiers = match get(1) {
-        // SAFETY: argument 1 is a jsonb (caller)
-        Some(d) => unsafe { crate::tags::jsonb_value(d, "tiers") },
-        None => null_not_allowed("tiers"),
+    let tiers = match get(TIERS) {
+        // SAFETY: argument `tiers` is a jsonb (caller)
+        Some(d) => unsafe { crate::tags::jsonb_value(d, TIERS.name) },
+        None => null_not_allowed(TIERS.name),
     };
-    let max_drop = get(2).map(|d| d.value() as i32);
-    let floor = match get(3) {
+    let max_drop = get(MAX_DROP).map(|d| d.value() as i32);
+    let floor = match get(LOWEST_IS_FLOOR) {
         Some(d) => d.value() != 0,
-        None => null_not_allowed("lowest_is_floor"),
+        None => null_not_allowed(LOWEST_IS_FLOOR.name),
     };
-    let description = match get(4) {
-        // SAFETY: argument 4 is a text (caller)
+    let description = match get(DESCRIPTION) {
+        // SAFETY: argument `description` is a text (caller)
         Some(d) => unsafe { text_str(&d) }.to_string(),
-        None => null_not_allowed("description"),
+        None => null_not_allowed(DESCRIPTION.name),
     };
-    let grace = if n > 5 {
-        get(5).map(|d| d.value() as i32)
+    let grace = if n > GRACE_EVALUATIONS.pos {
+        get(GRACE_EVALUATIONS).map(|d| d.value() as i32)
     } else {
         None
     };

@@ -34,14 +34,21 @@ enum Model {
     Bgbb,
 }
 
-/// holdout_occasions and holdout_length (arguments 5 and 6), checked; None if either is NULL.
+/// holdout_occasions and holdout_length, checked; None if either is NULL. At the same positions
+/// in the BG/BB overload (asserted in `src/args.rs`).
 ///
 /// # Safety
 ///
 /// `fcinfo` is the current call's.
 unsafe fn holdout(fcinfo: pg_sys::FunctionCallInfo) -> Option<(f64, f64)> {
+    use crate::args::clv_validation::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let (a, h) = unsafe { (f8(arg(fcinfo, 5)?), f8(arg(fcinfo, 6)?)) };
+    let (a, h) = unsafe {
+        (
+            f8(arg(fcinfo, HOLDOUT_OCCASIONS)?),
+            f8(arg(fcinfo, HOLDOUT_LENGTH)?),
+        )
+    };
     if !(a.is_finite() && a >= 0.0) {
         invalid(format!(
             "holdout_occasions must be a finite number >= 0, got {a}"
@@ -68,9 +75,10 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
     // SAFETY: state_or_init returns the group's live state object, used by nothing else during
     // the call
     let state = unsafe { &mut *state };
+    use crate::args::clv_validation::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(m) = (unsafe { arg(fcinfo, 1) }) else {
-        null_not_allowed("model")
+    let Some(m) = (unsafe { arg(fcinfo, MODEL) }) else {
+        null_not_allowed(MODEL.name)
     };
     // SAFETY: as above
     let Some((actual, length)) = (unsafe { holdout(fcinfo) }) else {
@@ -79,7 +87,8 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
     let (x, expected, alive) = match model {
         Model::Purchase(kind) => {
             // SAFETY: as above
-            let Some((x, t_x, t)) = (unsafe { customer(fcinfo, 2) }) else {
+            let Some((x, t_x, t)) = (unsafe { customer(fcinfo, [FREQUENCY, RECENCY, TENURE]) })
+            else {
                 return datum;
             };
             // SAFETY: argument 1 is a model of `kind` (caller)
@@ -93,9 +102,15 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
         }
         Model::Bgbb => {
             // SAFETY: `fcinfo` is the current call's (caller)
-            let (Some(x), Some(t_x), Some(n)) =
-                (unsafe { (arg(fcinfo, 2), arg(fcinfo, 3), arg(fcinfo, 4)) })
-            else {
+            use crate::args::bgbb_clv_validation as bgbb;
+            // SAFETY: `fcinfo` is the current call's (caller)
+            let (Some(x), Some(t_x), Some(n)) = (unsafe {
+                (
+                    arg(fcinfo, bgbb::FREQUENCY),
+                    arg(fcinfo, bgbb::RECENCY),
+                    arg(fcinfo, bgbb::N_PERIODS),
+                )
+            }) else {
                 return datum;
             };
             let (x, t_x, n) = (f8(x), f8(t_x), f8(n));
@@ -158,7 +173,7 @@ const BUCKET_FIELDS: usize = 5;
 
 // tiers.clv_validation_final(state) -> tiers.clv_validation; NULL without rows.
 sql_function!(ct_clv_validation_final, |fcinfo| {
-    let Some(r) = state_arg::<ValidationAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
+    let Some(r) = state_arg::<ValidationAccumulator>(fcinfo, STATE).and_then(|s| s.result()) else {
         return return_null(fcinfo);
     };
     // the row type, and the element type of its buckets array (the last field)
@@ -236,11 +251,15 @@ const SPEND_AGG: &str = "clv_validation";
 sql_function!(ct_clv_validation_spend_trans, |fcinfo| {
     let (state, datum) = state_or_init(fcinfo, SPEND_AGG, SpendAccumulator::new);
     let state = &mut *state;
-    let Some(m) = arg(fcinfo, 1) else {
-        null_not_allowed("model")
+    use crate::args::spend_validation::*;
+    let Some(m) = arg(fcinfo, MODEL) else {
+        null_not_allowed(MODEL.name)
     };
-    let (Some(x), Some(mon), Some(actual)) = (arg(fcinfo, 2), arg(fcinfo, 3), arg(fcinfo, 4))
-    else {
+    let (Some(x), Some(mon), Some(actual)) = (
+        arg(fcinfo, FREQUENCY),
+        arg(fcinfo, MONETARY),
+        arg(fcinfo, HOLDOUT_MONETARY),
+    ) else {
         return datum;
     };
     let (x, mon, actual) = (f8(x), f8(mon), f8(actual));
@@ -272,7 +291,7 @@ sql_function!(ct_clv_validation_spend_combine, |fcinfo| {
 
 // tiers.clv_validation_spend_final(state) -> tiers.spend_validation; NULL without rows.
 sql_function!(ct_clv_validation_spend_final, |fcinfo| {
-    let Some(r) = state_arg::<SpendAccumulator>(fcinfo, 0).and_then(|s| s.result()) else {
+    let Some(r) = state_arg::<SpendAccumulator>(fcinfo, STATE).and_then(|s| s.result()) else {
         return return_null(fcinfo);
     };
     let values: [(pg_sys::Datum, bool); names::SPEND_VALIDATION.len()] = [
