@@ -3115,3 +3115,18 @@ END
 $fold$;
 COMMENT ON FUNCTION tiers.tier_view_fold(tiers.tier_views, tiers.tier_view_refreshes, boolean) IS
     'The first stage of refreshing an incremental tier view: folds the orders whose incremental column is past the watermark of the last refresh into the per-customer states (rows dated within 2 x recent_window before as_of, or after it, are kept in <view>_recent; rows after as_of are folded once as_of reaches them), or rebuilds the states from all orders (rebuild, the first refresh, as_of before the last one, or a changed count of orders at or below the watermark: NOTICE). Returns r with incremental, new_orders, watermark and watermark_rows set.';
+
+-- rfm_model, rfm_score and rfm_class8 (issue 17): the first argument is the time since the last
+-- purchase, renamed from recency to since_last. CREATE OR REPLACE cannot rename an argument and
+-- dropping them would drop the tier views that call them; the name is only the catalog's label
+-- (views store calls by position), so it is changed in place.
+UPDATE pg_catalog.pg_proc SET proargnames[1] = 'since_last'
+WHERE pronamespace OPERATOR(pg_catalog.=) 'tiers'::pg_catalog.regnamespace
+  AND proname OPERATOR(pg_catalog.=) ANY (ARRAY['rfm_model', 'rfm_score', 'rfm_class8']::pg_catalog.name[])
+  AND proargnames[1] OPERATOR(pg_catalog.=) 'recency';
+COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision) IS
+    'RFM model of a customer population with 5 bins: per dimension the k/5 quantiles (exactly percentile_cont) and the mean. since_last is the time since the last purchase (the R of RFM). Rows with a NULL are skipped; NaN/Infinity is an error (22023). NULL for an empty population. Use as tiers.rfm_model(r, f, m) OVER () to score in one query.';
+COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision, integer) IS
+    'RFM model with bins (2..10, else 22003) quantile bins per dimension: breakpoints are the k/bins quantiles computed exactly as percentile_cont, plus the population means.';
+COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
+    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: since_last < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';

@@ -58,7 +58,7 @@ SELECT pg_catalog.pg_extension_config_dump('tiers.rfm_rule_sets', 'WHERE NOT pre
 SELECT pg_catalog.pg_extension_config_dump('tiers.rfm_segment_rules', 'WHERE NOT preset');
 
 ------------------------------------------------------------------------------------------
--- rfm_model(recency, frequency, monetary [, bins])
+-- rfm_model(since_last, frequency, monetary [, bins])
 ------------------------------------------------------------------------------------------
 CREATE FUNCTION tiers.rfm_model_trans(bytea, double precision, double precision, double precision)
     RETURNS bytea LANGUAGE c IMMUTABLE PARALLEL SAFE
@@ -77,14 +77,14 @@ CREATE FUNCTION tiers.rfm_model_final(bytea)
     AS 'MODULE_PATHNAME', 'ct_rfm_model_final';
 COMMENT ON FUNCTION tiers.rfm_model_final(bytea) IS 'Final function of tiers.rfm_model (internal).';
 
-CREATE AGGREGATE tiers.rfm_model(recency double precision, frequency double precision, monetary double precision) (
+CREATE AGGREGATE tiers.rfm_model(since_last double precision, frequency double precision, monetary double precision) (
     SFUNC = tiers.rfm_model_trans, STYPE = bytea,
     FINALFUNC = tiers.rfm_model_final,
     COMBINEFUNC = tiers.rfm_model_combine,
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision) IS
-    'RFM model of a customer population with 5 bins: per dimension the k/5 quantiles (exactly percentile_cont) and the mean. Pass recency as the time since the last purchase. Rows with a NULL are skipped; NaN/Infinity is an error (22023). NULL for an empty population. Use as tiers.rfm_model(r, f, m) OVER () to score in one query.';
-CREATE AGGREGATE tiers.rfm_model(recency double precision, frequency double precision, monetary double precision, bins integer) (
+    'RFM model of a customer population with 5 bins: per dimension the k/5 quantiles (exactly percentile_cont) and the mean. since_last is the time since the last purchase (the R of RFM). Rows with a NULL are skipped; NaN/Infinity is an error (22023). NULL for an empty population. Use as tiers.rfm_model(r, f, m) OVER () to score in one query.';
+CREATE AGGREGATE tiers.rfm_model(since_last double precision, frequency double precision, monetary double precision, bins integer) (
     SFUNC = tiers.rfm_model_trans, STYPE = bytea,
     FINALFUNC = tiers.rfm_model_final,
     COMBINEFUNC = tiers.rfm_model_combine,
@@ -95,13 +95,13 @@ COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double 
 ------------------------------------------------------------------------------------------
 -- scoring
 ------------------------------------------------------------------------------------------
-CREATE FUNCTION tiers.rfm_score(recency double precision, frequency double precision,
+CREATE FUNCTION tiers.rfm_score(since_last double precision, frequency double precision,
                                 monetary double precision, model tiers.rfm_model)
     RETURNS tiers.rfm_score LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_score';
 COMMENT ON FUNCTION tiers.rfm_score(double precision, double precision, double precision, tiers.rfm_model) IS
     'RFM scores (r, f, m, score, segment): f and m = 1 + breakpoints strictly below the value; r = bins - breakpoints strictly below the time since the last purchase (recent = high). score is the digits as text (''545''; joined by ''-'' for 10 bins). segment from rule set ''standard'' when the model has 5 bins, else NULL. NULL input gives NULL; NaN/Infinity is an error (22023).';
-CREATE FUNCTION tiers.rfm_score(recency double precision, frequency double precision,
+CREATE FUNCTION tiers.rfm_score(since_last double precision, frequency double precision,
                                 monetary double precision, model tiers.rfm_model, rule_set text)
     RETURNS tiers.rfm_score LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_score_rules';
@@ -112,14 +112,14 @@ CREATE FUNCTION tiers.rfm_segment(r integer, f integer, m integer, rule_set text
     AS 'MODULE_PATHNAME', 'ct_rfm_segment';
 COMMENT ON FUNCTION tiers.rfm_segment(integer, integer, integer, text) IS
     'Segment name of the scores (r, f, m) under a rule set of tiers.rfm_segment_rules (first matching rule by priority wins; ''Others'' when none matches). Unknown rule set: 22023; a score outside 1..bins: 22003; NULL scores give NULL.';
-CREATE FUNCTION tiers.rfm_class8(recency double precision, frequency double precision,
+CREATE FUNCTION tiers.rfm_class8(since_last double precision, frequency double precision,
                                  monetary double precision, model tiers.rfm_model,
                                  lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
                                       THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
     RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_class8';
 COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
-    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: recency < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';
+    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: since_last < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';
 
 ------------------------------------------------------------------------------------------
 -- rule sets: presets, guards, helpers

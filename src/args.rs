@@ -168,18 +168,32 @@ tables! {
         ct_holdout_summary_trans_ts_f8_unit, ct_holdout_summary_trans_ts_num_unit,
         ct_holdout_summary_trans_tstz_f8_unit, ct_holdout_summary_trans_tstz_num_unit,
     ] (ordered_at, amount, calibration_end, holdout_end, unit);
+    /// `summary_state(ordered_at, amount)`.
+    summary_state: Aggregate ["summary_state"] [
+        ct_summary_state_trans_date_f8, ct_summary_state_trans_date_num,
+        ct_summary_state_trans_ts_f8, ct_summary_state_trans_ts_num,
+        ct_summary_state_trans_tstz_f8, ct_summary_state_trans_tstz_num,
+    ] (ordered_at, amount);
+    /// The aggregate `summary_state_merge(state)`.
+    summary_state_merge_agg: Aggregate ["summary_state_merge"] [ct_summary_state_merge_trans] (state);
+    /// The function `summary_state_merge(a, b)`.
+    summary_state_merge: Function ["summary_state_merge"] [ct_summary_state_merge] (a, b);
+    /// `summary_from_state(state, as_of [, unit])`.
+    summary_from_state: Function ["summary_from_state"] [
+        ct_summary_from_state_date, ct_summary_from_state_ts, ct_summary_from_state_tstz,
+    ] (state, as_of, unit);
 
     // ---------------------------------------------------------------------- sql/rfm.sql
-    /// `rfm_model(recency, frequency, monetary [, bins])`.
+    /// `rfm_model(since_last, frequency, monetary [, bins])`.
     rfm_model: Aggregate ["rfm_model"] [ct_rfm_model_trans, ct_rfm_model_trans_bins]
-        (recency, frequency, monetary, bins);
-    /// `rfm_score(recency, frequency, monetary, model [, rule_set])`.
+        (since_last, frequency, monetary, bins);
+    /// `rfm_score(since_last, frequency, monetary, model [, rule_set])`.
     rfm_score: Function ["rfm_score"] [ct_rfm_score, ct_rfm_score_rules]
-        (recency, frequency, monetary, model, rule_set);
+        (since_last, frequency, monetary, model, rule_set);
     /// `rfm_segment(r, f, m [, rule_set])`.
     rfm_segment: Function ["rfm_segment"] [ct_rfm_segment] (r, f, m, rule_set);
-    /// `rfm_class8(recency, frequency, monetary, model [, lang])`.
-    rfm_class8: Function ["rfm_class8"] [ct_rfm_class8] (recency, frequency, monetary, model, lang);
+    /// `rfm_class8(since_last, frequency, monetary, model [, lang])`.
+    rfm_class8: Function ["rfm_class8"] [ct_rfm_class8] (since_last, frequency, monetary, model, lang);
 
     // ---------------------------------------------------------------------- sql/abc.sql
     /// `abc_model(value [, a_cut, b_cut [, convention]])` and `pareto(value)`.
@@ -345,6 +359,15 @@ pub const NO_NAMED_ARGS: &[&str] = &[
     "ct_holdout_summary_serialize",
     "ct_holdout_summary_deserialize",
     "ct_holdout_summary_final",
+    "ct_summary_state_combine",
+    "ct_summary_state_serialize",
+    "ct_summary_state_deserialize",
+    "ct_summary_state_final",
+    // the input/output functions of the type tiers.summary_state (unnamed arguments)
+    "ct_summary_state_in",
+    "ct_summary_state_out",
+    "ct_summary_state_recv",
+    "ct_summary_state_send",
     "ct_rfm_model_combine",
     "ct_rfm_model_final",
     "ct_abc_combine",

@@ -18,7 +18,7 @@ const AGG: &str = "rfm_model";
 
 // ---------------------------------------------------------------- rfm_model aggregate
 
-/// The transition of `rfm_model(recency, frequency, monetary [, bins])`.
+/// The transition of `rfm_model(since_last, frequency, monetary [, bins])`.
 ///
 /// # Safety
 ///
@@ -46,7 +46,7 @@ unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) ->
     // SAFETY: `fcinfo` is the current call's (caller)
     let (r, f, m) = unsafe {
         (
-            arg(fcinfo, RECENCY),
+            arg(fcinfo, SINCE_LAST),
             arg(fcinfo, FREQUENCY),
             arg(fcinfo, MONETARY),
         )
@@ -230,13 +230,13 @@ unsafe fn scores(
     use crate::args::rfm_score::*;
     // SAFETY: `fcinfo` is the current call's (caller)
     let get = |a: Arg| unsafe { arg(fcinfo, a) };
-    let (r, f, m, model) = (get(RECENCY)?, get(FREQUENCY)?, get(MONETARY)?, get(MODEL)?);
+    let (r, f, m, model) = (get(SINCE_LAST)?, get(FREQUENCY)?, get(MONETARY)?, get(MODEL)?);
     // SAFETY: argument 3 is a tiers.rfm_model (caller)
     let model = unsafe { cache.model(model) };
     Some((check(model.score(f8(r), f8(f), f8(m))), model.bins))
 }
 
-/// `rfm_score(recency, frequency, monetary, model [, rule_set])` with the rule set given.
+/// `rfm_score(since_last, frequency, monetary, model [, rule_set])` with the rule set given.
 ///
 /// # Safety
 ///
@@ -361,7 +361,7 @@ sql_function!(ct_rfm_class8, |fcinfo| {
         other => invalid(format!("lang must be 'zh' or 'en', got '{other}'")),
     };
     let (Some(r), Some(f), Some(m), Some(model)) = (
-        arg(fcinfo, RECENCY),
+        arg(fcinfo, SINCE_LAST),
         arg(fcinfo, FREQUENCY),
         arg(fcinfo, MONETARY),
         arg(fcinfo, MODEL),

@@ -668,8 +668,9 @@ unsafe fn state_transition(
     time: Time,
     kind: Amount,
 ) -> pg_sys::Datum {
+    use crate::args::summary_state::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let state = match unsafe { arg(fcinfo, 0) } {
+    let state = match unsafe { arg(fcinfo, STATE) } {
         // SAFETY: a non-NULL state is the group's StoredState made by owned_state (caller);
         // nothing else uses it during the call
         Some(p) => unsafe { &mut *p.cast_mut_ptr::<StoredState>() },
@@ -682,10 +683,10 @@ unsafe fn state_transition(
         },
     };
     // SAFETY: `fcinfo` is the current call's (caller)
-    if let Some(at_d) = unsafe { arg(fcinfo, 1) } {
-        let at = usecs(time, at_d, "ordered_at");
-        // SAFETY: argument 2 is of type `kind` (caller)
-        let value = unsafe { arg(fcinfo, 2).map(|d| amount(kind, d)) };
+    if let Some(at_d) = unsafe { arg(fcinfo, ORDERED_AT) } {
+        let at = usecs(time, at_d, ORDERED_AT.name);
+        // SAFETY: the amount is of type `kind` (caller)
+        let value = unsafe { arg(fcinfo, AMOUNT).map(|d| amount(kind, d)) };
         state.add(at, day(time, at), value);
     }
     ptr_datum(state)
@@ -708,14 +709,15 @@ state_transitions! {
 
 // The transition of the aggregate `summary_state_merge(state)`: merges each row's state.
 sql_function!(ct_summary_state_merge_trans, |fcinfo| {
-    let Some(d) = arg(fcinfo, 1) else {
-        return match arg(fcinfo, 0) {
+    use crate::args::summary_state_merge_agg as agg;
+    let Some(d) = arg(fcinfo, agg::STATE) else {
+        return match arg(fcinfo, STATE) {
             Some(s) => s,
             None => return_null(fcinfo),
         };
     };
     let value = state_value(&d);
-    match arg(fcinfo, 0) {
+    match arg(fcinfo, STATE) {
         Some(p) => {
             check((*p.cast_mut_ptr::<StoredState>()).merge(&value));
             p
@@ -725,7 +727,7 @@ sql_function!(ct_summary_state_merge_trans, |fcinfo| {
 });
 
 sql_function!(ct_summary_state_combine, |fcinfo| {
-    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+    match (arg(fcinfo, STATE), arg(fcinfo, OTHER_STATE)) {
         (None, None) => return_null(fcinfo),
         (Some(a), None) => a,
         (None, Some(b)) => {
@@ -740,18 +742,18 @@ sql_function!(ct_summary_state_combine, |fcinfo| {
 });
 
 sql_function!(ct_summary_state_serialize, |fcinfo| {
-    state_datum(&*arg(fcinfo, 0).expect("strict").cast_mut_ptr::<StoredState>())
+    state_datum(&*arg(fcinfo, STATE).expect("strict").cast_mut_ptr::<StoredState>())
 });
 
 sql_function!(ct_summary_state_deserialize, |fcinfo| {
-    let d = arg(fcinfo, 0).expect("strict");
+    let d = arg(fcinfo, STATE).expect("strict");
     let value = state_value(&d);
     ptr_datum(owned_state(agg_context(fcinfo, STATE_AGG), value))
 });
 
 // The result of both aggregates: the state, NULL when no row had an `ordered_at`.
 sql_function!(ct_summary_state_final, |fcinfo| {
-    match arg(fcinfo, 0) {
+    match arg(fcinfo, STATE) {
         Some(p) => {
             let s = &*p.cast_mut_ptr::<StoredState>();
             if s.orders == 0 && s.returns == 0 {
@@ -766,7 +768,8 @@ sql_function!(ct_summary_state_final, |fcinfo| {
 
 // `summary_state_merge(a, b)`: the state of the rows of both; NULL counts as no rows.
 sql_function!(ct_summary_state_merge, |fcinfo| {
-    match (arg(fcinfo, 0), arg(fcinfo, 1)) {
+    use crate::args::summary_state_merge::*;
+    match (arg(fcinfo, A), arg(fcinfo, B)) {
         (None, None) => return_null(fcinfo),
         (Some(a), None) => state_datum(&state_value(&a)),
         (None, Some(b)) => state_datum(&state_value(&b)),
@@ -785,25 +788,34 @@ sql_function!(ct_summary_state_merge, |fcinfo| {
 /// `fcinfo` is the current call's: argument 0 a `tiers.summary_state`, 1 of type `time`, 2 (when
 /// given) an `interval`.
 unsafe fn from_state(fcinfo: pg_sys::FunctionCallInfo, time: Time) -> pg_sys::Datum {
+    use crate::args::summary_from_state::*;
     // SAFETY: `fcinfo` is the current call's (caller)
-    let Some(as_of_d) = (unsafe { arg(fcinfo, 1) }) else {
-        null_not_allowed("as_of")
+    let Some(as_of_d) = (unsafe { arg(fcinfo, AS_OF) }) else {
+        null_not_allowed(AS_OF.name)
     };
-    let as_of = usecs(time, as_of_d, "as_of");
-    // SAFETY: as above; argument 2 is an interval when there are three (caller)
-    let unit = if unsafe { nargs(fcinfo) } > 2 {
-        unsafe { unit_usecs(fcinfo, 2) }
-    } else {
-        USECS_PER_DAY as f64
-    };
+    let as_of = usecs(time, as_of_d, AS_OF.name);
+    // SAFETY: as above; the unit is an interval (its SQL default makes it always present)
+    let unit = unsafe { unit_usecs(fcinfo, UNIT) };
     // SAFETY: as above
-    let Some(d) = (unsafe { arg(fcinfo, 0) }) else {
+    let Some(d) = (unsafe { arg(fcinfo, STATE) }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
-    // SAFETY: argument 0 is a summary_state (caller)
+    // SAFETY: the state is a summary_state (caller)
     let state = unsafe { state_value(&d) };
-    check(state.check_kind(time_kind(time)));
+    let kind = time_kind(time);
+    if state.kind != kind {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "as_of is a {} but the state was built from {} rows",
+                kind.name(),
+                state.kind.name()
+            ),
+            format!("Cast as_of to {}.", state.kind.name())
+        );
+    }
     let Some(s) = check(state.summary(as_of, unit)) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
@@ -833,12 +845,18 @@ sql_function!(ct_summary_from_state_tstz, |fcinfo| {
 
 // The type's input/output: a text form (`v1:` and the encoding in hex) and the encoding itself.
 
+/// The one (unnamed) argument of an input, output, receive or send function.
+const IO_ARG: Arg = Arg {
+    pos: 0,
+    name: "value",
+};
+
 fn bad_state_input(code: PgSqlErrorCode, message: String) -> ! {
     ereport!(ERROR, code, message);
 }
 
 sql_function!(ct_summary_state_in, |fcinfo| {
-    let p = arg(fcinfo, 0).expect("strict").cast_mut_ptr::<std::os::raw::c_char>();
+    let p = arg(fcinfo, IO_ARG).expect("strict").cast_mut_ptr::<std::os::raw::c_char>();
     let text = std::ffi::CStr::from_ptr(p).to_string_lossy();
     match StoredState::from_text(&text) {
         Ok(s) => state_datum(&s),
@@ -850,14 +868,14 @@ sql_function!(ct_summary_state_in, |fcinfo| {
 });
 
 sql_function!(ct_summary_state_out, |fcinfo| {
-    let d = arg(fcinfo, 0).expect("strict");
+    let d = arg(fcinfo, IO_ARG).expect("strict");
     let text = state_value(&d).to_text();
     let c = std::ffi::CString::new(text).expect("hex has no NUL");
     pg_sys::Datum::from(pg_sys::pstrdup(c.as_ptr()))
 });
 
 sql_function!(ct_summary_state_recv, |fcinfo| {
-    let buf = arg(fcinfo, 0).expect("strict").cast_mut_ptr::<pg_sys::StringInfoData>();
+    let buf = arg(fcinfo, IO_ARG).expect("strict").cast_mut_ptr::<pg_sys::StringInfoData>();
     let len = ((*buf).len - (*buf).cursor).max(0) as usize;
     let bytes = std::slice::from_raw_parts(((*buf).data as *const u8).add((*buf).cursor as usize), len);
     let value = StoredState::decode(bytes).unwrap_or_else(|e| {
@@ -871,7 +889,7 @@ sql_function!(ct_summary_state_recv, |fcinfo| {
 });
 
 sql_function!(ct_summary_state_send, |fcinfo| {
-    let d = arg(fcinfo, 0).expect("strict");
+    let d = arg(fcinfo, IO_ARG).expect("strict");
     // the stored bytes are a valid encoding (input and receive check it): sent as they are
     bytea_datum(varlena_bytes(&d))
 });

@@ -85,11 +85,18 @@ fn timestamptz_days_across_dst() {
          ('2024-03-10 01:30-05'), ('2024-03-10 03:30-04')) v(t)",
     );
     assert_eq!(occasions, 2);
+    // recency is the exact duration: 03:30 on 03-09 to 03:30 on 03-10 is 23 hours (the clocks
+    // jumped); two orders on one day are one occasion, recency 0 (the models require it)
     let recency_hours: f64 = one(
+        "SELECT (tiers.customer_summary(t, 1.0, '2024-03-20 00:00-04', '1 hour')).recency \
+         FROM (VALUES ('2024-03-09 03:30-05'::timestamptz), ('2024-03-10 03:30-04')) v(t)",
+    );
+    assert_eq!(recency_hours, 23.0);
+    let same_day: f64 = one(
         "SELECT (tiers.customer_summary(t, 1.0, '2024-03-20 00:00-04', '1 hour')).recency \
          FROM (VALUES ('2024-03-10 01:30-05'::timestamptz), ('2024-03-10 03:30-04')) v(t)",
     );
-    assert_eq!(recency_hours, 1.0);
+    assert_eq!(same_day, 0.0);
 }
 
 /// A model stored in a table scores the same as the inline window model.

@@ -47,7 +47,7 @@ impl RfmPopulation {
     /// Adds one customer; every value must be finite.
     #[inline]
     pub fn add(&mut self, r: f64, f: f64, m: f64) -> Result<(), CoreError> {
-        self.recency.push(check_finite("recency", r)?);
+        self.recency.push(check_finite("since_last", r)?);
         self.frequency.push(check_finite("frequency", f)?);
         self.monetary.push(check_finite("monetary", m)?);
         Ok(())
@@ -143,7 +143,7 @@ impl RfmModel {
     /// Scores one customer: recency is the time since the last purchase (smaller is better).
     pub fn score(&self, r: f64, f: f64, m: f64) -> Result<RfmScore, CoreError> {
         Ok(RfmScore {
-            r: score_down(&self.r_breaks, check_finite("recency", r)?),
+            r: score_down(&self.r_breaks, check_finite("since_last", r)?),
             f: score_up(&self.f_breaks, check_finite("frequency", f)?),
             m: score_up(&self.m_breaks, check_finite("monetary", m)?),
         })
@@ -152,7 +152,7 @@ impl RfmModel {
     /// The 8-class model: each dimension high/low against the population mean.
     pub fn class8(&self, r: f64, f: f64, m: f64) -> Result<Class8, CoreError> {
         Ok(Class8 {
-            recent: check_finite("recency", r)? < self.r_mean,
+            recent: check_finite("since_last", r)? < self.r_mean,
             frequent: check_finite("frequency", f)? > self.f_mean,
             high_value: check_finite("monetary", m)? > self.m_mean,
         })
