@@ -649,14 +649,21 @@ fn finish_fit(
     converged: bool,
     iterations: u32,
 ) -> Result<Fit, CoreError> {
-    let (log_likelihood, _) = ll(&theta);
+    let (log_likelihood, score) = ll(&theta);
     if !log_likelihood.is_finite() || theta.iter().any(|v| !v.is_finite()) {
         return Err(CoreError::OutOfRange(format!(
             "{name} did not reach finite parameters"
         )));
     }
     let grad = |th: &[f64]| -> Vec<f64> { ll(th).1.iter().map(|v| -v).collect() };
-    let (std_errors, covariance) = match inverse_information(&grad, &theta) {
+    // where the gradient itself is not finite (a point far out on a ridge, e.g. the
+    // Pareto/NBD's r -> 0) there is no information matrix: its eight evaluations are skipped
+    let (std_errors, covariance) = match score
+        .iter()
+        .all(|v| v.is_finite())
+        .then(|| inverse_information(&grad, &theta))
+        .flatten()
+    {
         Some((se, cov)) => (Some(se), Some(cov)),
         None => (None, None),
     };
@@ -2078,12 +2085,30 @@ pub fn paretonbd_fit(
     let n = purchase_data("paretonbd_fit", data)?;
     let plan = PnbdData::new(data, interrupt);
     let interrupt = std::cell::RefCell::new(interrupt);
-    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
+    // the last few evaluations (parameters, value, gradient): the fit evaluates the
+    // optimiser's final point again, which need not be its very last evaluation (a refused
+    // trial step or the ridge check may come after it)
+    type Evaluation = (Vec<f64>, f64, [f64; 4]);
+    let cache: std::cell::RefCell<Vec<Evaluation>> = Default::default();
+    let cached = |th: &[f64]| -> (f64, [f64; 4]) {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+        if let Some((_, l, g)) = cache.borrow().iter().find(|e| bits(&e.0) == bits(th)) {
+            return (*l, *g);
+        }
         let (l, g) = plan.ll(th, &mut || (interrupt.borrow_mut())());
+        let mut c = cache.borrow_mut();
+        if c.len() == 4 {
+            c.remove(0);
+        }
+        c.push((th.to_vec(), l, g));
+        (l, g)
+    };
+    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
+        let (l, g) = cached(th);
         (l, g.to_vec())
     };
     let (start, h0) = pnbd_start(data, n, penalizer, &mut || (interrupt.borrow_mut())());
-    let f = |v: &[f64]| pnbd_objective(&plan, n, penalizer, v, &mut || (interrupt.borrow_mut())());
+    let f = |v: &[f64]| pnbd_objective_with(&mut |th| cached(th), n, penalizer, v);
     let fit = pnbd_bfgs(&f, start, h0, 500, 1e-7, &mut || (interrupt.borrow_mut())());
     // only a converged optimisation needs the check; a NaN far along the ridge counts as a
     // higher likelihood there (no claim of a maximum that could not be checked)
@@ -2127,11 +2152,24 @@ fn pnbd_objective(
     v: &[f64],
     interrupt: &mut dyn FnMut(),
 ) -> (f64, Vec<f64>) {
+    pnbd_objective_with(
+        &mut |theta| plan.ll(theta, &mut *interrupt),
+        n,
+        penalizer,
+        v,
+    )
+}
+
+/// A Pareto/NBD log-likelihood and its gradient in θ.
+type PnbdLl<'a> = dyn FnMut(&[f64]) -> (f64, [f64; 4]) + 'a;
+
+/// [`pnbd_objective`] with the log-likelihood `ll` (value and gradient in θ).
+fn pnbd_objective_with(ll: &mut PnbdLl<'_>, n: f64, penalizer: f64, v: &[f64]) -> (f64, Vec<f64>) {
     if v.iter().any(|x| !x.is_finite()) {
         return (f64::NAN, vec![f64::NAN; 4]);
     }
     let theta = pnbd_theta(v);
-    let (l, g) = plan.ll(&theta, interrupt);
+    let (l, g) = ll(&theta);
     let pen: f64 = theta.iter().map(|t| t * t).sum::<f64>() * penalizer;
     // the gradient in ln θ, then in v by the chain rule (ln α = v₁ − v₂, ln β = v₄ − v₃)
     let gl: Vec<f64> = (0..4)
@@ -4230,5 +4268,32 @@ mod paretonbd_robust_tests {
             );
         }
         println!("largest ratio {:.2} ({})", worst.0, worst.1);
+    }
+
+    /// [`finish_fit`] skips the information matrix (eight gradient evaluations) where the
+    /// gradient at the final point is not finite, and computes it otherwise (two parameters:
+    /// the value and four gradients).
+    #[test]
+    fn finish_fit_skips_the_information_without_a_gradient() {
+        for (nan, calls_want) in [(false, 5), (true, 1)] {
+            let calls = std::cell::Cell::new(0);
+            let ll = |th: &[f64]| -> (f64, Vec<f64>) {
+                calls.set(calls.get() + 1);
+                let l = -th.iter().map(|t| (t - 2.0).powi(2)).sum::<f64>();
+                let mut g: Vec<f64> = th.iter().map(|t| -2.0 * (t - 2.0)).collect();
+                if nan {
+                    g[0] = f64::NAN;
+                }
+                (l, g)
+            };
+            let fit = finish_fit("test", 1.0, &ll, vec![2.0, 2.0], true, 3).unwrap();
+            assert_eq!(calls.get(), calls_want, "{nan}");
+            assert_eq!(fit.std_errors.is_some(), !nan);
+            assert_eq!(fit.converged, !nan);
+            if !nan {
+                let se = fit.std_errors.unwrap();
+                assert!(se.iter().all(|v| close(*v, 0.5f64.sqrt(), 1e-8)), "{se:?}");
+            }
+        }
     }
 }
