@@ -17,8 +17,7 @@ use super::Rule;
 use std::cmp::Ordering;
 
 /// The most columns a program reads (every column of [`COLUMNS`] at most once).
-pub const MAX_SLOTS: usize = 32;
-const _: () = assert!(COLUMNS.len() <= MAX_SLOTS);
+pub const MAX_SLOTS: usize = COLUMNS.len();
 
 /// The values of one row for a [`Program`]: slot `i` holds the column `program.columns()[i]`,
 /// in the array of its kind (the other two arrays are not read at `i`). A NULL number is NaN.
