@@ -81,7 +81,7 @@ impl Program {
     /// Whether rule `i` is TRUE for the row (FALSE and NULL are not).
     #[inline]
     pub fn matches(&self, i: usize, row: &Slots) -> bool {
-        self.rules[i].eval(row) == Some(true)
+        self.rules[i].eval(row) == TRUE
     }
 }
 
@@ -118,14 +118,20 @@ enum Ops {
     Bool(Box<[B]>),
 }
 
+/// `number column <op> constant` (the constant is not NULL): op, slot, constant.
+type Simple = (Cmp, usize, f64);
+
 /// A boolean expression (three-valued).
 #[derive(Clone, Debug)]
 enum B {
     Col(usize),
     Const(Option<bool>),
     Not(Box<B>),
-    And(Box<[B]>),
-    Or(Box<[B]>),
+    /// The operands of an AND: the `number column <op> constant` ones apart, evaluated in a
+    /// loop without a call each (the order of operands does not change the result).
+    And(Box<[Simple]>, Box<[B]>),
+    /// The operands of an OR, as for AND.
+    Or(Box<[Simple]>, Box<[B]>),
     /// `column <op> constant` on a number column (the constant is not NULL).
     NumColConst(Cmp, usize, f64),
     /// `column <op> constant` on a text column (the constant is not NULL).
@@ -242,15 +248,22 @@ impl Compiler {
             Expr::Lit(Lit::Bool(b)) => B::Const(Some(*b)),
             Expr::Lit(_) => B::Const(None),
             Expr::Not(a) => B::Not(Box::new(self.boolean(a))),
-            Expr::And(..) => {
+            Expr::And(..) | Expr::Or(..) => {
+                let and = matches!(e, Expr::And(..));
                 let mut items = Vec::new();
-                self.flatten(e, true, &mut items);
-                B::And(items.into())
-            }
-            Expr::Or(..) => {
-                let mut items = Vec::new();
-                self.flatten(e, false, &mut items);
-                B::Or(items.into())
+                self.flatten(e, and, &mut items);
+                let (mut simple, mut rest) = (Vec::new(), Vec::new());
+                for it in items {
+                    match it {
+                        B::NumColConst(op, slot, c) => simple.push((op, slot, c)),
+                        other => rest.push(other),
+                    }
+                }
+                if and {
+                    B::And(simple.into(), rest.into())
+                } else {
+                    B::Or(simple.into(), rest.into())
+                }
             }
             Expr::Cmp(op, a, b) => {
                 let kind = kind_of_all([&**a, &**b]);
@@ -443,82 +456,119 @@ fn negate_if(r: Option<bool>, negated: bool) -> Option<bool> {
     }
 }
 
+/// Three-valued truth as a number, so that AND is the minimum and OR the maximum of their
+/// operands and NOT is `TRUE - x`: evaluated without data-dependent branches.
+type Tri = u8;
+const FALSE: Tri = 0;
+const NULL: Tri = 1;
+const TRUE: Tri = 2;
+
+#[inline]
+fn tri(b: Option<bool>) -> Tri {
+    match b {
+        Some(true) => TRUE,
+        Some(false) => FALSE,
+        None => NULL,
+    }
+}
+
+#[inline]
+fn untri(t: Tri) -> Option<bool> {
+    match t {
+        TRUE => Some(true),
+        FALSE => Some(false),
+        _ => None,
+    }
+}
+
+/// `number column <op> constant` on a row.
+#[inline(always)]
+fn simple(row: &Slots, &(op, s, c): &Simple) -> Tri {
+    let x = row.num[s];
+    let r = match op {
+        Cmp::Eq => x == c,
+        Cmp::Ne => x != c,
+        Cmp::Lt => x < c,
+        Cmp::Le => x <= c,
+        Cmp::Gt => x > c,
+        Cmp::Ge => x >= c,
+    };
+    // NaN (NULL) compares as NULL
+    if x.is_nan() {
+        NULL
+    } else {
+        TRUE * r as Tri
+    }
+}
+
 impl B {
-    fn eval(&self, row: &Slots) -> Option<bool> {
+    /// The rule's truth on the row. The operands of AND and OR are all evaluated (none can fail
+    /// or has an effect, so only the result matters), which avoids a branch on each.
+    fn eval(&self, row: &Slots) -> Tri {
         match self {
-            B::NumColConst(op, s, c) => {
-                let x = row.num[*s];
-                // NaN (NULL) compares as None
-                x.partial_cmp(c).map(|o| holds(*op, o))
+            B::NumColConst(op, s, c) => simple(row, &(*op, *s, *c)),
+            B::TextColConst(op, s, c) => tri(row.text[*s].map(|x| holds(*op, x.cmp(c)))),
+            B::And(simples, items) => {
+                let t = simples.iter().fold(TRUE, |acc, s| acc.min(simple(row, s)));
+                items.iter().fold(t, |acc, it| acc.min(it.eval(row)))
             }
-            B::TextColConst(op, s, c) => row.text[*s].map(|x| holds(*op, x.cmp(c))),
-            B::And(items) => {
-                let mut r = Some(true);
-                for it in items.iter() {
-                    match it.eval(row) {
-                        Some(false) => return Some(false),
-                        Some(true) => {}
-                        None => r = None,
-                    }
-                }
-                r
+            B::Or(simples, items) => {
+                let t = simples.iter().fold(FALSE, |acc, s| acc.max(simple(row, s)));
+                items.iter().fold(t, |acc, it| acc.max(it.eval(row)))
             }
-            B::Or(items) => {
-                let mut r = Some(false);
-                for it in items.iter() {
-                    match it.eval(row) {
-                        Some(true) => return Some(true),
-                        Some(false) => {}
-                        None => r = None,
-                    }
-                }
-                r
-            }
-            B::Col(s) => row.boolean[*s],
-            B::Const(c) => *c,
-            B::Not(a) => a.eval(row).map(|b| !b),
+            B::Col(s) => tri(row.boolean[*s]),
+            B::Const(c) => tri(*c),
+            B::Not(a) => TRUE - a.eval(row),
             B::Cmp(op, ops) => {
                 let o = match ops {
                     Ops::Num(v) => order(v[0].eval(row), v[1].eval(row)),
                     Ops::Text(v) => order(v[0].eval(row), v[1].eval(row)),
-                    Ops::Bool(v) => order(v[0].eval(row), v[1].eval(row)),
+                    Ops::Bool(v) => order(v[0].value(row), v[1].value(row)),
                 };
-                o.map(|o| holds(*op, o))
+                tri(o.map(|o| holds(*op, o)))
             }
             B::IsNull(ops, negated) => {
                 let null = match ops {
                     Ops::Num(v) => v[0].eval(row).is_none(),
                     Ops::Text(v) => v[0].eval(row).is_none(),
-                    Ops::Bool(v) => v[0].eval(row).is_none(),
+                    Ops::Bool(v) => v[0].eval(row) == NULL,
                 };
-                Some(null != *negated)
+                tri(Some(null != *negated))
             }
-            B::IsBool(a, want, negated) => Some((a.eval(row) == Some(*want)) != *negated),
+            B::IsBool(a, want, negated) => tri(Some((a.value(row) == Some(*want)) != *negated)),
             B::Between(ops, negated) => {
                 let r = match ops {
                     Ops::Num(v) => between(v[0].eval(row), v[1].eval(row), v[2].eval(row)),
                     Ops::Text(v) => between(v[0].eval(row), v[1].eval(row), v[2].eval(row)),
-                    Ops::Bool(v) => between(v[0].eval(row), v[1].eval(row), v[2].eval(row)),
+                    Ops::Bool(v) => between(v[0].value(row), v[1].value(row), v[2].value(row)),
                 };
-                negate_if(r, *negated)
+                tri(negate_if(r, *negated))
             }
             B::In(ops, negated) => {
                 let r = match ops {
                     Ops::Num(v) => within(v[0].eval(row), v[1..].iter().map(|i| i.eval(row))),
                     Ops::Text(v) => within(v[0].eval(row), v[1..].iter().map(|i| i.eval(row))),
-                    Ops::Bool(v) => within(v[0].eval(row), v[1..].iter().map(|i| i.eval(row))),
+                    Ops::Bool(v) => within(v[0].value(row), v[1..].iter().map(|i| i.value(row))),
                 };
-                negate_if(r, *negated)
+                tri(negate_if(r, *negated))
             }
-            B::Coalesce(args) => args.iter().find_map(|a| a.eval(row)),
+            B::Coalesce(args) => args
+                .iter()
+                .map(|a| a.eval(row))
+                .find(|&t| t != NULL)
+                .unwrap_or(NULL),
             B::Nullif(a, b) => {
-                let x = a.eval(row);
-                match order(x, b.eval(row)) {
-                    Some(Ordering::Equal) => None,
-                    _ => x,
+                let x = a.value(row);
+                match order(x, b.value(row)) {
+                    Some(Ordering::Equal) => NULL,
+                    _ => tri(x),
                 }
             }
         }
+    }
+
+    fn value(&self, row: &Slots) -> Option<bool> {
+        untri(self.eval(row))
     }
 }
 
