@@ -602,7 +602,7 @@ mod tests {
     const CMPS: &[&str] = &["=", "<>", "<", "<=", ">", ">="];
 
     fn num(g: &mut Gen, d: usize) -> String {
-        let leaf = d == 0 || g.next() % 3 == 0;
+        let leaf = d == 0 || g.next().is_multiple_of(3);
         if leaf {
             return match g.next() % 4 {
                 0 | 1 => g.pick(NUM_COLS).to_string(),
@@ -634,7 +634,7 @@ mod tests {
     }
 
     fn text(g: &mut Gen, d: usize) -> String {
-        if d == 0 || g.next() % 2 == 0 {
+        if d == 0 || g.next().is_multiple_of(2) {
             return match g.next() % 4 {
                 0 | 1 => g.pick(TEXT_COLS).to_string(),
                 2 => g.pick(&["'A'", "'B'", "''", "'Champions'"]).to_string(),
@@ -657,7 +657,11 @@ mod tests {
             };
         }
         let d = d - 1;
-        let not = if g.next() % 2 == 0 { "" } else { "NOT " };
+        let not = if g.next().is_multiple_of(2) {
+            ""
+        } else {
+            "NOT "
+        };
         match g.next() % 16 {
             0 => format!("({} AND {})", boolean(g, d), boolean(g, d)),
             1 => format!("({} OR {})", boolean(g, d), boolean(g, d)),
@@ -700,7 +704,7 @@ mod tests {
         COLUMNS
             .iter()
             .map(|c| {
-                if g.next() % 5 == 0 {
+                if g.next().is_multiple_of(5) {
                     return Value::Null;
                 }
                 match c.kind {
@@ -719,8 +723,11 @@ mod tests {
                         f64::NEG_INFINITY,
                         1e308,
                     ])),
-                    Kind::Text => Value::Text(*g.pick(&["A", "B", "", "Champions", "a"])),
-                    Kind::Bool => Value::Bool(g.next() % 2 == 0),
+                    Kind::Text => {
+                        let t: &&'static str = g.pick(&["A", "B", "", "Champions", "a"]);
+                        Value::Text(t)
+                    }
+                    Kind::Bool => Value::Bool(g.next().is_multiple_of(2)),
                 }
             })
             .collect()
