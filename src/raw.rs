@@ -535,13 +535,6 @@ pub struct Kept {
     len: usize,
 }
 
-impl Kept {
-    /// The kept varlena as a by-reference datum (valid while the `Kept` is, see above).
-    pub fn datum(self) -> pg_sys::Datum {
-        pg_sys::Datum::from(self.ptr)
-    }
-}
-
 /// A copy, in the current memory context, of a varlena kept in the call-site cache.
 ///
 /// # Safety

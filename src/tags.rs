@@ -3,7 +3,9 @@
 use crate::citus::config_query;
 use crate::raw::*;
 use crate::sql_function;
-use customer_tiers_core::tags::{compile, Kind, Param, Rule, Value, COLUMNS, PRESETS};
+use customer_tiers_core::tags::{
+    compile, Kind, Param, Program, Rule, Slots, Value, COLUMNS, PRESETS,
+};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::spi::quote_literal;
@@ -162,20 +164,49 @@ enum Conv {
     Bool,
 }
 
-/// The rules of a call site and the layout of the row type last seen.
+/// The row type of the rows last seen, found as PostgreSQL's own expression evaluator finds it
+/// (`get_cached_rowtype` in execExprInterp.c) so that a row costs no type-cache lookup: a named
+/// composite type by its type cache entry (never freed) and the identifier of its current
+/// descriptor (changed, or 0, when the type is invalidated); a registered RECORD type by its
+/// descriptor, which lives as long as the backend.
+#[derive(Clone, Copy, Default)]
+enum RowType {
+    #[default]
+    None,
+    Named {
+        typid: pg_sys::Oid,
+        entry: *mut pg_sys::TypeCacheEntry,
+    },
+    Record {
+        typmod: i32,
+        tupdesc: pg_sys::TupleDesc,
+    },
+}
+
+/// The rules of a call site, compiled, and the layout of the row type last seen.
 #[derive(Default)]
 struct TagCache {
     loaded: bool,
-    /// (output label as a text datum kept in the call site's context, rule)
-    rules: Vec<(Kept, Rule)>,
-    /// Union of the columns the rules read.
-    needed: Vec<usize>,
-    row_type: Option<(pg_sys::Oid, i32)>,
-    /// For each needed column: its attribute index in the row and its conversion.
-    layout: Vec<(usize, Option<(usize, Conv)>)>,
+    /// The arguments the rules were loaded for: the bytes of `tags` (None: NULL) and of `lang`.
+    key_tags: Option<Vec<u8>>,
+    key_lang: Vec<u8>,
+    /// The rules, compiled together.
+    program: Option<Program>,
+    /// The output labels, each as a `text` element of a `text[]` (a varlena with a 4-byte header,
+    /// zero-padded to 4-byte alignment), one after another; `label_at[i]` is rule `i`'s
+    /// (offset, padded length).
+    labels: Vec<u8>,
+    label_at: Vec<(usize, usize)>,
+    row_type: RowType,
+    /// The row descriptor the layout was made for: (type OID, typmod, descriptor identifier).
+    layout_of: Option<(pg_sys::Oid, i32, u64)>,
+    /// For each slot of the program: its attribute index in the row and its conversion (None:
+    /// the row has no such column, NULL).
+    layout: Vec<Option<(usize, Conv)>>,
     values: Vec<pg_sys::Datum>,
     nulls: Vec<bool>,
-    key: Option<(Option<Vec<String>>, String)>,
+    /// The rules that matched the current row.
+    hits: Vec<usize>,
 }
 
 /// A `text[]` argument as strings (no NULL elements).
@@ -196,16 +227,7 @@ unsafe fn text_array_arg(d: pg_sys::Datum, what: &str) -> Vec<String> {
 }
 
 /// Loads and compiles the tag rules into the call site's cache.
-///
-/// # Safety
-///
-/// `fcinfo` is the current call's and `cache` its call site's cache.
-unsafe fn load_rules(
-    fcinfo: pg_sys::FunctionCallInfo,
-    cache: &mut TagCache,
-    wanted: &Option<Vec<String>>,
-    lang: &str,
-) {
+fn load_rules(cache: &mut TagCache, wanted: &Option<Vec<String>>, lang: &str) {
     let label = match lang {
         "en" => "r.tag",
         "zh" => "coalesce(r.label_zh, r.tag)",
@@ -241,25 +263,42 @@ unsafe fn load_rules(
             }
         }
     }
-    cache.rules.clear();
+    let mut rules = Vec::with_capacity(rows.len());
+    cache.labels.clear();
+    cache.label_at.clear();
     for (tag, label, expression, params) in rows {
         let params: serde_json::Value = serde_json::from_str(&params)
             .unwrap_or_else(|e| invalid(format!("tag \"{tag}\": params: {e}")));
         let (rule, _) = compile_rule(&tag, &expression, &params);
-        // SAFETY: `fcinfo` is the current call's (caller); the text is a plain varlena just made
-        let label = unsafe { keep(fcinfo, text_datum(&label)) };
-        cache.rules.push((label, rule));
+        rules.push(rule);
+        // the element as construct_array stores it: the text varlena (4-byte header) as made by
+        // cstring_to_text, then zeros up to the element alignment of text (int)
+        let d = text_datum(&label);
+        // SAFETY: `d` is a plain varlena just made in the current memory context
+        let bytes = unsafe { varlena_with_header(d) };
+        let at = cache.labels.len();
+        cache.labels.extend_from_slice(bytes);
+        cache.labels.resize(at + bytes.len().next_multiple_of(4), 0);
+        cache.label_at.push((at, cache.labels.len() - at));
     }
-    let mut needed: Vec<usize> = cache
-        .rules
-        .iter()
-        .flat_map(|(_, r)| r.columns.iter().copied())
-        .collect();
-    needed.sort_unstable();
-    needed.dedup();
-    cache.needed = needed;
-    cache.row_type = None;
+    cache.program = Some(Program::new(rules.iter()));
+    cache.layout_of = None;
     cache.loaded = true;
+}
+
+/// The whole of a plain varlena with a 4-byte header (header included).
+///
+/// # Safety
+///
+/// `d` points at a plain (not compressed, not external) varlena with a 4-byte header, valid while
+/// the result is used.
+unsafe fn varlena_with_header<'a>(d: pg_sys::Datum) -> &'a [u8] {
+    // SAFETY: the caller's obligations; the header holds the total length
+    unsafe {
+        let p = d.cast_mut_ptr::<pg_sys::varlena>();
+        debug_assert!(pgrx::varatt_is_4b_u(p));
+        std::slice::from_raw_parts(p as *const u8, pgrx::varsize_4b(p))
+    }
 }
 
 /// How a column of type `typid` converts to the kind the rule column `column` needs (42804
@@ -335,52 +374,196 @@ unsafe fn value_of(d: &pg_sys::Datum, conv: Conv) -> Value<'_> {
     }
 }
 
+/// The descriptor of the row type `(typid, typmod)` and its identity for the layout, from the
+/// call site's cache when it is still current (no lookup per row).
+///
+/// # Safety
+///
+/// `(typid, typmod)` is the type of a composite datum of the current call. The descriptor is valid
+/// until the next catalog access (a type-cache invalidation may free it): use it before any.
+unsafe fn row_tupdesc(
+    cache: &mut TagCache,
+    typid: pg_sys::Oid,
+    typmod: i32,
+) -> (pg_sys::TupleDesc, (pg_sys::Oid, i32, u64)) {
+    if typid != pg_sys::RECORDOID {
+        let current = match cache.row_type {
+            RowType::Named { typid: t, entry } if t == typid => {
+                // SAFETY: type cache entries are never freed; an invalidated descriptor shows
+                // as identifier 0 (typcache.c, InvalidateCompositeTypeCacheEntry)
+                let id = unsafe { (*entry).tupDesc_identifier };
+                (id != 0).then_some(entry)
+            }
+            _ => None,
+        };
+        let entry = match current {
+            Some(entry) => entry,
+            None => {
+                // SAFETY: a composite type of a datum of the call (caller); lookup_type_cache
+                // raises an ERROR rather than return NULL, and fills tupDesc when asked
+                let entry =
+                    unsafe { pg_sys::lookup_type_cache(typid, pg_sys::TYPECACHE_TUPDESC as i32) };
+                cache.row_type = RowType::Named { typid, entry };
+                entry
+            }
+        };
+        // SAFETY: `entry` is a live type cache entry whose descriptor is current (above)
+        unsafe { ((*entry).tupDesc, (typid, -1, (*entry).tupDesc_identifier)) }
+    } else {
+        let tupdesc = match cache.row_type {
+            RowType::Record { typmod: m, tupdesc } if m == typmod => tupdesc,
+            _ => {
+                // SAFETY: a registered RECORD type of a datum of the call (caller); its
+                // descriptor is never freed, so the pin can be dropped at once (as
+                // get_cached_rowtype does)
+                let tupdesc = unsafe {
+                    let t = pg_sys::lookup_rowtype_tupdesc(typid, typmod);
+                    release_tupdesc(t);
+                    t
+                };
+                cache.row_type = RowType::Record { typmod, tupdesc };
+                tupdesc
+            }
+        };
+        (tupdesc, (typid, typmod, 0))
+    }
+}
+
+/// Makes the layout (attribute and conversion of each slot) for a row descriptor.
+///
+/// # Safety
+///
+/// `tupdesc` is valid on entry (it may be freed by the catalog lookups made here: it is read
+/// before them).
+unsafe fn make_layout(cache: &mut TagCache, tupdesc: pg_sys::TupleDesc) {
+    // PgTupleDesc reads the attributes on every major (PostgreSQL 18 moved them behind
+    // compact_attrs); from_pg_unchecked: the descriptor is not the wrapper's to release
+    // SAFETY: `tupdesc` is valid here (caller)
+    let desc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked(tupdesc) };
+    let attrs: Vec<(Vec<u8>, pg_sys::Oid)> = desc
+        .iter()
+        .map(|a| {
+            let name = if a.attisdropped {
+                Vec::new() // matches no column name
+            } else {
+                // SAFETY: attname is a NUL-terminated NameData
+                unsafe { std::ffi::CStr::from_ptr(a.attname.data.as_ptr()) }
+                    .to_bytes()
+                    .to_vec()
+            };
+            (name, a.atttypid)
+        })
+        .collect();
+    let natts = attrs.len();
+    drop(desc);
+    let program = cache.program.as_ref().expect("rules loaded");
+    // the catalog lookups (conv_of) come after the descriptor was read
+    cache.layout = program
+        .columns()
+        .iter()
+        .map(|&k| {
+            let found = attrs
+                .iter()
+                .position(|(name, _)| name.as_slice() == COLUMNS[k].name.as_bytes());
+            found.map(|i| (i, conv_of(k, attrs[i].1)))
+        })
+        .collect();
+    cache.values = vec![pg_sys::Datum::from(0usize); natts];
+    cache.nulls = vec![true; natts];
+}
+
+/// A `text[]` of the labels at `hits` (offsets into `labels`), built as construct_array builds it
+/// but in one allocation from the prebuilt elements; `{}` when there are none.
+///
+/// # Safety
+///
+/// `labels`/`label_at` are as in [`TagCache`].
+unsafe fn labels_array(
+    labels: &[u8],
+    label_at: &[(usize, usize)],
+    hits: &[usize],
+) -> pg_sys::Datum {
+    if hits.is_empty() {
+        // SAFETY: construct_empty_array makes an empty array of any element type
+        return pg_sys::Datum::from(unsafe { pg_sys::construct_empty_array(pg_sys::TEXTOID) });
+    }
+    // ARR_OVERHEAD_NONULLS(1): the header, one dimension and one lower bound, MAXALIGNed
+    let header = std::mem::size_of::<pg_sys::ArrayType>() + 2 * std::mem::size_of::<i32>();
+    let overhead = header.next_multiple_of(pg_sys::MAXIMUM_ALIGNOF as usize);
+    let data: usize = hits.iter().map(|&i| label_at[i].1).sum();
+    let total = overhead + data;
+    // SAFETY: palloc returns `total` writable bytes (or raises an ERROR); the header fields are
+    // written in place (ArrayType is repr(C), the dimension and lower bound follow it), the
+    // padding up to `overhead` is zeroed, and the elements are copied from `labels` whose ranges
+    // `label_at` gives (caller)
+    unsafe {
+        let p = pg_sys::palloc(total) as *mut u8;
+        let a = p as *mut pg_sys::ArrayType;
+        pgrx::set_varsize_4b(p as *mut pg_sys::varlena, total as i32);
+        (*a).ndim = 1;
+        (*a).dataoffset = 0; // no NULL bitmap
+        (*a).elemtype = pg_sys::TEXTOID;
+        let dims = p.add(std::mem::size_of::<pg_sys::ArrayType>()) as *mut i32;
+        *dims = hits.len() as i32;
+        *dims.add(1) = 1; // lower bound
+        std::ptr::write_bytes(p.add(header), 0, overhead - header);
+        let mut at = overhead;
+        for &i in hits {
+            let (off, len) = label_at[i];
+            std::ptr::copy_nonoverlapping(labels.as_ptr().add(off), p.add(at), len);
+            at += len;
+        }
+        pg_sys::Datum::from(p)
+    }
+}
+
 sql_function!(ct_customer_tags, |fcinfo| {
     use crate::args::customer_tags::*;
     let Some(row) = arg(fcinfo, CUSTOMER) else {
         return return_null(fcinfo);
     };
-    let wanted = arg(fcinfo, TAGS).map(|d| text_array_arg(d, TAGS.name));
-    let lang = match arg(fcinfo, LANG) {
-        Some(d) => text_str(&d).to_string(),
-        None => null_not_allowed(LANG.name),
-    };
+    let tags = arg(fcinfo, TAGS);
+    let lang = arg(fcinfo, LANG);
     with_call_cache::<TagCache, _>(fcinfo, |cache| {
         let cache = &mut cache.extra;
-        let key = (wanted, lang);
-        if !cache.loaded || cache.key.as_ref() != Some(&key) {
-            load_rules(fcinfo, cache, &key.0, &key.1);
-            cache.key = Some(key);
+        // the rules are (re)loaded when the arguments differ from those they were loaded for,
+        // compared as bytes (no per-row parsing or allocation)
+        let tags_bytes = tags.as_ref().map(|d| varlena_bytes(d));
+        let same_tags = cache.loaded && cache.key_tags.as_deref() == tags_bytes;
+        let wanted = if same_tags {
+            None
+        } else {
+            Some(tags.map(|d| text_array_arg(d, TAGS.name)))
+        };
+        let Some(lang) = lang.as_ref() else {
+            null_not_allowed(LANG.name)
+        };
+        let lang_bytes = varlena_bytes(lang);
+        if !same_tags || cache.key_lang != lang_bytes {
+            let wanted = match wanted {
+                Some(w) => w,
+                None => tags.map(|d| text_array_arg(d, TAGS.name)),
+            };
+            let lang_str = text_str(lang).to_string();
+            cache.loaded = false;
+            load_rules(cache, &wanted, &lang_str);
+            cache.key_tags = tags_bytes.map(<[u8]>::to_vec);
+            cache.key_lang = lang_bytes.to_vec();
         }
 
         let hdr = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
-        let typ = (
-            pgrx::heap_tuple_header_get_type_id(hdr),
-            pgrx::heap_tuple_header_get_typmod(hdr),
-        );
-        let tupdesc = pg_sys::lookup_rowtype_tupdesc(typ.0, typ.1);
-        let natts = (*tupdesc).natts as usize;
-        if cache.row_type != Some(typ) || cache.values.len() != natts {
-            // PgTupleDesc reads the attributes on every major (PostgreSQL 18 moved them behind
-            // compact_attrs); from_pg_unchecked: the descriptor is released below, not by the wrapper
-            let desc = pgrx::PgTupleDesc::from_pg_unchecked(tupdesc);
-            let attrs: Vec<&pg_sys::FormData_pg_attribute> = desc.iter().collect();
-            cache.layout = cache
-                .needed
-                .iter()
-                .map(|&k| {
-                    let found = attrs.iter().position(|a| {
-                        !a.attisdropped
-                            && std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_bytes()
-                                == COLUMNS[k].name.as_bytes()
-                    });
-                    (k, found.map(|i| (i, conv_of(k, attrs[i].atttypid))))
-                })
-                .collect();
-            cache.values = vec![pg_sys::Datum::from(0usize); natts];
-            cache.nulls = vec![true; natts];
-            cache.row_type = Some(typ);
-        }
+        let typid = pgrx::heap_tuple_header_get_type_id(hdr);
+        let typmod = pgrx::heap_tuple_header_get_typmod(hdr);
+        // the layout is made (with catalog lookups) for the current descriptor, which is then
+        // taken again: it is used only with no catalog access after it was taken
+        let tupdesc = loop {
+            let (tupdesc, id) = row_tupdesc(cache, typid, typmod);
+            if cache.layout_of == Some(id) {
+                break tupdesc;
+            }
+            make_layout(cache, tupdesc);
+            cache.layout_of = Some(id);
+        };
         let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
         tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
         tuple.t_data = hdr;
@@ -390,31 +573,29 @@ sql_function!(ct_customer_tags, |fcinfo| {
             cache.values.as_mut_ptr(),
             cache.nulls.as_mut_ptr(),
         );
-        release_tupdesc(tupdesc);
 
-        let mut vals = [Value::Null; 64];
-        debug_assert!(COLUMNS.len() <= vals.len());
-        for &(k, at) in &cache.layout {
-            if let Some((i, conv)) = at {
-                if !cache.nulls[i] {
-                    vals[k] = value_of(&cache.values[i], conv);
+        let program = cache.program.as_ref().expect("rules loaded");
+        let mut slots = Slots::default();
+        for (i, at) in cache.layout.iter().enumerate() {
+            if let Some((a, conv)) = *at {
+                if !cache.nulls[a] {
+                    let d = &cache.values[a];
+                    match value_of(d, conv) {
+                        Value::Number(x) => slots.num[i] = x,
+                        Value::Text(t) => slots.text[i] = Some(t),
+                        Value::Bool(b) => slots.boolean[i] = Some(b),
+                        Value::Null => {}
+                    }
                 }
             }
         }
-        let mut out: Vec<pg_sys::Datum> = Vec::with_capacity(cache.rules.len());
-        for (label, rule) in &cache.rules {
-            if rule.matches(&vals[..COLUMNS.len()]) {
-                out.push(label.datum());
-            }
+        // the indexes of the matching rules, written without a branch on each result
+        cache.hits.resize(program.len(), 0);
+        let mut n = 0;
+        for i in 0..program.len() {
+            cache.hits[n] = i;
+            n += program.matches(i, &slots) as usize;
         }
-        let arr = pg_sys::construct_array(
-            out.as_mut_ptr(),
-            out.len() as i32,
-            pg_sys::TEXTOID,
-            -1,
-            false,
-            pg_sys::TYPALIGN_INT as std::os::raw::c_char,
-        );
-        pg_sys::Datum::from(arr)
+        labels_array(&cache.labels, &cache.label_at, &cache.hits[..n])
     })
 });

@@ -23,18 +23,24 @@
 //! 3. **checked** (`check.rs`): each node is type-checked as the parser builds it, so the first
 //!    error in reading order is reported; the whole rule must be boolean.
 //! 4. **evaluated per customer row** (`eval.rs`): the tree is walked over a row of [`Value`]s
-//!    indexed like [`COLUMNS`], in three-valued logic, never failing.
+//!    indexed like [`COLUMNS`], in three-valued logic, never failing. This is the reference
+//!    semantics ([`Rule::matches`]).
+//! 5. **compiled for speed** (`compiled.rs`): the rules of a statement become a [`Program`] of
+//!    typed nodes over column slots, with the results of [`Rule::matches`]; the extension
+//!    evaluates that per row.
 //!
 //! The preset rules shipped with the extension are in `presets.rs` ([`PRESETS`]).
 
 mod check;
 mod columns;
+mod compiled;
 mod eval;
 mod lexer;
 mod parser;
 mod presets;
 
 pub use columns::{column_index, Column, Kind, COLUMNS};
+pub use compiled::{Program, Slots, MAX_SLOTS};
 pub use eval::Value;
 pub use parser::FUNCTIONS;
 pub use presets::{Preset, PRESETS};

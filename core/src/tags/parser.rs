@@ -370,6 +370,9 @@ impl Parser<'_> {
                 None => Err(err(format!(
                     "parameter ${name} (at character {at}) is not defined in the rule's params"
                 ))),
+                Some(Param::Number(v)) if v.is_nan() => Err(err(format!(
+                    "parameter ${name} (at character {at}) is not a number (NaN)"
+                ))),
                 Some(p) => {
                     if !self.used_params.contains(&name) {
                         self.used_params.push(name);
