@@ -11,6 +11,15 @@
 -- tier_report (replaced in place).
 \echo Use "ALTER EXTENSION customer_tiers UPDATE TO '0.3.0'" to load this file. \quit
 
+-- rfm_model, rfm_score and rfm_class8 (issue 17): the first argument is the time since the last
+-- purchase, renamed from recency to since_last. CREATE OR REPLACE cannot rename an argument and
+-- dropping them would drop the tier views that call them; the name is only the catalog's label
+-- (views store calls by position), so it is changed in place.
+UPDATE pg_catalog.pg_proc SET proargnames[1] = 'since_last'
+WHERE pronamespace OPERATOR(pg_catalog.=) 'tiers'::pg_catalog.regnamespace
+  AND proname OPERATOR(pg_catalog.=) ANY (ARRAY['rfm_model', 'rfm_score', 'rfm_class8']::pg_catalog.name[])
+  AND proargnames[1] OPERATOR(pg_catalog.=) 'recency';
+
 ------------------------------------------------------------------------------------------
 -- one tier view at most records the history of a scheme
 ------------------------------------------------------------------------------------------
@@ -1534,20 +1543,18 @@ DROP FUNCTION tiers.gamma_gamma_deserialize(bytea, internal);
 
 -- One language policy (issue 16): without lang, the 8-class labels, tags and new tier views follow
 -- the setting customer_tiers.language ('en' or 'zh'); unset, each keeps its 0.2.0 default.
-CREATE OR REPLACE FUNCTION tiers.rfm_class8(recency double precision, frequency double precision,
+CREATE OR REPLACE FUNCTION tiers.rfm_class8(since_last double precision, frequency double precision,
                                  monetary double precision, model tiers.rfm_model,
-                                 lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
-                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
-    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+                                 lang text DEFAULT NULL)
+    RETURNS text LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_class8';
 COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
-    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: recency < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';
+    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: since_last < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang (or NULL), the setting customer_tiers.language, else ''zh''; other lang: 22023. NULL in another argument: NULL.';
 CREATE OR REPLACE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL,
-                                    lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
-                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'en' END)
+                                    lang text DEFAULT NULL)
     RETURNS text[] LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_customer_tags';
 COMMENT ON FUNCTION tiers.customer_tags(record, text[], text) IS
-    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang, the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
+    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang (or NULL), the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
 
 -- Checks and normalises the options of a tier view; every default filled in.
 CREATE OR REPLACE FUNCTION tiers.tier_view_options(options jsonb) RETURNS jsonb
@@ -2088,11 +2095,10 @@ COMMENT ON FUNCTION tiers.kmeans_assign(double precision[], tiers.kmeans_model) 
     'The cluster (1..k) of a feature row: the nearest centroid after the model''s scaling (log1p, standardization). NULL arguments: NULL. A row of another length, NULL elements (22004), NaN/Infinity, a negative value of a log1p feature, or an inconsistent model: 22023.';
 
 CREATE FUNCTION tiers.kmeans_label(model tiers.kmeans_model, cluster integer,
-                                   lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
-                                     THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
-    RETURNS text LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_label';
+                                   lang text DEFAULT NULL)
+    RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_label';
 COMMENT ON FUNCTION tiers.kmeans_label(tiers.kmeans_model, integer, text) IS
-    'Names a cluster of an RFM-shaped model (3 features in the order since_last, frequency, monetary) with the 8-class RFM labels (tiers.rfm_class8): recent when the centroid''s since_last is below the population mean, frequent and high value when its frequency and monetary are above theirs (in the scaled space). lang ''zh'' (重要价值客户 …) or ''en''; without lang, the setting customer_tiers.language, else ''zh''. Another number of features, a cluster outside 1..k or another lang: 22023. NULL arguments: NULL.';
+    'Names a cluster of an RFM-shaped model (3 features in the order since_last, frequency, monetary) with the 8-class RFM labels (tiers.rfm_class8): recent when the centroid''s since_last is below the population mean, frequent and high value when its frequency and monetary are above theirs (in the scaled space). lang ''zh'' (重要价值客户 …) or ''en''; without lang (or NULL), the setting customer_tiers.language, else ''zh''. Another number of features, a cluster outside 1..k or another lang: 22023. NULL model or cluster: NULL.';
 
 CREATE FUNCTION tiers.save_kmeans_model(name text, model tiers.kmeans_model, features text[],
                                         description text DEFAULT '')
@@ -3116,17 +3122,8 @@ $fold$;
 COMMENT ON FUNCTION tiers.tier_view_fold(tiers.tier_views, tiers.tier_view_refreshes, boolean) IS
     'The first stage of refreshing an incremental tier view: folds the orders whose incremental column is past the watermark of the last refresh into the per-customer states (rows dated within 2 x recent_window before as_of, or after it, are kept in <view>_recent; rows after as_of are folded once as_of reaches them), or rebuilds the states from all orders (rebuild, the first refresh, as_of before the last one, or a changed count of orders at or below the watermark: NOTICE). Returns r with incremental, new_orders, watermark and watermark_rows set.';
 
--- rfm_model, rfm_score and rfm_class8 (issue 17): the first argument is the time since the last
--- purchase, renamed from recency to since_last. CREATE OR REPLACE cannot rename an argument and
--- dropping them would drop the tier views that call them; the name is only the catalog's label
--- (views store calls by position), so it is changed in place.
-UPDATE pg_catalog.pg_proc SET proargnames[1] = 'since_last'
-WHERE pronamespace OPERATOR(pg_catalog.=) 'tiers'::pg_catalog.regnamespace
-  AND proname OPERATOR(pg_catalog.=) ANY (ARRAY['rfm_model', 'rfm_score', 'rfm_class8']::pg_catalog.name[])
-  AND proargnames[1] OPERATOR(pg_catalog.=) 'recency';
+-- the comments of rfm_model (since_last)
 COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision) IS
     'RFM model of a customer population with 5 bins: per dimension the k/5 quantiles (exactly percentile_cont) and the mean. since_last is the time since the last purchase (the R of RFM). Rows with a NULL are skipped; NaN/Infinity is an error (22023). NULL for an empty population. Use as tiers.rfm_model(r, f, m) OVER () to score in one query.';
 COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision, integer) IS
     'RFM model with bins (2..10, else 22003) quantile bins per dimension: breakpoints are the k/bins quantiles computed exactly as percentile_cont, plus the population means.';
-COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
-    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: since_last < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';

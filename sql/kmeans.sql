@@ -97,11 +97,10 @@ COMMENT ON FUNCTION tiers.kmeans_assign(double precision[], tiers.kmeans_model) 
     'The cluster (1..k) of a feature row: the nearest centroid after the model''s scaling (log1p, standardization). NULL arguments: NULL. A row of another length, NULL elements (22004), NaN/Infinity, a negative value of a log1p feature, or an inconsistent model: 22023.';
 
 CREATE FUNCTION tiers.kmeans_label(model tiers.kmeans_model, cluster integer,
-                                   lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
-                                     THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
-    RETURNS text LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_label';
+                                   lang text DEFAULT NULL)
+    RETURNS text LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_kmeans_label';
 COMMENT ON FUNCTION tiers.kmeans_label(tiers.kmeans_model, integer, text) IS
-    'Names a cluster of an RFM-shaped model (3 features in the order since_last, frequency, monetary) with the 8-class RFM labels (tiers.rfm_class8): recent when the centroid''s since_last is below the population mean, frequent and high value when its frequency and monetary are above theirs (in the scaled space). lang ''zh'' (重要价值客户 …) or ''en''; without lang, the setting customer_tiers.language, else ''zh''. Another number of features, a cluster outside 1..k or another lang: 22023. NULL arguments: NULL.';
+    'Names a cluster of an RFM-shaped model (3 features in the order since_last, frequency, monetary) with the 8-class RFM labels (tiers.rfm_class8): recent when the centroid''s since_last is below the population mean, frequent and high value when its frequency and monetary are above theirs (in the scaled space). lang ''zh'' (重要价值客户 …) or ''en''; without lang (or NULL), the setting customer_tiers.language, else ''zh''. Another number of features, a cluster outside 1..k or another lang: 22023. NULL model or cluster: NULL.';
 
 CREATE FUNCTION tiers.save_kmeans_model(name text, model tiers.kmeans_model, features text[],
                                         description text DEFAULT '')

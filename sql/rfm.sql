@@ -114,12 +114,11 @@ COMMENT ON FUNCTION tiers.rfm_segment(integer, integer, integer, text) IS
     'Segment name of the scores (r, f, m) under a rule set of tiers.rfm_segment_rules (first matching rule by priority wins; ''Others'' when none matches). Unknown rule set: 22023; a score outside 1..bins: 22003; NULL scores give NULL.';
 CREATE FUNCTION tiers.rfm_class8(since_last double precision, frequency double precision,
                                  monetary double precision, model tiers.rfm_model,
-                                 lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
-                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'zh' END)
-    RETURNS text LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+                                 lang text DEFAULT NULL)
+    RETURNS text LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_rfm_class8';
 COMMENT ON FUNCTION tiers.rfm_class8(double precision, double precision, double precision, tiers.rfm_model, text) IS
-    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: since_last < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang, the setting customer_tiers.language, else ''zh''; other lang: 22023.';
+    'The 8-class RFM model used in China: each dimension high/low against the model''s population mean (recent: since_last < r_mean; frequent: frequency > f_mean; important: monetary > m_mean). lang ''zh'' (重要价值客户 …) or ''en'' (Important Value …); without lang (or NULL), the setting customer_tiers.language, else ''zh''; other lang: 22023. NULL in another argument: NULL.';
 
 ------------------------------------------------------------------------------------------
 -- rule sets: presets, guards, helpers

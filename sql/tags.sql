@@ -98,11 +98,10 @@ COMMENT ON FUNCTION tiers.tune_tag(text, jsonb, boolean) IS
     'Overrides a tag (typically a preset) with changed parameters (merged into the current ones) and/or disabled; returns the stored rule. Unknown tag or a parameter the expression cannot use: 22023. Undo with DELETE FROM tiers.tag_rules WHERE tag = ... AND NOT preset.';
 
 CREATE FUNCTION tiers.customer_tags(customer record, tags text[] DEFAULT NULL,
-                                    lang text DEFAULT CASE WHEN pg_catalog.current_setting('customer_tiers.language', true) OPERATOR(pg_catalog.<>) ''
-                                      THEN pg_catalog.current_setting('customer_tiers.language', true) ELSE 'en' END)
+                                    lang text DEFAULT NULL)
     RETURNS text[] LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ct_customer_tags';
 COMMENT ON FUNCTION tiers.customer_tags(record, text[], text) IS
-    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang, the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
+    'Tags of a customer row (any row type; columns are matched by name, see tiers.tag_columns(); a missing column is NULL): the enabled rules of tiers.effective_tag_rules that are TRUE for the row, in position order, or only the rules named in tags. lang ''zh'' returns the Chinese labels; without lang (or NULL), the setting customer_tiers.language, else ''en''. NULL row: NULL; no match: {}. Unknown tag: 22023; a column of the wrong type: 42804.';
 COMMENT ON FUNCTION tiers.tag_columns() IS
     'The columns a tag rule may reference, with their kind (number, text, boolean).';
 COMMENT ON FUNCTION tiers.tag_presets() IS

@@ -466,13 +466,14 @@ sql_function!(ct_kmeans_assign, |fcinfo| {
 });
 
 // tiers.kmeans_label(model, cluster integer, lang text) -> text: the 8-class name of an
-// RFM-shaped model's cluster (1..k). STRICT.
+// RFM-shaped model's cluster (1..k); NULL model or cluster: NULL; NULL lang: the setting.
 sql_function!(ct_kmeans_label, |fcinfo| {
     use crate::args::kmeans_label::*;
-    let (Some(m), Some(c), Some(l)) = (arg(fcinfo, MODEL), arg(fcinfo, CLUSTER), arg(fcinfo, LANG))
-    else {
+    let (Some(m), Some(c)) = (arg(fcinfo, MODEL), arg(fcinfo, CLUSTER)) else {
         return return_null(fcinfo);
     };
+    let l = arg(fcinfo, LANG);
+    let lang = crate::language::label_language(&fcinfo, l.as_ref().map(|d| text_str(d)), "zh");
     model_arg(fcinfo, m, |model| {
         let cluster = c.value() as i32 as i64;
         if !(1..=model.k as i64).contains(&cluster) {
@@ -481,6 +482,6 @@ sql_function!(ct_kmeans_label, |fcinfo| {
                 model.k
             ));
         }
-        text_datum(check(label(model, cluster - 1, text_str(&l))))
+        text_datum(check(label(model, cluster - 1, lang)))
     })
 });

@@ -14,6 +14,7 @@ mod citus;
 mod clv;
 mod evaluation;
 mod kmeans;
+mod language;
 mod legacy;
 pub(crate) mod names;
 mod numeric;
@@ -83,6 +84,14 @@ extension_sql_file!(
     requires = ["tier_views"]
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
+
+/// Defines the setting `customer_tiers.language` when the library is loaded (it was a
+/// placeholder setting before 0.3.0's language work, read through `current_setting` by every
+/// call): a real setting can be checked when it is set and read per row without a lookup.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    language::define_setting();
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

@@ -344,17 +344,11 @@ sql_function!(ct_rfm_segment, |fcinfo| {
 sql_function!(ct_rfm_class8, |fcinfo| {
     use crate::args::rfm_class8::*;
     let lang_arg = if has(fcinfo, LANG) {
-        match arg(fcinfo, LANG) {
-            Some(d) => Some(d),
-            None => null_not_allowed(LANG.name),
-        }
+        arg(fcinfo, LANG)
     } else {
         None
     };
-    let lang = match &lang_arg {
-        Some(d) => text_str(d),
-        None => "zh",
-    };
+    let lang = crate::language::label_language(&fcinfo, lang_arg.as_ref().map(|d| text_str(d)), "zh");
     let english = match lang {
         "zh" => false,
         "en" => true,

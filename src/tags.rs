@@ -535,18 +535,16 @@ sql_function!(ct_customer_tags, |fcinfo| {
         } else {
             Some(tags.map(|d| text_array_arg(d, TAGS.name)))
         };
-        let Some(lang) = lang.as_ref() else {
-            null_not_allowed(LANG.name)
-        };
-        let lang_bytes = varlena_bytes(lang);
+        let lang_str =
+            crate::language::label_language(&fcinfo, lang.as_ref().map(|d| text_str(d)), "en");
+        let lang_bytes = lang_str.as_bytes();
         if !same_tags || cache.key_lang != lang_bytes {
             let wanted = match wanted {
                 Some(w) => w,
                 None => tags.map(|d| text_array_arg(d, TAGS.name)),
             };
-            let lang_str = text_str(lang).to_string();
             cache.loaded = false;
-            load_rules(cache, &wanted, &lang_str);
+            load_rules(cache, &wanted, lang_str);
             cache.key_tags = tags_bytes.map(<[u8]>::to_vec);
             cache.key_lang = lang_bytes.to_vec();
         }
