@@ -20,45 +20,16 @@ fn summary_of_one_customer() {
 #[pg_test]
 fn numeric_decoder_matches_numeric_float8() {
     let cases = [
-        "0",
-        "-0",
-        "1",
-        "-1",
-        "0.1",
-        "0.2",
-        "0.3",
-        "12.34",
-        "-7969.8526",
-        "123456789012.34",
-        "9007199254740992",
-        "9007199254740993",
-        "-9007199254740993",
-        "1e22",
-        "1e23",
-        "1e-22",
-        "1e-23",
-        "0.000000000001",
-        "99999999999999999999.99",
-        "1.7976931348623157e308",
-        "4.9e-324",
-        "2.2250738585072014e-308",
-        "10000",
-        "100000000",
-        "0.0001",
-        "0.00010001",
-        "NaN",
-        "Infinity",
-        "-Infinity",
-        "3.14159265358979323846264338327950288",
+        "0", "-0", "1", "-1", "0.1", "0.2", "0.3", "12.34", "-7969.8526", "123456789012.34",
+        "9007199254740992", "9007199254740993", "-9007199254740993", "1e22", "1e23", "1e-22",
+        "1e-23", "0.000000000001", "99999999999999999999.99", "1.7976931348623157e308",
+        "4.9e-324", "2.2250738585072014e-308", "10000", "100000000", "0.0001", "0.00010001",
+        "NaN", "Infinity", "-Infinity", "3.14159265358979323846264338327950288",
     ];
     for c in cases {
         let (ours, theirs) = Spi::connect(|client| {
             let row = client
-                .select(
-                    &format!("SELECT '{c}'::numeric, '{c}'::numeric::float8"),
-                    None,
-                    &[],
-                )
+                .select(&format!("SELECT '{c}'::numeric, '{c}'::numeric::float8"), None, &[])
                 .unwrap()
                 .first();
             let datum = row.get_datum_by_ordinal(1).unwrap().unwrap();
@@ -148,9 +119,11 @@ fn stored_model_equals_window_model() {
 /// classified with its own partition's model.
 #[pg_test]
 fn abc_class_follows_the_model_of_each_partition() {
-    let classes: String = one("SELECT string_agg(c, '' ORDER BY g, v DESC) FROM ( \
+    let classes: String = one(
+        "SELECT string_agg(c, '' ORDER BY g, v DESC) FROM ( \
            SELECT g, v, tiers.abc_class(v, tiers.abc_model(v) OVER (PARTITION BY g)) c \
-           FROM (VALUES (1, 90.0::float8), (1, 10), (2, 50), (2, 30), (2, 20)) t(g, v)) x");
+           FROM (VALUES (1, 90.0::float8), (1, 10), (2, 50), (2, 30), (2, 20)) t(g, v)) x",
+    );
     // group 1: 90 (share above 0) A, 10 (.9 < .95) B; group 2: 50 A, 30 (.5) A, 20 (.8) B
     assert_eq!(classes, "ABAAB");
 }
@@ -205,9 +178,8 @@ fn function_arguments_match_the_catalog() {
         format!("ARRAY[{}]::text[]", list.join(", "))
     };
     let rows = |sql: &str| -> Vec<String> {
-        let all: Vec<Option<String>> = one(&format!(
-            "SELECT coalesce(array_agg(r ORDER BY r), '{{}}') FROM ({sql}) x(r)"
-        ));
+        let all: Vec<Option<String>> =
+            one(&format!("SELECT coalesce(array_agg(r ORDER BY r), '{{}}') FROM ({sql}) x(r)"));
         all.into_iter().flatten().collect()
     };
 
@@ -233,20 +205,14 @@ fn function_arguments_match_the_catalog() {
                 table.offset()
             ),
         });
-        assert!(
-            !overloads.is_empty(),
-            "{what}: no such function in the catalog"
-        );
+        assert!(!overloads.is_empty(), "{what}: no such function in the catalog");
         let mut longest = 0;
         let (mut names_found, mut symbols_found) = (BTreeSet::new(), BTreeSet::new());
         for row in &overloads {
             let parts: Vec<&str> = row.splitn(4, '|').collect();
             let (name, nargs, symbol) = (parts[0], parts[1].parse::<usize>().unwrap(), parts[2]);
             let args: Vec<&str> = parts[3].split(',').filter(|s| !s.is_empty()).collect();
-            assert!(
-                table.sql.contains(&name),
-                "{what}: also serves tiers.{name}"
-            );
+            assert!(table.sql.contains(&name), "{what}: also serves tiers.{name}");
             assert!(
                 nargs <= table.names.len() && args == table.names[..nargs],
                 "{what}: tiers.{name}({}) ({symbol}) is not a prefix of {:?}",
@@ -257,18 +223,11 @@ fn function_arguments_match_the_catalog() {
             names_found.insert(name.to_string());
             symbols_found.insert(symbol.to_string());
         }
-        assert_eq!(
-            longest,
-            table.names.len(),
-            "{what}: no overload takes all arguments"
-        );
+        assert_eq!(longest, table.names.len(), "{what}: no overload takes all arguments");
         let listed: BTreeSet<String> = table.sql.iter().map(|s| s.to_string()).collect();
         assert_eq!(names_found, listed, "{what}: SQL names");
         let listed: BTreeSet<String> = table.symbols.iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            symbols_found, listed,
-            "{what}: symbols (an aggregate's transition needs one argument more)"
-        );
+        assert_eq!(symbols_found, listed, "{what}: symbols (an aggregate's transition needs one argument more)");
     }
 
     // every C function of the extension is covered, once
@@ -277,18 +236,10 @@ fn function_arguments_match_the_catalog() {
         assert!(covered.insert(s), "{s} is in two tables");
     }
     for s in NO_NAMED_ARGS.iter().chain(PGRX) {
-        assert!(
-            covered.insert(s),
-            "{s} is in a table and a list, or twice in a list"
-        );
+        assert!(covered.insert(s), "{s} is in a table and a list, or twice in a list");
     }
-    let catalog = rows(&format!(
-        "SELECT DISTINCT p.prosrc FROM pg_proc p WHERE {C_FUNCTIONS}"
-    ));
-    let missing: Vec<&String> = catalog
-        .iter()
-        .filter(|s| !covered.contains(s.as_str()))
-        .collect();
+    let catalog = rows(&format!("SELECT DISTINCT p.prosrc FROM pg_proc p WHERE {C_FUNCTIONS}"));
+    let missing: Vec<&String> = catalog.iter().filter(|s| !covered.contains(s.as_str())).collect();
     assert!(
         missing.is_empty(),
         "C functions with no table in src/args.rs (nor in NO_NAMED_ARGS or PGRX): {missing:?}"
