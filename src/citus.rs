@@ -38,50 +38,76 @@ pub enum NodeRole {
 
 /// This node's role, from Citus's own catalog `pg_dist_local_group`.
 pub fn node_role() -> NodeRole {
-    let has_citus = read_only_query(
-        "SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
+    let has_citus = read_only_value::<bool>(
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+        &[SqlParam::from("pg_catalog.pg_dist_local_group")],
     );
-    if text_bool(&has_citus[0][0]) != Some(true) {
+    if has_citus != Some(true) {
         return NodeRole::Plain;
     }
-    let group = read_only_query("SELECT groupid FROM pg_catalog.pg_dist_local_group");
-    match group.first().and_then(|r| text_i32(&r[0])) {
+    // groupid is an integer column; the cast only pins the type the row is read as
+    let group = read_only_value::<i32>(
+        "SELECT g.groupid::pg_catalog.int4 FROM pg_catalog.pg_dist_local_group AS g",
+        &[],
+    );
+    match group {
         Some(g) if g > 0 => NodeRole::Worker,
         _ => NodeRole::Coordinator,
     }
 }
 
-/// Runs a configuration lookup. `build` writes the query given the FROM item of each
+/// Runs a configuration lookup: `build` writes the query given the FROM item of each
 /// configuration relation (its argument is a name of [`PUBLISHED`]): `tiers.<name>` on the
-/// coordinator and without Citus, the published snapshot of it on a worker.
-pub fn config_query(build: impl Fn(&dyn Fn(&str) -> String) -> String) -> Vec<Vec<Option<String>>> {
+/// coordinator and without Citus, the published snapshot of it on a worker. The query's values
+/// are `params` (`$1` … `$n`, as in [`read_only_query`]); on a worker the snapshot's `kind`s are
+/// further parameters after those, so `build` must not number its own beyond `$n`. Each row is
+/// read by `each`, as in [`read_only_query`].
+pub fn config_query<R>(
+    build: impl Fn(&dyn Fn(&str) -> String) -> String,
+    params: &[SqlParam<'_>],
+    each: impl FnMut(&Row) -> R,
+) -> Vec<R> {
     if node_role() != NodeRole::Worker {
-        return read_only_query(&build(&|rel| format!("tiers.{rel}")));
+        return read_only_query(&build(&|rel| format!("tiers.{rel}")), params, each);
     }
-    let published = read_only_query(&format!(
-        "SELECT pg_catalog.to_regclass('{SNAPSHOT}') IS NOT NULL"
-    ));
-    if text_bool(&published[0][0]) != Some(true) {
+    let published = read_only_value::<bool>(
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+        &[SqlParam::from(SNAPSHOT)],
+    );
+    if published != Some(true) {
         not_published("the coordinator has not published it (no table customer_tiers_citus.configuration on this node)");
     }
+    // the kind of PUBLISHED[k] is parameter $(n + 1 + k), whether the query reads it or not
+    let n = params.len();
     let sql = build(&|rel| {
-        debug_assert!(PUBLISHED.contains(&rel));
+        let k = PUBLISHED
+            .iter()
+            .position(|p| *p == rel)
+            .unwrap_or_else(|| panic!("{rel} is not a published configuration relation"));
         format!(
             "pg_catalog.jsonb_populate_recordset(NULL::tiers.{rel}, \
-             (SELECT c.rows FROM {SNAPSHOT} AS c WHERE c.kind OPERATOR(pg_catalog.=) '{rel}'))"
+             (SELECT c.rows FROM {SNAPSHOT} AS c WHERE c.kind OPERATOR(pg_catalog.=) ${}))",
+            n + 1 + k
         )
     });
+    let all: Vec<SqlParam<'_>> = params
+        .iter()
+        .map(|p| {
+            // SAFETY: the same datum and type as `p`, whose memory outlives this call
+            unsafe { SqlParam::new_from_datum(p.datum(), p.oid()) }
+        })
+        .chain(PUBLISHED.iter().map(|rel| SqlParam::from(*rel)))
+        .collect();
     let kinds = format!(
         "SELECT pg_catalog.count(*) FROM {SNAPSHOT} AS c \
-         WHERE c.kind OPERATOR(pg_catalog.=) ANY ('{{{}}}'::pg_catalog.text[])",
-        PUBLISHED.join(",")
+         WHERE c.kind OPERATOR(pg_catalog.=) ANY ($1)"
     );
     with_nested_citus_execution(|| {
-        let n = read_only_query(&kinds);
-        if text_i32(&n[0][0]) != Some(PUBLISHED.len() as i32) {
+        let kinds = read_only_value::<i64>(&kinds, &[SqlParam::from(PUBLISHED.to_vec())]);
+        if kinds != Some(PUBLISHED.len() as i64) {
             not_published("the snapshot in customer_tiers_citus.configuration is incomplete");
         }
-        read_only_query(&sql)
+        read_only_query(&sql, &all, each)
     })
 }
 

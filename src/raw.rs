@@ -663,16 +663,86 @@ pub fn f8_datum(v: f64) -> pg_sys::Datum {
     pg_sys::Datum::from(v.to_bits() as usize)
 }
 
+/// A parameter of a [`read_only_query`]: a value with its SQL type, made by `SqlParam::from(v)`
+/// for any `IntoDatum` value (`&str` → text, `i32` → integer, `f64` → float8, `bool`,
+/// `Vec<&str>` → text[], `Option<T>` → T or a NULL of T …). Values made by `IntoDatum` live in
+/// the current memory context, which the lookup does not reset.
+pub type SqlParam<'a> = pgrx::datum::DatumWithOid<'a>;
+
+/// One row of a [`read_only_query`] result, lent to the caller's closure while SPI holds it.
+pub struct Row {
+    tuple: pg_sys::HeapTuple,
+    tupdesc: pg_sys::TupleDesc,
+}
+
+impl Row {
+    /// Column `col` (1-based, as in SPI) as a `T`, `None` for NULL: read as a binary datum,
+    /// no text round trip (a float8 `Infinity` is `f64::INFINITY`). The column's type must be
+    /// `T`'s (or binary coercible to it), else XX000: that is a bug in the lookup's SQL, which
+    /// casts where a column's type is not `T`'s.
+    ///
+    /// `T` must own its value (`String`, `f64`, `i32`, `i64`, `bool`, `Vec<…>` …), not borrow the
+    /// datum (`&str`, `pgrx::Array`): the row's memory is SPI's, freed when the lookup returns.
+    pub fn get<T: FromDatum + IntoDatum>(&self, col: usize) -> Option<T> {
+        // SAFETY: `tuple` and `tupdesc` are a row of SPI_tuptable and its descriptor, valid
+        // while the closure that received `&self` runs (read_only_query); `col` is checked
+        // against `natts` before SPI_getbinval/SPI_gettypeid read the attribute
+        unsafe {
+            let natts = (*self.tupdesc).natts as usize;
+            if col < 1 || col > natts {
+                lookup_error(format!("lookup column {col} of {natts} asked for"));
+            }
+            let mut isnull = false;
+            let d = pg_sys::SPI_getbinval(self.tuple, self.tupdesc, col as i32, &mut isnull);
+            let typid = pg_sys::SPI_gettypeid(self.tupdesc, col as i32);
+            T::try_from_datum(d, isnull, typid)
+                .unwrap_or_else(|e| lookup_error(format!("lookup column {col}: {e}")))
+        }
+    }
+}
+
+fn lookup_error(detail: String) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        "internal error: lookup result of an unexpected shape",
+        detail
+    );
+}
+
 /// Runs a catalog/configuration lookup through SPI **read-only**: it sees the calling query's
 /// snapshot and never increments the command counter, so the STABLE, PARALLEL SAFE functions
-/// that call it also work inside parallel plans and in transactions that already wrote (pgrx's
-/// `Spi` runs read-write as soon as the transaction has an xid, which parallel mode forbids).
-/// Returns the rows as text (`None` for NULL).
-pub fn read_only_query(sql: &str) -> Vec<Vec<Option<String>>> {
+/// that call it also work inside parallel plans and in transactions that already wrote.
+/// (pgrx's `Spi::connect`/`select` is not that: it runs read-write as soon as the transaction
+/// has an xid, which parallel mode forbids.)
+///
+/// Values go in as parameters `$1`, `$2` … of `sql` with their types (never formatted into the
+/// text); each result row is lent to `each`, which reads its columns as typed datums
+/// ([`Row::get`]) and returns an owned value; the values are returned in row order.
+/// An SPI failure is XX000 "lookup failed (SPI code …)"; errors of the query itself are its own.
+pub fn read_only_query<R>(
+    sql: &str,
+    params: &[SqlParam<'_>],
+    mut each: impl FnMut(&Row) -> R,
+) -> Vec<R> {
     let query = std::ffi::CString::new(sql).expect("no NUL in internal queries");
-    // SAFETY: SPI_connect/SPI_finish bracket the query (SPI_finish also before the ERROR);
-    // SPI_tuptable and its `vals` hold SPI_processed rows of `tupdesc` until SPI_finish, and
-    // SPI_getvalue returns NULL or a NUL-terminated string, copied out before SPI_finish
+    let mut types: Vec<pg_sys::Oid> = params.iter().map(|p| p.oid()).collect();
+    let mut values: Vec<pg_sys::Datum> = params
+        .iter()
+        .map(|p| {
+            p.datum()
+                .map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())
+        })
+        .collect();
+    let nulls: Vec<std::ffi::c_char> = params
+        .iter()
+        .map(|p| if p.datum().is_some() { b' ' } else { b'n' } as std::ffi::c_char)
+        .collect();
+    // SAFETY: SPI_connect/SPI_finish bracket the query (SPI_finish also before the ERROR); the
+    // parameter arrays hold `params.len()` entries each and the datums live in the caller's
+    // memory context (not reset here); SPI_tuptable and its `vals` hold SPI_processed rows of
+    // `tupdesc` until SPI_finish, and the rows are lent to `each` only until then (the values
+    // it returns are owned)
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             ereport!(
@@ -681,7 +751,19 @@ pub fn read_only_query(sql: &str) -> Vec<Vec<Option<String>>> {
                 "SPI_connect failed"
             );
         }
-        let rc = pg_sys::SPI_execute(query.as_ptr(), true, 0);
+        let rc = if params.is_empty() {
+            pg_sys::SPI_execute(query.as_ptr(), true, 0)
+        } else {
+            pg_sys::SPI_execute_with_args(
+                query.as_ptr(),
+                params.len() as i32,
+                types.as_mut_ptr(),
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                true,
+                0,
+            )
+        };
         if rc != pg_sys::SPI_OK_SELECT as i32 {
             pg_sys::SPI_finish();
             ereport!(
@@ -695,19 +777,9 @@ pub fn read_only_query(sql: &str) -> Vec<Vec<Option<String>>> {
         let mut rows = Vec::with_capacity(n);
         if !table.is_null() {
             let tupdesc = (*table).tupdesc;
-            let natts = (*tupdesc).natts;
             let tuples = std::slice::from_raw_parts((*table).vals, n);
             for &tuple in tuples {
-                let mut row = Vec::with_capacity(natts as usize);
-                for k in 1..=natts {
-                    let v = pg_sys::SPI_getvalue(tuple, tupdesc, k);
-                    row.push(if v.is_null() {
-                        None
-                    } else {
-                        Some(std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
-                    });
-                }
-                rows.push(row);
+                rows.push(each(&Row { tuple, tupdesc }));
             }
         }
         pg_sys::SPI_finish();
@@ -715,24 +787,13 @@ pub fn read_only_query(sql: &str) -> Vec<Vec<Option<String>>> {
     }
 }
 
-/// A float8 column of [`read_only_query`] (PostgreSQL's text output, `Infinity` included).
-pub fn text_f64(v: &Option<String>) -> Option<f64> {
-    v.as_deref().and_then(|s| match s {
-        "Infinity" => Some(f64::INFINITY),
-        "-Infinity" => Some(f64::NEG_INFINITY),
-        "NaN" => Some(f64::NAN),
-        s => s.parse().ok(),
-    })
-}
-
-/// An integer column of [`read_only_query`].
-pub fn text_i32(v: &Option<String>) -> Option<i32> {
-    v.as_deref().and_then(|s| s.parse().ok())
-}
-
-/// A boolean column of [`read_only_query`].
-pub fn text_bool(v: &Option<String>) -> Option<bool> {
-    v.as_deref().map(|s| s == "t")
+/// The first column of the first row of a [`read_only_query`]; `None` when there is no row or
+/// the value is NULL.
+pub fn read_only_value<T: FromDatum + IntoDatum>(sql: &str, params: &[SqlParam<'_>]) -> Option<T> {
+    read_only_query(sql, params, |row| row.get::<T>(1))
+        .into_iter()
+        .next()
+        .flatten()
 }
 
 /// A `float8[]` argument as a vector; NULL elements are 22004.

@@ -12,7 +12,6 @@ use customer_tiers_core::rfm::{
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::spi::quote_literal;
 
 const AGG: &str = "rfm_model";
 
@@ -184,36 +183,40 @@ impl ScoreCache {
 
 /// Reads a rule set from `tiers.rfm_rule_sets` / `tiers.rfm_segment_rules`.
 fn load_rule_set(name: &str) -> RuleSet {
-    let lit = quote_literal(name);
-    let found = config_query(|from| {
-        format!(
-            "SELECT s.bins FROM {} AS s WHERE s.rule_set OPERATOR(pg_catalog.=) {lit}",
-            from("rfm_rule_sets")
-        )
-    });
-    let Some(bins) = found.first().and_then(|r| text_i32(&r[0])) else {
+    let found = config_query(
+        |from| {
+            format!(
+                "SELECT s.bins FROM {} AS s WHERE s.rule_set OPERATOR(pg_catalog.=) $1",
+                from("rfm_rule_sets")
+            )
+        },
+        &[SqlParam::from(name)],
+        |row| row.get::<i32>(1),
+    );
+    let Some(bins) = found.first().copied().flatten() else {
         invalid(format!(
             "rule_set \"{name}\" does not exist in tiers.rfm_rule_sets"
         ))
     };
-    let rules: Vec<SegmentRule> = config_query(|from| {
-        format!(
-            "SELECT r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max \
-             FROM {} AS r WHERE r.rule_set OPERATOR(pg_catalog.=) {lit} ORDER BY r.priority",
-            from("rfm_segment_rules")
-        )
-    })
-    .into_iter()
-    .map(|row| {
-        let b = |i: usize| -> u8 { text_i32(&row[i]).unwrap_or(0).clamp(0, 255) as u8 };
-        SegmentRule {
-            segment: row[0].clone().unwrap_or_default(),
-            r: (b(1), b(2)),
-            f: (b(3), b(4)),
-            m: (b(5), b(6)),
-        }
-    })
-    .collect();
+    let rules: Vec<SegmentRule> = config_query(
+        |from| {
+            format!(
+                "SELECT r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max \
+                 FROM {} AS r WHERE r.rule_set OPERATOR(pg_catalog.=) $1 ORDER BY r.priority",
+                from("rfm_segment_rules")
+            )
+        },
+        &[SqlParam::from(name)],
+        |row| {
+            let b = |col: usize| -> u8 { row.get::<i32>(col).unwrap_or(0).clamp(0, 255) as u8 };
+            SegmentRule {
+                segment: row.get::<String>(1).unwrap_or_default(),
+                r: (b(2), b(3)),
+                f: (b(4), b(5)),
+                m: (b(6), b(7)),
+            }
+        },
+    );
     check(RuleSet::new(bins, rules))
 }
 
@@ -230,7 +233,12 @@ unsafe fn scores(
     use crate::args::rfm_score::*;
     // SAFETY: `fcinfo` is the current call's (caller)
     let get = |a: Arg| unsafe { arg(fcinfo, a) };
-    let (r, f, m, model) = (get(SINCE_LAST)?, get(FREQUENCY)?, get(MONETARY)?, get(MODEL)?);
+    let (r, f, m, model) = (
+        get(SINCE_LAST)?,
+        get(FREQUENCY)?,
+        get(MONETARY)?,
+        get(MODEL)?,
+    );
     // SAFETY: argument 3 is a tiers.rfm_model (caller)
     let model = unsafe { cache.model(model) };
     Some((check(model.score(f8(r), f8(f), f8(m))), model.bins))

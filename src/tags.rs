@@ -8,7 +8,6 @@ use customer_tiers_core::tags::{
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::spi::quote_literal;
 
 /// A rule's `params` jsonb as compile-time parameters.
 fn params_of(tag: &str, params: &serde_json::Value) -> Vec<(String, Param)> {
@@ -233,29 +232,32 @@ fn load_rules(cache: &mut TagCache, wanted: &Option<Vec<String>>, lang: &str) {
         "zh" => "coalesce(r.label_zh, r.tag)",
         _ => invalid(format!("lang must be 'en' or 'zh', got '{lang}'")),
     };
-    let filter = match wanted {
-        None => "r.enabled".to_string(),
-        Some(list) => format!(
-            "r.tag OPERATOR(pg_catalog.=) ANY (ARRAY[{}]::pg_catalog.text[])",
-            list.iter()
-                .map(quote_literal)
-                .collect::<Vec<_>>()
-                .join(", ")
+    // the tags asked for are parameter $1 (a text[]); all enabled rules take none
+    let (filter, params): (&str, Vec<SqlParam<'_>>) = match wanted {
+        None => ("r.enabled", Vec::new()),
+        Some(list) => (
+            "r.tag OPERATOR(pg_catalog.=) ANY ($1)",
+            vec![SqlParam::from(
+                list.iter().map(String::as_str).collect::<Vec<&str>>(),
+            )],
         ),
     };
-    let rows: Vec<(String, String, String, String)> = config_query(|from| {
-        format!(
-            "SELECT r.tag, {label}, r.expression, r.params::pg_catalog.text \
-             FROM {} AS r WHERE {filter} ORDER BY r.position, r.tag",
-            from("effective_tag_rules")
-        )
-    })
-    .into_iter()
-    .map(|r| {
-        let t = |i: usize| r[i].clone().unwrap_or_default();
-        (t(0), t(1), t(2), t(3))
-    })
-    .collect();
+    // params as text, parsed here: a jsonb number beyond f64 is then this 22023 error below
+    // (pgrx's JsonB does the same text round trip but panics on it)
+    let rows: Vec<(String, String, String, String)> = config_query(
+        |from| {
+            format!(
+                "SELECT r.tag, {label}, r.expression, r.params::pg_catalog.text \
+                 FROM {} AS r WHERE {filter} ORDER BY r.position, r.tag",
+                from("effective_tag_rules")
+            )
+        },
+        &params,
+        |r| {
+            let t = |col: usize| r.get::<String>(col).unwrap_or_default();
+            (t(1), t(2), t(3), t(4))
+        },
+    );
     if let Some(list) = wanted {
         for t in list {
             if !rows.iter().any(|r| &r.0 == t) {

@@ -251,3 +251,49 @@ fn function_arguments_match_the_catalog() {
         .collect();
     assert!(stale.is_empty(), "listed but not in the catalog: {stale:?}");
 }
+
+/// Lookups pass names as parameters and read typed values: a scheme and a rule set named with
+/// a quote, a backslash and double quotes round-trip, a -Infinity threshold comes back as one,
+/// and the scheme's max_drop/grace_evaluations are read.
+#[pg_test]
+fn lookups_with_odd_names() {
+    let name = r#"it's \ "odd""#;
+    let arg = || -> [pgrx::datum::DatumWithOid<'static>; 1] { [name.into()] };
+    let one_with = |sql: &str| -> String {
+        Spi::get_one_with_args::<String>(sql, &arg())
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: NULL"))
+    };
+    let levels: i32 = Spi::get_one_with_args(
+        "SELECT tiers.define_tier_scheme($1, \
+           '[{\"tier\": \"low\", \"entry\": \"-Infinity\"}, \
+             {\"tier\": \"mid\", \"entry\": 10}, \
+             {\"tier\": \"high\", \"entry\": 100, \"retain\": 50}]', \
+           max_drop => 1, grace_evaluations => 2)",
+        &arg(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(levels, 3);
+    let lowest: f64 = Spi::get_one_with_args(
+        "SELECT entry FROM tiers.tier_levels WHERE scheme = $1 AND rank = 1",
+        &arg(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(lowest, f64::NEG_INFINITY);
+    assert_eq!(one_with("SELECT tiers.tier_of(-1e300, $1)"), "low");
+    assert_eq!(one_with("SELECT tiers.tier_of(150, $1)"), "high");
+    // retain 50 keeps high; below it max_drop 1 allows one step down only
+    assert_eq!(one_with("SELECT tiers.tier_of(60, $1, 'high')"), "high");
+    assert_eq!(one_with("SELECT tiers.tier_of(0, $1, 'high')"), "mid");
+    // grace_evaluations 2: a drop is held while fewer than 2 were held in a row
+    assert_eq!(one_with("SELECT tiers.tier_of(0, $1, 'high', 1)"), "high");
+    assert_eq!(one_with("SELECT tiers.tier_of(0, $1, 'high', 2)"), "mid");
+
+    Spi::run_with_args("SELECT tiers.rfm_copy_rule_set('standard', $1)", &arg()).unwrap();
+    assert_eq!(
+        one_with("SELECT tiers.rfm_segment(5, 5, 5, $1)"),
+        "Champions"
+    );
+}

@@ -6,48 +6,54 @@ use crate::sql_function;
 use customer_tiers_core::tiers::{InlineTiers, Level, Scheme};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::spi::quote_literal;
 
 /// The longest scheme name `define_tier_scheme` accepts.
 const MAX_SCHEME_BYTES: usize = 1000;
 
 /// Reads a scheme from `tiers.tier_schemes` / `tiers.tier_levels` and validates it.
 fn load_scheme(name: &str) -> Scheme {
-    let lit = quote_literal(name);
-    let head = config_query(|from| {
-        format!(
-            // grace_evaluations through to_jsonb: NULL in a 0.1.0 catalog, which lacks the column
-            // (this library serves that catalog until ALTER EXTENSION customer_tiers UPDATE)
-            "SELECT s.max_drop, s.lowest_is_floor, \
-                    pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'grace_evaluations' \
-             FROM {} AS s WHERE s.scheme OPERATOR(pg_catalog.=) {lit}",
-            from("tier_schemes")
-        )
-    });
-    let Some(row) = head.first() else {
+    let head = config_query(
+        |from| {
+            format!(
+                // grace_evaluations through to_jsonb: NULL in a 0.1.0 catalog, which lacks the
+                // column (this library serves that catalog until ALTER EXTENSION customer_tiers
+                // UPDATE); the column is an integer, so its jsonb text casts back exactly
+                "SELECT s.max_drop, s.lowest_is_floor, \
+                        (pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'grace_evaluations')\
+                        ::pg_catalog.int4 \
+                 FROM {} AS s WHERE s.scheme OPERATOR(pg_catalog.=) $1",
+                from("tier_schemes")
+            )
+        },
+        &[SqlParam::from(name)],
+        |row| {
+            (
+                row.get::<i32>(1),
+                row.get::<bool>(2).unwrap_or(true),
+                row.get::<i32>(3),
+            )
+        },
+    );
+    let Some(&(max_drop, floor, grace)) = head.first() else {
         invalid(format!(
             "scheme \"{name}\" does not exist in tiers.tier_schemes"
         ))
     };
-    let (max_drop, floor, grace) = (
-        text_i32(&row[0]),
-        text_bool(&row[1]).unwrap_or(true),
-        text_i32(&row[2]),
+    let levels: Vec<Level> = config_query(
+        |from| {
+            format!(
+                "SELECT l.tier, l.entry, l.retain FROM {} AS l \
+                 WHERE l.scheme OPERATOR(pg_catalog.=) $1 ORDER BY l.rank",
+                from("tier_levels")
+            )
+        },
+        &[SqlParam::from(name)],
+        |row| Level {
+            name: row.get::<String>(1).unwrap_or_default(),
+            entry: row.get::<f64>(2).unwrap_or(f64::NAN),
+            retain: row.get::<f64>(3).unwrap_or(f64::NAN),
+        },
     );
-    let levels: Vec<Level> = config_query(|from| {
-        format!(
-            "SELECT l.tier, l.entry, l.retain FROM {} AS l \
-             WHERE l.scheme OPERATOR(pg_catalog.=) {lit} ORDER BY l.rank",
-            from("tier_levels")
-        )
-    })
-    .into_iter()
-    .map(|row| Level {
-        name: row[0].clone().unwrap_or_default(),
-        entry: text_f64(&row[1]).unwrap_or(f64::NAN),
-        retain: text_f64(&row[2]).unwrap_or(f64::NAN),
-    })
-    .collect();
     check(Scheme::new(levels, max_drop, floor).and_then(|s| s.with_grace(grace)))
 }
 
@@ -384,35 +390,49 @@ fn store_scheme(
         })
         .collect();
     let s = check(Scheme::new(levels, max_drop, lowest_is_floor));
-    let lit = quote_literal(scheme);
     if scheme.trim().is_empty() {
         invalid("scheme must not be empty");
     }
-    let num = |v: f64| quote_literal(v.to_string()) + "::float8";
+    // $1 scheme, $2 max_drop, $3 lowest_is_floor, $4 description, $5 grace_evaluations (read
+    // only when given), then per level: rank, tier, entry, retain
     let mut sql = format!(
-        "DELETE FROM tiers.tier_schemes WHERE scheme OPERATOR(pg_catalog.=) {lit}; \
+        "DELETE FROM tiers.tier_schemes WHERE scheme OPERATOR(pg_catalog.=) $1; \
          INSERT INTO tiers.tier_schemes (scheme, max_drop, lowest_is_floor, description{}) \
-         VALUES ({lit}, {}, {}, {}{});",
+         VALUES ($1, $2, $3, $4{});",
         // the column is named only when used, so the 0.1.0 entry point works on a 0.1.0 catalog
         if grace_evaluations.is_some() {
             ", grace_evaluations"
         } else {
             ""
         },
-        max_drop.map_or("NULL".to_string(), |d| d.to_string()),
-        lowest_is_floor,
-        quote_literal(description),
-        grace_evaluations.map_or(String::new(), |d| format!(", {d}")),
+        if grace_evaluations.is_some() {
+            ", $5"
+        } else {
+            ""
+        },
     );
+    let mut params: Vec<SqlParam<'_>> = vec![
+        SqlParam::from(scheme),
+        SqlParam::from(max_drop),
+        SqlParam::from(lowest_is_floor),
+        SqlParam::from(description),
+        SqlParam::from(grace_evaluations),
+    ];
     for (i, l) in s.levels.iter().enumerate() {
+        let p = params.len();
         sql.push_str(&format!(
-            " INSERT INTO tiers.tier_levels (scheme, rank, tier, entry, retain) VALUES ({lit}, {}, {}, {}, {});",
-            i + 1,
-            quote_literal(&l.name),
-            num(l.entry),
-            num(l.retain)
+            " INSERT INTO tiers.tier_levels (scheme, rank, tier, entry, retain) VALUES ($1, ${}, ${}, ${}, ${});",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4
         ));
+        params.push(SqlParam::from(i as i32 + 1));
+        params.push(SqlParam::from(l.name.as_str()));
+        params.push(SqlParam::from(l.entry));
+        params.push(SqlParam::from(l.retain));
     }
-    Spi::run(&sql).unwrap_or_else(|e| invalid(format!("cannot store scheme \"{scheme}\": {e}")));
+    Spi::run_with_args(&sql, &params)
+        .unwrap_or_else(|e| invalid(format!("cannot store scheme \"{scheme}\": {e}")));
     s.levels.len() as i32
 }
