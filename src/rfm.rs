@@ -356,7 +356,8 @@ sql_function!(ct_rfm_class8, |fcinfo| {
     } else {
         None
     };
-    let lang = crate::language::label_language(&fcinfo, lang_arg.as_ref().map(|d| text_str(d)), "zh");
+    let lang =
+        crate::language::label_language(&fcinfo, lang_arg.as_ref().map(|d| text_str(d)), "zh");
     let english = match lang {
         "zh" => false,
         "en" => true,

@@ -742,7 +742,11 @@ sql_function!(ct_summary_state_combine, |fcinfo| {
 });
 
 sql_function!(ct_summary_state_serialize, |fcinfo| {
-    state_datum(&*arg(fcinfo, STATE).expect("strict").cast_mut_ptr::<StoredState>())
+    state_datum(
+        &*arg(fcinfo, STATE)
+            .expect("strict")
+            .cast_mut_ptr::<StoredState>(),
+    )
 });
 
 sql_function!(ct_summary_state_deserialize, |fcinfo| {
@@ -856,7 +860,9 @@ fn bad_state_input(code: PgSqlErrorCode, message: String) -> ! {
 }
 
 sql_function!(ct_summary_state_in, |fcinfo| {
-    let p = arg(fcinfo, IO_ARG).expect("strict").cast_mut_ptr::<std::os::raw::c_char>();
+    let p = arg(fcinfo, IO_ARG)
+        .expect("strict")
+        .cast_mut_ptr::<std::os::raw::c_char>();
     let text = std::ffi::CStr::from_ptr(p).to_string_lossy();
     match StoredState::from_text(&text) {
         Ok(s) => state_datum(&s),
@@ -875,9 +881,12 @@ sql_function!(ct_summary_state_out, |fcinfo| {
 });
 
 sql_function!(ct_summary_state_recv, |fcinfo| {
-    let buf = arg(fcinfo, IO_ARG).expect("strict").cast_mut_ptr::<pg_sys::StringInfoData>();
+    let buf = arg(fcinfo, IO_ARG)
+        .expect("strict")
+        .cast_mut_ptr::<pg_sys::StringInfoData>();
     let len = ((*buf).len - (*buf).cursor).max(0) as usize;
-    let bytes = std::slice::from_raw_parts(((*buf).data as *const u8).add((*buf).cursor as usize), len);
+    let bytes =
+        std::slice::from_raw_parts(((*buf).data as *const u8).add((*buf).cursor as usize), len);
     let value = StoredState::decode(bytes).unwrap_or_else(|e| {
         bad_state_input(
             PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
