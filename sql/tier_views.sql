@@ -555,20 +555,25 @@ s0 AS (
                       HINT = 'Put the grading columns in a customer table (option customers) or drop "incremental".';
         END IF;
         s0_sql := format($s0$
+-- the window bounds once (not per row)
+windows AS MATERIALIZED (
+    SELECT run.as_of::%3$s AS upto, run.as_of::%3$s - %5$L::interval AS recent_from,
+           run.as_of::%3$s - 2 * %5$L::interval AS earlier_from
+    FROM run),
 s0 AS (
-    SELECT st.customer,
-           (tiers.summary_from_state(st.state, run.as_of::%3$s, %4$L::interval)).*,
+    SELECT st.customer, f.*,
            (st.net_revenue)%6$s AS net_revenue,
            coalesce(rc.recent_spend, 0)%6$s AS recent_spend,
            coalesce(rc.earlier_spend, 0)%6$s AS earlier_spend
     FROM %1$s AS st CROSS JOIN run
+    -- in FROM, so that the state is read once per customer (not once per field)
+    CROSS JOIN LATERAL tiers.summary_from_state(st.state, run.as_of::%3$s, %4$L::interval) AS f
     LEFT JOIN (
         SELECT x.customer,
-               sum(x.amount) FILTER (WHERE x.ordered_at > run.as_of::%3$s - %5$L::interval) AS recent_spend,
-               sum(x.amount) FILTER (WHERE x.ordered_at <= run.as_of::%3$s - %5$L::interval
-                                     AND x.ordered_at > run.as_of::%3$s - 2 * %5$L::interval) AS earlier_spend
-        FROM %2$s AS x CROSS JOIN run
-        WHERE x.folded AND x.ordered_at <= run.as_of::%3$s
+               sum(x.amount) FILTER (WHERE x.ordered_at > w.recent_from) AS recent_spend,
+               sum(x.amount) FILTER (WHERE x.ordered_at <= w.recent_from) AS earlier_spend
+        FROM %2$s AS x CROSS JOIN windows w
+        WHERE x.folded AND x.ordered_at <= w.upto AND x.ordered_at > w.earlier_from
         GROUP BY x.customer) rc ON rc.customer = st.customer),$s0$,
             (tiers.tier_view_state_tables(v))[1], (tiers.tier_view_state_tables(v))[2], ts_type,
             o->>'unit', o->>'recent_window', money);
@@ -894,8 +899,8 @@ BEGIN
         EXECUTE format($fit$
             SELECT tiers.bgnbd_fit(s.frequency, s.recency, s.tenure),
                    tiers.gamma_gamma_fit(s.frequency, s.monetary)
-            FROM (SELECT (tiers.summary_from_state(st.state, $1::%1$s, %2$L::interval)).*
-                  FROM %3$s AS st) s $fit$,
+            FROM %3$s AS st
+            CROSS JOIN LATERAL tiers.summary_from_state(st.state, $1::%1$s, %2$L::interval) AS s $fit$,
             (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
              WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
                AND a.attname = v.ordered_at_column),

@@ -43,7 +43,8 @@ SELECT pg_temp.err($$SELECT tiers.customer_tags(p) FROM (SELECT 1 AS abc_class) 
 SELECT pg_temp.err($$SELECT tiers.customer_tags(p, ARRAY['nope']) FROM people p$$);
 SELECT pg_temp.err($$SELECT tiers.customer_tags(p, ARRAY[NULL]) FROM people p$$);
 SELECT pg_temp.err($$SELECT tiers.customer_tags(p, lang => 'fr') FROM people p$$);
-SELECT pg_temp.err($$SELECT tiers.customer_tags(p, lang => NULL) FROM people p$$);
+-- lang => NULL is the default (the setting customer_tiers.language, else 'en')
+SELECT count(*) FILTER (WHERE tiers.customer_tags(p, lang => NULL) IS DISTINCT FROM tiers.customer_tags(p)) AS differ FROM people p;
 
 -- overrides: tune a preset (merged params), the next statement sees it; disable; undo
 SELECT tag, params, enabled, preset FROM tiers.tune_tag('new', '{"window": 14}');

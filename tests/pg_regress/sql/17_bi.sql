@@ -121,7 +121,10 @@ SELECT tiers.tier_view_options('{}')->>'class8_lang' AS new_view_lang;
 SET customer_tiers.language = 'zh';
 SELECT * FROM pg_temp.labels();
 SELECT tiers.tier_view_options('{}')->>'class8_lang' AS new_view_lang;
-SET customer_tiers.language = 'fr';
-SELECT pg_temp.err($$SELECT tiers.rfm_class8(1, 5, 100, m) FROM lang_m$$);
+-- a real setting: another value is refused when it is set, and the functions keep the last one
+SELECT pg_temp.err($$SET customer_tiers.language = 'fr'$$);
+SELECT current_setting('customer_tiers.language') AS still;
+-- lang => NULL is the setting, like leaving lang out
+SELECT tiers.rfm_class8(1, 5, 100, m, NULL) = tiers.rfm_class8(1, 5, 100, m) AS null_is_default FROM lang_m;
 RESET customer_tiers.language;
 SELECT * FROM pg_temp.labels();
