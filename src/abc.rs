@@ -128,7 +128,11 @@ sql_function!(ct_pareto_curve_trans_points, |fcinfo| {
             format!("points must be between 2 and 10001, got {points}")
         );
     }
-    transition(fcinfo, VALUE, (AbcMethod::Before, A_CUT, B_CUT, points as u32))
+    transition(
+        fcinfo,
+        VALUE,
+        (AbcMethod::Before, A_CUT, B_CUT, points as u32),
+    )
 });
 
 sql_function!(ct_abc_combine, |fcinfo| {

@@ -357,8 +357,11 @@ sql_function!(ct_rfm_class8, |fcinfo| {
     } else {
         None
     };
-    let lang =
-        crate::language::label_language(&fcinfo, lang_arg.as_ref().map(|d| text_str(d)), defaults::CLASS8_LANG);
+    let lang = crate::language::label_language(
+        &fcinfo,
+        lang_arg.as_ref().map(|d| text_str(d)),
+        defaults::CLASS8_LANG,
+    );
     let english = match lang {
         "zh" => false,
         "en" => true,
