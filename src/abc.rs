@@ -11,7 +11,6 @@ use customer_tiers_core::abc::{
     check_cuts, class_of_share, class_with, pareto_curve, AbcMethod, AbcPopulation, Pareto,
 };
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 
 const AGG: &str = "abc_model";
 
@@ -122,11 +121,7 @@ sql_function!(ct_pareto_curve_trans_points, |fcinfo| {
         None => null_not_allowed(POINTS.name),
     };
     if !(2..=10001).contains(&points) {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            format!("points must be between 2 and 10001, got {points}")
-        );
+        out_of_range(format!("points must be between 2 and 10001, got {points}"));
     }
     transition(
         fcinfo,

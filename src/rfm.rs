@@ -330,14 +330,10 @@ sql_function!(ct_rfm_segment, |fcinfo| {
         let score = |what: &str, d: pg_sys::Datum| -> u8 {
             let v = d.value() as i32;
             if v < 1 || v > rules.bins as i32 {
-                ereport!(
-                    ERROR,
-                    PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-                    format!(
-                        "{what} score {v} is outside 1..{} of the rule set",
-                        rules.bins
-                    )
-                );
+                out_of_range(format!(
+                    "{what} score {v} is outside 1..{} of the rule set",
+                    rules.bins
+                ));
             }
             v as u8
         };
