@@ -2,6 +2,7 @@
 //! internal state: the population's values), and `abc_class` for per-row classification.
 
 use crate::args;
+use crate::defaults::{A_CUT, B_CUT, PARETO_POINTS};
 use crate::names;
 use crate::raw::*;
 use crate::sql_function;
@@ -10,7 +11,6 @@ use customer_tiers_core::abc::{
     check_cuts, class_of_share, class_with, pareto_curve, AbcMethod, AbcPopulation, Pareto,
 };
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 
 const AGG: &str = "abc_model";
 
@@ -73,7 +73,7 @@ unsafe fn transition(
     datum
 }
 
-const DEFAULTS: (AbcMethod, f64, f64, u32) = (AbcMethod::Before, 0.8, 0.95, 0);
+const DEFAULTS: (AbcMethod, f64, f64, u32) = (AbcMethod::Before, A_CUT, B_CUT, 0);
 
 sql_function!(ct_abc_trans, |fcinfo| {
     transition(fcinfo, args::abc_model::VALUE, DEFAULTS)
@@ -102,7 +102,7 @@ sql_function!(ct_abc_trans_method, |fcinfo| {
     transition(
         fcinfo,
         VALUE,
-        (method_arg(fcinfo, CONVENTION), 0.8, 0.95, 0),
+        (method_arg(fcinfo, CONVENTION), A_CUT, B_CUT, 0),
     )
 });
 
@@ -110,7 +110,7 @@ sql_function!(ct_pareto_curve_trans, |fcinfo| {
     transition(
         fcinfo,
         args::pareto_curve::VALUE,
-        (AbcMethod::Before, 0.8, 0.95, 101),
+        (AbcMethod::Before, A_CUT, B_CUT, PARETO_POINTS),
     )
 });
 
@@ -121,13 +121,13 @@ sql_function!(ct_pareto_curve_trans_points, |fcinfo| {
         None => null_not_allowed(POINTS.name),
     };
     if !(2..=10001).contains(&points) {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            format!("points must be between 2 and 10001, got {points}")
-        );
+        out_of_range(format!("points must be between 2 and 10001, got {points}"));
     }
-    transition(fcinfo, VALUE, (AbcMethod::Before, 0.8, 0.95, points as u32))
+    transition(
+        fcinfo,
+        VALUE,
+        (AbcMethod::Before, A_CUT, B_CUT, points as u32),
+    )
 });
 
 sql_function!(ct_abc_combine, |fcinfo| {

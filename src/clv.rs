@@ -24,7 +24,7 @@ use pgrx::pg_sys;
 pub(crate) unsafe fn weight(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> Option<f64> {
     // SAFETY: `fcinfo` is the current call's (caller)
     if !unsafe { has(fcinfo, a) } {
-        return Some(1.0);
+        return Some(crate::defaults::WEIGHT);
     }
     // SAFETY: as above
     let w = f8(unsafe { arg(fcinfo, a) }?);
@@ -55,7 +55,7 @@ pub(crate) unsafe fn penalizer<const N: usize>(
             None => null_not_allowed(a.name),
         }
     } else {
-        0.0
+        crate::defaults::PENALIZER
     };
     // SAFETY: argument 0 is this aggregate's state (caller)
     let (state, datum) = unsafe {

@@ -5,6 +5,7 @@
 //! Clusters are numbered from 1 in SQL (1 = the largest cluster), like PostgreSQL arrays: the
 //! cluster `c` of a model has the size `sizes[c]` and the centroid `centroids[c][1:]`.
 
+use crate::defaults;
 use crate::names;
 use crate::raw::*;
 use crate::sql_function;
@@ -473,7 +474,11 @@ sql_function!(ct_kmeans_label, |fcinfo| {
         return return_null(fcinfo);
     };
     let l = arg(fcinfo, LANG);
-    let lang = crate::language::label_language(&fcinfo, l.as_ref().map(|d| text_str(d)), "zh");
+    let lang = crate::language::label_language(
+        &fcinfo,
+        l.as_ref().map(|d| text_str(d)),
+        defaults::KMEANS_LABEL_LANG,
+    );
     model_arg(fcinfo, m, |model| {
         let cluster = c.value() as i32 as i64;
         if !(1..=model.k as i64).contains(&cluster) {

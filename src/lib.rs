@@ -12,6 +12,7 @@ pub(crate) mod args;
 mod bgbb;
 mod citus;
 mod clv;
+pub(crate) mod defaults;
 mod evaluation;
 mod kmeans;
 mod language;

@@ -73,14 +73,26 @@ macro_rules! sql_function {
     };
 }
 
+// Errors: each kind of failure has its SQLSTATE in one place. A core error is raised by
+// [`raise`] (through [`check`]/[`check_named`]), which maps each kind onto the helper the SQL
+// layer uses for the same failure of its own checks: [`invalid`] (22023), [`out_of_range`]
+// (22003), [`null_not_allowed`] (22004); a corrupt core state is XX001 (data_corrupted).
+// The remaining direct `ereport!`s raise codes of their own on purpose: 0A000 (not called as an
+// aggregate / no row context, here), 42804 (a row type or column type that does not match:
+// `composite` here, `summary_from_state`'s as_of, a tag rule's column), 22P02/22P03 (bad input
+// of a type or a damaged aggregate state: src/summary.rs, src/state.rs), 22008 (an infinite
+// date in a summary), 55000 (Citus configuration not published to a worker, with a hint) and
+// XX000 (internal errors: call-site cache, SPI lookups).
+
 /// Raises `ERROR` with the SQLSTATE that matches a core error.
 pub fn raise(err: CoreError) -> ! {
-    let code = match err {
-        CoreError::InvalidParameter(_) => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        CoreError::OutOfRange(_) => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-        CoreError::Corrupt(_) => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-    };
-    ereport!(ERROR, code, err.to_string());
+    match err {
+        CoreError::InvalidParameter(m) => invalid(m),
+        CoreError::OutOfRange(m) => out_of_range(m),
+        CoreError::Corrupt(m) => {
+            ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, m);
+        }
+    }
 }
 
 /// Unwraps a core result or raises its error.
@@ -109,6 +121,15 @@ pub fn invalid(msg: impl Into<String>) -> ! {
     ereport!(
         ERROR,
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        msg.into()
+    );
+}
+
+/// Raises `ERROR` 22003 (numeric_value_out_of_range).
+pub fn out_of_range(msg: impl Into<String>) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         msg.into()
     );
 }

@@ -2,6 +2,7 @@
 //! `rfm_class8`) with per-call-site caches, and the rule-set helpers.
 
 use crate::citus::config_query;
+use crate::defaults;
 use crate::names;
 use crate::raw::*;
 use crate::sql_function;
@@ -32,7 +33,7 @@ unsafe fn model_transition(fcinfo: pg_sys::FunctionCallInfo, with_bins: bool) ->
             None => null_not_allowed(BINS.name),
         }
     } else {
-        5
+        defaults::BINS
     };
     // SAFETY: argument 0 is the aggregate's state (caller)
     let (state, datum) = unsafe { state_or_init(fcinfo, AGG, || check(RfmPopulation::new(bins))) };
@@ -258,7 +259,7 @@ unsafe fn rfm_score(fcinfo: pg_sys::FunctionCallInfo, rule_set: Option<&str>) ->
             let Some((s, bins)) = scores(fcinfo, &mut cache.extra) else {
                 return return_null(fcinfo);
             };
-            let rules_name = rule_set.unwrap_or("standard");
+            let rules_name = rule_set.unwrap_or(defaults::RULE_SET);
             let c = &mut cache.extra;
             if c.cells_key.0 != bins || c.cells_key.1 != rules_name {
                 c.cells = vec![None; bins * bins * bins];
@@ -318,7 +319,7 @@ sql_function!(ct_rfm_segment, |fcinfo| {
     };
     let name = match &name_arg {
         Some(d) => text_str(d),
-        None => "standard",
+        None => defaults::RULE_SET,
     };
     let (Some(r), Some(f), Some(m)) = (arg(fcinfo, R), arg(fcinfo, F), arg(fcinfo, M)) else {
         return return_null(fcinfo);
@@ -329,14 +330,10 @@ sql_function!(ct_rfm_segment, |fcinfo| {
         let score = |what: &str, d: pg_sys::Datum| -> u8 {
             let v = d.value() as i32;
             if v < 1 || v > rules.bins as i32 {
-                ereport!(
-                    ERROR,
-                    PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-                    format!(
-                        "{what} score {v} is outside 1..{} of the rule set",
-                        rules.bins
-                    )
-                );
+                out_of_range(format!(
+                    "{what} score {v} is outside 1..{} of the rule set",
+                    rules.bins
+                ));
             }
             v as u8
         };
@@ -356,8 +353,11 @@ sql_function!(ct_rfm_class8, |fcinfo| {
     } else {
         None
     };
-    let lang =
-        crate::language::label_language(&fcinfo, lang_arg.as_ref().map(|d| text_str(d)), "zh");
+    let lang = crate::language::label_language(
+        &fcinfo,
+        lang_arg.as_ref().map(|d| text_str(d)),
+        defaults::CLASS8_LANG,
+    );
     let english = match lang {
         "zh" => false,
         "en" => true,

@@ -286,7 +286,7 @@ unsafe fn transition(
                 // SAFETY: as above
                 unsafe { unit_usecs(fcinfo, UNIT) }
             } else {
-                USECS_PER_DAY as f64
+                crate::defaults::UNIT_USECS
             };
             // SAFETY: a new State in the aggregate context, lives until the group ends
             unsafe {
@@ -477,7 +477,7 @@ unsafe fn holdout_transition(
                 // SAFETY: as above
                 unsafe { unit_usecs(fcinfo, UNIT) }
             } else {
-                USECS_PER_DAY as f64
+                crate::defaults::UNIT_USECS
             };
             // SAFETY: a new Holdout in the aggregate context, lives until the group ends
             unsafe {

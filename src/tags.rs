@@ -537,8 +537,11 @@ sql_function!(ct_customer_tags, |fcinfo| {
         } else {
             Some(tags.map(|d| text_array_arg(d, TAGS.name)))
         };
-        let lang_str =
-            crate::language::label_language(&fcinfo, lang.as_ref().map(|d| text_str(d)), "en");
+        let lang_str = crate::language::label_language(
+            &fcinfo,
+            lang.as_ref().map(|d| text_str(d)),
+            crate::defaults::CUSTOMER_TAGS_LANG,
+        );
         let lang_bytes = lang_str.as_bytes();
         if !same_tags || cache.key_lang != lang_bytes {
             let wanted = match wanted {

@@ -297,3 +297,194 @@ fn lookups_with_odd_names() {
         "Champions"
     );
 }
+
+/// Every default of the extension's functions (`DEFAULT` clauses, read from the catalog) and of
+/// a tier view's options (`tiers.tier_view_options('{}')`) equals its constant in
+/// `src/defaults.rs`; a default that the tables below do not list fails (add it there, with
+/// its constant), and so does a listed one the catalog no longer has.
+#[pg_test]
+fn defaults_match_the_catalog() {
+    use crate::defaults as d;
+    use std::collections::BTreeSet;
+
+    /// A default as the tables expect it.
+    #[derive(Debug, Clone, Copy)]
+    enum Want {
+        /// NULL: "the setting, else the function's default" (`lang`) or "all"/"keep" (the
+        /// others).
+        Null,
+        Float(f64),
+        Int(i64),
+        Text(&'static str),
+        Bool(bool),
+        /// An interval of so many months and days (compared as text: '1 month' is not '30 days').
+        Interval(i32, i32),
+        Json(&'static str),
+        /// An expression evaluated at each call, compared as PostgreSQL deparses it.
+        Expr(&'static str),
+    }
+    use Want::*;
+
+    // (function, argument) -> its default in every overload that has the argument. The empty
+    // '' / '{}' and CURRENT_DATE are neutral values with no constant of their own.
+    let functions: &[(&str, &str, Want)] = &[
+        ("summary_from_state", "unit", Interval(0, d::UNIT_DAYS)),
+        ("rfm_segment", "rule_set", Text(d::RULE_SET)),
+        ("rfm_class8", "lang", Null),
+        ("rfm_copy_rule_set", "description", Null),
+        ("abc_class", "a_cut", Float(d::A_CUT)),
+        ("abc_class", "b_cut", Float(d::B_CUT)),
+        ("clv_estimate", "discount_period", Interval(d::DISCOUNT_PERIOD_MONTHS, 0)),
+        ("expected_purchases_interval", "level", Float(d::LEVEL)),
+        ("clv_interval", "discount_period", Interval(d::DISCOUNT_PERIOD_MONTHS, 0)),
+        ("clv_interval", "level", Float(d::LEVEL)),
+        ("p_alive", "periods_ahead", Int(d::PERIODS_AHEAD as i64)),
+        ("define_tier_scheme", "max_drop", Null),
+        ("define_tier_scheme", "lowest_is_floor", Bool(d::LOWEST_IS_FLOOR)),
+        ("define_tier_scheme", "description", Text("")),
+        ("define_tier_scheme", "grace_evaluations", Null),
+        ("snapshot_tiers", "evaluated_on", Expr("CURRENT_DATE")),
+        ("tag_rule_check", "params", Json("{}")),
+        ("tune_tag", "params", Json("{}")),
+        ("tune_tag", "enabled", Bool(d::TAG_ENABLED)),
+        ("customer_tags", "tags", Null),
+        ("customer_tags", "lang", Null),
+        ("cohort_retention", "period", Interval(d::COHORT_PERIOD_MONTHS, 0)),
+        ("cohort_retention", "options", Json("{}")),
+        ("kmeans_label", "lang", Null),
+        ("save_kmeans_model", "description", Text("")),
+        ("refresh_tier_view", "wait", Bool(d::REFRESH_WAIT)),
+        ("refresh_tier_view", "full", Bool(d::REFRESH_FULL)),
+        ("create_tier_view", "options", Json("{}")),
+    ];
+    // option -> its value in tiers.tier_view_options('{}') (with customer_tiers.language unset)
+    let options: &[(&str, Want)] = &[
+        ("unit", Interval(0, d::UNIT_DAYS)),
+        ("bins", Int(d::BINS as i64)),
+        ("rule_set", Text(d::RULE_SET)),
+        ("abc_a_cut", Float(d::A_CUT)),
+        ("abc_b_cut", Float(d::B_CUT)),
+        ("class8_lang", Text(d::CLASS8_LANG)),
+        ("tier_value", Text(d::VIEW_TIER_VALUE)),
+        ("history", Bool(d::VIEW_HISTORY)),
+        ("clv", Bool(d::VIEW_CLV)),
+        ("clv_horizon", Interval(d::VIEW_CLV_HORIZON_MONTHS, 0)),
+        ("clv_discount", Float(d::VIEW_CLV_DISCOUNT)),
+        ("recent_window", Interval(0, d::VIEW_RECENT_WINDOW_DAYS)),
+        ("schema", Text(d::VIEW_SCHEMA)),
+        ("clv_within", Bool(d::VIEW_CLV_WITHIN)),
+    ];
+    // the Rust default of the unit is the SQL one
+    assert_eq!(
+        d::UNIT_USECS,
+        customer_tiers_core::time::interval_usecs(0, d::UNIT_DAYS, 0)
+    );
+
+    // The value of the SQL expression `value` (`deparsed` as the catalog shows it) is `want`.
+    let check = |what: &str, value: &str, deparsed: &str, want: Want| {
+        let got = |cast: &str| -> Option<String> {
+            let sql = format!("SELECT (({value})::{cast})::text");
+            Spi::get_one::<String>(&sql).unwrap_or_else(|e| panic!("{what}: {sql}: {e}"))
+        };
+        let ok = match want {
+            Null => got("text").is_none(),
+            Float(x) => got("float8").and_then(|s| s.parse::<f64>().ok()) == Some(x),
+            Int(x) => got("int8").and_then(|s| s.parse::<i64>().ok()) == Some(x),
+            Text(s) => got("text").as_deref() == Some(s),
+            Bool(b) => got("bool").as_deref() == Some(if b { "true" } else { "false" }),
+            Interval(months, days) => {
+                let expected: String = one(&format!(
+                    "SELECT make_interval(months => {months}, days => {days})::text"
+                ));
+                got("interval") == Some(expected)
+            }
+            Json(s) => one::<bool>(&format!(
+                "SELECT ({value})::jsonb IS NOT DISTINCT FROM '{s}'::jsonb"
+            )),
+            Expr(s) => deparsed == s,
+        };
+        assert!(ok, "{what}: the default is {deparsed}, src/defaults.rs has {want:?}");
+    };
+
+    // every default of every function of the extension, one row per (overload, argument):
+    // name|argument|signature|default (positions count all arguments, as proargnames does)
+    let rows: Vec<Option<String>> = one(
+        "SELECT coalesce(array_agg(format('%s|%s|%s|%s', p.proname, \
+                   coalesce(p.proargnames[n], '$' || n), p.oid::regprocedure, \
+                   pg_get_function_arg_default(p.oid, n))), '{}') \
+         FROM pg_proc p \
+           JOIN pg_depend dep ON dep.classid = 'pg_proc'::regclass AND dep.objid = p.oid \
+             AND dep.deptype = 'e' \
+           JOIN pg_extension e ON e.oid = dep.refobjid AND e.extname = 'customer_tiers' \
+           CROSS JOIN LATERAL generate_series(1, coalesce(array_length(p.proallargtypes, 1), \
+             p.pronargs)) n \
+         WHERE p.pronargdefaults > 0 AND pg_get_function_arg_default(p.oid, n) IS NOT NULL",
+    );
+    let mut uncovered = Vec::new();
+    let mut seen = BTreeSet::new();
+    for row in rows.into_iter().flatten() {
+        let parts: Vec<&str> = row.splitn(4, '|').collect();
+        let (name, argument, signature, default) = (parts[0], parts[1], parts[2], parts[3]);
+        match functions
+            .iter()
+            .find(|(f, a, _)| *f == name && *a == argument)
+        {
+            Some(&(_, _, want)) => {
+                seen.insert((name.to_string(), argument.to_string()));
+                check(&format!("{signature} {argument}"), default, default, want);
+            }
+            None => uncovered.push(format!("{signature} {argument} DEFAULT {default}")),
+        }
+    }
+    assert!(
+        uncovered.is_empty(),
+        "defaults with no entry in defaults_match_the_catalog (and src/defaults.rs): {uncovered:?}"
+    );
+    let stale: Vec<String> = functions
+        .iter()
+        .filter(|(f, a, _)| !seen.contains(&(f.to_string(), a.to_string())))
+        .map(|(f, a, _)| format!("{f}({a})"))
+        .collect();
+    assert!(stale.is_empty(), "listed defaults the catalog does not have: {stale:?}");
+
+    // the options of a tier view, with the setting unset (class8_lang is the setting, else its
+    // default)
+    Spi::run("SET LOCAL customer_tiers.language = ''").unwrap();
+    Spi::run("CREATE TEMP TABLE view_defaults AS SELECT tiers.tier_view_options('{}') AS o")
+        .unwrap();
+    let keys: Vec<Option<String>> = one(
+        "SELECT coalesce(array_agg(k ORDER BY k), '{}') FROM view_defaults, jsonb_object_keys(o) k",
+    );
+    let keys: BTreeSet<String> = keys.into_iter().flatten().collect();
+    let listed: BTreeSet<String> = options.iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(keys, listed, "the defaults of tiers.tier_view_options");
+    for &(key, want) in options {
+        let json_type = match want {
+            Float(_) | Int(_) => "number",
+            Text(_) | Interval(..) => "string",
+            Bool(_) => "boolean",
+            Null | Json(_) | Expr(_) => "null",
+        };
+        let (typ, text): (String, String) = Spi::connect(|client| {
+            let row = client
+                .select(
+                    &format!(
+                        "SELECT jsonb_typeof(o -> '{key}'), coalesce(o ->> '{key}', 'NULL') \
+                         FROM view_defaults"
+                    ),
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .first();
+            (row.get(1).unwrap().unwrap(), row.get(2).unwrap().unwrap())
+        });
+        assert_eq!(typ, json_type, "option {key}: {text}");
+        check(
+            &format!("option {key}"),
+            &format!("(SELECT o ->> '{key}' FROM view_defaults)"),
+            &text,
+            want,
+        );
+    }
+}

@@ -6,6 +6,11 @@
 
 use crate::CoreError;
 
+/// The default cut-off of class A: A while the cumulative share is below 0.80 (`a_cut`).
+pub const DEFAULT_A_CUT: f64 = 0.8;
+/// The default cut-off of class B: B while the cumulative share is below 0.95 (`b_cut`).
+pub const DEFAULT_B_CUT: f64 = 0.95;
+
 /// How the boundary customer of a class is decided, or the data-driven method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AbcMethod {
@@ -447,7 +452,7 @@ pub struct Pareto {
 
 impl Pareto {
     pub fn of(values: &[f64]) -> Option<Pareto> {
-        let model = AbcModel::fit(values, AbcMethod::Before, 0.8, 0.95)?;
+        let model = AbcModel::fit(values, AbcMethod::Before, DEFAULT_A_CUT, DEFAULT_B_CUT)?;
         let sorted = sorted_desc(values);
         let n = sorted.len();
         let total = model.total;
