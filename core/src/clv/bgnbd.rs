@@ -4,9 +4,19 @@ use super::*;
 use statrs::function::gamma::{digamma, ln_gamma};
 use std::collections::HashMap;
 
+/// The BG/NBD: purchases at rate λ ~ Gamma(r, α) while alive, after each purchase a dropout
+/// with probability p ~ Beta(a, b).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
 /// Log-likelihood of BG/NBD and its gradient in (r, alpha, a, b) (see [`BgnbdData::ll`]).
 pub fn bgnbd_ll(theta: &[f64], data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
-    BgnbdData::new(data, &mut || {}).ll(theta, &mut || {})
+    BgNbd::from_theta(theta).log_likelihood(data)
 }
 
 /// The patterns of one frequency in [`BgnbdData`].
@@ -26,7 +36,7 @@ pub(super) struct BgnbdFreq {
 /// ln(α+T), 1/(α+T) and (α+T)^(r+x) are computed once per distinct T or (x, T) and likewise
 /// for t_x, not once per pattern (day-resolution data in weeks have a few hundred distinct T
 /// and t_x and a few dozen x for hundreds of thousands of patterns).
-pub(super) struct BgnbdData {
+pub struct BgnbdData {
     pub(super) tenures: Vec<f64>,
     pub(super) recencies: Vec<f64>,
     pub(super) freqs: Vec<BgnbdFreq>,
@@ -144,7 +154,7 @@ impl BgnbdData {
     /// this leaves one logarithm and one division per pattern, and the sums over the patterns
     /// of a frequency are combined with its constants once.
     pub(super) fn ll(&self, theta: &[f64], interrupt: &mut dyn FnMut()) -> (f64, [f64; 4]) {
-        let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
+        let BgNbd { r, alpha, a, b } = BgNbd::from_theta(theta);
         let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
         let (dg_r, dg_ab, dg_b) = (digamma(r), digamma(a + b), digamma(b));
         let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
@@ -252,47 +262,13 @@ impl BgnbdData {
     }
 }
 
-/// Fits BG/NBD to weighted (frequency, recency, tenure) patterns.
+/// Fits BG/NBD to weighted (frequency, recency, tenure) patterns ([`fit_purchases`]).
 pub fn bgnbd_fit(
     data: &[([f64; 3], f64)],
     penalizer: f64,
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
-    let n = purchase_data("bgnbd_fit", data)?;
-    let plan = BgnbdData::new(data, interrupt);
-    let interrupt = std::cell::RefCell::new(interrupt);
-    // the last evaluation (parameters, value, gradient): the fit evaluates the optimiser's
-    // final point again
-    type Evaluation = (Vec<f64>, f64, [f64; 4]);
-    let last: std::cell::RefCell<Option<Evaluation>> = Default::default();
-    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
-        if let Some((at, l, g)) = &*last.borrow() {
-            if at
-                .iter()
-                .map(|v| v.to_bits())
-                .eq(th.iter().map(|v| v.to_bits()))
-            {
-                return (*l, g.to_vec());
-            }
-        }
-        let (l, g) = plan.ll(th, &mut || (interrupt.borrow_mut())());
-        *last.borrow_mut() = Some((th.to_vec(), l, g));
-        (l, g.to_vec())
-    };
-    let mut fit = fit_model("bgnbd_fit", 4, n, &ll, penalizer, &mut || {
-        (interrupt.borrow_mut())()
-    })?;
-    // a, b → ∞ with a/b fixed (a common dropout probability) is a ridge along which the
-    // likelihood can rise to its supremum: no proper maximum where it is at least as high
-    // further out (a, b times e^BGNBD_RIDGE_STEP)
-    if fit.converged {
-        let mut far = fit.params.clone();
-        far[2] *= BGNBD_RIDGE_STEP.exp();
-        far[3] *= BGNBD_RIDGE_STEP.exp();
-        let lfar = ll(&far).0;
-        fit.converged = lfar.is_finite() && lfar < fit.log_likelihood;
-    }
-    Ok(fit)
+    fit_purchases::<BgNbd>(data, penalizer, interrupt)
 }
 
 /// How far along the ridge a, b → ∞ (in ln a and ln b) [`bgnbd_fit`] looks for a likelihood
@@ -301,35 +277,93 @@ pub const BGNBD_RIDGE_STEP: f64 = 4.0;
 
 /// P(alive | x, t_x, T) under BG/NBD.
 pub fn bgnbd_p_alive(theta: &[f64], x: f64, t_x: f64, t: f64) -> f64 {
-    if x == 0.0 {
-        return 1.0;
-    }
-    let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
-    let ln_odds = a.ln() - (b + x - 1.0).ln() + (r + x) * ((alpha + t).ln() - (alpha + t_x).ln());
-    1.0 / (1.0 + ln_odds.exp())
+    BgNbd::from_theta(theta).p_alive(x, t_x, t)
 }
 
 /// Expected purchases in the next `horizon` of a customer with (x, t_x, T) (FHL 2005, eq. 10).
 pub fn bgnbd_expected(theta: &[f64], horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
-    let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
-    let z = horizon / (alpha + t + horizon);
-    let head = (a + b + x - 1.0) / (a - 1.0);
-    let body = 1.0
-        - ((alpha + t) / (alpha + t + horizon)).powf(r + x)
-            * hyp2f1(r + x, b + x, a + b + x - 1.0, z);
-    let denom = if x > 0.0 {
-        1.0 + a / (b + x - 1.0) * ((alpha + t) / (alpha + t_x)).powf(r + x)
-    } else {
-        1.0
-    };
-    head * body / denom
+    BgNbd::from_theta(theta).expected_purchases(horizon, x, t_x, t)
 }
 
 /// Expected purchases of a new customer in `horizon` (FHL 2005, eq. 7).
 pub fn bgnbd_expected_new(theta: &[f64], horizon: f64) -> f64 {
-    let (r, alpha, a, b) = (theta[0], theta[1], theta[2], theta[3]);
-    (a + b - 1.0) / (a - 1.0)
-        * (1.0
-            - (alpha / (alpha + horizon)).powf(r)
-                * hyp2f1(r, b, a + b - 1.0, horizon / (alpha + horizon)))
+    BgNbd::from_theta(theta).expected_purchases_new(horizon)
+}
+
+impl PurchaseProcess for BgNbd {
+    const FIT_NAME: &'static str = "bgnbd_fit";
+    const NAMES: [&'static str; 4] = ["r", "alpha", "a", "b"];
+    type Arranged<'a> = BgnbdData;
+
+    fn from_theta(theta: &[f64]) -> Self {
+        let [r, alpha, a, b] = theta[..4].try_into().expect("four parameters");
+        BgNbd { r, alpha, a, b }
+    }
+
+    fn to_theta(&self) -> [f64; 4] {
+        [self.r, self.alpha, self.a, self.b]
+    }
+
+    fn arrange(data: &[([f64; 3], f64)], interrupt: &mut dyn FnMut()) -> BgnbdData {
+        BgnbdData::new(data, interrupt)
+    }
+
+    fn arranged_log_likelihood(
+        &self,
+        data: &BgnbdData,
+        interrupt: &mut dyn FnMut(),
+    ) -> (f64, [f64; 4]) {
+        data.ll(&self.to_theta(), interrupt)
+    }
+
+    fn log_likelihood(&self, data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
+        BgnbdData::new(data, &mut || {}).ll(&self.to_theta(), &mut || {})
+    }
+
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        if x == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let ln_odds =
+            a.ln() - (b + x - 1.0).ln() + (r + x) * ((alpha + t).ln() - (alpha + t_x).ln());
+        1.0 / (1.0 + ln_odds.exp())
+    }
+
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let z = horizon / (alpha + t + horizon);
+        let head = (a + b + x - 1.0) / (a - 1.0);
+        let body = 1.0
+            - ((alpha + t) / (alpha + t + horizon)).powf(r + x)
+                * hyp2f1(r + x, b + x, a + b + x - 1.0, z);
+        let denom = if x > 0.0 {
+            1.0 + a / (b + x - 1.0) * ((alpha + t) / (alpha + t_x)).powf(r + x)
+        } else {
+            1.0
+        };
+        head * body / denom
+    }
+
+    fn expected_purchases_new(&self, horizon: f64) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        (a + b - 1.0) / (a - 1.0)
+            * (1.0
+                - (alpha / (alpha + horizon)).powf(r)
+                    * hyp2f1(r, b, a + b - 1.0, horizon / (alpha + horizon)))
+    }
+
+    /// a, b → ∞ with a/b fixed (a common dropout probability) is a ridge along which the
+    /// likelihood can rise to its supremum: no proper maximum where it is at least as high
+    /// further out (a, b times e^[`BGNBD_RIDGE_STEP`]).
+    fn beyond_ridge(problem: &FitProblem<'_>, _min: &Minimum, fit: &Fit) -> bool {
+        let m = BgNbd::from_theta(&fit.params);
+        let far = BgNbd {
+            a: m.a * BGNBD_RIDGE_STEP.exp(),
+            b: m.b * BGNBD_RIDGE_STEP.exp(),
+            ..m
+        };
+        let lfar = (problem.ll)(&far.to_theta()).0;
+        !(lfar.is_finite() && lfar < fit.log_likelihood)
+    }
 }

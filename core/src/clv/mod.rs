@@ -13,6 +13,7 @@ mod optimize;
 mod paretonbd;
 mod patterns;
 mod power_integral;
+mod purchase;
 mod special;
 mod value;
 
@@ -31,6 +32,7 @@ pub use optimize::*;
 pub use paretonbd::*;
 pub use patterns::*;
 pub use power_integral::*;
+pub use purchase::*;
 pub use special::*;
 pub use value::*;
 

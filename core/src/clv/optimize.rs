@@ -201,6 +201,29 @@ pub(super) fn fit_model(
     penalizer: f64,
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
+    let min = minimise_log_params(k, n, ll, penalizer, interrupt);
+    finish_fit(name, n, ll, min.theta, min.converged, min.iterations)
+}
+
+/// The optimiser's result: the parameters θ, its own coordinates `x` (ln θ, or the Pareto/NBD's
+/// v) and the objective `f` there, whether the gradient vanished, the iterations.
+pub struct Minimum {
+    pub theta: Vec<f64>,
+    pub x: Vec<f64>,
+    pub f: f64,
+    pub converged: bool,
+    pub iterations: u32,
+}
+
+/// The optimisation of [`fit_model`]: the mean negative log-likelihood plus
+/// `penalizer · Σ θ²` minimised over ln θ from θ = 1 by [`bfgs_stall`] with [`FIT_STALL`].
+pub(super) fn minimise_log_params(
+    k: usize,
+    n: f64,
+    ll: Objective<'_>,
+    penalizer: f64,
+    interrupt: &mut dyn FnMut(),
+) -> Minimum {
     let f = |lp: &[f64]| -> (f64, Vec<f64>) {
         let theta: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
         let (l, g) = ll(&theta);
@@ -212,11 +235,24 @@ pub(super) fn fit_model(
                 .collect(),
         )
     };
-    let (lp, _, converged, iterations) =
-        bfgs_stall(&f, vec![0.0; k], 500, interrupt, Some(FIT_STALL));
-    let theta: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
-    finish_fit(name, n, ll, theta, converged, iterations)
+    let (lp, f, converged, iterations) = bfgs_stall(
+        &f,
+        vec![0.0; k],
+        FIT_MAX_ITERATIONS,
+        interrupt,
+        Some(FIT_STALL),
+    );
+    Minimum {
+        theta: lp.iter().map(|v| v.exp()).collect(),
+        x: lp,
+        f,
+        converged,
+        iterations,
+    }
 }
+
+/// Iterations of BFGS at most in a fit (the Pareto/NBD's included).
+pub const FIT_MAX_ITERATIONS: u32 = 500;
 
 /// The [`Fit`] at the optimiser's final parameters `theta`: unpenalized log-likelihood,
 /// standard errors and the convergence flag (see the comment below).

@@ -47,7 +47,7 @@ pub(super) struct PnbdConst {
 
 impl PnbdConst {
     pub(super) fn new(theta: &[f64]) -> Self {
-        let (r, alpha, s, beta) = (theta[0], theta[1], theta[2], theta[3]);
+        let ParetoNbd { r, alpha, s, beta } = ParetoNbd::from_theta(theta);
         let alpha_ge = alpha >= beta;
         let ln_ratio = if alpha_ge {
             ((beta - alpha) / alpha).ln_1p()
@@ -316,7 +316,7 @@ pub(super) fn paretonbd_pattern(
 /// ("points" y) of its patterns with t_x < T, so that the quantities that depend on T only,
 /// and the ₂F₁ term of A0 at each point of a frequency, are computed once per evaluation (see
 /// [`PnbdData::terms`]).
-pub(super) struct PnbdData {
+pub struct PnbdData {
     pub(super) tenures: Vec<f64>,
     pub(super) freqs: Vec<PnbdFreq>,
     /// the points of each frequency, ascending, frequency after frequency
@@ -705,7 +705,7 @@ pub(super) fn pnbd_gamma_ratio(c: &PnbdConst, x: f64, ln_alpha: f64) -> (f64, f6
 /// (r, alpha, s, beta). The work per pattern is bounded by [`PNBD_MAX_WORK`] (see
 /// [`paretonbd_pattern`]).
 pub fn paretonbd_ll(theta: &[f64], data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
-    PnbdData::new(data, &mut || {}).ll(theta, &mut || {})
+    ParetoNbd::from_theta(theta).log_likelihood(data)
 }
 
 /// Fits the Pareto/NBD to weighted (frequency, recency, tenure) patterns.
@@ -732,64 +732,17 @@ pub fn paretonbd_fit(
     penalizer: f64,
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fit, CoreError> {
-    let n = purchase_data("paretonbd_fit", data)?;
-    let plan = PnbdData::new(data, interrupt);
-    let interrupt = std::cell::RefCell::new(interrupt);
-    // the last few evaluations (parameters, value, gradient): the fit evaluates the
-    // optimiser's final point again, which need not be its very last evaluation (a refused
-    // trial step or the ridge check may come after it)
-    type Evaluation = (Vec<f64>, f64, [f64; 4]);
-    let cache: std::cell::RefCell<Vec<Evaluation>> = Default::default();
-    let cached = |th: &[f64]| -> (f64, [f64; 4]) {
-        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
-        if let Some((_, l, g)) = cache.borrow().iter().find(|e| bits(&e.0) == bits(th)) {
-            return (*l, *g);
-        }
-        let (l, g) = plan.ll(th, &mut || (interrupt.borrow_mut())());
-        let mut c = cache.borrow_mut();
-        if c.len() == 4 {
-            c.remove(0);
-        }
-        c.push((th.to_vec(), l, g));
-        (l, g)
-    };
-    let ll = |th: &[f64]| -> (f64, Vec<f64>) {
-        let (l, g) = cached(th);
-        (l, g.to_vec())
-    };
-    let (start, h0) = pnbd_start(data, n, penalizer, &mut || (interrupt.borrow_mut())());
-    let f = |v: &[f64]| pnbd_objective_with(&mut |th| cached(th), n, penalizer, v);
-    let fit = pnbd_bfgs(&f, start, h0, 500, 1e-7, &mut || (interrupt.borrow_mut())());
-    // only a converged optimisation needs the check; a NaN far along the ridge counts as a
-    // higher likelihood there (no claim of a maximum that could not be checked)
-    let ridge = fit.converged && {
-        let mut far = fit.x.clone();
-        far[3] += PNBD_RIDGE_STEP;
-        let ffar = f(&far).0;
-        !matches!(
-            ffar.partial_cmp(&fit.f),
-            Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
-        )
-    };
-    let mut out = finish_fit(
-        "paretonbd_fit",
-        n,
-        &ll,
-        pnbd_theta(&fit.x),
-        fit.converged,
-        fit.iterations,
-    )?;
-    out.converged &= !ridge;
-    Ok(out)
+    fit_purchases::<ParetoNbd>(data, penalizer, interrupt)
 }
 
 /// (r, α, s, β) from v = (ln r, ln(r/α), ln μ, ln s), μ = s/β.
 pub(super) fn pnbd_theta(v: &[f64]) -> Vec<f64> {
+    let [ln_r, ln_rate, ln_mu, ln_s] = v[..4].try_into().expect("four coordinates");
     vec![
-        v[0].exp(),
-        (v[0] - v[1]).exp(),
-        v[3].exp(),
-        (v[3] - v[2]).exp(),
+        ln_r.exp(),
+        (ln_r - ln_rate).exp(),
+        ln_s.exp(),
+        (ln_s - ln_mu).exp(),
     ]
 }
 
@@ -836,6 +789,17 @@ pub(super) fn pnbd_objective_with(
     )
 }
 
+/// The gradient (of the objective in v, the mean negative log-likelihood) below which
+/// [`paretonbd_fit`] calls the optimisation converged.
+pub const PNBD_GRADIENT_TOL: f64 = 1e-7;
+
+/// The gradient below which the fit of a subsample in [`pnbd_start`] stops: it only starts
+/// the fit of all the patterns.
+pub const PNBD_START_GRADIENT_TOL: f64 = 1e-4;
+
+/// Iterations at most of the fit of a subsample in [`pnbd_start`].
+pub const PNBD_START_ITERATIONS: u32 = 50;
+
 /// A subsample fit with s or r above this is taken to be on a ridge (see [`pnbd_start`]).
 pub(super) const PNBD_SUBSAMPLE_RIDGE: f64 = 100.0;
 
@@ -866,7 +830,14 @@ pub(super) fn pnbd_start(
         let interrupt = std::cell::RefCell::new(interrupt);
         let f =
             |v: &[f64]| pnbd_objective(&plan, n, penalizer, v, &mut || (interrupt.borrow_mut())());
-        let mut fit = pnbd_bfgs(&f, v0, h0, 50, 1e-4, &mut || (interrupt.borrow_mut())());
+        let mut fit = pnbd_bfgs(
+            &f,
+            v0,
+            h0,
+            PNBD_START_ITERATIONS,
+            PNBD_START_GRADIENT_TOL,
+            &mut || (interrupt.borrow_mut())(),
+        );
         if fit.x.iter().all(|v| v.is_finite()) {
             // a subsample can have its supremum far up a ridge (s or r → ∞) where the whole
             // has a proper maximum: the whole, started up there beyond a hump of the
@@ -1122,28 +1093,137 @@ pub const PNBD_RIDGE_STEP: f64 = 4.0;
 /// P(alive | x, t_x, T) under the Pareto/NBD: the share of the likelihood in which the
 /// customer is still alive at T (bounded work, see [`paretonbd_pattern`]).
 pub fn paretonbd_p_alive(theta: &[f64], x: f64, t_x: f64, t: f64) -> f64 {
-    paretonbd_pattern(theta, x, t_x, t).2
+    ParetoNbd::from_theta(theta).p_alive(x, t_x, t)
 }
 
 /// Expected purchases in the next `horizon` under the Pareto/NBD (FHL 2005, eq. 23 of the note;
 /// s = 1 is the limit ln((β+T+t)/(β+T))).
 pub fn paretonbd_expected(theta: &[f64], horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
-    let (r, alpha, s, beta) = (theta[0], theta[1], theta[2], theta[3]);
-    let tail = if (s - 1.0).abs() < 1e-12 {
-        ((beta + t + horizon) / (beta + t)).ln()
-    } else {
-        (1.0 - ((beta + t) / (beta + t + horizon)).powf(s - 1.0)) / (s - 1.0)
-    };
-    (r + x) * (beta + t) / (alpha + t) * tail * paretonbd_p_alive(theta, x, t_x, t)
+    ParetoNbd::from_theta(theta).expected_purchases(horizon, x, t_x, t)
 }
 
 /// Expected purchases of a new customer in `horizon` under the Pareto/NBD.
 pub fn paretonbd_expected_new(theta: &[f64], horizon: f64) -> f64 {
-    let (r, alpha, s, beta) = (theta[0], theta[1], theta[2], theta[3]);
-    let tail = if (s - 1.0).abs() < 1e-12 {
-        ((beta + horizon) / beta).ln()
-    } else {
-        (1.0 - (beta / (beta + horizon)).powf(s - 1.0)) / (s - 1.0)
-    };
-    r * beta / alpha * tail
+    ParetoNbd::from_theta(theta).expected_purchases_new(horizon)
+}
+
+/// The Pareto/NBD: purchases at rate λ ~ Gamma(r, α) while alive, an exponential lifetime of
+/// rate μ ~ Gamma(s, β).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParetoNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub s: f64,
+    pub beta: f64,
+}
+
+/// |s − 1| below which the expectations take the limit s = 1 (a logarithm).
+const PNBD_S_ONE: f64 = 1e-12;
+
+impl PurchaseProcess for ParetoNbd {
+    const FIT_NAME: &'static str = "paretonbd_fit";
+    const NAMES: [&'static str; 4] = ["r", "alpha", "s", "beta"];
+    type Arranged<'a> = PnbdData;
+
+    fn from_theta(theta: &[f64]) -> Self {
+        let [r, alpha, s, beta] = theta[..4].try_into().expect("four parameters");
+        ParetoNbd { r, alpha, s, beta }
+    }
+
+    fn to_theta(&self) -> [f64; 4] {
+        [self.r, self.alpha, self.s, self.beta]
+    }
+
+    fn arrange(data: &[([f64; 3], f64)], interrupt: &mut dyn FnMut()) -> PnbdData {
+        PnbdData::new(data, interrupt)
+    }
+
+    fn arranged_log_likelihood(
+        &self,
+        data: &PnbdData,
+        interrupt: &mut dyn FnMut(),
+    ) -> (f64, [f64; 4]) {
+        data.ll(&self.to_theta(), interrupt)
+    }
+
+    /// Log-likelihood of the Pareto/NBD (Schmittlein, Morrison & Colombo 1987, in the form of
+    /// Fader, Hardie & Lee 2005, scaled as in [`PnbdConst`]) and its analytic gradient in
+    /// (r, alpha, s, beta). The work per pattern is bounded by [`PNBD_MAX_WORK`] (see
+    /// [`paretonbd_pattern`]).
+    fn log_likelihood(&self, data: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
+        PnbdData::new(data, &mut || {}).ll(&self.to_theta(), &mut || {})
+    }
+
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        paretonbd_pattern(&self.to_theta(), x, t_x, t).2
+    }
+
+    /// FHL 2005, eq. 23 of the note; s = 1 is the limit ln((β+T+t)/(β+T)).
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
+        let ParetoNbd { r, alpha, s, beta } = *self;
+        let tail = if (s - 1.0).abs() < PNBD_S_ONE {
+            ((beta + t + horizon) / (beta + t)).ln()
+        } else {
+            (1.0 - ((beta + t) / (beta + t + horizon)).powf(s - 1.0)) / (s - 1.0)
+        };
+        (r + x) * (beta + t) / (alpha + t) * tail * self.p_alive(x, t_x, t)
+    }
+
+    fn expected_purchases_new(&self, horizon: f64) -> f64 {
+        let ParetoNbd { r, alpha, s, beta } = *self;
+        let tail = if (s - 1.0).abs() < PNBD_S_ONE {
+            ((beta + horizon) / beta).ln()
+        } else {
+            (1.0 - (beta / (beta + horizon)).powf(s - 1.0)) / (s - 1.0)
+        };
+        r * beta / alpha * tail
+    }
+
+    /// Over v = (ln r, ln(r/α), ln μ, ln s) by [`pnbd_bfgs`] from [`pnbd_start`] (see
+    /// [`paretonbd_fit`]).
+    fn minimise(problem: &FitProblem<'_>) -> Minimum {
+        let FitProblem {
+            ll,
+            data,
+            n,
+            penalizer,
+            interrupt,
+        } = *problem;
+        let (start, h0) = pnbd_start(data, n, penalizer, &mut || interrupt());
+        let f = |v: &[f64]| pnbd_objective_with(&mut |th| ll(th), n, penalizer, v);
+        let min = pnbd_bfgs(
+            &f,
+            start,
+            h0,
+            FIT_MAX_ITERATIONS,
+            PNBD_GRADIENT_TOL,
+            &mut || interrupt(),
+        );
+        Minimum {
+            theta: pnbd_theta(&min.x),
+            x: min.x,
+            f: min.f,
+            converged: min.converged,
+            iterations: min.iterations,
+        }
+    }
+
+    /// The objective no higher at s·e^[`PNBD_RIDGE_STEP`] (same r, α, μ); a NaN far along
+    /// the ridge counts as a higher likelihood there (no claim of a maximum that could not
+    /// be checked).
+    fn beyond_ridge(problem: &FitProblem<'_>, min: &Minimum, _fit: &Fit) -> bool {
+        let [ln_r, ln_rate, ln_mu, ln_s] = min.x[..4].try_into().expect("four coordinates");
+        let far = [ln_r, ln_rate, ln_mu, ln_s + PNBD_RIDGE_STEP];
+        let ffar = pnbd_objective_with(
+            &mut |th| (problem.ll)(th),
+            problem.n,
+            problem.penalizer,
+            &far,
+        )
+        .0;
+        !matches!(
+            ffar.partial_cmp(&min.f),
+            Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+        )
+    }
 }
