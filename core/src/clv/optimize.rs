@@ -6,6 +6,38 @@ use super::*;
 /// An objective: value and gradient at a point.
 pub type Objective<'a> = &'a dyn Fn(&[f64]) -> (f64, Vec<f64>);
 
+/// The largest |gradient| component (of the objective, a mean negative log-likelihood, in the
+/// optimiser's coordinates) at which BFGS stops converged.
+pub const GRADIENT_TOL: f64 = 1e-7;
+
+/// A stop for another reason (failed line search, stall rule, no change of the objective)
+/// counts as converged when the largest |gradient| component is below this.
+pub const LOOSE_GRADIENT_TOL: f64 = 1e-5;
+
+/// Armijo's sufficient-decrease factor of the line searches.
+pub const ARMIJO: f64 = 1e-4;
+
+/// Factor by which [`bfgs_stall`]'s line search shortens a refused step.
+pub const BACKTRACK: f64 = 0.5;
+
+/// Step length (of the quasi-Newton direction) below which [`bfgs_stall`]'s line search fails.
+pub const MIN_STEP: f64 = 1e-20;
+
+/// Curvature s'y above which the BFGS update of the inverse Hessian is made (skipped below).
+pub const MIN_CURVATURE: f64 = 1e-12;
+
+/// A change of the objective by at most this times max(|f|, 1) is no change (at the rounding
+/// of the objective).
+pub const F_REL_TOL: f64 = 1e-15;
+
+/// Pivots below this make the information matrix singular ([`invert`]).
+pub const SINGULAR_PIVOT: f64 = 1e-300;
+
+/// The relative step of the central differences of the information matrix.
+pub const HESSIAN_STEP: f64 = 1e-5;
+/// The least |θ| that [`HESSIAN_STEP`] is relative to.
+pub const HESSIAN_STEP_FLOOR: f64 = 1e-3;
+
 /// Minimises `f` (value and gradient) from `x0` by BFGS with Armijo backtracking.
 /// `interrupt` is called once per iteration (query cancel).
 pub fn bfgs(
@@ -48,7 +80,7 @@ pub fn bfgs_stall(
         if !fx.is_finite() {
             return (x, fx, false, iter);
         }
-        if norm(&g) < 1e-7 {
+        if norm(&g) < GRADIENT_TOL {
             return (x, fx, true, iter);
         }
         let mut p: Vec<f64> = (0..n)
@@ -73,18 +105,18 @@ pub fn bfgs_stall(
                 .map(|(a, b)| a + step * b)
                 .collect::<Vec<f64>>();
             (f_new, g_new) = f(&x_new);
-            if f_new.is_finite() && f_new <= fx + 1e-4 * step * slope {
+            if f_new.is_finite() && f_new <= fx + ARMIJO * step * slope {
                 break;
             }
-            step *= 0.5;
-            if step < 1e-20 {
-                return (x, fx, norm(&g) < 1e-5, iter);
+            step *= BACKTRACK;
+            if step < MIN_STEP {
+                return (x, fx, norm(&g) < LOOSE_GRADIENT_TOL, iter);
             }
         }
         let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
-        if sy > 1e-12 {
+        if sy > MIN_CURVATURE {
             let hy: Vec<f64> = (0..n)
                 .map(|i| (0..n).map(|j| h[i][j] * y[j]).sum())
                 .collect();
@@ -96,11 +128,11 @@ pub fn bfgs_stall(
                 }
             }
         }
-        let converged_f = (fx - f_new).abs() <= 1e-15 * fx.abs().max(1.0);
+        let converged_f = (fx - f_new).abs() <= F_REL_TOL * fx.abs().max(1.0);
         x = x_new;
         fx = f_new;
         g = g_new;
-        if converged_f && norm(&g) < 1e-5 {
+        if converged_f && norm(&g) < LOOSE_GRADIENT_TOL {
             return (x, fx, true, iter + 1);
         }
         if let Some(st) = stall {
@@ -108,12 +140,12 @@ pub fn bfgs_stall(
             if history.len() > st.window {
                 let past = history[history.len() - 1 - st.window];
                 if past - fx <= st.rel * fx.abs().max(1.0) {
-                    return (x, fx, norm(&g) < 1e-5, iter + 1);
+                    return (x, fx, norm(&g) < LOOSE_GRADIENT_TOL, iter + 1);
                 }
             }
         }
     }
-    (x, fx, norm(&g) < 1e-7, max_iter)
+    (x, fx, norm(&g) < GRADIENT_TOL, max_iter)
 }
 
 /// Inverse of a small symmetric matrix by Gauss-Jordan; `None` if singular.
@@ -127,7 +159,7 @@ pub(super) fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     }
     for c in 0..n {
         let p = (c..n).max_by(|a, b| m[*a][c].abs().total_cmp(&m[*b][c].abs()))?;
-        if m[p][c].abs() < 1e-300 {
+        if m[p][c].abs() < SINGULAR_PIVOT {
             return None;
         }
         m.swap(c, p);
@@ -161,7 +193,7 @@ pub(crate) fn inverse_information(
     let n = theta.len();
     let mut hess = vec![vec![0.0; n]; n];
     for j in 0..n {
-        let h = 1e-5 * theta[j].abs().max(1e-3);
+        let h = HESSIAN_STEP * theta[j].abs().max(HESSIAN_STEP_FLOOR);
         let mut up = theta.to_vec();
         let mut down = theta.to_vec();
         up[j] += h;

@@ -890,6 +890,17 @@ pub const PNBD_MAX_STEP: f64 = 1.0;
 /// Longest jump of [`pnbd_bfgs`] along a ridge (in v, i.e. a factor e^20 on s or r).
 pub const PNBD_RIDGE_JUMP: f64 = 20.0;
 
+/// A quasi-Newton direction whose slope is at most this times max(|f|, 1) in magnitude
+/// promises a decrease below the rounding of the objective: [`pnbd_bfgs`] stops.
+pub const PNBD_MIN_STEP_SLOPE: f64 = 1e-14;
+
+/// The largest coordinate change of a step (in v) below which [`pnbd_bfgs`]'s line search fails.
+pub const PNBD_MIN_STEP: f64 = 1e-12;
+
+/// A step that moves a coordinate of v by more than this (with the objective still falling
+/// that way) counts towards a crawl along a ridge in [`pnbd_bfgs`].
+pub const PNBD_CRAWL_MOVE: f64 = 0.3;
+
 /// The result of [`pnbd_bfgs`]: the point, the objective there, whether the gradient
 /// vanished, the iterations and the final inverse Hessian.
 pub(super) struct PnbdMin {
@@ -966,10 +977,10 @@ pub(super) fn pnbd_bfgs(
             p = g.iter().map(|v| -v).collect();
             slope = -g.iter().map(|v| v * v).sum::<f64>();
         }
-        if -slope <= 1e-14 * fx.abs().max(1.0) {
+        if -slope <= PNBD_MIN_STEP_SLOPE * fx.abs().max(1.0) {
             // the best decrease along p (about half the slope at a Newton step) is below the
             // rounding of the objective: no line search can succeed
-            return done(x, fx, norm(&g) < 1e-5, iter, h);
+            return done(x, fx, norm(&g) < LOOSE_GRADIENT_TOL, iter, h);
         }
         let pmax = norm(&p);
         let mut step = 1.0f64.min(PNBD_MAX_STEP / pmax);
@@ -981,7 +992,7 @@ pub(super) fn pnbd_bfgs(
                 .map(|(a, b)| a + step * b)
                 .collect::<Vec<f64>>();
             (f_new, g_new) = f(&x_new);
-            if f_new.is_finite() && f_new <= fx + 1e-4 * step * slope && f_new < fx {
+            if f_new.is_finite() && f_new <= fx + ARMIJO * step * slope && f_new < fx {
                 break;
             }
             step = if f_new.is_finite() {
@@ -991,14 +1002,14 @@ pub(super) fn pnbd_bfgs(
             } else {
                 0.5 * step
             };
-            if step * pmax < 1e-12 {
-                return done(x, fx, norm(&g) < 1e-5, iter, h);
+            if step * pmax < PNBD_MIN_STEP {
+                return done(x, fx, norm(&g) < LOOSE_GRADIENT_TOL, iter, h);
             }
         }
         let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
-        if sy > 1e-12 {
+        if sy > MIN_CURVATURE {
             if fresh {
                 let yy: f64 = y.iter().map(|v| v * v).sum();
                 h = identity();
@@ -1022,7 +1033,7 @@ pub(super) fn pnbd_bfgs(
         for k in [3, 0, 1, 2] {
             let dir = if s[k] < 0.0 { -1.0 } else { 1.0 };
             let slot = 2 * k + usize::from(dir < 0.0);
-            let moving = dir * s[k] > 0.3 && dir * g_new[k] < 0.0;
+            let moving = dir * s[k] > PNBD_CRAWL_MOVE && dir * g_new[k] < 0.0;
             crawl[slot] = if moving { crawl[slot] + 1 } else { 0 };
             let need = if dir > 0.0 && (k == 3 || k == 0) {
                 1
@@ -1060,18 +1071,18 @@ pub(super) fn pnbd_bfgs(
                 None => refused[slot] = true,
             }
         }
-        let converged_f = (fx - f_new).abs() <= 1e-15 * fx.abs().max(1.0);
+        let converged_f = (fx - f_new).abs() <= F_REL_TOL * fx.abs().max(1.0);
         x = x_new;
         fx = f_new;
         g = g_new;
-        if converged_f && norm(&g) < 1e-5 {
+        if converged_f && norm(&g) < LOOSE_GRADIENT_TOL {
             return done(x, fx, true, iter + 1, h);
         }
         history.push(fx);
         if history.len() > PNBD_STALL.window {
             let past = history[history.len() - 1 - PNBD_STALL.window];
             if past - fx <= PNBD_STALL.rel * fx.abs().max(1.0) {
-                return done(x, fx, norm(&g) < 1e-5, iter + 1, h);
+                return done(x, fx, norm(&g) < LOOSE_GRADIENT_TOL, iter + 1, h);
             }
         }
     }
