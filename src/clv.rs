@@ -7,10 +7,8 @@ use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
 use customer_tiers_core::clv::{
-    bgnbd_expected, bgnbd_expected_new, bgnbd_fit, bgnbd_p_alive, check_customer,
-    gamma_gamma_expected, gamma_gamma_fit, mbgnbd_expected, mbgnbd_expected_new, mbgnbd_fit,
-    mbgnbd_p_alive, paretonbd_expected, paretonbd_expected_new, paretonbd_fit, paretonbd_p_alive,
-    Fit, Patterns,
+    bgnbd_fit, check_customer, gamma_gamma_expected, gamma_gamma_fit, mbgnbd_fit, paretonbd_fit,
+    BgNbd, Fit, MbgNbd, ParetoNbd, Patterns, PurchaseProcess,
 };
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
@@ -344,8 +342,6 @@ pub(crate) fn finite(v: f64, what: &str) -> pg_sys::Datum {
     f8_datum(v)
 }
 
-const BGNBD: [&str; 4] = ["r", "alpha", "a", "b"];
-
 /// A repeat buyer's mean spend must be a finite number >= 0 (0 is the prior mean shrunk by x).
 fn check_monetary(x: f64, m: f64) {
     if x > 0.0 && !(m.is_finite() && m >= 0.0) {
@@ -386,61 +382,40 @@ unsafe fn horizon(fcinfo: pg_sys::FunctionCallInfo, a: Arg) -> Option<f64> {
     Some(h)
 }
 
-/// The purchase models: all three share one row layout (four parameters first).
-#[derive(Clone, Copy)]
-pub(crate) enum Purchase {
-    BgNbd,
-    Modified,
-    Pareto,
+/// A purchase model as the SQL skin sees it: the core's model (named parameters, likelihood and
+/// predictions through `PurchaseProcess`), its SQL row type and its purchase-count model. The C
+/// functions are generic over it (`p_alive::<BgNbd>`), so no code matches on the model kind.
+pub(crate) trait SqlPurchase: PurchaseProcess {
+    /// The composite type of its fits (four parameters first: the row layout all three share).
+    const SQL_TYPE: &'static str;
+    /// The same model in the purchase-count module.
+    const COUNTS: customer_tiers_core::purchases::PurchaseModel;
 }
 
-impl Purchase {
-    pub(crate) fn type_name(self) -> &'static str {
-        match self {
-            Purchase::BgNbd => "tiers.bgnbd_model",
-            Purchase::Modified => "tiers.mbgnbd_model",
-            Purchase::Pareto => "tiers.paretonbd_model",
-        }
-    }
+impl SqlPurchase for BgNbd {
+    const SQL_TYPE: &'static str = "tiers.bgnbd_model";
+    const COUNTS: customer_tiers_core::purchases::PurchaseModel =
+        customer_tiers_core::purchases::PurchaseModel::BgNbd;
+}
 
-    pub(crate) fn names(self) -> &'static [&'static str] {
-        match self {
-            Purchase::Pareto => &["r", "alpha", "s", "beta"],
-            _ => &BGNBD,
-        }
-    }
+impl SqlPurchase for MbgNbd {
+    const SQL_TYPE: &'static str = "tiers.mbgnbd_model";
+    const COUNTS: customer_tiers_core::purchases::PurchaseModel =
+        customer_tiers_core::purchases::PurchaseModel::MbgNbd;
+}
 
-    pub(crate) fn p_alive(self, th: &[f64], x: f64, t_x: f64, t: f64) -> f64 {
-        match self {
-            Purchase::BgNbd => bgnbd_p_alive(th, x, t_x, t),
-            Purchase::Modified => mbgnbd_p_alive(th, x, t_x, t),
-            Purchase::Pareto => paretonbd_p_alive(th, x, t_x, t),
-        }
-    }
-
-    pub(crate) fn expected(self, th: &[f64], h: f64, x: f64, t_x: f64, t: f64) -> f64 {
-        match self {
-            Purchase::BgNbd => bgnbd_expected(th, h, x, t_x, t),
-            Purchase::Modified => mbgnbd_expected(th, h, x, t_x, t),
-            Purchase::Pareto => paretonbd_expected(th, h, x, t_x, t),
-        }
-    }
-
-    fn expected_new(self, th: &[f64], h: f64) -> f64 {
-        match self {
-            Purchase::BgNbd => bgnbd_expected_new(th, h),
-            Purchase::Modified => mbgnbd_expected_new(th, h),
-            Purchase::Pareto => paretonbd_expected_new(th, h),
-        }
-    }
+impl SqlPurchase for ParetoNbd {
+    const SQL_TYPE: &'static str = "tiers.paretonbd_model";
+    const COUNTS: customer_tiers_core::purchases::PurchaseModel =
+        customer_tiers_core::purchases::PurchaseModel::ParetoNbd;
 }
 
 /// `p_alive(model, frequency, recency, tenure)`.
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's, argument 0 a model of `kind`.
-unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+/// `fcinfo` is the current call's, argument 0 a model of `M`.
+unsafe fn p_alive<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     use crate::args::p_alive::*;
     // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(model), Some((x, t_x, t))) = (unsafe {
@@ -452,18 +427,17 @@ unsafe fn p_alive(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::D
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
-    // SAFETY: argument 0 is a model of `kind` (caller)
-    let theta =
-        unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name()) };
-    finite(kind.p_alive(&theta, x, t_x, t), "p_alive")
+    // SAFETY: argument 0 is a model of `M` (caller)
+    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, &M::NAMES, M::SQL_TYPE) };
+    finite(M::from_theta(&theta).p_alive(x, t_x, t), "p_alive")
 }
 
 /// `expected_purchases(model, horizon, frequency, recency, tenure)`.
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's, argument 0 a model of `kind`.
-unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+/// `fcinfo` is the current call's, argument 0 a model of `M`.
+unsafe fn expected<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     use crate::args::expected_purchases::*;
     // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(model), Some(h), Some((x, t_x, t))) = (unsafe {
@@ -476,56 +450,56 @@ unsafe fn expected(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
-    // SAFETY: argument 0 is a model of `kind` (caller)
-    let theta =
-        unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name()) };
-    finite(kind.expected(&theta, h, x, t_x, t), "expected_purchases")
+    // SAFETY: argument 0 is a model of `M` (caller)
+    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, &M::NAMES, M::SQL_TYPE) };
+    finite(
+        M::from_theta(&theta).expected_purchases(h, x, t_x, t),
+        "expected_purchases",
+    )
 }
 
 /// `expected_purchases(model, horizon)`: a new customer.
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's, argument 0 a model of `kind`.
-unsafe fn expected_new(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+/// `fcinfo` is the current call's, argument 0 a model of `M`.
+unsafe fn expected_new<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     use crate::args::expected_purchases::*;
     // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(model), Some(h)) = (unsafe { (arg(fcinfo, MODEL), horizon(fcinfo, HORIZON)) }) else {
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
-    // SAFETY: argument 0 is a model of `kind` (caller)
-    let theta =
-        unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, kind.names(), kind.type_name()) };
-    finite(kind.expected_new(&theta, h), "expected_purchases")
+    // SAFETY: argument 0 is a model of `M` (caller)
+    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, model, 4, &M::NAMES, M::SQL_TYPE) };
+    finite(
+        M::from_theta(&theta).expected_purchases_new(h),
+        "expected_purchases",
+    )
 }
 
-sql_function!(ct_bgnbd_p_alive, |fcinfo| {
-    p_alive(fcinfo, Purchase::BgNbd)
-});
-sql_function!(ct_mbgnbd_p_alive, |fcinfo| {
-    p_alive(fcinfo, Purchase::Modified)
-});
+sql_function!(ct_bgnbd_p_alive, |fcinfo| { p_alive::<BgNbd>(fcinfo) });
+sql_function!(ct_mbgnbd_p_alive, |fcinfo| { p_alive::<MbgNbd>(fcinfo) });
 sql_function!(ct_bgnbd_expected_purchases, |fcinfo| {
-    expected(fcinfo, Purchase::BgNbd)
+    expected::<BgNbd>(fcinfo)
 });
 sql_function!(ct_mbgnbd_expected_purchases, |fcinfo| {
-    expected(fcinfo, Purchase::Modified)
+    expected::<MbgNbd>(fcinfo)
 });
 sql_function!(ct_bgnbd_expected_purchases_new, |fcinfo| {
-    expected_new(fcinfo, Purchase::BgNbd)
+    expected_new::<BgNbd>(fcinfo)
 });
 sql_function!(ct_mbgnbd_expected_purchases_new, |fcinfo| {
-    expected_new(fcinfo, Purchase::Modified)
+    expected_new::<MbgNbd>(fcinfo)
 });
 sql_function!(ct_paretonbd_p_alive, |fcinfo| {
-    p_alive(fcinfo, Purchase::Pareto)
+    p_alive::<ParetoNbd>(fcinfo)
 });
 sql_function!(ct_paretonbd_expected_purchases, |fcinfo| {
-    expected(fcinfo, Purchase::Pareto)
+    expected::<ParetoNbd>(fcinfo)
 });
 sql_function!(ct_paretonbd_expected_purchases_new, |fcinfo| {
-    expected_new(fcinfo, Purchase::Pareto)
+    expected_new::<ParetoNbd>(fcinfo)
 });
 
 sql_function!(ct_gamma_gamma_expected_spend, |fcinfo| {
@@ -715,9 +689,9 @@ unsafe fn clv_args(
 }
 
 /// The CLV of one customer: purchase model `theta` × Gamma-Gamma `gg`.
-fn clv_value(kind: Purchase, theta: &[f64], gg: &[f64], a: &ClvArgs) -> Result<f64, CoreError> {
+fn clv_value<M: SqlPurchase>(theta: &[f64], gg: &[f64], a: &ClvArgs) -> Result<f64, CoreError> {
     let spend = gamma_gamma_expected(gg, a.x, a.m)?;
-    let cumulative = |h: f64| kind.expected(theta, h, a.x, a.t_x, a.t);
+    let cumulative = |h: f64| M::from_theta(theta).expected_purchases(h, a.x, a.t_x, a.t);
     Ok(customer_tiers_core::clv::discounted_clv(
         &cumulative,
         spend,
@@ -732,23 +706,16 @@ fn clv_value(kind: Purchase, theta: &[f64], gg: &[f64], a: &ClvArgs) -> Result<f
 ///
 /// # Safety
 ///
-/// `pm` is a datum of the current call of `kind`'s model type, `gm` one of
+/// `pm` is a datum of the current call of `M`'s model type, `gm` one of
 /// `tiers.gamma_gamma_model`.
-unsafe fn two_models(
+unsafe fn two_models<M: SqlPurchase>(
     cache: &mut CallCache<TwoModels>,
-    kind: Purchase,
     pm: pg_sys::Datum,
     gm: pg_sys::Datum,
 ) -> (Vec<f64>, Vec<f64>) {
-    // SAFETY: `pm` is a model of `kind` (caller)
+    // SAFETY: `pm` is a model of `M` (caller)
     let theta = unsafe {
-        cached_params::<PURCHASE_FIELDS>(
-            &mut cache.extra.purchase,
-            pm,
-            4,
-            kind.names(),
-            kind.type_name(),
-        )
+        cached_params::<PURCHASE_FIELDS>(&mut cache.extra.purchase, pm, 4, &M::NAMES, M::SQL_TYPE)
     };
     // SAFETY: `gm` is a Gamma-Gamma model (caller)
     let gg = unsafe {
@@ -769,8 +736,8 @@ unsafe fn two_models(
 ///
 /// # Safety
 ///
-/// `fcinfo` is the current call's, of `clv_estimate` for `kind` (see [`clv_args`]).
-unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+/// `fcinfo` is the current call's, of `clv_estimate` for `M` (see [`clv_args`]).
+unsafe fn clv<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: the arguments are clv_estimate's (caller)
     let Some((pm, gm, a)) = (unsafe { clv_args(fcinfo) }) else {
         // SAFETY: `fcinfo` is the current call's (caller)
@@ -778,8 +745,8 @@ unsafe fn clv(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum
     };
     // SAFETY: the call site's cache; `pm` and `gm` are the two models (caller)
     let (theta, gg) =
-        unsafe { with_call_cache::<TwoModels, _>(fcinfo, |cache| two_models(cache, kind, pm, gm)) };
-    finite(check(clv_value(kind, &theta, &gg, &a)), "clv_estimate")
+        unsafe { with_call_cache::<TwoModels, _>(fcinfo, |cache| two_models::<M>(cache, pm, gm)) };
+    finite(check(clv_value::<M>(&theta, &gg, &a)), "clv_estimate")
 }
 
 // ------------------------------------------------------------ intervals (issue 13)
@@ -863,8 +830,8 @@ pub(crate) unsafe fn prediction_interval<const N: usize>(
 // tiers.expected_purchases_interval(model, horizon, frequency, recency, tenure, level)
 /// # Safety
 ///
-/// `fcinfo` is the current call's, of `expected_purchases_interval` for `kind`.
-unsafe fn expected_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+/// `fcinfo` is the current call's, of `expected_purchases_interval` for `M`.
+unsafe fn expected_interval<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     use crate::args::expected_purchases_interval::*;
     // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(model), Some(h), Some((x, t_x, t))) = (unsafe {
@@ -879,15 +846,15 @@ unsafe fn expected_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) ->
     };
     // SAFETY: as above
     let level = unsafe { level_arg(fcinfo, LEVEL) };
-    let g = |th: &[f64]| kind.expected(th, h, x, t_x, t);
-    // SAFETY: argument 0 is a model of `kind`; the function returns a prediction interval
+    let g = |th: &[f64]| M::from_theta(th).expected_purchases(h, x, t_x, t);
+    // SAFETY: argument 0 is a model of `M`; the function returns a prediction interval
     // (caller)
     unsafe {
         prediction_interval::<PURCHASE_FIELDS>(
             fcinfo,
             model,
-            kind.names(),
-            kind.type_name(),
+            &M::NAMES,
+            M::SQL_TYPE,
             level,
             &g,
             "expected_purchases",
@@ -896,13 +863,13 @@ unsafe fn expected_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) ->
 }
 
 sql_function!(ct_bgnbd_expected_purchases_interval, |fcinfo| {
-    expected_interval(fcinfo, Purchase::BgNbd)
+    expected_interval::<BgNbd>(fcinfo)
 });
 sql_function!(ct_mbgnbd_expected_purchases_interval, |fcinfo| {
-    expected_interval(fcinfo, Purchase::Modified)
+    expected_interval::<MbgNbd>(fcinfo)
 });
 sql_function!(ct_paretonbd_expected_purchases_interval, |fcinfo| {
-    expected_interval(fcinfo, Purchase::Pareto)
+    expected_interval::<ParetoNbd>(fcinfo)
 });
 
 // tiers.clv_interval(purchase_model, gg_model, frequency, recency, tenure, monetary, horizon,
@@ -911,9 +878,9 @@ sql_function!(ct_paretonbd_expected_purchases_interval, |fcinfo| {
 // block-diagonal.
 /// # Safety
 ///
-/// `fcinfo` is the current call's, of `clv_interval` for `kind` (see [`clv_args`]; argument
+/// `fcinfo` is the current call's, of `clv_interval` for `M` (see [`clv_args`]; argument
 /// 10 the level).
-unsafe fn clv_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+unsafe fn clv_interval<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: the arguments are clv_interval's (caller)
     let Some((pm, gm, a)) = (unsafe { clv_args(fcinfo) }) else {
         // SAFETY: `fcinfo` is the current call's (caller)
@@ -925,7 +892,7 @@ unsafe fn clv_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_s
     // a prediction interval (caller)
     unsafe {
         with_call_cache::<TwoModels, _>(fcinfo, |cache| {
-            let (theta, gg) = two_models(cache, kind, pm, gm);
+            let (theta, gg) = two_models::<M>(cache, pm, gm);
             let all: Vec<f64> = theta.iter().chain(&gg).copied().collect();
             let cov = match (
                 &cache.extra.purchase.covariance,
@@ -936,7 +903,7 @@ unsafe fn clv_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_s
                 }
                 _ => None,
             };
-            let g = |th: &[f64]| clv_value(kind, &th[..4], &th[4..], &a).unwrap_or(f64::NAN);
+            let g = |th: &[f64]| clv_value::<M>(&th[..4], &th[4..], &a).unwrap_or(f64::NAN);
             interval_row(
                 fcinfo,
                 cache,
@@ -951,37 +918,22 @@ unsafe fn clv_interval(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_s
 }
 
 sql_function!(ct_bgnbd_clv_interval, |fcinfo| {
-    clv_interval(fcinfo, Purchase::BgNbd)
+    clv_interval::<BgNbd>(fcinfo)
 });
 sql_function!(ct_mbgnbd_clv_interval, |fcinfo| {
-    clv_interval(fcinfo, Purchase::Modified)
+    clv_interval::<MbgNbd>(fcinfo)
 });
 sql_function!(ct_paretonbd_clv_interval, |fcinfo| {
-    clv_interval(fcinfo, Purchase::Pareto)
+    clv_interval::<ParetoNbd>(fcinfo)
 });
 
-sql_function!(ct_bgnbd_clv_estimate, |fcinfo| {
-    clv(fcinfo, Purchase::BgNbd)
-});
-sql_function!(ct_mbgnbd_clv_estimate, |fcinfo| {
-    clv(fcinfo, Purchase::Modified)
-});
+sql_function!(ct_bgnbd_clv_estimate, |fcinfo| { clv::<BgNbd>(fcinfo) });
+sql_function!(ct_mbgnbd_clv_estimate, |fcinfo| { clv::<MbgNbd>(fcinfo) });
 sql_function!(ct_paretonbd_clv_estimate, |fcinfo| {
-    clv(fcinfo, Purchase::Pareto)
+    clv::<ParetoNbd>(fcinfo)
 });
 
 // ------------------------------------------------- purchase counts and churn (issue 13)
-
-impl Purchase {
-    fn counts(self) -> customer_tiers_core::purchases::PurchaseModel {
-        use customer_tiers_core::purchases::PurchaseModel;
-        match self {
-            Purchase::BgNbd => PurchaseModel::BgNbd,
-            Purchase::Modified => PurchaseModel::MbgNbd,
-            Purchase::Pareto => PurchaseModel::ParetoNbd,
-        }
-    }
-}
 
 /// The core's descriptions of the arguments and their SQL names.
 const NAMES: &[(&str, &str)] = &[("the number of purchases", "n"), ("the period length", "t")];
@@ -989,10 +941,9 @@ const NAMES: &[(&str, &str)] = &[("the number of purchases", "n"), ("the period 
 // tiers.probability_of_purchases(model, n integer, t [, frequency, recency, tenure])
 /// # Safety
 ///
-/// `fcinfo` is the current call's, of `probability_of_purchases` for `kind`.
-unsafe fn probability_of_purchases(
+/// `fcinfo` is the current call's, of `probability_of_purchases` for `M`.
+unsafe fn probability_of_purchases<M: SqlPurchase>(
     fcinfo: pg_sys::FunctionCallInfo,
-    kind: Purchase,
 ) -> pg_sys::Datum {
     use crate::args::probability_of_purchases::*;
     // SAFETY: `fcinfo` is the current call's (caller)
@@ -1002,8 +953,8 @@ unsafe fn probability_of_purchases(
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
-    // SAFETY: argument 0 is a model of `kind` (caller)
-    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name()) };
+    // SAFETY: argument 0 is a model of `M` (caller)
+    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, &M::NAMES, M::SQL_TYPE) };
     let (n, t) = (n.value() as i32 as f64, f8(t));
     // SAFETY: as above
     let v = if unsafe { has(fcinfo, FREQUENCY) } {
@@ -1015,7 +966,7 @@ unsafe fn probability_of_purchases(
         };
         check_named(
             customer_tiers_core::purchases::conditional_purchases_pmf(
-                kind.counts(),
+                M::COUNTS,
                 &theta,
                 n,
                 t,
@@ -1027,7 +978,7 @@ unsafe fn probability_of_purchases(
         )
     } else {
         check_named(
-            customer_tiers_core::purchases::purchases_pmf(kind.counts(), &theta, n, t),
+            customer_tiers_core::purchases::purchases_pmf(M::COUNTS, &theta, n, t),
             NAMES,
         )
     };
@@ -1037,8 +988,8 @@ unsafe fn probability_of_purchases(
 // tiers.churn_probability(model, t, frequency, recency, tenure)
 /// # Safety
 ///
-/// `fcinfo` is the current call's, of `churn_probability` for `kind`.
-unsafe fn churn_probability(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) -> pg_sys::Datum {
+/// `fcinfo` is the current call's, of `churn_probability` for `M`.
+unsafe fn churn_probability<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     use crate::args::churn_probability::*;
     // SAFETY: `fcinfo` is the current call's (caller)
     let (Some(m), Some(t), Some((x, t_x, big_t))) = (unsafe {
@@ -1051,37 +1002,30 @@ unsafe fn churn_probability(fcinfo: pg_sys::FunctionCallInfo, kind: Purchase) ->
         // SAFETY: as above
         return unsafe { return_null(fcinfo) };
     };
-    // SAFETY: argument 0 is a model of `kind` (caller)
-    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name()) };
+    // SAFETY: argument 0 is a model of `M` (caller)
+    let theta = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, &M::NAMES, M::SQL_TYPE) };
     let v = check_named(
-        customer_tiers_core::purchases::churn_probability(
-            kind.counts(),
-            &theta,
-            f8(t),
-            x,
-            t_x,
-            big_t,
-        ),
+        customer_tiers_core::purchases::churn_probability(M::COUNTS, &theta, f8(t), x, t_x, big_t),
         NAMES,
     );
     finite(v, "churn_probability")
 }
 
 sql_function!(ct_bgnbd_probability_of_purchases, |fcinfo| {
-    probability_of_purchases(fcinfo, Purchase::BgNbd)
+    probability_of_purchases::<BgNbd>(fcinfo)
 });
 sql_function!(ct_mbgnbd_probability_of_purchases, |fcinfo| {
-    probability_of_purchases(fcinfo, Purchase::Modified)
+    probability_of_purchases::<MbgNbd>(fcinfo)
 });
 sql_function!(ct_paretonbd_probability_of_purchases, |fcinfo| {
-    probability_of_purchases(fcinfo, Purchase::Pareto)
+    probability_of_purchases::<ParetoNbd>(fcinfo)
 });
 sql_function!(ct_bgnbd_churn_probability, |fcinfo| {
-    churn_probability(fcinfo, Purchase::BgNbd)
+    churn_probability::<BgNbd>(fcinfo)
 });
 sql_function!(ct_mbgnbd_churn_probability, |fcinfo| {
-    churn_probability(fcinfo, Purchase::Modified)
+    churn_probability::<MbgNbd>(fcinfo)
 });
 sql_function!(ct_paretonbd_churn_probability, |fcinfo| {
-    churn_probability(fcinfo, Purchase::Pareto)
+    churn_probability::<ParetoNbd>(fcinfo)
 });

@@ -5,12 +5,13 @@
 //! calibration-frequency buckets of lifetimes' calibration/holdout plot, the Brier score and the
 //! ROC AUC.
 
-use crate::clv::{customer, finite, params, Purchase, GG_FIELDS, PURCHASE_FIELDS};
+use crate::clv::{customer, finite, params, SqlPurchase, GG_FIELDS, PURCHASE_FIELDS};
 use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use crate::state::*;
 use customer_tiers_core::bgbb::{bgbb_expected, bgbb_p_alive, check_bgbb_customer};
+use customer_tiers_core::clv::{BgNbd, MbgNbd, ParetoNbd};
 use customer_tiers_core::validation::{SpendAccumulator, ValidationAccumulator, FREQUENCY_CAP};
 use customer_tiers_core::CoreError;
 use pgrx::pg_sys;
@@ -30,8 +31,37 @@ impl AggState for ValidationAccumulator {
 /// The model of an overload.
 #[derive(Clone, Copy)]
 enum Model {
-    Purchase(Purchase),
+    /// BG/NBD, MBG/NBD or Pareto/NBD: [`purchase_prediction`] for that model.
+    Purchase(Prediction),
     Bgbb,
+}
+
+/// (frequency, expected holdout purchases, P(alive)) of the current row, None for a NULL input.
+type Prediction =
+    unsafe fn(pg_sys::FunctionCallInfo, pg_sys::Datum, f64) -> Option<(f64, f64, f64)>;
+
+/// The prediction of a purchase model `M` for the current row: its model `m`, the customer's
+/// history, the holdout `length`.
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a `clv_validation` transition for `M`; `m` its model.
+unsafe fn purchase_prediction<M: SqlPurchase>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    m: pg_sys::Datum,
+    length: f64,
+) -> Option<(f64, f64, f64)> {
+    use crate::args::clv_validation::*;
+    // SAFETY: `fcinfo` is the current call's (caller)
+    let (x, t_x, t) = unsafe { customer(fcinfo, [FREQUENCY, RECENCY, TENURE]) }?;
+    // SAFETY: `m` is a model of `M` (caller)
+    let th = unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, &M::NAMES, M::SQL_TYPE) };
+    let model = M::from_theta(&th);
+    Some((
+        x,
+        model.expected_purchases(length, x, t_x, t),
+        model.p_alive(x, t_x, t),
+    ))
 }
 
 /// holdout_occasions and holdout_length, checked; None if either is NULL. At the same positions
@@ -85,20 +115,12 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
         return datum;
     };
     let (x, expected, alive) = match model {
-        Model::Purchase(kind) => {
-            // SAFETY: as above
-            let Some((x, t_x, t)) = (unsafe { customer(fcinfo, [FREQUENCY, RECENCY, TENURE]) })
-            else {
+        Model::Purchase(predict) => {
+            // SAFETY: `predict` is the prediction of this overload's model (caller)
+            let Some(p) = (unsafe { predict(fcinfo, m, length) }) else {
                 return datum;
             };
-            // SAFETY: argument 1 is a model of `kind` (caller)
-            let th =
-                unsafe { params::<PURCHASE_FIELDS>(fcinfo, m, 4, kind.names(), kind.type_name()) };
-            (
-                x,
-                kind.expected(&th, length, x, t_x, t),
-                kind.p_alive(&th, x, t_x, t),
-            )
+            p
         }
         Model::Bgbb => {
             // SAFETY: `fcinfo` is the current call's (caller)
@@ -151,13 +173,13 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
 }
 
 sql_function!(ct_bgnbd_clv_validation_trans, |fcinfo| {
-    transition(fcinfo, Model::Purchase(Purchase::BgNbd))
+    transition(fcinfo, Model::Purchase(purchase_prediction::<BgNbd>))
 });
 sql_function!(ct_mbgnbd_clv_validation_trans, |fcinfo| {
-    transition(fcinfo, Model::Purchase(Purchase::Modified))
+    transition(fcinfo, Model::Purchase(purchase_prediction::<MbgNbd>))
 });
 sql_function!(ct_paretonbd_clv_validation_trans, |fcinfo| {
-    transition(fcinfo, Model::Purchase(Purchase::Pareto))
+    transition(fcinfo, Model::Purchase(purchase_prediction::<ParetoNbd>))
 });
 sql_function!(ct_bgbb_clv_validation_trans, |fcinfo| {
     transition(fcinfo, Model::Bgbb)
