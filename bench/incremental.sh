@@ -36,16 +36,6 @@ BEGIN
                    a, b, cond) INTO n;
     RETURN n;
 END \$\$;
-CREATE FUNCTION timed(stmt text, reps int) RETURNS numeric LANGUAGE plpgsql AS \$\$
-DECLARE t numeric[] := '{}'; t0 timestamptz;
-BEGIN
-  FOR i IN 1..reps LOOP
-    t0 := clock_timestamp();
-    EXECUTE stmt;
-    t := t || (1000 * extract(epoch FROM clock_timestamp() - t0))::numeric;
-  END LOOP;
-  RETURN (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 1) FROM unnest(t) x);
-END \$\$;
 SET client_min_messages = warning;
 SELECT tiers.create_tier_view('inc_tiers', 'orders', 'customer', 'ordered_on', 'amount',
   '{"as_of": "2024-01-01", "tier_scheme": "bench", "history": false, "incremental": {"column": "id"}}');
@@ -63,15 +53,15 @@ SQL
 stage() {  # the stages of the latest refresh of a view
     q -c "SELECT format('fold %s ms (%s new orders), fit %s ms, view %s ms, history %s ms', round(fold_ms), new_orders, round(fit_ms), round(refresh_ms), round(history_ms)) FROM tiers.tier_view_refreshes WHERE view_name = '$1' ORDER BY refreshed_at DESC LIMIT 1"
 }
-timed() { q -c "SET client_min_messages = warning; SELECT round(1000 * extract(epoch FROM clock_timestamp() - now()), 1) FROM (SELECT tiers.refresh_tier_view($1)) x" | tail -1; }
+refresh_ms() { q -c "SET client_min_messages = warning; SELECT round(1000 * extract(epoch FROM clock_timestamp() - now()), 1) FROM (SELECT tiers.refresh_tier_view($1)) x" | tail -1; }
 # the view's query alone (the rest of a refresh is REFRESH MATERIALIZED VIEW CONCURRENTLY writing it)
 query() { q -c "SET client_min_messages = warning; SELECT timed(format('SELECT count(*) FROM (%s) x', tiers.tier_view_sql(v)), 1) FROM tiers.tier_views v WHERE view_name = '$1'" | tail -1; }
-T_INC=$(timed "'inc_tiers'"); S_INC=$(stage inc_tiers)
+T_INC=$(refresh_ms "'inc_tiers'"); S_INC=$(stage inc_tiers)
 Q_INC=$(query inc_tiers)
-T_OLD=$(timed "'full_tiers'"); S_OLD=$(stage full_tiers)
+T_OLD=$(refresh_ms "'full_tiers'"); S_OLD=$(stage full_tiers)
 Q_OLD=$(query full_tiers)
 DIFF=$(q -c "SELECT view_diff('inc_tiers', 'full_tiers')")
-T_FULL=$(timed "'inc_tiers', \"full\" => true"); S_FULL=$(stage inc_tiers)
+T_FULL=$(refresh_ms "'inc_tiers', \"full\" => true"); S_FULL=$(stage inc_tiers)
 SIZES=$(q -c "SELECT format('%s customers; state bytes: mean %s, max %s; states table %s, recent-orders table %s (%s rows); orders table %s',
     count(*), round(avg(pg_column_size(state))), max(pg_column_size(state)),
     pg_size_pretty(pg_total_relation_size('inc_tiers_states')), pg_size_pretty(pg_total_relation_size('inc_tiers_recent')),

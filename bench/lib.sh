@@ -27,6 +27,17 @@ BEGIN
   END LOOP;
   RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(t) x);
 END $$;
+-- median wall time (ms) of a statement over several runs (statements EXPLAIN cannot time)
+CREATE FUNCTION timed(stmt text, reps int) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE t numeric[] := '{}'; t0 timestamptz;
+BEGIN
+  FOR i IN 1..reps LOOP
+    t0 := clock_timestamp();
+    EXECUTE stmt;
+    t := t || (1000 * extract(epoch FROM clock_timestamp() - t0))::numeric;
+  END LOOP;
+  RETURN (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 1) FROM unnest(t) x);
+END $$;
 SQL
 
 declare -A MS

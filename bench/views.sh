@@ -75,17 +75,6 @@ FROM scored
 WITH NO DATA;
 CREATE UNIQUE INDEX ON plain_tiers (customer);
 
--- median wall time (ms) of a statement over several runs
-CREATE FUNCTION timed(stmt text, reps int) RETURNS numeric LANGUAGE plpgsql AS \$\$
-DECLARE t numeric[] := '{}'; t0 timestamptz;
-BEGIN
-  FOR i IN 1..reps LOOP
-    t0 := clock_timestamp();
-    EXECUTE stmt;
-    t := t || (1000 * extract(epoch FROM clock_timestamp() - t0))::numeric;
-  END LOOP;
-  RETURN (SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 1) FROM unnest(t) x);
-END \$\$;
 SQL
 
 T_CREATE=$(q -c "SELECT timed(\$\$SELECT tiers.create_tier_view('our_tiers', 'orders', 'customer', 'ordered_on', 'amount',

@@ -123,6 +123,89 @@ pub struct Summary {
     pub monetary: f64,
 }
 
+/// The purchase occasions behind a summary: first and last purchase day, their number and the
+/// net value of the first one.
+struct Occasions {
+    first_day: i32,
+    last_day: i32,
+    count: i64,
+    first_day_value: f64,
+}
+
+/// What both states know of a customer's rows besides the occasions.
+trait RowTotals {
+    fn orders(&self) -> i64;
+    fn returns(&self) -> i64;
+    fn total(&self) -> f64;
+    /// First and last order, microseconds since 2000-01-01.
+    fn first_last(&self) -> (i64, i64);
+}
+
+impl<S: DayStore> RowTotals for SummaryState<S> {
+    fn orders(&self) -> i64 {
+        self.orders
+    }
+    fn returns(&self) -> i64 {
+        self.returns
+    }
+    fn total(&self) -> f64 {
+        self.total.value()
+    }
+    fn first_last(&self) -> (i64, i64) {
+        (self.first_at, self.last_at)
+    }
+}
+
+impl RowTotals for StoredState {
+    fn orders(&self) -> i64 {
+        self.orders
+    }
+    fn returns(&self) -> i64 {
+        self.returns
+    }
+    fn total(&self) -> f64 {
+        self.total.value()
+    }
+    fn first_last(&self) -> (i64, i64) {
+        (self.first_at, self.last_at)
+    }
+}
+
+impl Summary {
+    /// The summary at `as_of` in `unit` (microseconds): the definitions of the module doc, one
+    /// place for both states.
+    fn of(o: Occasions, rows: &impl RowTotals, as_of: i64, unit: f64) -> Summary {
+        let frequency = o.count - 1;
+        let (first_at, last_at) = rows.first_last();
+        let total = rows.total();
+        // durations in i128: 4713 BC to 294276 AD spans more microseconds than an i64 holds
+        let span = |from: i64, to: i64| (to as i128 - from as i128) as f64 / unit;
+        Summary {
+            first_day: o.first_day,
+            last_day: o.last_day,
+            orders: rows.orders(),
+            returns: rows.returns(),
+            occasions: o.count,
+            frequency,
+            // 0 without a repeat occasion (several orders on the first day are one occasion: the
+            // models require recency 0 when frequency is 0)
+            recency: if frequency == 0 {
+                0.0
+            } else {
+                span(first_at, last_at)
+            },
+            tenure: span(first_at, as_of),
+            since_last: span(last_at, as_of),
+            monetary_total: total,
+            monetary: if frequency > 0 {
+                (total - o.first_day_value) / frequency as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
 impl SummaryState {
     /// A new, empty state with `Vec` storage.
     pub fn new(as_of: i64, unit: f64) -> Result<Self, CoreError> {
@@ -249,32 +332,17 @@ impl<S: DayStore> SummaryState<S> {
             last_day = cell.day;
         }
         let first = first?;
-        let frequency = occasions - 1;
-        let monetary = if frequency > 0 {
-            (self.total.value() - first.value) / frequency as f64
-        } else {
-            0.0
-        };
-        Some(Summary {
-            first_day: first.day,
-            last_day,
-            orders: self.orders,
-            returns: self.returns,
-            occasions,
-            frequency,
-            // in i128: 4713 BC to 294276 AD spans more microseconds than an i64 holds; 0 without
-            // a repeat occasion (several orders on the first day are one occasion: the models
-            // require recency 0 when frequency is 0)
-            recency: if frequency == 0 {
-                0.0
-            } else {
-                (self.last_at as i128 - self.first_at as i128) as f64 / self.unit
+        Some(Summary::of(
+            Occasions {
+                first_day: first.day,
+                last_day,
+                count: occasions,
+                first_day_value: first.value,
             },
-            tenure: (self.as_of as i128 - self.first_at as i128) as f64 / self.unit,
-            since_last: (self.as_of as i128 - self.last_at as i128) as f64 / self.unit,
-            monetary_total: self.total.value(),
-            monetary,
-        })
+            self,
+            self.as_of,
+            self.unit,
+        ))
     }
 }
 
@@ -965,30 +1033,17 @@ impl StoredState {
         if self.orders == 0 {
             return Ok(None);
         }
-        let occasions = self.days.len() as i64;
-        let frequency = occasions - 1;
-        let monetary = if frequency > 0 {
-            (self.total.value() - self.first_day_value.value()) / frequency as f64
-        } else {
-            0.0
-        };
-        Ok(Some(Summary {
-            first_day,
-            last_day,
-            orders: self.orders,
-            returns: self.returns,
-            occasions,
-            frequency,
-            recency: if frequency == 0 {
-                0.0
-            } else {
-                (self.last_at as i128 - self.first_at as i128) as f64 / unit
+        Ok(Some(Summary::of(
+            Occasions {
+                first_day,
+                last_day,
+                count: self.days.len() as i64,
+                first_day_value: self.first_day_value.value(),
             },
-            tenure: (as_of as i128 - self.first_at as i128) as f64 / unit,
-            since_last: (as_of as i128 - self.last_at as i128) as f64 / unit,
-            monetary_total: self.total.value(),
-            monetary,
-        }))
+            self,
+            as_of,
+            unit,
+        )))
     }
 }
 
