@@ -678,6 +678,7 @@ DECLARE
     t text[] := tiers.tier_view_state_tables(v);
     col_type regtype;
     not_null boolean;
+    customer_type text;
 BEGIN
     SELECT a.atttypid::regtype, a.attnotnull INTO col_type, not_null FROM pg_attribute a
     WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -701,16 +702,15 @@ BEGIN
         RAISE EXCEPTION 'relation % or % already exists', t[1], t[2] USING ERRCODE = '42P07',
             HINT = 'An incremental tier view keeps its per-customer states in these two tables.';
     END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO customer_type FROM pg_attribute a
+    WHERE a.attrelid = src AND a.attname = v.customer_column AND NOT a.attisdropped;
     EXECUTE format('CREATE TABLE %s (customer %s PRIMARY KEY, state tiers.summary_state NOT NULL, net_revenue numeric NOT NULL)',
-        t[1], (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-               WHERE a.attrelid = src AND a.attname = v.customer_column AND NOT a.attisdropped));
+        t[1], customer_type);
     EXECUTE format('COMMENT ON TABLE %s IS %L', t[1], format(
         'Per-customer states of the incremental tier view %I.%I (customer_tiers): the summary state (tiers.summary_state) and the exact net revenue of the orders folded so far. Maintained by tiers.refresh_tier_view; rebuilt with full => true.',
         v.view_schema, v.view_name));
     EXECUTE format('CREATE TABLE %s (customer %s NOT NULL, ordered_at %s NOT NULL, amount numeric NOT NULL, folded boolean NOT NULL)',
-        t[2],
-        (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-         WHERE a.attrelid = src AND a.attname = v.customer_column AND NOT a.attisdropped),
+        t[2], customer_type,
         (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
          WHERE a.attrelid = src AND a.attname = v.ordered_at_column AND NOT a.attisdropped));
     EXECUTE format('CREATE INDEX ON %s (ordered_at)', t[2]);
@@ -895,21 +895,20 @@ BEGIN
     END IF;
     -- 1. CLV models fitted on the summaries as of this refresh
     t0 := clock_timestamp();
+    IF (o->>'clv')::boolean THEN
+        SELECT format_type(a.atttypid, NULL) INTO ts_type FROM pg_attribute a
+        WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
+          AND a.attname = v.ordered_at_column;
+    END IF;
     IF (o->>'clv')::boolean AND o->'incremental' IS NOT NULL THEN
         EXECUTE format($fit$
             SELECT tiers.bgnbd_fit(s.frequency, s.recency, s.tenure),
                    tiers.gamma_gamma_fit(s.frequency, s.monetary)
             FROM %3$s AS st
             CROSS JOIN LATERAL tiers.summary_from_state(st.state, $1::%1$s, %2$L::interval) AS s $fit$,
-            (SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
-             WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
-               AND a.attname = v.ordered_at_column),
-            o->>'unit', (tiers.tier_view_state_tables(v))[1])
+            ts_type, o->>'unit', (tiers.tier_view_state_tables(v))[1])
         INTO r.bgnbd, r.gamma_gamma USING r.as_of;
     ELSIF (o->>'clv')::boolean THEN
-        SELECT format_type(a.atttypid, NULL) INTO ts_type FROM pg_attribute a
-        WHERE a.attrelid = format('%I.%I', v.source_schema, v.source_name)::regclass
-          AND a.attname = v.ordered_at_column;
         EXECUTE format($fit$
             SELECT tiers.bgnbd_fit(s.frequency, s.recency, s.tenure),
                    tiers.gamma_gamma_fit(s.frequency, s.monetary)

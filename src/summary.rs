@@ -369,15 +369,27 @@ sql_function!(ct_customer_summary_final, |fcinfo| {
     let Some(s) = (*p.cast_mut_ptr::<State>()).summary() else {
         return return_null(fcinfo);
     };
-    with_call_cache::<(), _>(fcinfo, |cache| {
-        composite(
-            fcinfo,
-            cache,
-            &summary_values(&s),
-            &[false; names::CUSTOMER_SUMMARY.len()],
-        )
-    })
+    summary_datum(fcinfo, &s)
 });
+
+/// A `tiers.customer_summary` row (the result of `customer_summary` and `summary_from_state`).
+///
+/// # Safety
+///
+/// `fcinfo` is the current call's, of a function returning `tiers.customer_summary`.
+unsafe fn summary_datum(fcinfo: pg_sys::FunctionCallInfo, s: &Summary) -> pg_sys::Datum {
+    // SAFETY: the caller's obligation; the result type is tiers.customer_summary
+    unsafe {
+        with_call_cache::<(), _>(fcinfo, |cache| {
+            composite(
+                fcinfo,
+                cache,
+                &summary_values(s),
+                &[false; names::CUSTOMER_SUMMARY.len()],
+            )
+        })
+    }
+}
 
 /// The fields of `tiers.customer_summary`, in order (also the first fields of
 /// `tiers.holdout_summary`).
@@ -825,16 +837,7 @@ unsafe fn from_state(fcinfo: pg_sys::FunctionCallInfo, time: Time) -> pg_sys::Da
         return unsafe { return_null(fcinfo) };
     };
     // SAFETY: as above
-    unsafe {
-        with_call_cache::<(), _>(fcinfo, |cache| {
-            composite(
-                fcinfo,
-                cache,
-                &summary_values(&s),
-                &[false; names::CUSTOMER_SUMMARY.len()],
-            )
-        })
-    }
+    unsafe { summary_datum(fcinfo, &s) }
 }
 
 sql_function!(ct_summary_from_state_date, |fcinfo| {

@@ -123,82 +123,48 @@ pub struct Summary {
     pub monetary: f64,
 }
 
-/// The purchase occasions behind a summary: first and last purchase day, their number and the
-/// net value of the first one.
-struct Occasions {
+/// What both states know of a customer's rows, the inputs of [`Summary::of`].
+struct SummaryInputs {
+    /// First and last purchase day, their number and the net value of the first one.
     first_day: i32,
     last_day: i32,
-    count: i64,
+    occasions: i64,
     first_day_value: f64,
-}
-
-/// What both states know of a customer's rows besides the occasions.
-trait RowTotals {
-    fn orders(&self) -> i64;
-    fn returns(&self) -> i64;
-    fn total(&self) -> f64;
+    orders: i64,
+    returns: i64,
+    /// Net value of all rows.
+    total: f64,
     /// First and last order, microseconds since 2000-01-01.
-    fn first_last(&self) -> (i64, i64);
-}
-
-impl<S: DayStore> RowTotals for SummaryState<S> {
-    fn orders(&self) -> i64 {
-        self.orders
-    }
-    fn returns(&self) -> i64 {
-        self.returns
-    }
-    fn total(&self) -> f64 {
-        self.total.value()
-    }
-    fn first_last(&self) -> (i64, i64) {
-        (self.first_at, self.last_at)
-    }
-}
-
-impl RowTotals for StoredState {
-    fn orders(&self) -> i64 {
-        self.orders
-    }
-    fn returns(&self) -> i64 {
-        self.returns
-    }
-    fn total(&self) -> f64 {
-        self.total.value()
-    }
-    fn first_last(&self) -> (i64, i64) {
-        (self.first_at, self.last_at)
-    }
+    first_at: i64,
+    last_at: i64,
 }
 
 impl Summary {
     /// The summary at `as_of` in `unit` (microseconds): the definitions of the module doc, one
     /// place for both states.
-    fn of(o: Occasions, rows: &impl RowTotals, as_of: i64, unit: f64) -> Summary {
-        let frequency = o.count - 1;
-        let (first_at, last_at) = rows.first_last();
-        let total = rows.total();
+    fn of(i: SummaryInputs, as_of: i64, unit: f64) -> Summary {
+        let frequency = i.occasions - 1;
         // durations in i128: 4713 BC to 294276 AD spans more microseconds than an i64 holds
         let span = |from: i64, to: i64| (to as i128 - from as i128) as f64 / unit;
         Summary {
-            first_day: o.first_day,
-            last_day: o.last_day,
-            orders: rows.orders(),
-            returns: rows.returns(),
-            occasions: o.count,
+            first_day: i.first_day,
+            last_day: i.last_day,
+            orders: i.orders,
+            returns: i.returns,
+            occasions: i.occasions,
             frequency,
             // 0 without a repeat occasion (several orders on the first day are one occasion: the
             // models require recency 0 when frequency is 0)
             recency: if frequency == 0 {
                 0.0
             } else {
-                span(first_at, last_at)
+                span(i.first_at, i.last_at)
             },
-            tenure: span(first_at, as_of),
-            since_last: span(last_at, as_of),
-            monetary_total: total,
+            tenure: span(i.first_at, as_of),
+            since_last: span(i.last_at, as_of),
+            monetary_total: i.total,
             monetary: if frequency > 0 {
-                (total - o.first_day_value) / frequency as f64
+                (i.total - i.first_day_value) / frequency as f64
             } else {
                 0.0
             },
@@ -333,13 +299,17 @@ impl<S: DayStore> SummaryState<S> {
         }
         let first = first?;
         Some(Summary::of(
-            Occasions {
+            SummaryInputs {
                 first_day: first.day,
                 last_day,
-                count: occasions,
+                occasions,
                 first_day_value: first.value,
+                orders: self.orders,
+                returns: self.returns,
+                total: self.total.value(),
+                first_at: self.first_at,
+                last_at: self.last_at,
             },
-            self,
             self.as_of,
             self.unit,
         ))
@@ -1034,13 +1004,17 @@ impl StoredState {
             return Ok(None);
         }
         Ok(Some(Summary::of(
-            Occasions {
+            SummaryInputs {
                 first_day,
                 last_day,
-                count: self.days.len() as i64,
+                occasions: self.days.len() as i64,
                 first_day_value: self.first_day_value.value(),
+                orders: self.orders,
+                returns: self.returns,
+                total: self.total.value(),
+                first_at: self.first_at,
+                last_at: self.last_at,
             },
-            self,
             as_of,
             unit,
         )))

@@ -16,18 +16,9 @@ fn golden_values() -> Vec<(String, Vec<f64>)> {
             gg.add([x, m], 1.0);
         }
     }
-    // the Pareto/NBD ridge data (paretonbd_robust_tests::repro): a fit that runs off to s → ∞
-    let mut ridge = Patterns::<3>::default();
-    for g in 1..=1000u64 {
-        let x = (g % 31) as f64;
-        let t_x = if x == 0.0 {
-            0.0
-        } else {
-            (g * 7919 % 600) as f64
-        };
-        ridge.add([x, t_x, 700.0], 1.0);
-    }
-    let (bg, gg, ridge) = (bg.sorted(), gg.sorted(), ridge.sorted());
+    // the Pareto/NBD ridge data: a fit that runs off to s → ∞
+    let ridge = super::robust_tests::repro();
+    let (bg, gg) = (bg.sorted(), gg.sorted());
     let fit_values = |f: &Fit| -> Vec<f64> {
         let mut v = f.params.clone();
         v.push(f.log_likelihood);

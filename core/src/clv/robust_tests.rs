@@ -3,7 +3,7 @@ use super::*;
 use statrs::function::gamma::{digamma, ln_gamma};
 
 /// The reproduction: 1000 customers whose fit drifts to huge s and β.
-fn repro() -> Vec<([f64; 3], f64)> {
+pub(super) fn repro() -> Vec<([f64; 3], f64)> {
     let mut p = Patterns::<3>::default();
     for g in 1..=1000u64 {
         let x = (g % 31) as f64;
@@ -45,20 +45,7 @@ fn paretonbd_work_is_bounded_and_gradient_exact() {
             assert!((0.0..=1.0).contains(&alive));
         }
     }
-    let theta = [0.63, 5.6, 50.0, 2000.0];
-    let (_, g) = paretonbd_ll(&theta, &data);
-    for i in 0..4 {
-        let h = 1e-4 * theta[i];
-        let (mut up, mut down) = (theta, theta);
-        up[i] += h;
-        down[i] -= h;
-        let num = (paretonbd_ll(&up, &data).0 - paretonbd_ll(&down, &data).0) / (2.0 * h);
-        assert!(
-            (num - g[i]).abs() < 1e-6 * num.abs().max(1.0),
-            "{i}: {num} vs {}",
-            g[i]
-        );
-    }
+    super::tests::assert_pnbd_gradient([0.63, 5.6, 50.0, 2000.0], &data, 1e-4, 1e-6);
 }
 
 /// The reproduction of issue 13 item 6: the old series code took ~45-65 s and stopped at
