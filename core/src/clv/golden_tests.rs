@@ -1,6 +1,8 @@
 //! Bit-exact outputs of the fits and predictions, recorded before the split of this module
 //! into files and the purchase-model trait (issue 17 item 4): the refactoring must not change
-//! a single bit. `CLV_GOLDEN_PRINT=1 cargo test -p customer_tiers_core golden -- --nocapture`
+//! a single bit. Re-recorded since, on purpose, for one label: `paretonbd_ridge` (0.3.0, issue
+//! 13: the fit of all the patterns starts up the ridge where they rise along it, and stops a few
+//! iterations later at another point of the same ridge, log-likelihood equal to 4e-11). `CLV_GOLDEN_PRINT=1 cargo test -p customer_tiers_core golden -- --nocapture`
 //! prints the current values in the form of [`GOLDEN`].
 
 use super::*;
@@ -442,34 +444,34 @@ const GOLDEN: &[(&str, &[u64])] = &[
     (
         "paretonbd_ridge",
         &[
-            0x3fe433de6102483b,
-            0x401662c026a1192d,
-            0x41808906698aba46,
-            0x4206ac3a7f2fc7a1,
-            0xc0ec4c742de9f21f,
+            0x3fe433de791a8ed8,
+            0x401662bfcd5159f4,
+            0x41783924ab035610,
+            0x42009b6f532bfb2a,
+            0xc0ec4c742deee607,
             0x408f400000000000,
             0x0000000000000000,
-            0x4022000000000000,
-            0x3f9d138ba31ff685,
-            0x3fd91a20ed07805e,
-            0x4201c9bd280b4184,
-            0x428863fb9a7af558,
-            0x3f4a6b7907dcf92b,
-            0x3f818e6ce46274dd,
-            0x40d240cccb786aec,
-            0x41574d43ef2664fc,
-            0x3f818e6ce46274dd,
-            0x3fc3b0e8c7fec5ae,
-            0x41059d145507aaf8,
-            0x418b98c34640480e,
-            0x40d240cccb786aec,
-            0x41059d145507aaf8,
-            0x4413c6a19e624874,
-            0x449b1dc3b3731cae,
-            0x41574d43ef2664fc,
-            0x418b98c34640480e,
-            0x449b1dc3b3731cae,
-            0x45229731cc3e8b25,
+            0x4010000000000000,
+            0x3f9d138bbdd362d7,
+            0x3fd91a20662cd1b0,
+            0x41f65bff01c5241a,
+            0x427ea89dd3941b62,
+            0x3f4a6b793862cbad,
+            0x3f818e6c94c2bf09,
+            0xc06c855d2f05a3a0,
+            0xc1191f245fb32e5f,
+            0x3f818e6c94c2bf09,
+            0x3fc3b0e7f46cde18,
+            0xc09091f1a7ca8de4,
+            0xc14abd7a7bcfeb1c,
+            0xc06c855d2f05a3a0,
+            0xc09091f1a7ca8de4,
+            0x43ff3f0e39728e2d,
+            0x44856c104fd5b077,
+            0xc1191f245fb32e5f,
+            0xc14abd7a7bcfeb1c,
+            0x44856c104fd5b077,
+            0x450d5fa068edb00c,
         ],
     ),
     (

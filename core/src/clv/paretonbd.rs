@@ -817,15 +817,26 @@ pub const PNBD_SUBSAMPLE: usize = 250;
 /// all the patterns, whose fit then takes a few iterations instead of some twenty. The
 /// subsample starts the same way (recursively: 4000 patterns are fitted on 1000, these on
 /// 250).
+///
+/// A subsample can have its supremum far up a ridge (s or r → ∞, beyond
+/// [`PNBD_SUBSAMPLE_RIDGE`]) where the patterns it was drawn from have a proper maximum:
+/// these, started up there beyond a hump of the likelihood, would not come back. Such a
+/// coordinate climbs from s = 1 (r = 1) again, with the subsample's rates — unless `whole`
+/// (the objective of all the patterns, given for `data` at the top of the recursion) still
+/// falls outwards along that ridge at the subsample's point (one evaluation, the first of the
+/// fit of all the patterns): then all the patterns run up the same ridge and start there (the
+/// climb back from s = 1 took most of the fit on the data of issue 18). Lower in the
+/// recursion the climb is on a subsample and cheap, so it is kept.
 pub(super) fn pnbd_start(
     data: &[([f64; 3], f64)],
     n: f64,
     penalizer: f64,
+    whole: Option<Objective<'_>>,
     interrupt: &mut dyn FnMut(),
 ) -> (Vec<f64>, Option<Vec<Vec<f64>>>) {
     if data.len() > PNBD_SUBSAMPLE {
         let sub = pnbd_subsample(data, data.len() / 4);
-        let (v0, h0) = pnbd_start(&sub, n, penalizer, interrupt);
+        let (v0, h0) = pnbd_start(&sub, n, penalizer, None, interrupt);
         let plan = PnbdData::new(&sub, interrupt);
         let interrupt = std::cell::RefCell::new(interrupt);
         let f =
@@ -839,15 +850,18 @@ pub(super) fn pnbd_start(
             &mut || (interrupt.borrow_mut())(),
         );
         if fit.x.iter().all(|v| v.is_finite()) {
-            // a subsample can have its supremum far up a ridge (s or r → ∞) where the whole
-            // has a proper maximum: the whole, started up there beyond a hump of the
-            // likelihood, would not come back. Such a start climbs from s = 1 (r = 1) again,
-            // with the subsample's rates.
             let mut reset = false;
+            let mut slope: Option<Vec<f64>> = None;
             for k in [3, 0] {
                 if fit.x[k] > PNBD_SUBSAMPLE_RIDGE.ln() {
-                    fit.x[k] = 0.0;
-                    reset = true;
+                    let outwards = whole.is_some_and(|w| {
+                        // NaN too: climb again
+                        slope.get_or_insert_with(|| w(&fit.x).1)[k] <= 0.0
+                    });
+                    if !outwards {
+                        fit.x[k] = 0.0;
+                        reset = true;
+                    }
                 }
             }
             return (fit.x, if reset { None } else { Some(fit.h) });
@@ -927,6 +941,11 @@ pub(super) struct PnbdMin {
 /// of those up to which the objective keeps falling with the slope along k the same sign (a
 /// proper minimum on the way stops them: past it the slope turns). A direction where even the
 /// first trial fails is not tried again.
+///
+/// A coordinate along which the objective is flat (its slope so small that a move of
+/// [`PNBD_RIDGE_JUMP`] would change the objective by less than the stall tolerance: a limit
+/// reached far up a ridge) does not move: the inverse Hessian is huge there, and every step,
+/// capped at [`PNBD_MAX_STEP`], would be spent on it.
 pub(super) fn pnbd_bfgs(
     f: Objective<'_>,
     x0: Vec<f64>,
@@ -976,6 +995,26 @@ pub(super) fn pnbd_bfgs(
             fresh = true;
             p = g.iter().map(|v| -v).collect();
             slope = -g.iter().map(|v| v * v).sum::<f64>();
+        }
+        // a coordinate along which the objective is flat (a limit reached far up a ridge: moving
+        // it by PNBD_RIDGE_JUMP would change the objective by less than the stall tolerance)
+        // stays where it is: else the inverse Hessian, huge there, spends every capped step on it
+        let flat_tol = PNBD_STALL.rel * fx.abs().max(1.0) / PNBD_RIDGE_JUMP;
+        if g.iter().any(|v| v.abs() > flat_tol) {
+            let keep = |gi: &f64| gi.abs() > flat_tol;
+            for (pi, gi) in p.iter_mut().zip(&g) {
+                if !keep(gi) {
+                    *pi = 0.0;
+                }
+            }
+            slope = p.iter().zip(&g).map(|(a, b)| a * b).sum();
+            if slope >= 0.0 {
+                // the direction fell only along the flat coordinates: steepest descent on the others
+                h = identity();
+                fresh = true;
+                p = g.iter().map(|v| if keep(v) { -v } else { 0.0 }).collect();
+                slope = -p.iter().map(|v| v * v).sum::<f64>();
+            }
         }
         if -slope <= PNBD_MIN_STEP_SLOPE * fx.abs().max(1.0) {
             // the best decrease along p (about half the slope at a Newton step) is below the
@@ -1200,8 +1239,8 @@ impl PurchaseProcess for ParetoNbd {
             penalizer,
             interrupt,
         } = *problem;
-        let (start, h0) = pnbd_start(data, n, penalizer, &mut || interrupt());
         let f = |v: &[f64]| pnbd_objective_with(&mut |th| ll(th), n, penalizer, v);
+        let (start, h0) = pnbd_start(data, n, penalizer, Some(&f), &mut || interrupt());
         let min = pnbd_bfgs(
             &f,
             start,
