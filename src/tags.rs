@@ -3,9 +3,7 @@
 use crate::citus::config_query;
 use crate::raw::*;
 use crate::sql_function;
-use customer_tiers_core::tags::{
-    compile, Kind, Param, Program, Rule, Slots, Value, COLUMNS, PRESETS,
-};
+use customer_tiers_core::tags::{compile, Kind, Param, Program, Rule, COLUMNS, MAX_SLOTS, PRESETS};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -199,13 +197,23 @@ struct TagCache {
     row_type: RowType,
     /// The row descriptor the layout was made for: (type OID, typmod, descriptor identifier).
     layout_of: Option<(pg_sys::Oid, i32, u64)>,
-    /// For each slot of the program: its attribute index in the row and its conversion (None:
-    /// the row has no such column, NULL).
-    layout: Vec<Option<(usize, Conv)>>,
-    values: Vec<pg_sys::Datum>,
-    nulls: Vec<bool>,
+    /// The attributes of the row up to the last one a slot reads, in order: how to step over
+    /// each and, for those the program reads, its slot and conversion (a column the row lacks
+    /// stays NULL).
+    layout: Vec<Att>,
     /// The rules that matched the current row.
     hits: Vec<usize>,
+}
+
+/// An attribute of the row as [`read_row`] walks it, as `heap_deform_tuple` does.
+#[derive(Clone, Copy)]
+struct Att {
+    /// `attlen`: a fixed length (> 0), a varlena (-1) or a C string (-2).
+    len: i16,
+    /// `attalign` in bytes, less one (a power of two less one: a mask).
+    align_mask: usize,
+    /// The slot of the program that reads the attribute, and its conversion.
+    slot: Option<(usize, Conv)>,
 }
 
 /// A `text[]` argument as strings (no NULL elements).
@@ -347,32 +355,104 @@ fn conv_of(column: usize, typid: pg_sys::Oid) -> Conv {
     }
 }
 
-/// A field of the row as a rule value; text values borrow the datum.
+/// Puts the field at `p` into slot `i` of the program's row (text values into `text[i]`,
+/// borrowing the row).
 ///
 /// # Safety
 ///
-/// `d` is a non-NULL field of the current call's row argument, of a type `conv` was made for
-/// ([`conv_of`]), valid while borrowed.
-unsafe fn value_of(d: &pg_sys::Datum, conv: Conv) -> Value<'_> {
-    match conv {
-        Conv::Int2 => Value::Number(d.value() as i16 as f64),
-        Conv::Int4 => Value::Number(d.value() as i32 as f64),
-        Conv::Int8 => Value::Number(d.value() as i64 as f64),
-        Conv::Float4 => Value::Number(f32::from_bits(d.value() as u32) as f64),
-        Conv::Float8 => Value::Number(f8(*d)),
-        // SAFETY: a numeric field (caller)
-        Conv::Numeric => Value::Number(unsafe { crate::numeric::to_f64(*d) }),
-        // SAFETY: a text or varchar field (caller)
-        Conv::Text => Value::Text(unsafe { text_str(d) }),
-        // SAFETY: a character field (caller)
-        Conv::Bpchar => Value::Text(unsafe { text_str(d) }.trim_end_matches(' ')),
-        Conv::Name => {
-            // SAFETY: a name field points at a NUL-terminated NameData (caller), valid while
-            // `d` is borrowed
-            let c = unsafe { std::ffi::CStr::from_ptr(d.cast_mut_ptr::<std::os::raw::c_char>()) };
-            Value::Text(c.to_str().unwrap_or(""))
+/// `p` points at a non-NULL field of the current call's row argument (valid while `text` is
+/// used), of a type `conv` was made for ([`conv_of`]), stored as a tuple stores it (a by-value
+/// type in its `attlen` bytes, anything else in place).
+#[inline(always)]
+unsafe fn read_field(
+    program: &mut Program,
+    text: &mut [Option<&str>],
+    i: usize,
+    p: *const u8,
+    conv: Conv,
+) {
+    // SAFETY: `p` points at the field, of the type `conv` says (caller); fixed-length fields are
+    // read unaligned, so no alignment is assumed
+    unsafe {
+        match conv {
+            Conv::Int2 => program.set_number(i, (p as *const i16).read_unaligned() as f64),
+            Conv::Int4 => program.set_number(i, (p as *const i32).read_unaligned() as f64),
+            Conv::Int8 => program.set_number(i, (p as *const i64).read_unaligned() as f64),
+            Conv::Float4 => program.set_number(i, (p as *const f32).read_unaligned() as f64),
+            Conv::Float8 => program.set_number(i, (p as *const f64).read_unaligned()),
+            Conv::Numeric => program.set_number(i, crate::numeric::to_f64(pg_sys::Datum::from(p))),
+            Conv::Text => text[i] = Some(row_text(p)),
+            Conv::Bpchar => text[i] = Some(row_text(p).trim_end_matches(' ')),
+            Conv::Name => {
+                let c = std::ffi::CStr::from_ptr(p as *const std::os::raw::c_char);
+                text[i] = Some(c.to_str().unwrap_or(""));
+            }
+            Conv::Bool => program.set_bool(i, *p != 0),
         }
-        Conv::Bool => Value::Bool(d.value() != 0),
+    }
+}
+
+/// The text of a `text`, `varchar` or `char` field of the row.
+///
+/// # Safety
+///
+/// `p` points at a varlena field of the current call's row argument, valid for `'a`.
+unsafe fn row_text<'a>(p: *const u8) -> &'a str {
+    let d = pg_sys::Datum::from(p);
+    // SAFETY: a varlena (caller)
+    let s: *const str = unsafe { text_str(&d) };
+    // SAFETY: the bytes are the row's, or a detoasted copy in the current memory context, valid
+    // for the call ('a, caller), not only while the local `d` lives
+    unsafe { &*s }
+}
+
+/// Sets the slots of the program (text slots: `text`) from the row `hdr` (a composite datum of
+/// the layout's descriptor), attribute by attribute as `heap_deform_tuple` walks a tuple,
+/// stopping after the last one read; a NULL attribute, or one past the tuple's own count, leaves
+/// its slot NULL.
+///
+/// # Safety
+///
+/// `hdr` is a plain (detoasted) composite datum of the current call whose row type `layout` was
+/// made for, valid while `text` is used.
+unsafe fn read_row(
+    layout: &[Att],
+    hdr: pg_sys::HeapTupleHeader,
+    program: &mut Program,
+    text: &mut [Option<&str>],
+) {
+    program.clear();
+    // SAFETY: `hdr` is a valid tuple header (caller): the data starts t_hoff bytes in, the NULL
+    // bitmap (when HEAP_HASNULL) has a bit for each of its attributes, and each attribute is
+    // where the walk below finds it (alignment and length from the descriptor the layout was made
+    // for, as heap_deform_tuple finds them); read_field's obligations follow
+    unsafe {
+        let data = (hdr as *const u8).add((*hdr).t_hoff as usize);
+        let bits = (*hdr).t_bits.as_ptr();
+        let has_nulls = (*hdr).t_infomask as u32 & pg_sys::HEAP_HASNULL != 0;
+        let natts = ((*hdr).t_infomask2 as u32 & pg_sys::HEAP_NATTS_MASK) as usize;
+        let mut off = 0usize;
+        for (a, att) in layout.iter().enumerate().take(natts) {
+            if has_nulls && *bits.add(a >> 3) & (1 << (a & 7)) == 0 {
+                continue;
+            }
+            // a varlena is aligned unless it starts here with a short header (a non-zero byte;
+            // padding is zeros): att_align_pointer
+            if att.len != -1 || *data.add(off) == 0 {
+                off = (off + att.align_mask) & !att.align_mask;
+            }
+            let p = data.add(off);
+            if let Some((i, conv)) = att.slot {
+                read_field(program, text, i, p, conv);
+            }
+            off += match att.len {
+                -1 => pgrx::varsize_any(p as *const pg_sys::varlena),
+                -2 => std::ffi::CStr::from_ptr(p as *const std::os::raw::c_char)
+                    .to_bytes_with_nul()
+                    .len(),
+                n => n as usize,
+            };
+        }
     }
 }
 
@@ -442,7 +522,7 @@ unsafe fn make_layout(cache: &mut TagCache, tupdesc: pg_sys::TupleDesc) {
     // compact_attrs); from_pg_unchecked: the descriptor is not the wrapper's to release
     // SAFETY: `tupdesc` is valid here (caller)
     let desc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked(tupdesc) };
-    let attrs: Vec<(Vec<u8>, pg_sys::Oid)> = desc
+    let attrs: Vec<(Vec<u8>, pg_sys::Oid, Att)> = desc
         .iter()
         .map(|a| {
             let name = if a.attisdropped {
@@ -453,25 +533,34 @@ unsafe fn make_layout(cache: &mut TagCache, tupdesc: pg_sys::TupleDesc) {
                     .to_bytes()
                     .to_vec()
             };
-            (name, a.atttypid)
+            let align: usize = match a.attalign as u8 {
+                b'c' => 1,
+                b's' => 2,
+                b'i' => 4,
+                _ => 8, // 'd'
+            };
+            let att = Att {
+                len: a.attlen,
+                align_mask: align - 1,
+                slot: None,
+            };
+            (name, a.atttypid, att)
         })
         .collect();
-    let natts = attrs.len();
     drop(desc);
     let program = cache.program.as_ref().expect("rules loaded");
     // the catalog lookups (conv_of) come after the descriptor was read
-    cache.layout = program
-        .columns()
-        .iter()
-        .map(|&k| {
-            let found = attrs
-                .iter()
-                .position(|(name, _)| name.as_slice() == COLUMNS[k].name.as_bytes());
-            found.map(|i| (i, conv_of(k, attrs[i].1)))
-        })
-        .collect();
-    cache.values = vec![pg_sys::Datum::from(0usize); natts];
-    cache.nulls = vec![true; natts];
+    let mut layout: Vec<Att> = attrs.iter().map(|(_, _, att)| *att).collect();
+    let mut last = 0;
+    for (i, &k) in program.columns().iter().enumerate() {
+        let name = COLUMNS[k].name.as_bytes();
+        if let Some(a) = attrs.iter().position(|(n, _, _)| n.as_slice() == name) {
+            layout[a].slot = Some((i, conv_of(k, attrs[a].1)));
+            last = last.max(a + 1);
+        }
+    }
+    layout.truncate(last);
+    cache.layout = layout;
 }
 
 /// A `text[]` of the labels at `hits` (offsets into `labels`), built as construct_array builds it
@@ -554,50 +643,35 @@ sql_function!(ct_customer_tags, |fcinfo| {
             cache.key_lang = lang_bytes.to_vec();
         }
 
-        let hdr = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+        // a composite datum is a plain varlena unless it was compressed or moved out of line
+        let p = row.cast_mut_ptr::<pg_sys::varlena>();
+        let hdr = if pgrx::varatt_is_4b_u(p) {
+            p
+        } else {
+            pg_sys::pg_detoast_datum(p)
+        } as pg_sys::HeapTupleHeader;
         let typid = pgrx::heap_tuple_header_get_type_id(hdr);
         let typmod = pgrx::heap_tuple_header_get_typmod(hdr);
         // the layout is made (with catalog lookups) for the current descriptor, which is then
         // taken again: it is used only with no catalog access after it was taken
-        let tupdesc = loop {
+        loop {
             let (tupdesc, id) = row_tupdesc(cache, typid, typmod);
             if cache.layout_of == Some(id) {
-                break tupdesc;
+                break;
             }
             make_layout(cache, tupdesc);
             cache.layout_of = Some(id);
-        };
-        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
-        tuple.t_len = pgrx::heap_tuple_header_get_datum_length(hdr) as u32;
-        tuple.t_data = hdr;
-        pg_sys::heap_deform_tuple(
-            &mut tuple,
-            tupdesc,
-            cache.values.as_mut_ptr(),
-            cache.nulls.as_mut_ptr(),
-        );
-
-        let program = cache.program.as_ref().expect("rules loaded");
-        let mut slots = Slots::default();
-        for (i, at) in cache.layout.iter().enumerate() {
-            if let Some((a, conv)) = *at {
-                if !cache.nulls[a] {
-                    let d = &cache.values[a];
-                    match value_of(d, conv) {
-                        Value::Number(x) => slots.num[i] = x,
-                        Value::Text(t) => slots.text[i] = Some(t),
-                        Value::Bool(b) => slots.boolean[i] = Some(b),
-                        Value::Null => {}
-                    }
-                }
-            }
         }
+        let program = cache.program.as_mut().expect("rules loaded");
+        let mut text = [None; MAX_SLOTS];
+        read_row(&cache.layout, hdr, program, &mut text);
+        program.run(&text);
         // the indexes of the matching rules, written without a branch on each result
         cache.hits.resize(program.len(), 0);
         let mut n = 0;
         for i in 0..program.len() {
             cache.hits[n] = i;
-            n += program.matches(i, &slots) as usize;
+            n += program.matches(i) as usize;
         }
         labels_array(&cache.labels, &cache.label_at, &cache.hits[..n])
     })

@@ -1,12 +1,17 @@
-//! Rules compiled for fast evaluation: the expression tree of each rule is rewritten once (per
-//! statement, in the extension's call-site cache) into typed nodes — number, text and boolean
-//! expressions are separate node types, so evaluation never builds or inspects [`Value`]s, and
-//! a column is a slot index resolved at compile time. `AND`/`OR` chains are flattened and the
-//! common `column <op> constant` comparisons are single nodes. The results are those of
-//! [`Rule::matches`] for every row (a unit test checks both on many rules and rows).
+//! Rules compiled for fast evaluation: the rules of a statement are rewritten once (per
+//! statement, in the extension's call-site cache) into one flat list of instructions over typed
+//! registers — numbers (`f64`, NaN is NULL), truth values (three-valued, as a byte) and texts (a
+//! reference to a column or a constant) — so evaluation is a single loop with no recursion, no
+//! boxed nodes and no [`Value`]s. A column is a register filled from the row; constants are
+//! registers filled once at compile time; every other instruction writes a register of its own
+//! (each is written once per row, after the registers it reads). `AND`/`OR` chains, `BETWEEN`
+//! and `IN` become chains of comparisons in three-valued logic (AND is the minimum, OR the
+//! maximum, NOT `TRUE - x`). The results are those of [`Rule::matches`] for every row (a unit
+//! test checks both on many rules and rows).
 //!
-//! Numbers are `Option<f64>`: `None` is NULL, and a NaN column value reads as NULL (as in
-//! `eval.rs`).
+//! Numbers need no NULL flag: a NaN column value reads as NULL (as in `eval.rs`), arithmetic
+//! carries NaN through as SQL carries NULL, and where `eval.rs` turns a value into NULL (division
+//! by zero, `ln` of a non-positive number, an undefined result such as `∞ - ∞`) the result is NaN.
 //!
 //! [`Value`]: super::Value
 //! [`Rule::matches`]: super::Rule::matches
@@ -19,29 +24,80 @@ use std::cmp::Ordering;
 /// The most columns a program reads (every column of [`COLUMNS`] at most once).
 pub const MAX_SLOTS: usize = COLUMNS.len();
 
-/// The values of one row for a [`Program`]: slot `i` holds the column `program.columns()[i]`,
-/// in the array of its kind (the other two arrays are not read at `i`). A NULL number is NaN.
-pub struct Slots<'a> {
-    pub num: [f64; MAX_SLOTS],
-    pub text: [Option<&'a str>; MAX_SLOTS],
-    pub boolean: [Option<bool>; MAX_SLOTS],
+/// Three-valued truth as a number, so that AND is the minimum and OR the maximum of their
+/// operands and NOT is `TRUE - x`: evaluated without data-dependent branches.
+type Tri = u8;
+const FALSE: Tri = 0;
+const NULL: Tri = 1;
+const TRUE: Tri = 2;
+
+/// A register: an index into the program's number, truth or text registers (which one is given
+/// by the instruction). Registers `0..columns().len()` are the slots of the row.
+type R = u32;
+
+/// The content of a text register: [`NO_TEXT`] (NULL), `1 + slot` (the row's text in that
+/// slot) or `TEXT_CONST + i` (the program's constant `i`).
+type TextRef = u32;
+const NO_TEXT: TextRef = 0;
+const TEXT_CONST: TextRef = 1 + MAX_SLOTS as TextRef;
+
+/// One instruction: the first register is the one written, the others are read. Number
+/// instructions read and write number registers, comparisons write a truth register.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Add(R, R, R),
+    Sub(R, R, R),
+    Mul(R, R, R),
+    /// NULL for a zero divisor.
+    Div(R, R, R),
+    Neg(R, R),
+    Abs(R, R),
+    Floor(R, R),
+    Ceil(R, R),
+    Sqrt(R, R),
+    Ln(R, R),
+    /// `round(x, digits)`.
+    Round(R, R, R),
+    /// The first operand unless it is NULL, else the second (a chain makes `coalesce(...)`).
+    Coalesce(R, R, R),
+    Nullif(R, R, R),
+    /// The smaller operand, ignoring a NULL (a chain makes `least(...)`).
+    Least(R, R, R),
+    Greatest(R, R, R),
+    Lt(R, R, R),
+    Le(R, R, R),
+    Gt(R, R, R),
+    Ge(R, R, R),
+    Eq(R, R, R),
+    Ne(R, R, R),
+    NumIsNull(R, R),
+    TextCmp(Cmp, R, R, R),
+    TextCoalesce(R, R, R),
+    TextNullif(R, R, R),
+    TextIsNull(R, R),
+    And(R, R, R),
+    Or(R, R, R),
+    Not(R, R),
+    BoolCmp(Cmp, R, R, R),
+    BoolIsNull(R, R),
+    /// `x IS [NOT] TRUE/FALSE`: (result, x, TRUE?, negated).
+    IsBool(R, R, bool, bool),
+    BoolCoalesce(R, R, R),
+    BoolNullif(R, R, R),
 }
 
-impl Default for Slots<'_> {
-    fn default() -> Self {
-        Slots {
-            num: [f64::NAN; MAX_SLOTS],
-            text: [None; MAX_SLOTS],
-            boolean: [None; MAX_SLOTS],
-        }
-    }
-}
-
-/// Rules compiled together over one slot layout.
+/// Rules compiled together over one slot layout, with their registers.
 #[derive(Clone, Debug)]
 pub struct Program {
-    rules: Vec<B>,
+    code: Vec<Op>,
     columns: Vec<usize>,
+    /// The truth register of each rule's result.
+    results: Vec<R>,
+    num: Vec<f64>,
+    truth: Vec<Tri>,
+    text: Vec<TextRef>,
+    /// The text constants (`TEXT_CONST + i` refers to `consts[i]`).
+    consts: Vec<Box<str>>,
 }
 
 impl Program {
@@ -58,9 +114,24 @@ impl Program {
         for (i, &k) in columns.iter().enumerate() {
             slot_of[k] = i;
         }
-        let c = Compiler { slot_of };
-        let rules = rules.into_iter().map(|r| c.boolean(&r.expr)).collect();
-        Program { rules, columns }
+        let n = columns.len();
+        let mut c = Compiler {
+            slot_of,
+            p: Program {
+                code: Vec::new(),
+                results: Vec::new(),
+                num: vec![f64::NAN; n],
+                truth: vec![NULL; n],
+                text: (0..n as TextRef).map(|i| 1 + i).collect(),
+                consts: Vec::new(),
+                columns,
+            },
+        };
+        for r in rules {
+            let t = c.boolean(&r.expr);
+            c.p.results.push(t);
+        }
+        c.p
     }
 
     /// The columns read (indexes into [`COLUMNS`], ascending): slot `i` is `columns()[i]`.
@@ -70,87 +141,203 @@ impl Program {
 
     /// The number of rules.
     pub fn len(&self) -> usize {
-        self.rules.len()
+        self.results.len()
     }
 
     /// Whether there are no rules.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.results.is_empty()
     }
 
-    /// Whether rule `i` is TRUE for the row (FALSE and NULL are not).
+    /// Starts a row: every slot NULL. Slot `i` holds the column `columns()[i]`; number and
+    /// boolean slots are then set with [`Program::set_number`] and [`Program::set_bool`], text
+    /// slots are passed to [`Program::run`].
     #[inline]
-    pub fn matches(&self, i: usize, row: &Slots) -> bool {
-        self.rules[i].eval(row) == TRUE
+    pub fn clear(&mut self) {
+        let n = self.columns.len();
+        self.num[..n].fill(f64::NAN);
+        self.truth[..n].fill(NULL);
+    }
+
+    /// Sets number slot `i` of the row (NaN is NULL).
+    #[inline]
+    pub fn set_number(&mut self, i: usize, x: f64) {
+        self.num[i] = x;
+    }
+
+    /// Sets boolean slot `i` of the row.
+    #[inline]
+    pub fn set_bool(&mut self, i: usize, b: bool) {
+        self.truth[i] = tri(Some(b));
+    }
+
+    /// Evaluates every rule on the row whose slots were set, with the row's text slots
+    /// (`row_text[i]` for text slot `i`; no other entries are read); [`Program::matches`] then
+    /// tells the results.
+    pub fn run(&mut self, row_text: &[Option<&str>]) {
+        let Program {
+            code,
+            num,
+            truth,
+            text,
+            consts,
+            ..
+        } = self;
+        let resolve = |r: TextRef| resolve(r, row_text, consts);
+        for op in code.iter() {
+            match *op {
+                Op::Add(d, a, b) => num[d as usize] = num[a as usize] + num[b as usize],
+                Op::Sub(d, a, b) => num[d as usize] = num[a as usize] - num[b as usize],
+                Op::Mul(d, a, b) => num[d as usize] = num[a as usize] * num[b as usize],
+                Op::Div(d, a, b) => {
+                    let y = num[b as usize];
+                    num[d as usize] = if y == 0.0 {
+                        f64::NAN
+                    } else {
+                        num[a as usize] / y
+                    };
+                }
+                Op::Neg(d, a) => num[d as usize] = -num[a as usize],
+                Op::Abs(d, a) => num[d as usize] = num[a as usize].abs(),
+                Op::Floor(d, a) => num[d as usize] = num[a as usize].floor(),
+                Op::Ceil(d, a) => num[d as usize] = num[a as usize].ceil(),
+                // the square root of a negative number is NaN (NULL)
+                Op::Sqrt(d, a) => num[d as usize] = num[a as usize].sqrt(),
+                Op::Ln(d, a) => {
+                    let x = num[a as usize];
+                    num[d as usize] = if x <= 0.0 { f64::NAN } else { x.ln() };
+                }
+                Op::Round(d, a, b) => {
+                    let (x, digits) = (num[a as usize], num[b as usize]);
+                    num[d as usize] = if digits.is_nan() {
+                        f64::NAN
+                    } else {
+                        let s = 10f64.powi(digits.clamp(-300.0, 300.0) as i32);
+                        (x * s).round() / s
+                    };
+                }
+                Op::Coalesce(d, a, b) => {
+                    let x = num[a as usize];
+                    num[d as usize] = if x.is_nan() { num[b as usize] } else { x };
+                }
+                Op::Nullif(d, a, b) => {
+                    let x = num[a as usize];
+                    // equal only when neither is NULL
+                    num[d as usize] = if x == num[b as usize] { f64::NAN } else { x };
+                }
+                // f64::min and max ignore a NaN operand
+                Op::Least(d, a, b) => num[d as usize] = num[a as usize].min(num[b as usize]),
+                Op::Greatest(d, a, b) => num[d as usize] = num[a as usize].max(num[b as usize]),
+                Op::Lt(d, a, b) => truth[d as usize] = compare(num, a, b, |x, y| x < y),
+                Op::Le(d, a, b) => truth[d as usize] = compare(num, a, b, |x, y| x <= y),
+                Op::Gt(d, a, b) => truth[d as usize] = compare(num, a, b, |x, y| x > y),
+                Op::Ge(d, a, b) => truth[d as usize] = compare(num, a, b, |x, y| x >= y),
+                Op::Eq(d, a, b) => truth[d as usize] = compare(num, a, b, |x, y| x == y),
+                Op::Ne(d, a, b) => truth[d as usize] = compare(num, a, b, |x, y| x != y),
+                Op::NumIsNull(d, a) => truth[d as usize] = TRUE * num[a as usize].is_nan() as Tri,
+                Op::TextCmp(op, d, a, b) => {
+                    let (x, y) = (resolve(text[a as usize]), resolve(text[b as usize]));
+                    truth[d as usize] = match (x, y) {
+                        (Some(x), Some(y)) => TRUE * holds(op, x.cmp(y)) as Tri,
+                        _ => NULL,
+                    };
+                }
+                Op::TextCoalesce(d, a, b) => {
+                    let x = text[a as usize];
+                    text[d as usize] = if resolve(x).is_some() {
+                        x
+                    } else {
+                        text[b as usize]
+                    };
+                }
+                Op::TextNullif(d, a, b) => {
+                    let x = text[a as usize];
+                    let (u, v) = (resolve(x), resolve(text[b as usize]));
+                    text[d as usize] = if u.is_some() && u == v { NO_TEXT } else { x };
+                }
+                Op::TextIsNull(d, a) => {
+                    truth[d as usize] = TRUE * resolve(text[a as usize]).is_none() as Tri;
+                }
+                Op::And(d, a, b) => truth[d as usize] = truth[a as usize].min(truth[b as usize]),
+                Op::Or(d, a, b) => truth[d as usize] = truth[a as usize].max(truth[b as usize]),
+                Op::Not(d, a) => truth[d as usize] = TRUE - truth[a as usize],
+                Op::BoolCmp(op, d, a, b) => {
+                    let (x, y) = (truth[a as usize], truth[b as usize]);
+                    // FALSE < TRUE, as SQL orders booleans
+                    truth[d as usize] = if x == NULL || y == NULL {
+                        NULL
+                    } else {
+                        TRUE * holds(op, x.cmp(&y)) as Tri
+                    };
+                }
+                Op::BoolIsNull(d, a) => {
+                    truth[d as usize] = TRUE * (truth[a as usize] == NULL) as Tri
+                }
+                Op::IsBool(d, a, want, negated) => {
+                    let is = truth[a as usize] == if want { TRUE } else { FALSE };
+                    truth[d as usize] = TRUE * (is != negated) as Tri;
+                }
+                Op::BoolCoalesce(d, a, b) => {
+                    let x = truth[a as usize];
+                    truth[d as usize] = if x == NULL { truth[b as usize] } else { x };
+                }
+                Op::BoolNullif(d, a, b) => {
+                    let x = truth[a as usize];
+                    let equal = x != NULL && x == truth[b as usize];
+                    truth[d as usize] = if equal { NULL } else { x };
+                }
+            }
+        }
+    }
+
+    /// Whether rule `i` was TRUE for the row of the last [`Program::run`] (FALSE and NULL are
+    /// not).
+    #[inline]
+    pub fn matches(&self, i: usize) -> bool {
+        self.truth[self.results[i] as usize] == TRUE
     }
 }
 
-/// A number expression.
-#[derive(Clone, Debug)]
-enum N {
-    Col(usize),
-    Const(Option<f64>),
-    Arith(Arith, Box<N>, Box<N>),
-    Neg(Box<N>),
-    /// abs, floor, ceil, sqrt, ln
-    Unary(Func, Box<N>),
-    Round(Box<N>, Option<Box<N>>),
-    Coalesce(Box<[N]>),
-    Nullif(Box<N>, Box<N>),
-    Least(Box<[N]>),
-    Greatest(Box<[N]>),
+/// The text a text register refers to.
+#[inline(always)]
+fn resolve<'x>(r: TextRef, row: &[Option<&'x str>], consts: &'x [Box<str>]) -> Option<&'x str> {
+    match r {
+        NO_TEXT => None,
+        r if r < TEXT_CONST => row[r as usize - 1],
+        r => Some(&consts[(r - TEXT_CONST) as usize]),
+    }
 }
 
-/// A text expression.
-#[derive(Clone, Debug)]
-enum T {
-    Col(usize),
-    Const(Option<Box<str>>),
-    Coalesce(Box<[T]>),
-    Nullif(Box<T>, Box<T>),
+/// A comparison of two number registers: NULL when either is NULL (NaN).
+#[inline(always)]
+fn compare(num: &[f64], a: R, b: R, f: impl Fn(f64, f64) -> bool) -> Tri {
+    let (x, y) = (num[a as usize], num[b as usize]);
+    if x.is_nan() || y.is_nan() {
+        NULL
+    } else {
+        TRUE * f(x, y) as Tri
+    }
 }
 
-/// The operands of a comparison, `BETWEEN`, `IN` or `IS NULL`, all of one kind.
-#[derive(Clone, Debug)]
-enum Ops {
-    Num(Box<[N]>),
-    Text(Box<[T]>),
-    Bool(Box<[B]>),
+#[inline]
+fn tri(b: Option<bool>) -> Tri {
+    match b {
+        Some(true) => TRUE,
+        Some(false) => FALSE,
+        None => NULL,
+    }
 }
 
-/// `number column <op> constant` (the constant is not NULL): op, slot, constant.
-type Simple = (Cmp, usize, f64);
-
-/// A boolean expression (three-valued).
-#[derive(Clone, Debug)]
-enum B {
-    Col(usize),
-    Const(Option<bool>),
-    Not(Box<B>),
-    /// The operands of an AND: the `number column <op> constant` ones apart, evaluated in a
-    /// loop without a call each (the order of operands does not change the result).
-    And(Box<[Simple]>, Box<[B]>),
-    /// The operands of an OR, as for AND.
-    Or(Box<[Simple]>, Box<[B]>),
-    /// `column <op> constant` on a number column (the constant is not NULL).
-    NumColConst(Cmp, usize, f64),
-    /// `column <op> constant` on a text column (the constant is not NULL).
-    TextColConst(Cmp, usize, Box<str>),
-    /// Two operands.
-    Cmp(Cmp, Ops),
-    /// One operand.
-    IsNull(Ops, bool),
-    IsBool(Box<B>, bool, bool),
-    /// x, lo, hi.
-    Between(Ops, bool),
-    /// x, then the items.
-    In(Ops, bool),
-    Coalesce(Box<[B]>),
-    Nullif(Box<B>, Box<B>),
-}
-
-struct Compiler {
-    slot_of: [usize; MAX_SLOTS],
+#[inline]
+fn holds(op: Cmp, o: Ordering) -> bool {
+    match op {
+        Cmp::Eq => o.is_eq(),
+        Cmp::Ne => o.is_ne(),
+        Cmp::Lt => o.is_lt(),
+        Cmp::Le => o.is_le(),
+        Cmp::Gt => o.is_gt(),
+        Cmp::Ge => o.is_ge(),
+    }
 }
 
 /// The kind of an expression, as the type checker found it (None for an untyped NULL).
@@ -180,395 +367,267 @@ fn kind_of_all<'e>(es: impl IntoIterator<Item = &'e Expr>) -> Kind {
     es.into_iter().find_map(kind_of).unwrap_or(Kind::Number)
 }
 
-fn non_nan(x: f64) -> Option<f64> {
-    (!x.is_nan()).then_some(x)
+/// A register of an operand of a comparison, of the comparison's kind.
+#[derive(Clone, Copy)]
+struct Operand(Kind, R);
+
+struct Compiler {
+    slot_of: [usize; MAX_SLOTS],
+    p: Program,
 }
 
 impl Compiler {
-    fn slot(&self, k: usize) -> usize {
-        self.slot_of[k]
+    fn slot(&self, k: usize) -> R {
+        self.slot_of[k] as R
     }
 
-    fn ops(&self, kind: Kind, es: &[&Expr]) -> Ops {
-        match kind {
-            Kind::Number => Ops::Num(es.iter().map(|e| self.number(e)).collect()),
-            Kind::Text => Ops::Text(es.iter().map(|e| self.text(e)).collect()),
-            Kind::Bool => Ops::Bool(es.iter().map(|e| self.boolean(e)).collect()),
-        }
+    /// A new number register holding `x` until an instruction writes it.
+    fn num_reg(&mut self, x: f64) -> R {
+        self.p.num.push(x);
+        (self.p.num.len() - 1) as R
     }
 
-    fn number(&self, e: &Expr) -> N {
+    fn truth_reg(&mut self, t: Tri) -> R {
+        self.p.truth.push(t);
+        (self.p.truth.len() - 1) as R
+    }
+
+    fn text_reg(&mut self, t: TextRef) -> R {
+        self.p.text.push(t);
+        (self.p.text.len() - 1) as R
+    }
+
+    /// Appends the instruction `op(d)` writing a new number register `d`.
+    fn num_op(&mut self, op: impl FnOnce(R) -> Op) -> R {
+        let d = self.num_reg(f64::NAN);
+        self.p.code.push(op(d));
+        d
+    }
+
+    fn truth_op(&mut self, op: impl FnOnce(R) -> Op) -> R {
+        let d = self.truth_reg(NULL);
+        self.p.code.push(op(d));
+        d
+    }
+
+    fn text_op(&mut self, op: impl FnOnce(R) -> Op) -> R {
+        let d = self.text_reg(NO_TEXT);
+        self.p.code.push(op(d));
+        d
+    }
+
+    fn number(&mut self, e: &Expr) -> R {
         match e {
-            Expr::Column(k) => N::Col(self.slot(*k)),
-            Expr::Lit(Lit::Number(x)) => N::Const(non_nan(*x)),
-            Expr::Lit(_) => N::Const(None),
+            Expr::Column(k) => self.slot(*k),
+            // a literal is never NaN (parameters are checked); NaN would read as NULL anyway
+            Expr::Lit(Lit::Number(x)) => self.num_reg(*x),
+            Expr::Lit(_) => self.num_reg(f64::NAN),
             Expr::Arith(op, a, b) => {
-                N::Arith(*op, Box::new(self.number(a)), Box::new(self.number(b)))
+                let (a, b) = (self.number(a), self.number(b));
+                self.num_op(|d| match op {
+                    Arith::Add => Op::Add(d, a, b),
+                    Arith::Sub => Op::Sub(d, a, b),
+                    Arith::Mul => Op::Mul(d, a, b),
+                    Arith::Div => Op::Div(d, a, b),
+                })
             }
-            Expr::Neg(a) => N::Neg(Box::new(self.number(a))),
-            Expr::Call(f, args) => {
-                let all = || args.iter().map(|a| self.number(a)).collect();
-                match f {
-                    Func::Coalesce => N::Coalesce(all()),
-                    Func::Nullif => N::Nullif(
-                        Box::new(self.number(&args[0])),
-                        Box::new(self.number(&args[1])),
-                    ),
-                    Func::Least => N::Least(all()),
-                    Func::Greatest => N::Greatest(all()),
-                    Func::Round => N::Round(
-                        Box::new(self.number(&args[0])),
-                        args.get(1).map(|d| Box::new(self.number(d))),
-                    ),
-                    _ => N::Unary(*f, Box::new(self.number(&args[0]))),
+            Expr::Neg(a) => {
+                let a = self.number(a);
+                self.num_op(|d| Op::Neg(d, a))
+            }
+            Expr::Call(f, args) => match f {
+                Func::Coalesce | Func::Least | Func::Greatest => {
+                    let mut acc = self.number(&args[0]);
+                    for a in &args[1..] {
+                        let b = self.number(a);
+                        acc = self.num_op(|d| match f {
+                            Func::Coalesce => Op::Coalesce(d, acc, b),
+                            Func::Least => Op::Least(d, acc, b),
+                            _ => Op::Greatest(d, acc, b),
+                        });
+                    }
+                    acc
                 }
-            }
+                Func::Nullif => {
+                    let (a, b) = (self.number(&args[0]), self.number(&args[1]));
+                    self.num_op(|d| Op::Nullif(d, a, b))
+                }
+                Func::Round => {
+                    let x = self.number(&args[0]);
+                    let digits = match args.get(1) {
+                        Some(e) => self.number(e),
+                        None => self.num_reg(0.0),
+                    };
+                    self.num_op(|d| Op::Round(d, x, digits))
+                }
+                Func::Abs | Func::Floor | Func::Ceil | Func::Sqrt | Func::Ln => {
+                    let a = self.number(&args[0]);
+                    self.num_op(|d| match f {
+                        Func::Abs => Op::Abs(d, a),
+                        Func::Floor => Op::Floor(d, a),
+                        Func::Ceil => Op::Ceil(d, a),
+                        Func::Sqrt => Op::Sqrt(d, a),
+                        _ => Op::Ln(d, a),
+                    })
+                }
+            },
             // a boolean or text expression never stands where a number is expected (checked)
-            _ => N::Const(None),
+            _ => self.num_reg(f64::NAN),
         }
     }
 
-    fn text(&self, e: &Expr) -> T {
+    fn text(&mut self, e: &Expr) -> R {
         match e {
-            Expr::Column(k) => T::Col(self.slot(*k)),
-            Expr::Lit(Lit::Text(s)) => T::Const(Some(s.as_str().into())),
+            Expr::Column(k) => self.slot(*k),
+            Expr::Lit(Lit::Text(s)) => {
+                self.p.consts.push(s.as_str().into());
+                let i = (self.p.consts.len() - 1) as TextRef;
+                self.text_reg(TEXT_CONST + i)
+            }
             Expr::Call(Func::Coalesce, args) => {
-                T::Coalesce(args.iter().map(|a| self.text(a)).collect())
+                let mut acc = self.text(&args[0]);
+                for a in &args[1..] {
+                    let b = self.text(a);
+                    acc = self.text_op(|d| Op::TextCoalesce(d, acc, b));
+                }
+                acc
             }
             Expr::Call(Func::Nullif, args) => {
-                T::Nullif(Box::new(self.text(&args[0])), Box::new(self.text(&args[1])))
+                let (a, b) = (self.text(&args[0]), self.text(&args[1]));
+                self.text_op(|d| Op::TextNullif(d, a, b))
             }
-            _ => T::Const(None),
+            _ => self.text_reg(NO_TEXT),
         }
     }
 
-    fn boolean(&self, e: &Expr) -> B {
+    fn operand(&mut self, kind: Kind, e: &Expr) -> Operand {
+        Operand(
+            kind,
+            match kind {
+                Kind::Number => self.number(e),
+                Kind::Text => self.text(e),
+                Kind::Bool => self.boolean(e),
+            },
+        )
+    }
+
+    /// `a op b` on two operands of one kind.
+    fn compare(&mut self, op: Cmp, Operand(kind, a): Operand, Operand(_, b): Operand) -> R {
+        self.truth_op(|d| match kind {
+            Kind::Number => match op {
+                Cmp::Eq => Op::Eq(d, a, b),
+                Cmp::Ne => Op::Ne(d, a, b),
+                Cmp::Lt => Op::Lt(d, a, b),
+                Cmp::Le => Op::Le(d, a, b),
+                Cmp::Gt => Op::Gt(d, a, b),
+                Cmp::Ge => Op::Ge(d, a, b),
+            },
+            Kind::Text => Op::TextCmp(op, d, a, b),
+            Kind::Bool => Op::BoolCmp(op, d, a, b),
+        })
+    }
+
+    fn not_if(&mut self, t: R, negated: bool) -> R {
+        if negated {
+            self.truth_op(|d| Op::Not(d, t))
+        } else {
+            t
+        }
+    }
+
+    fn boolean(&mut self, e: &Expr) -> R {
         match e {
-            Expr::Column(k) => B::Col(self.slot(*k)),
-            Expr::Lit(Lit::Bool(b)) => B::Const(Some(*b)),
-            Expr::Lit(_) => B::Const(None),
-            Expr::Not(a) => B::Not(Box::new(self.boolean(a))),
+            Expr::Column(k) => self.slot(*k),
+            Expr::Lit(Lit::Bool(b)) => self.truth_reg(tri(Some(*b))),
+            Expr::Lit(_) => self.truth_reg(NULL),
+            Expr::Not(a) => {
+                let a = self.boolean(a);
+                self.truth_op(|d| Op::Not(d, a))
+            }
             Expr::And(..) | Expr::Or(..) => {
                 let and = matches!(e, Expr::And(..));
                 let mut items = Vec::new();
-                self.flatten(e, and, &mut items);
-                let (mut simple, mut rest) = (Vec::new(), Vec::new());
-                for it in items {
-                    match it {
-                        B::NumColConst(op, slot, c) => simple.push((op, slot, c)),
-                        other => rest.push(other),
-                    }
+                flatten(e, and, &mut items);
+                let mut acc = self.boolean(items[0]);
+                for it in &items[1..] {
+                    let b = self.boolean(it);
+                    acc = self.truth_op(|d| {
+                        if and {
+                            Op::And(d, acc, b)
+                        } else {
+                            Op::Or(d, acc, b)
+                        }
+                    });
                 }
-                if and {
-                    B::And(simple.into(), rest.into())
-                } else {
-                    B::Or(simple.into(), rest.into())
-                }
+                acc
             }
             Expr::Cmp(op, a, b) => {
                 let kind = kind_of_all([&**a, &**b]);
-                match (kind, &**a, &**b) {
-                    (Kind::Number, Expr::Column(k), Expr::Lit(Lit::Number(c))) if !c.is_nan() => {
-                        B::NumColConst(*op, self.slot(*k), *c)
-                    }
-                    (Kind::Number, Expr::Lit(Lit::Number(c)), Expr::Column(k)) if !c.is_nan() => {
-                        B::NumColConst(flip(*op), self.slot(*k), *c)
-                    }
-                    (Kind::Text, Expr::Column(k), Expr::Lit(Lit::Text(c))) => {
-                        B::TextColConst(*op, self.slot(*k), c.as_str().into())
-                    }
-                    (Kind::Text, Expr::Lit(Lit::Text(c)), Expr::Column(k)) => {
-                        B::TextColConst(flip(*op), self.slot(*k), c.as_str().into())
-                    }
-                    _ => B::Cmp(*op, self.ops(kind, &[a, b])),
-                }
+                let (a, b) = (self.operand(kind, a), self.operand(kind, b));
+                self.compare(*op, a, b)
             }
-            Expr::IsNull(a, negated) => B::IsNull(self.ops(kind_of_all([&**a]), &[a]), *negated),
-            Expr::IsBool(a, want, negated) => B::IsBool(Box::new(self.boolean(a)), *want, *negated),
+            Expr::IsNull(a, negated) => {
+                let Operand(kind, a) = self.operand(kind_of_all([&**a]), a);
+                let t = self.truth_op(|d| match kind {
+                    Kind::Number => Op::NumIsNull(d, a),
+                    Kind::Text => Op::TextIsNull(d, a),
+                    Kind::Bool => Op::BoolIsNull(d, a),
+                });
+                self.not_if(t, *negated)
+            }
+            Expr::IsBool(a, want, negated) => {
+                let a = self.boolean(a);
+                self.truth_op(|d| Op::IsBool(d, a, *want, *negated))
+            }
+            // x >= lo AND x <= hi, in three-valued logic
             Expr::Between(x, lo, hi, negated) => {
                 let kind = kind_of_all([&**x, &**lo, &**hi]);
-                B::Between(self.ops(kind, &[x, lo, hi]), *negated)
+                let x = self.operand(kind, x);
+                let lo = self.operand(kind, lo);
+                let hi = self.operand(kind, hi);
+                let ge = self.compare(Cmp::Ge, x, lo);
+                let le = self.compare(Cmp::Le, x, hi);
+                let t = self.truth_op(|d| Op::And(d, ge, le));
+                self.not_if(t, *negated)
             }
+            // x = item OR x = item ..., in three-valued logic
             Expr::In(x, items, negated) => {
                 let kind = kind_of_all(std::iter::once(&**x).chain(items));
-                let all: Vec<&Expr> = std::iter::once(&**x).chain(items).collect();
-                B::In(self.ops(kind, &all), *negated)
+                let x = self.operand(kind, x);
+                let mut acc = self.truth_reg(FALSE);
+                for it in items {
+                    let it = self.operand(kind, it);
+                    let eq = self.compare(Cmp::Eq, x, it);
+                    acc = self.truth_op(|d| Op::Or(d, acc, eq));
+                }
+                self.not_if(acc, *negated)
             }
             Expr::Call(Func::Coalesce, args) => {
-                B::Coalesce(args.iter().map(|a| self.boolean(a)).collect())
+                let mut acc = self.boolean(&args[0]);
+                for a in &args[1..] {
+                    let b = self.boolean(a);
+                    acc = self.truth_op(|d| Op::BoolCoalesce(d, acc, b));
+                }
+                acc
             }
-            Expr::Call(Func::Nullif, args) => B::Nullif(
-                Box::new(self.boolean(&args[0])),
-                Box::new(self.boolean(&args[1])),
-            ),
+            Expr::Call(Func::Nullif, args) => {
+                let (a, b) = (self.boolean(&args[0]), self.boolean(&args[1]));
+                self.truth_op(|d| Op::BoolNullif(d, a, b))
+            }
             // a number or text expression never stands where a boolean is expected (checked)
-            _ => B::Const(None),
-        }
-    }
-
-    /// The operands of a chain of ANDs (`and`) or ORs, in order.
-    fn flatten(&self, e: &Expr, and: bool, out: &mut Vec<B>) {
-        match (e, and) {
-            (Expr::And(a, b), true) | (Expr::Or(a, b), false) => {
-                self.flatten(a, and, out);
-                self.flatten(b, and, out);
-            }
-            _ => out.push(self.boolean(e)),
+            _ => self.truth_reg(NULL),
         }
     }
 }
 
-/// `a op b` as `b op' a`.
-fn flip(op: Cmp) -> Cmp {
-    match op {
-        Cmp::Lt => Cmp::Gt,
-        Cmp::Le => Cmp::Ge,
-        Cmp::Gt => Cmp::Lt,
-        Cmp::Ge => Cmp::Le,
-        o => o,
-    }
-}
-
-#[inline]
-fn holds(op: Cmp, o: Ordering) -> bool {
-    match op {
-        Cmp::Eq => o.is_eq(),
-        Cmp::Ne => o.is_ne(),
-        Cmp::Lt => o.is_lt(),
-        Cmp::Le => o.is_le(),
-        Cmp::Gt => o.is_gt(),
-        Cmp::Ge => o.is_ge(),
-    }
-}
-
-/// The ordering of two non-NULL values (numbers are never NaN here).
-#[inline]
-fn order<V: PartialOrd>(a: Option<V>, b: Option<V>) -> Option<Ordering> {
-    a?.partial_cmp(&b?)
-}
-
-fn finite(x: f64) -> Option<f64> {
-    non_nan(x)
-}
-
-impl N {
-    fn eval(&self, row: &Slots) -> Option<f64> {
-        match self {
-            N::Col(s) => non_nan(row.num[*s]),
-            N::Const(c) => *c,
-            N::Arith(op, a, b) => {
-                let (x, y) = (a.eval(row)?, b.eval(row)?);
-                match op {
-                    Arith::Add => finite(x + y),
-                    Arith::Sub => finite(x - y),
-                    Arith::Mul => finite(x * y),
-                    Arith::Div if y == 0.0 => None,
-                    Arith::Div => finite(x / y),
-                }
-            }
-            N::Neg(a) => a.eval(row).map(|x| -x),
-            N::Unary(f, a) => {
-                let x = a.eval(row)?;
-                match f {
-                    Func::Abs => Some(x.abs()),
-                    Func::Floor => Some(x.floor()),
-                    Func::Ceil => Some(x.ceil()),
-                    Func::Sqrt if x < 0.0 => None,
-                    Func::Sqrt => Some(x.sqrt()),
-                    Func::Ln if x <= 0.0 => None,
-                    Func::Ln => finite(x.ln()),
-                    // only the functions above are compiled to Unary
-                    _ => None,
-                }
-            }
-            N::Round(a, digits) => {
-                let x = a.eval(row)?;
-                let d = match digits {
-                    None => 0.0,
-                    Some(d) => d.eval(row)?,
-                };
-                let s = 10f64.powi(d.clamp(-300.0, 300.0) as i32);
-                finite((x * s).round() / s)
-            }
-            N::Coalesce(args) => args.iter().find_map(|a| a.eval(row)),
-            N::Nullif(a, b) => {
-                let x = a.eval(row);
-                match order(x, b.eval(row)) {
-                    Some(Ordering::Equal) => None,
-                    _ => x,
-                }
-            }
-            N::Least(args) => args.iter().filter_map(|a| a.eval(row)).reduce(f64::min),
-            N::Greatest(args) => args.iter().filter_map(|a| a.eval(row)).reduce(f64::max),
+/// The operands of a chain of ANDs (`and`) or ORs, in order.
+fn flatten<'e>(e: &'e Expr, and: bool, out: &mut Vec<&'e Expr>) {
+    match (e, and) {
+        (Expr::And(a, b), true) | (Expr::Or(a, b), false) => {
+            flatten(a, and, out);
+            flatten(b, and, out);
         }
-    }
-}
-
-impl T {
-    fn eval<'a>(&'a self, row: &Slots<'a>) -> Option<&'a str> {
-        match self {
-            T::Col(s) => row.text[*s],
-            T::Const(c) => c.as_deref(),
-            T::Coalesce(args) => args.iter().find_map(|a| a.eval(row)),
-            T::Nullif(a, b) => {
-                let x = a.eval(row);
-                match order(x, b.eval(row)) {
-                    Some(Ordering::Equal) => None,
-                    _ => x,
-                }
-            }
-        }
-    }
-}
-
-/// SQL's `x [NOT] BETWEEN lo AND hi` on evaluated operands.
-fn between<V: PartialOrd + Copy>(x: Option<V>, lo: Option<V>, hi: Option<V>) -> Option<bool> {
-    let ge = order(x, lo).map(|o| o.is_ge());
-    let le = order(x, hi).map(|o| o.is_le());
-    match (ge, le) {
-        (Some(false), _) | (_, Some(false)) => Some(false),
-        (Some(true), Some(true)) => Some(true),
-        _ => None,
-    }
-}
-
-/// SQL's `x IN (items)` on evaluated operands.
-fn within<V: PartialOrd + Copy>(
-    x: Option<V>,
-    items: impl Iterator<Item = Option<V>>,
-) -> Option<bool> {
-    let mut r = Some(false);
-    for it in items {
-        match order(x, it) {
-            Some(Ordering::Equal) => return Some(true),
-            Some(_) => {}
-            None => r = None,
-        }
-    }
-    r
-}
-
-fn negate_if(r: Option<bool>, negated: bool) -> Option<bool> {
-    if negated {
-        r.map(|b| !b)
-    } else {
-        r
-    }
-}
-
-/// Three-valued truth as a number, so that AND is the minimum and OR the maximum of their
-/// operands and NOT is `TRUE - x`: evaluated without data-dependent branches.
-type Tri = u8;
-const FALSE: Tri = 0;
-const NULL: Tri = 1;
-const TRUE: Tri = 2;
-
-#[inline]
-fn tri(b: Option<bool>) -> Tri {
-    match b {
-        Some(true) => TRUE,
-        Some(false) => FALSE,
-        None => NULL,
-    }
-}
-
-#[inline]
-fn untri(t: Tri) -> Option<bool> {
-    match t {
-        TRUE => Some(true),
-        FALSE => Some(false),
-        _ => None,
-    }
-}
-
-/// `number column <op> constant` on a row.
-#[inline(always)]
-fn simple(row: &Slots, &(op, s, c): &Simple) -> Tri {
-    let x = row.num[s];
-    let r = match op {
-        Cmp::Eq => x == c,
-        Cmp::Ne => x != c,
-        Cmp::Lt => x < c,
-        Cmp::Le => x <= c,
-        Cmp::Gt => x > c,
-        Cmp::Ge => x >= c,
-    };
-    // NaN (NULL) compares as NULL
-    if x.is_nan() {
-        NULL
-    } else {
-        TRUE * r as Tri
-    }
-}
-
-impl B {
-    /// The rule's truth on the row. The operands of AND and OR are all evaluated (none can fail
-    /// or has an effect, so only the result matters), which avoids a branch on each.
-    fn eval(&self, row: &Slots) -> Tri {
-        match self {
-            B::NumColConst(op, s, c) => simple(row, &(*op, *s, *c)),
-            B::TextColConst(op, s, c) => tri(row.text[*s].map(|x| holds(*op, x.cmp(c)))),
-            B::And(simples, items) => {
-                let t = simples.iter().fold(TRUE, |acc, s| acc.min(simple(row, s)));
-                items.iter().fold(t, |acc, it| acc.min(it.eval(row)))
-            }
-            B::Or(simples, items) => {
-                let t = simples.iter().fold(FALSE, |acc, s| acc.max(simple(row, s)));
-                items.iter().fold(t, |acc, it| acc.max(it.eval(row)))
-            }
-            B::Col(s) => tri(row.boolean[*s]),
-            B::Const(c) => tri(*c),
-            B::Not(a) => TRUE - a.eval(row),
-            B::Cmp(op, ops) => {
-                let o = match ops {
-                    Ops::Num(v) => order(v[0].eval(row), v[1].eval(row)),
-                    Ops::Text(v) => order(v[0].eval(row), v[1].eval(row)),
-                    Ops::Bool(v) => order(v[0].value(row), v[1].value(row)),
-                };
-                tri(o.map(|o| holds(*op, o)))
-            }
-            B::IsNull(ops, negated) => {
-                let null = match ops {
-                    Ops::Num(v) => v[0].eval(row).is_none(),
-                    Ops::Text(v) => v[0].eval(row).is_none(),
-                    Ops::Bool(v) => v[0].eval(row) == NULL,
-                };
-                tri(Some(null != *negated))
-            }
-            B::IsBool(a, want, negated) => tri(Some((a.value(row) == Some(*want)) != *negated)),
-            B::Between(ops, negated) => {
-                let r = match ops {
-                    Ops::Num(v) => between(v[0].eval(row), v[1].eval(row), v[2].eval(row)),
-                    Ops::Text(v) => between(v[0].eval(row), v[1].eval(row), v[2].eval(row)),
-                    Ops::Bool(v) => between(v[0].value(row), v[1].value(row), v[2].value(row)),
-                };
-                tri(negate_if(r, *negated))
-            }
-            B::In(ops, negated) => {
-                let r = match ops {
-                    Ops::Num(v) => within(v[0].eval(row), v[1..].iter().map(|i| i.eval(row))),
-                    Ops::Text(v) => within(v[0].eval(row), v[1..].iter().map(|i| i.eval(row))),
-                    Ops::Bool(v) => within(v[0].value(row), v[1..].iter().map(|i| i.value(row))),
-                };
-                tri(negate_if(r, *negated))
-            }
-            B::Coalesce(args) => args
-                .iter()
-                .map(|a| a.eval(row))
-                .find(|&t| t != NULL)
-                .unwrap_or(NULL),
-            B::Nullif(a, b) => {
-                let x = a.value(row);
-                match order(x, b.value(row)) {
-                    Some(Ordering::Equal) => NULL,
-                    _ => tri(x),
-                }
-            }
-        }
-    }
-
-    fn value(&self, row: &Slots) -> Option<bool> {
-        untri(self.eval(row))
+        _ => out.push(e),
     }
 }
 
@@ -733,30 +792,31 @@ mod tests {
             .collect()
     }
 
-    /// The slots of `program` filled from a row indexed like [`COLUMNS`].
-    fn slots<'a>(program: &Program, row: &[Value<'a>]) -> Slots<'a> {
-        let mut s = Slots::default();
-        for (i, &k) in program.columns().iter().enumerate() {
+    /// Runs `program` on a row indexed like [`COLUMNS`].
+    fn run(program: &mut Program, row: &[Value]) {
+        let mut text = [None; MAX_SLOTS];
+        program.clear();
+        for (i, &k) in program.columns().to_vec().iter().enumerate() {
             match row[k] {
-                Value::Number(x) => s.num[i] = x,
-                Value::Text(t) => s.text[i] = Some(t),
-                Value::Bool(b) => s.boolean[i] = Some(b),
+                Value::Number(x) => program.set_number(i, x),
+                Value::Text(t) => text[i] = Some(t),
+                Value::Bool(b) => program.set_bool(i, b),
                 Value::Null => {}
             }
         }
-        s
+        program.run(&text);
     }
 
     /// Checks the program against the tree evaluator on random rows; returns (TRUE, all) counts.
     fn assert_same(rules: &[Rule], sources: &[String], g: &mut Gen, rows: usize) -> (usize, usize) {
-        let program = Program::new(rules.iter());
+        let mut program = Program::new(rules.iter());
         let mut hits = 0;
         assert_eq!(program.len(), rules.len());
         for _ in 0..rows {
             let row = random_row(g);
-            let s = slots(&program, &row);
+            run(&mut program, &row);
             for (i, r) in rules.iter().enumerate() {
-                let m = program.matches(i, &s);
+                let m = program.matches(i);
                 assert_eq!(m, r.matches(&row), "rule {} on row {row:?}", sources[i]);
                 hits += m as usize;
             }

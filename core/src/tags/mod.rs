@@ -25,9 +25,10 @@
 //! 4. **evaluated per customer row** (`eval.rs`): the tree is walked over a row of [`Value`]s
 //!    indexed like [`COLUMNS`], in three-valued logic, never failing. This is the reference
 //!    semantics ([`Rule::matches`]).
-//! 5. **compiled for speed** (`compiled.rs`): the rules of a statement become a [`Program`] of
-//!    typed nodes over column slots, with the results of [`Rule::matches`]; the extension
-//!    evaluates that per row.
+//! 5. **compiled for speed** (`compiled.rs`): the rules of a statement become a [`Program`]: one
+//!    flat list of instructions over typed registers (the row's columns are the first ones),
+//!    with the results of [`Rule::matches`]; the extension fills the column registers from the
+//!    row and runs it per row.
 //!
 //! The preset rules shipped with the extension are in `presets.rs` ([`PRESETS`]).
 
@@ -40,7 +41,7 @@ mod parser;
 mod presets;
 
 pub use columns::{column_index, Column, Kind, COLUMNS};
-pub use compiled::{Program, Slots, MAX_SLOTS};
+pub use compiled::{Program, MAX_SLOTS};
 pub use eval::Value;
 pub use parser::FUNCTIONS;
 pub use presets::{Preset, PRESETS};
