@@ -877,22 +877,33 @@ fn bgnbd_ll_reference(theta: &[f64], data: &[([f64; 3], f64)]) -> (f64, [f64; 4]
     (ll, g)
 }
 
-/// Median wall time of `reps` runs of `f` (at least 5 ms of runs: repeated while shorter),
-/// in seconds, and the last result.
+/// Median CPU time of `reps` runs of `f` (each the mean over repetitions filling ~5 ms, their
+/// number set by a first run), in seconds, and the last result.
 fn median_time<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     let mut times = Vec::with_capacity(reps);
-    let mut out = None;
+    let t0 = thread_seconds();
+    let mut out = f();
+    let runs = (5e-3 / (thread_seconds() - t0).max(1e-7))
+        .ceil()
+        .clamp(1.0, 1e6) as u32;
     for _ in 0..reps {
-        let t0 = std::time::Instant::now();
-        let mut runs = 0u32;
-        while runs == 0 || t0.elapsed().as_secs_f64() < 5e-3 {
-            out = Some(f());
-            runs += 1;
+        let t0 = thread_seconds();
+        for _ in 0..runs {
+            out = f();
         }
-        times.push(t0.elapsed().as_secs_f64() / f64::from(runs));
+        times.push((thread_seconds() - t0) / f64::from(runs));
     }
     times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], out.unwrap())
+    (times[times.len() / 2], out)
+}
+
+/// The CPU time of this thread in seconds since its first call (other jobs on a shared machine
+/// distort it less than the wall time).
+fn thread_seconds() -> f64 {
+    thread_local! {
+        static START: cpu_time::ThreadTime = cpu_time::ThreadTime::now();
+    }
+    START.with(|t| t.elapsed().as_secs_f64())
 }
 
 /// The timing cases of [`paretonbd_timing`]: name, patterns, and the log-likelihood of the
