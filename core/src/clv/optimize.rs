@@ -303,11 +303,11 @@ pub(super) fn finish_fit(
         )));
     }
     let grad = |th: &[f64]| -> Vec<f64> { ll(th).1.iter().map(|v| -v).collect() };
-    // where the gradient itself is not finite (a point far out on a ridge, e.g. the
-    // Pareto/NBD's r -> 0) there is no information matrix: its eight evaluations are skipped
-    let (std_errors, covariance) = match score
-        .iter()
-        .all(|v| v.is_finite())
+    // where the optimiser did not converge (it stopped far out on a ridge, or ran out of
+    // iterations) the point is no maximum, and the inverse information there no covariance of
+    // anything; where the gradient itself is not finite (e.g. the Pareto/NBD's r -> 0) there is
+    // no information matrix: then the eight evaluations of the gradient are skipped
+    let (std_errors, covariance) = match (converged && score.iter().all(|v| v.is_finite()))
         .then(|| inverse_information(&grad, &theta))
         .flatten()
     {
@@ -400,6 +400,18 @@ mod tests {
     /// the value and four gradients).
     #[test]
     fn finish_fit_skips_the_information_without_a_gradient() {
+        // not converged: no information either
+        let calls = std::cell::Cell::new(0);
+        let ll = |th: &[f64]| -> (f64, Vec<f64>) {
+            calls.set(calls.get() + 1);
+            (
+                -th.iter().map(|t| (t - 2.0).powi(2)).sum::<f64>(),
+                th.iter().map(|t| -2.0 * (t - 2.0)).collect(),
+            )
+        };
+        let fit = finish_fit("test", 1.0, &ll, vec![2.0, 2.0], false, 3).unwrap();
+        assert_eq!(calls.get(), 1);
+        assert!(fit.std_errors.is_none() && fit.covariance.is_none() && !fit.converged);
         for (nan, calls_want) in [(false, 5), (true, 1)] {
             let calls = std::cell::Cell::new(0);
             let ll = |th: &[f64]| -> (f64, Vec<f64>) {

@@ -129,7 +129,10 @@ pub fn fit_purchases<M: PurchaseProcess>(
         min.iterations,
     )?;
     if fit.converged && M::beyond_ridge(&problem, &min, &fit) {
+        // no proper maximum: no covariance either (as for any fit that did not converge)
         fit.converged = false;
+        fit.std_errors = None;
+        fit.covariance = None;
     }
     Ok(fit)
 }
