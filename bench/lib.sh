@@ -42,6 +42,17 @@ SQL
 
 declare -A MS
 run() { MS[$1]=$(q -c "SELECT round(bench(\$q\$$2\$q\$, $REPS), 1)"); }
+# pair A B SQL_A SQL_B: the two queries alternated run by run ($REPS rounds, so that a busy machine
+# weighs on both alike): MS[A], MS[B] their medians and PAIR_RATIO the median of the per-round
+# ratios B/A
+pair() {
+    local out
+    out=$(q -c "SELECT concat_ws(' ', percentile_cont(0.5) WITHIN GROUP (ORDER BY a), percentile_cont(0.5) WITHIN GROUP (ORDER BY b),
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY b / a))
+                FROM (SELECT bench(\$q\$$3\$q\$, 1) AS a, bench(\$q\$$4\$q\$, 1) AS b FROM generate_series(1, $REPS) i) r")
+    read -r a b PAIR_RATIO <<<"$out"
+    MS[$1]=$(printf '%.1f' "$a"); MS[$2]=$(printf '%.1f' "$b"); PAIR_RATIO=$(printf '%.2f' "$PAIR_RATIO")
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 machine() {
     echo "Machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; PostgreSQL $(q -c 'SHOW server_version')"

@@ -22,7 +22,7 @@ FROM generate_series(1, $CUSTOMERS) g;
 VACUUM FREEZE ANALYZE people;
 SQL
 
-run sql_tags "SELECT id, array_remove(ARRAY[
+TAGS_SQL="SELECT id, array_remove(ARRAY[
   CASE WHEN tenure <= 30 THEN 'new' END, CASE WHEN since_last <= 90 THEN 'active' END,
   CASE WHEN frequency >= 1 AND since_last > 30 AND since_last > 3 * recency / frequency THEN 'dormant' END,
   CASE WHEN (p_alive < 0.5 OR since_last > 180) AND since_last <= 365 THEN 'churn_risk' END,
@@ -30,7 +30,8 @@ run sql_tags "SELECT id, array_remove(ARRAY[
   CASE WHEN abc_class = 'A' AND frequency >= 2 AND since_last <= 180 THEN 'vip' END,
   CASE WHEN m >= 5 THEN 'big_spender' END, CASE WHEN f >= 5 THEN 'frequent' END,
   CASE WHEN earlier_spend > 0 AND coalesce(recent_spend, 0) < 0.5 * earlier_spend THEN 'declining' END], NULL) FROM people"
-run ours_tags "SELECT id, tiers.customer_tags(p) FROM people p"
+# alternated run by run: the ratio is the median of the per-round ratios
+pair sql_tags ours_tags "$TAGS_SQL" "SELECT id, tiers.customer_tags(p) FROM people p"
 agree=$(q -c "SELECT count(*) FROM people p WHERE tiers.customer_tags(p) IS DISTINCT FROM array_remove(ARRAY[
   CASE WHEN tenure <= 30 THEN 'new' END, CASE WHEN since_last <= 90 THEN 'active' END,
   CASE WHEN frequency >= 1 AND since_last > 30 AND since_last > 3 * recency / frequency THEN 'dormant' END,
@@ -54,4 +55,4 @@ for k in sql_case ours_entry ours_prev ours_inline sql_tags ours_tags; do
     echo "| $k | ${MS[$k]} | $(awk -v a="${MS[$k]}" -v n="$CUSTOMERS" 'BEGIN { printf "%.0f ns", a * 1e6 / n }') |"
 done
 echo
-echo "customer_tags / plain SQL: $(ratio "${MS[ours_tags]}" "${MS[sql_tags]}")x; rows where they disagree: $agree"
+echo "customer_tags / plain SQL (median of $REPS alternated rounds): ${PAIR_RATIO}x; rows where they disagree: $agree"
