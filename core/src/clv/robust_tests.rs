@@ -387,6 +387,27 @@ fn paretonbd_gamma_ratio_is_accurate() {
     }
 }
 
+/// The reference of the quadrature tests: the integral of `ps` by its panels, each by the
+/// 12-point Gauss–Legendre rule.
+fn twelve_point_panels(ps: &PowerSetup) -> PowerIntegral {
+    let mut acc = [0.0; 7];
+    let mut nodes = 0;
+    ps.panels(|s, dir, h, _, _| {
+        ps.panel(s, dir, h, (&GL_X, &GL_W), &mut acc);
+        nodes += GL_X.len();
+    });
+    ps.finish(acc, nodes)
+}
+
+/// The largest relative difference of ln J and of its gradient between two integrals.
+fn relative_difference(got: &PowerIntegral, want: &PowerIntegral) -> f64 {
+    let mut e = (got.ln_j() - want.ln_j()).abs() / want.ln_j().abs().max(1.0);
+    for i in 0..4 {
+        e = e.max((got.grad_j[i] - want.grad_j[i]).abs() / want.grad_j[i].abs().max(1e-300));
+    }
+    e
+}
+
 /// The Gauss–Legendre rules chosen per panel ([`gl_rule`], and one panel for a short piece
 /// in [`PowerBase::piece`]) agree with the 12-point rule on the same panels to ~2e-15, on
 /// random integrals of all regimes (both orders of α and β, the ridge β ~ q/μ, short and
@@ -421,13 +442,8 @@ fn paretonbd_quadrature_rules_match_twelve_points() {
         };
         let y1 = y0 + lu(&mut rng, 1e-3, if case % 2 == 0 { 3.0 } else { 100.0 });
         let ps = PowerSetup::new(pp, alpha, qq, beta, y0, y1);
-        let mut acc = [0.0; 7];
-        let mut nodes = 0;
-        ps.panels(|s, dir, h, _, _| {
-            ps.panel(s, dir, h, (&GL_X, &GL_W), &mut acc);
-            nodes += GL_X.len();
-        });
-        let want = ps.finish(acc, nodes);
+        let want = twelve_point_panels(&ps);
+        let nodes = want.nodes;
         let b = PowerBase::new(pp, alpha, qq, beta);
         let got = [
             ps.integrate(),
@@ -442,10 +458,7 @@ fn paretonbd_quadrature_rules_match_twelve_points() {
         ];
         for g in got {
             assert!(g.nodes <= nodes);
-            let mut e = (g.ln_j() - want.ln_j()).abs() / want.ln_j().abs().max(1.0);
-            for i in 0..4 {
-                e = e.max((g.grad_j[i] - want.grad_j[i]).abs() / want.grad_j[i].abs().max(1e-300));
-            }
+            let e = relative_difference(&g, &want);
             assert!(e < 1e-14, "{pp} {alpha} {qq} {beta} {y0} {y1}: {e:e}");
             worst = worst.max(e);
         }
@@ -497,17 +510,9 @@ fn paretonbd_steep_rule_matches_panels() {
         let ps = PowerSetup::new(p, alpha, q, beta, y0, y1);
         let Some(got) = ps.steep() else { continue };
         steep += 1;
-        let mut acc = [0.0; 7];
-        let mut nodes = 0;
-        ps.panels(|s, dir, h, _, _| {
-            ps.panel(s, dir, h, (&GL_X, &GL_W), &mut acc);
-            nodes += GL_X.len();
-        });
-        let want = ps.finish(acc, nodes);
-        let mut e = (got.ln_j() - want.ln_j()).abs() / want.ln_j().abs().max(1.0);
-        for i in 0..4 {
-            e = e.max((got.grad_j[i] - want.grad_j[i]).abs() / want.grad_j[i].abs().max(1e-300));
-        }
+        let want = twelve_point_panels(&ps);
+        let nodes = want.nodes;
+        let e = relative_difference(&got, &want);
         assert!(e < 1e-14, "{p} {alpha} {q} {beta} {y0} {y1}: {e:e}");
         assert!(got.nodes < nodes, "{p} {alpha} {q} {beta} {y0} {y1}");
         worst = worst.max(e);

@@ -19,7 +19,6 @@
 use super::columns::{Kind, COLUMNS};
 use super::parser::{Arith, Cmp, Expr, Func, Lit};
 use super::Rule;
-use std::cmp::Ordering;
 
 /// The most columns a program reads (every column of [`COLUMNS`] at most once).
 pub const MAX_SLOTS: usize = COLUMNS.len();
@@ -238,7 +237,7 @@ impl Program {
                 Op::TextCmp(op, d, a, b) => {
                     let (x, y) = (resolve(text[a as usize]), resolve(text[b as usize]));
                     truth[d as usize] = match (x, y) {
-                        (Some(x), Some(y)) => TRUE * holds(op, x.cmp(y)) as Tri,
+                        (Some(x), Some(y)) => TRUE * op.holds(x.cmp(y)) as Tri,
                         _ => NULL,
                     };
                 }
@@ -267,7 +266,7 @@ impl Program {
                     truth[d as usize] = if x == NULL || y == NULL {
                         NULL
                     } else {
-                        TRUE * holds(op, x.cmp(&y)) as Tri
+                        TRUE * op.holds(x.cmp(&y)) as Tri
                     };
                 }
                 Op::BoolIsNull(d, a) => {
@@ -325,18 +324,6 @@ fn tri(b: Option<bool>) -> Tri {
         Some(true) => TRUE,
         Some(false) => FALSE,
         None => NULL,
-    }
-}
-
-#[inline]
-fn holds(op: Cmp, o: Ordering) -> bool {
-    match op {
-        Cmp::Eq => o.is_eq(),
-        Cmp::Ne => o.is_ne(),
-        Cmp::Lt => o.is_lt(),
-        Cmp::Le => o.is_le(),
-        Cmp::Gt => o.is_gt(),
-        Cmp::Ge => o.is_ge(),
     }
 }
 

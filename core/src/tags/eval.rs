@@ -2,7 +2,7 @@
 //! [`Value`]s of a row, the operators and the pure functions. Nothing here can fail: division
 //! by zero, functions outside their domain and NaN give NULL.
 
-use super::parser::{Arith, Cmp, Expr, Func, Lit};
+use super::parser::{Arith, Expr, Func, Lit};
 use super::Rule;
 
 /// A value during evaluation. `Text` borrows from the row.
@@ -91,14 +91,7 @@ fn eval<'a>(e: &'a Expr, row: &[Value<'a>]) -> Value<'a> {
         },
         Expr::Cmp(op, a, b) => {
             let o = compare(eval(a, row), eval(b, row));
-            tri(o.map(|o| match op {
-                Cmp::Eq => o.is_eq(),
-                Cmp::Ne => o.is_ne(),
-                Cmp::Lt => o.is_lt(),
-                Cmp::Le => o.is_le(),
-                Cmp::Gt => o.is_gt(),
-                Cmp::Ge => o.is_ge(),
-            }))
+            tri(o.map(|o| op.holds(o)))
         }
         Expr::Arith(op, a, b) => match (num(eval(a, row)), num(eval(b, row))) {
             (Some(x), Some(y)) => match op {

@@ -26,6 +26,21 @@ pub(super) enum Cmp {
     Ge,
 }
 
+impl Cmp {
+    /// Whether the comparison holds for the ordering `o` of its left side to its right.
+    #[inline]
+    pub(super) fn holds(self, o: std::cmp::Ordering) -> bool {
+        match self {
+            Cmp::Eq => o.is_eq(),
+            Cmp::Ne => o.is_ne(),
+            Cmp::Lt => o.is_lt(),
+            Cmp::Le => o.is_le(),
+            Cmp::Gt => o.is_gt(),
+            Cmp::Ge => o.is_ge(),
+        }
+    }
+}
+
 /// An arithmetic operator.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Arith {
