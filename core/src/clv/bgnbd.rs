@@ -356,14 +356,15 @@ impl PurchaseProcess for BgNbd {
     /// a, b → ∞ with a/b fixed (a common dropout probability) is a ridge along which the
     /// likelihood can rise to its supremum: no proper maximum where it is at least as high
     /// further out (a, b times e^[`BGNBD_RIDGE_STEP`]).
-    fn beyond_ridge(problem: &FitProblem<'_>, _min: &Minimum, fit: &Fit) -> bool {
-        let m = BgNbd::from_theta(&fit.params);
+    fn beyond_ridge(problem: &FitProblem<'_>, min: &Minimum) -> bool {
+        let m = BgNbd::from_theta(&min.theta);
         let far = BgNbd {
             a: m.a * BGNBD_RIDGE_STEP.exp(),
             b: m.b * BGNBD_RIDGE_STEP.exp(),
             ..m
         };
+        let here = (problem.ll)(&min.theta).0;
         let lfar = (problem.ll)(&far.to_theta()).0;
-        !(lfar.is_finite() && lfar < fit.log_likelihood)
+        !(lfar.is_finite() && lfar < here)
     }
 }

@@ -1261,7 +1261,7 @@ impl PurchaseProcess for ParetoNbd {
     /// The objective no higher at s·e^[`PNBD_RIDGE_STEP`] (same r, α, μ); a NaN far along
     /// the ridge counts as a higher likelihood there (no claim of a maximum that could not
     /// be checked).
-    fn beyond_ridge(problem: &FitProblem<'_>, min: &Minimum, _fit: &Fit) -> bool {
+    fn beyond_ridge(problem: &FitProblem<'_>, min: &Minimum) -> bool {
         let [ln_r, ln_rate, ln_mu, ln_s] = min.x[..4].try_into().expect("four coordinates");
         let far = [ln_r, ln_rate, ln_mu, ln_s + PNBD_RIDGE_STEP];
         let ffar = pnbd_objective_with(

@@ -53,9 +53,10 @@ pub trait PurchaseProcess: Sized {
     }
 
     /// Whether the likelihood (the objective) is at least as high further out along a ridge
-    /// to infinite parameters than at the converged fit `fit` (`min` the optimiser's result):
-    /// then the fit is no proper maximum. Checked only for converged fits; default: no ridge.
-    fn beyond_ridge(_problem: &FitProblem<'_>, _min: &Minimum, _fit: &Fit) -> bool {
+    /// to infinite parameters than at the optimiser's converged result `min`: then it is no
+    /// proper maximum. Checked only where the optimiser converged, before the information
+    /// matrix (which such a point would only discard); default: no ridge.
+    fn beyond_ridge(_problem: &FitProblem<'_>, _min: &Minimum) -> bool {
         false
     }
 }
@@ -120,19 +121,103 @@ pub fn fit_purchases<M: PurchaseProcess>(
         let (l, g) = cached(th);
         (l, g.to_vec())
     };
-    let mut fit = finish_fit(
+    // no proper maximum where the likelihood rises further along a ridge: not converged, and so
+    // no information matrix either (its eight gradients took a third of the Pareto/NBD fit on
+    // the data of issue 18, only to be discarded)
+    let converged = min.converged && !M::beyond_ridge(&problem, &min);
+    finish_fit(
         M::FIT_NAME,
         n,
         &ll,
         min.theta.clone(),
-        min.converged,
+        converged,
         min.iterations,
-    )?;
-    if fit.converged && M::beyond_ridge(&problem, &min, &fit) {
-        // no proper maximum: no covariance either (as for any fit that did not converge)
-        fit.converged = false;
-        fit.std_errors = None;
-        fit.covariance = None;
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Evaluations of the test models' likelihood on this thread.
+        static EVALUATIONS: Cell<usize> = const { Cell::new(0) };
     }
-    Ok(fit)
+
+    /// A model whose log-likelihood −Σ(θ − 2)² has its maximum at θ = 2 (the optimiser's
+    /// result, without evaluations), on a ridge (`RIDGE`) or a proper maximum.
+    struct Quadratic<const RIDGE: bool>([f64; 4]);
+
+    impl<const RIDGE: bool> PurchaseProcess for Quadratic<RIDGE> {
+        const FIT_NAME: &'static str = "quadratic_fit";
+        const NAMES: [&'static str; 4] = ["a", "b", "c", "d"];
+        type Arranged<'a> = ();
+
+        fn from_theta(theta: &[f64]) -> Self {
+            Quadratic(theta[..4].try_into().expect("four values"))
+        }
+        fn to_theta(&self) -> [f64; 4] {
+            self.0
+        }
+        fn arrange<'a>(_: &'a [([f64; 3], f64)], _: &mut dyn FnMut()) {}
+        fn arranged_log_likelihood(&self, _: &(), _: &mut dyn FnMut()) -> (f64, [f64; 4]) {
+            EVALUATIONS.with(|e| e.set(e.get() + 1));
+            (
+                -self.0.iter().map(|t| (t - 2.0).powi(2)).sum::<f64>(),
+                self.0.map(|t| -2.0 * (t - 2.0)),
+            )
+        }
+        fn log_likelihood(&self, _: &[([f64; 3], f64)]) -> (f64, [f64; 4]) {
+            self.arranged_log_likelihood(&(), &mut || {})
+        }
+        fn p_alive(&self, _: f64, _: f64, _: f64) -> f64 {
+            1.0
+        }
+        fn expected_purchases(&self, _: f64, _: f64, _: f64, _: f64) -> f64 {
+            0.0
+        }
+        fn expected_purchases_new(&self, _: f64) -> f64 {
+            0.0
+        }
+        fn minimise(_: &FitProblem<'_>) -> Minimum {
+            Minimum {
+                theta: vec![2.0; 4],
+                x: vec![2.0f64.ln(); 4],
+                f: 0.0,
+                converged: true,
+                iterations: 1,
+            }
+        }
+        fn beyond_ridge(_: &FitProblem<'_>, _: &Minimum) -> bool {
+            RIDGE
+        }
+    }
+
+    /// A converged optimum that lies beyond a ridge is not converged and gets no information
+    /// matrix: one evaluation (the log-likelihood there) instead of nine (its eight gradients
+    /// only to be discarded); a proper maximum gets its standard errors.
+    #[test]
+    fn no_information_matrix_beyond_a_ridge() {
+        let data = [([1.0, 1.0, 2.0], 1.0)];
+        let evaluations = |fit: &dyn Fn() -> Fit| {
+            EVALUATIONS.with(|e| e.set(0));
+            let fit = fit();
+            (fit, EVALUATIONS.with(Cell::get))
+        };
+        let (ridge, n) =
+            evaluations(&|| fit_purchases::<Quadratic<true>>(&data, 0.0, &mut || {}).unwrap());
+        assert!(!ridge.converged && ridge.std_errors.is_none() && ridge.covariance.is_none());
+        assert_eq!(n, 1);
+        let (proper, n) =
+            evaluations(&|| fit_purchases::<Quadratic<false>>(&data, 0.0, &mut || {}).unwrap());
+        assert!(proper.converged);
+        let se = proper.std_errors.unwrap();
+        // the information of −Σ(θ − 2)² is 2 I: standard errors 1/√2
+        assert!(
+            se.iter().all(|s| (s - 0.5f64.sqrt()).abs() < 1e-6),
+            "{se:?}"
+        );
+        assert_eq!(n, 9);
+    }
 }
