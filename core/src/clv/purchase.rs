@@ -160,7 +160,7 @@ mod tests {
         fn to_theta(&self) -> [f64; 4] {
             self.0
         }
-        fn arrange<'a>(_: &'a [([f64; 3], f64)], _: &mut dyn FnMut()) {}
+        fn arrange(_: &[([f64; 3], f64)], _: &mut dyn FnMut()) {}
         fn arranged_log_likelihood(&self, _: &(), _: &mut dyn FnMut()) -> (f64, [f64; 4]) {
             EVALUATIONS.with(|e| e.set(e.get() + 1));
             (
