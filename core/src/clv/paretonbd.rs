@@ -11,8 +11,8 @@ use statrs::function::gamma::{digamma, ln_gamma};
 /// The per-frequency constants are shared across chunks (see [`PnbdData`]).
 pub const PARETONBD_CHUNK: usize = 16;
 
-/// The likelihood of the Pareto/NBD ([`paretonbd_ll`]) sums the series for the ₂F₁ term at a
-/// point when the estimate of [`hyp2f1_a1_series_terms`] is at most this: its series takes its
+/// The likelihood of the Pareto/NBD ([`paretonbd_ll`]) sums a series for the ₂F₁ term at a
+/// point when it needs at most this many terms ([`PnbdX::series_at`]): its series takes its
 /// coefficients from a table shared by all points of a frequency (no division per term) and
 /// sums four terms a step. Beyond, the term is the one at the next larger point plus the
 /// integral between the two ([`PnbdData::terms`]), a few Gauss–Legendre nodes of a few
@@ -49,10 +49,20 @@ impl PnbdConst {
     pub(super) fn new(theta: &[f64]) -> Self {
         let ParetoNbd { r, alpha, s, beta } = ParetoNbd::from_theta(theta);
         let alpha_ge = alpha >= beta;
-        let ln_ratio = if alpha_ge {
-            ((beta - alpha) / alpha).ln_1p()
+        let (lo, hi) = if alpha_ge {
+            (beta, alpha)
         } else {
-            ((alpha - beta) / beta).ln_1p()
+            (alpha, beta)
+        };
+        // ln(1 + (lo−hi)/hi) near 1; below 1/2 the argument lo/hi − 1 would have lost the
+        // digits of a small lo/hi (and −1 itself for lo/hi < 1e-16: −∞)
+        let q = lo / hi;
+        let ln_ratio = if q >= 0.5 {
+            ((lo - hi) / hi).ln_1p()
+        } else if q >= f64::MIN_POSITIVE {
+            q.ln()
+        } else {
+            lo.ln() - hi.ln()
         };
         PnbdConst {
             r,
@@ -103,69 +113,134 @@ pub(super) struct PnbdX {
     pub(super) rsx: f64,
     /// b of the ₂F₁: s + 1 if α >= β, else r + x
     pub(super) bb: f64,
-    /// per term k: the ratio t_(k+1)/(t_k z), Σ_{j<=k} 1/(b+j), (k+1)/(a (a+k+1)), k+1
+    /// b ln(1 + (N−4)/(a+1)), N = [`PNBD_LL_SERIES_TERMS`]: the least fall (in ln) of the
+    /// product in the terms of Euler's series over its first N−4 terms (see [`Self::series_at`])
+    pub(super) euler_fall: f64,
+    /// the series of F = ₂F₁(a, b; a+1; z), per term k: the ratio t_(k+1)/(t_k z),
+    /// Σ_{j<=k} 1/(b+j), (k+1)/(a (a+k+1)), k+1
     pub(super) coef: Vec<[f64; 4]>,
+    /// Euler's series of G = ₂F₁(1, e; a+1; z), e = a+1−b, per term k: the ratio
+    /// g_(k+1)/(g_k z) = (e+k)/(a+1+k), Σ_{j<=k} 1/(e+j), Σ_{j<=k} b/((e+j)(a+1+j)), k+1
+    pub(super) euler: Vec<[f64; 4]>,
+}
+
+/// Which series [`PnbdX::hyp2f1`] sums at a point.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum PnbdSeries {
+    /// the series of F itself
+    Direct,
+    /// Euler's transformation F = (1−z)^(1−b) ₂F₁(1, a+1−b; a+1; z)
+    Euler,
 }
 
 impl PnbdX {
     pub(super) fn new(c: &PnbdConst, x: f64) -> Self {
         let rx = c.r + x;
+        let rsx = rx + c.s;
+        let bb = if c.alpha_ge { c.s + 1.0 } else { rx };
         PnbdX {
             rx,
-            rsx: rx + c.s,
-            bb: if c.alpha_ge { c.s + 1.0 } else { rx },
+            rsx,
+            bb,
+            euler_fall: bb * ((PNBD_LL_SERIES_TERMS - 4.0) / (rsx + 1.0)).ln_1p(),
             coef: Vec::new(),
+            euler: Vec::new(),
         }
     }
 
-    /// Whether the series is short at recency t_x (see [`hyp2f1_a1_series_terms`]).
-    pub(super) fn series(&self, c: &PnbdConst, t_x: f64) -> bool {
-        let z1 = (c.alpha - c.beta).abs() / (c.max() + t_x);
-        hyp2f1_a1_series_terms(self.bb, z1) <= PNBD_LL_SERIES_TERMS
+    /// [`Self::series_at`] at recency t_x.
+    pub(super) fn series(&self, c: &PnbdConst, t_x: f64) -> Option<PnbdSeries> {
+        self.series_at(c, (t_x / c.max()).ln_1p())
     }
 
-    /// [`Self::series`] at y given `l_y` = ln(1 + y/max(α, β)), without a logarithm:
-    /// ln z = ln(|α−β|/max) − l_y and z/(1−z) = |α−β|/(min(α, β)+y).
-    pub(super) fn series_at(&self, c: &PnbdConst, y: f64, l_y: f64) -> bool {
+    /// The series that sums the ₂F₁ at y to 1e-17 within [`PNBD_LL_SERIES_TERMS`] terms, if
+    /// any, given `l_y` = ln(1 + y/max(α, β)) (ln z = ln(|α−β|/max) − l_y, z/(1−z) =
+    /// |α−β|/(min(α, β)+y)). Where b >= 1 Euler's: its terms g_k = z^k Π_{j<k} (1 −
+    /// b/(a+1+j)) fall at least as fast as the direct series' and are at most z^k (1 +
+    /// k/(a+1))^−b (ln(1−u) <= −u and Σ_{j<k} 1/(a+1+j) >= ln(1 + k/(a+1))), so at most 1e-17
+    /// (e^−39.2) once k (−ln z) + b ln(1 + k/(a+1)) >= 39.2, checked at k = N−4 (the series
+    /// stops at a multiple of four terms). Else (b < 1) the direct series where
+    /// [`hyp2f1_a1_series_terms`] estimates it short enough.
+    pub(super) fn series_at(&self, c: &PnbdConst, l_y: f64) -> Option<PnbdSeries> {
         if c.gap == 0.0 {
-            return true;
+            return Some(PnbdSeries::Direct);
         }
-        let terms = (self.bb - 1.0).max(0.0) * c.gap / (c.alpha.min(c.beta) + y)
-            + 40.0 / (l_y - c.ln_z0)
-            + 3.0;
-        terms <= PNBD_LL_SERIES_TERMS
+        if self.bb >= 1.0 {
+            return ((PNBD_LL_SERIES_TERMS - 4.0) * (l_y - c.ln_z0) + self.euler_fall >= 39.2)
+                .then_some(PnbdSeries::Euler);
+        }
+        let direct = 40.0 / (l_y - c.ln_z0) + 3.0;
+        (direct <= PNBD_LL_SERIES_TERMS).then_some(PnbdSeries::Direct)
     }
 
-    /// ₂F₁(a, b; a+1; z) with a = r+s+x by its series (at most [`PNBD_SERIES_MAX_TERMS`]
-    /// terms): F, ∂F/∂a (c = a+1 moving with a), ∂F/∂b, ∂F/∂z and the terms summed. One
-    /// division-free pass over the coefficients; the same sums as [`hyp2f1_series`] (to a
-    /// multiple of four terms).
-    pub(super) fn hyp2f1(&mut self, z: f64) -> ([f64; 4], usize) {
+    /// Extends a table of coefficients by 32 terms (at most [`PNBD_SERIES_MAX_TERMS`]); false
+    /// when it is complete.
+    fn extend(&mut self, series: PnbdSeries) -> bool {
+        let (a, b) = (self.rsx, self.bb);
+        let table = match series {
+            PnbdSeries::Direct => &mut self.coef,
+            PnbdSeries::Euler => &mut self.euler,
+        };
+        let k0 = table.len();
+        if k0 == PNBD_SERIES_MAX_TERMS {
+            return false;
+        }
+        let e = a + 1.0 - b;
+        for k in k0..(k0 + 32).min(PNBD_SERIES_MAX_TERMS) {
+            let kf = k as f64;
+            let last = table.last().copied().unwrap_or([0.0; 4]);
+            table.push(match series {
+                PnbdSeries::Direct => {
+                    let inv_c = 1.0 / (a + 1.0 + kf);
+                    [
+                        (a + kf) * (b + kf) * inv_c / (kf + 1.0),
+                        last[1] + 1.0 / (b + kf),
+                        (kf + 1.0) * inv_c / a,
+                        kf + 1.0,
+                    ]
+                }
+                PnbdSeries::Euler => {
+                    let (inv_e, inv_c) = (1.0 / (e + kf), 1.0 / (a + 1.0 + kf));
+                    [
+                        (e + kf) * inv_c,
+                        last[1] + inv_e,
+                        last[2] + b * inv_e * inv_c,
+                        kf + 1.0,
+                    ]
+                }
+            });
+        }
+        true
+    }
+
+    /// ₂F₁(a, b; a+1; z) with a = r+s+x by a series (at most [`PNBD_SERIES_MAX_TERMS`]
+    /// terms) and the terms summed: for the direct series F, ∂F/∂a (c = a+1 moving with a),
+    /// ∂F/∂b and ∂F/∂z; for Euler's, G = ₂F₁(1, e; a+1; z) (e = a+1−b), ∂G/∂a = Σ g_k Σ_{j<k}
+    /// b/((e+j)(a+1+j)), ∂G/∂b = −Σ g_k Σ_{j<k} 1/(e+j) and ∂G/∂z (F = (1−z)^(1−b) G, see
+    /// [`Self::term`]). One division-free pass over the coefficients; the direct series makes
+    /// the same sums as [`hyp2f1_series`] (to a multiple of four terms). For z in [0, 1) (as in
+    /// the likelihood) every term of both is positive.
+    pub(super) fn hyp2f1(&mut self, series: PnbdSeries, z: f64) -> ([f64; 4], usize) {
         let (a, b) = (self.rsx, self.bb);
         let (mut t, mut f, mut fa, mut fb, mut fz) = (1.0, 1.0, 0.0, 0.0, 0.0);
         let mut k = 0;
-        loop {
+        'sum: loop {
             // the coefficients are extended 32 at a time, outside of the summing loop (which
             // then keeps its sums in registers)
-            if k == self.coef.len() {
-                if k == PNBD_SERIES_MAX_TERMS {
-                    break;
-                }
-                for k in k..(k + 32).min(PNBD_SERIES_MAX_TERMS) {
-                    let kf = k as f64;
-                    let sb = self.coef.last().map_or(0.0, |e| e[1]) + 1.0 / (b + kf);
-                    let inv_c = 1.0 / (a + 1.0 + kf);
-                    self.coef.push([
-                        (a + kf) * (b + kf) * inv_c / (kf + 1.0),
-                        sb,
-                        (kf + 1.0) * inv_c / a,
-                        kf + 1.0,
-                    ]);
-                }
+            let len = match series {
+                PnbdSeries::Direct => self.coef.len(),
+                PnbdSeries::Euler => self.euler.len(),
+            };
+            if k == len && !self.extend(series) {
+                break;
             }
+            let table = match series {
+                PnbdSeries::Direct => &self.coef,
+                PnbdSeries::Euler => &self.euler,
+            };
             // four terms a step: t_(k+j) = t_k (c_k … c_(k+j−1)) shortens the chain of
             // dependent multiplications and additions (the table grows by multiples of 4)
-            for quad in self.coef[k..].chunks_exact(4) {
+            for quad in table[k..].chunks_exact(4) {
                 let c0 = quad[0][0] * z;
                 let c01 = c0 * (quad[1][0] * z);
                 let c23 = (quad[2][0] * z) * (quad[3][0] * z);
@@ -180,47 +255,100 @@ impl PnbdX {
                 t = t4;
                 k += 4;
                 if t <= 1e-17 * f {
-                    let fz = if z > 0.0 { fz / z } else { a * b / (a + 1.0) };
-                    return ([f, fa, fb, fz], k);
+                    break 'sum;
                 }
             }
         }
-        let fz = if z > 0.0 { fz / z } else { a * b / (a + 1.0) };
-        ([f, fa, fb, fz], k)
+        let fz = if z > 0.0 {
+            fz / z
+        } else {
+            match series {
+                PnbdSeries::Direct => a * b / (a + 1.0),
+                PnbdSeries::Euler => (a + 1.0 - b) / (a + 1.0),
+            }
+        };
+        match series {
+            PnbdSeries::Direct => ([f, fa, fb, fz], k),
+            PnbdSeries::Euler => ([f, fa, -fb, fz], k),
+        }
     }
 
-    /// The term of A0 at y (y = t_x or T), `l_y` = ln(1 + y/max(α, β)).
-    pub(super) fn term(&mut self, c: &PnbdConst, y: f64, l_y: f64) -> PnbdTerm {
+    /// The argument z = |α−β|/(max(α, β)+y) of the ₂F₁ of the term of A0 at y.
+    pub(super) fn z_at(&self, c: &PnbdConst, y: f64) -> f64 {
+        c.gap / (c.max() + y)
+    }
+
+    /// The term of A0 at y (y = t_x or T) by `series`, given `l_y` = ln(1 + y/max(α, β)) and
+    /// `l_min` = ln(1 + y/min(α, β)).
+    ///
+    /// By Euler's series the term is G e^lp with G = ₂F₁(1, a+1−b; a+1; z) and lp = ln P +
+    /// (1−b) ln(1−z), 1−z = (min+y)/(max+y), in closed form: −(r+x) ln(1+y/α) − s ln(1+y/β)
+    /// if α >= β, else ln(α/β) − (s+1) ln(1+y/β) − (r+x−1) ln(1+y/α) (no cancellation between
+    /// ln P and ln (1−z)^(1−b), each huge where α/β or β/α is); its gradient is that of G plus
+    /// G times that of lp.
+    pub(super) fn term(
+        &mut self,
+        c: &PnbdConst,
+        series: PnbdSeries,
+        y: f64,
+        l_y: f64,
+        l_min: f64,
+    ) -> PnbdTerm {
         let (rx, rsx, s) = (self.rx, self.rsx, c.s);
-        if c.alpha_ge {
-            let base = c.alpha + y;
-            let ([f, fa, fb, fz], work) = self.hyp2f1((c.alpha - c.beta) / base);
-            PnbdTerm {
-                lp: -rsx * l_y + s * c.ln_ratio,
-                f,
-                d: [
-                    fa - f * l_y,
-                    fz * (y + c.beta) / (base * base) + f * (rx / c.alpha - rsx / base),
-                    fa + fb + f * (c.ln_ratio - l_y),
-                    -fz / base + f * s / c.beta,
-                ],
-                work,
+        let ([f, fa, fb, fz], work) = self.hyp2f1(series, self.z_at(c, y));
+        let (lp, d) = match (series, c.alpha_ge) {
+            (PnbdSeries::Direct, true) => {
+                let base = c.alpha + y;
+                (
+                    -rsx * l_y + s * c.ln_ratio,
+                    [
+                        fa - f * l_y,
+                        fz * (y + c.beta) / (base * base) + f * (rx / c.alpha - rsx / base),
+                        fa + fb + f * (c.ln_ratio - l_y),
+                        -fz / base + f * s / c.beta,
+                    ],
+                )
             }
-        } else {
-            let base = c.beta + y;
-            let ([f, fa, fb, fz], work) = self.hyp2f1((c.beta - c.alpha) / base);
-            PnbdTerm {
-                lp: -rsx * l_y + rx * c.ln_ratio,
-                f,
-                d: [
-                    fa + fb + f * (c.ln_ratio - l_y),
-                    -fz / base + f * rx / c.alpha,
-                    fa - f * l_y,
-                    fz * (y + c.alpha) / (base * base) + f * (s / c.beta - rsx / base),
-                ],
-                work,
+            (PnbdSeries::Direct, false) => {
+                let base = c.beta + y;
+                (
+                    -rsx * l_y + rx * c.ln_ratio,
+                    [
+                        fa + fb + f * (c.ln_ratio - l_y),
+                        -fz / base + f * rx / c.alpha,
+                        fa - f * l_y,
+                        fz * (y + c.alpha) / (base * base) + f * (s / c.beta - rsx / base),
+                    ],
+                )
             }
-        }
+            (PnbdSeries::Euler, true) => {
+                // b = s + 1, z = (α−β)/(α+y)
+                let base = c.alpha + y;
+                (
+                    -rx * l_y - s * l_min,
+                    [
+                        fa - f * l_y,
+                        fz * (y + c.beta) / (base * base) + f * (rx / c.alpha - rx / base),
+                        fa + fb - f * l_min,
+                        -fz / base + f * (s / c.beta - s / (c.beta + y)),
+                    ],
+                )
+            }
+            (PnbdSeries::Euler, false) => {
+                // b = r + x, z = (β−α)/(β+y)
+                let base = c.beta + y;
+                (
+                    c.ln_ratio - (s + 1.0) * l_y - (rx - 1.0) * l_min,
+                    [
+                        fa + fb - f * l_min,
+                        -fz / base + f * (rx / c.alpha - (rx - 1.0) / (c.alpha + y)),
+                        fa - f * l_y,
+                        fz * (y + c.alpha) / (base * base) + f * (s / c.beta - (s + 1.0) / base),
+                    ],
+                )
+            }
+        };
+        PnbdTerm { lp, f, d, work }
     }
 
     /// ln b1 and its gradient from [`PnbdConst::tenure`].
@@ -302,9 +430,17 @@ pub(super) fn paretonbd_pattern(
     let mut px = PnbdX::new(&c, x);
     let tq = c.tenure(t);
     let b1 = px.b1(&c, &tq);
-    if px.series(&c, t_x) {
-        let t1 = px.term(&c, t_x, (t_x / c.max()).ln_1p());
-        let t2 = px.term(&c, t, if c.alpha_ge { tq[0] } else { tq[1] });
+    if let Some(s1) = px.series(&c, t_x) {
+        let (l_max, l_min) = if c.alpha_ge {
+            (tq[0], tq[1])
+        } else {
+            (tq[1], tq[0])
+        };
+        // the series at T (z smaller) is at most as long
+        let s2 = px.series_at(&c, l_max).unwrap_or(s1);
+        let m = c.alpha.min(c.beta);
+        let t1 = px.term(&c, s1, t_x, (t_x / c.max()).ln_1p(), (t_x / m).ln_1p());
+        let t2 = px.term(&c, s2, t, l_max, l_min);
         let (l, d, alive) = px.combine(&c, b1, &t1, &t2);
         return (l, d, alive, t1.work + t2.work);
     }
@@ -493,8 +629,8 @@ impl PnbdData {
             }
             let y = ys[k];
             let l_y = l_max[ys_values[k]];
-            if series && px.series_at(c, y, l_y) {
-                out[k] = px.term(c, y, l_y);
+            if let Some(kind) = series.then(|| px.series_at(c, l_y)).flatten() {
+                out[k] = px.term(c, kind, y, l_y, l_min[ys_values[k]]);
                 continue;
             }
             series = false;

@@ -115,6 +115,224 @@ fn paretonbd_shared_terms_match_single_patterns() {
     }
 }
 
+/// The term of A0 by Euler's series equals the direct series' (value and gradient, 1e-14
+/// relative) where both converge, for α above and below β, small and large b and z up to
+/// 0.9, and in fewer terms where b >= 1; [`PnbdX::series_at`] picks Euler's there.
+#[test]
+fn paretonbd_euler_series_matches_the_direct_series() {
+    let mut checked = 0;
+    for theta in [
+        [0.55, 10.58, 0.61, 11.67],
+        [1.03, 12.5, 1.57, 64.6],
+        [0.5, 40.0, 3.0, 4.0],
+        [2.0, 3.0, 40.0, 400.0],
+        [0.3, 7.4, 0.08, 0.23],
+    ] {
+        let c = PnbdConst::new(&theta);
+        for x in [0.0, 1.0, 7.0, 30.0, 120.0] {
+            let mut px = PnbdX::new(&c, x);
+            for y in [0.0, 0.5, 3.0, 20.0, 90.0, 400.0] {
+                let l_y = (y / c.max()).ln_1p();
+                let l_min = (y / theta[1].min(theta[3])).ln_1p();
+                let z = px.z_at(&c, y);
+                if z > 0.9 {
+                    continue;
+                }
+                let d = px.term(&c, PnbdSeries::Direct, y, l_y, l_min);
+                let e = px.term(&c, PnbdSeries::Euler, y, l_y, l_min);
+                if d.work >= PNBD_SERIES_MAX_TERMS {
+                    continue;
+                }
+                checked += 1;
+                assert!(
+                    e.work <= d.work + 4,
+                    "{theta:?} x {x} y {y}: {} > {}",
+                    e.work,
+                    d.work
+                );
+                // compare e^lp f and e^lp d relative to the value; the terms carry the rounding
+                // of lp (of order (r+s+x) ln(1 + y/max)) in both forms
+                let scale = (e.lp - d.lp).exp();
+                let (fd, fe) = (d.f, e.f * scale);
+                let tol = 1e-14 + 1e-15 * d.lp.abs();
+                assert!(close(fe, fd, tol), "{theta:?} x {x} y {y}: {fe} vs {fd}");
+                for i in 0..4 {
+                    let (gd, ge) = (d.d[i], e.d[i] * scale);
+                    assert!(
+                        (ge - gd).abs() <= 10.0 * tol * (gd.abs() + fd),
+                        "{theta:?} x {x} y {y} {i}: {ge} vs {gd}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+    // a large frequency at z = 0.5: the direct terms grow up to k ~ 120, Euler's fall at once
+    let c = PnbdConst::new(&[0.5, 1.0, 1.0, 2.0]);
+    let px = PnbdX::new(&c, 120.0);
+    assert_eq!(px.series_at(&c, 0.0), Some(PnbdSeries::Euler));
+    // b = r + x < 1: the direct series (Euler's terms would fall more slowly)
+    let c = PnbdConst::new(&[0.55, 10.58, 0.61, 11.67]);
+    let px = PnbdX::new(&c, 0.0);
+    assert_eq!(
+        px.series_at(&c, (30.0 / c.max()).ln_1p()),
+        Some(PnbdSeries::Direct)
+    );
+}
+
+/// The likelihood where α/β or β/α is below 1e-16 (the runaway fits of "distinct x"):
+/// ln(α/β) was taken as ln(1 + (α−β)/β), −∞ there, which dropped b2 from the likelihood of
+/// every pattern summed by the series (a log-likelihood 161 too low, a NaN gradient).
+/// Against mpmath 1.3.0 at 40 digits (the integral over (t_x, T) by `quad` in u = ln((α+τ)/
+/// (α+t_x)) on panels of length 1/(r+x−1), unchanged at 60 digits; `diff` for the gradient),
+/// single patterns and all of them arranged, with a large frequency, an early and
+/// a late recency; CDNOW's parameters as a control.
+#[test]
+fn paretonbd_likelihood_at_extreme_scale_ratios() {
+    type Case = ([f64; 4], [([f64; 3], f64, [f64; 4]); 3]);
+    let cases: [Case; 2] = [
+        (
+            [
+                1.9368731533726137e-8,
+                8.356525319601378e-18,
+                1.3447112487226145,
+                63.09741803179205,
+            ],
+            [
+                (
+                    [97.0, 46.0, 100.0],
+                    -49.636802048586363176,
+                    [
+                        51629569.130188124,
+                        2317797263.2779029,
+                        0.1917199423857001,
+                        -8.6668444337088118e-5,
+                    ],
+                ),
+                (
+                    [1000.0, 2.0, 100.0],
+                    5184.1782890508514622,
+                    [
+                        51629574.612698355,
+                        2317796765.8650452,
+                        0.71241825674100596,
+                        -0.014705721371015788,
+                    ],
+                ),
+                (
+                    [5.0, 99.0, 100.0],
+                    -38.875951973742748071,
+                    [
+                        51629565.300581579,
+                        2317797265.3150792,
+                        -0.94336149583811168,
+                        0.013014677470464522,
+                    ],
+                ),
+            ],
+        ),
+        (
+            [0.8, 63.0, 2.5, 4e-18],
+            [
+                (
+                    [97.0, 46.0, 100.0],
+                    -219.21007664304022963,
+                    [
+                        4.9850647819303699,
+                        -0.87607577850615172,
+                        -43.511184954645496,
+                        6.2499999999999996e+17,
+                    ],
+                ),
+                (
+                    [1000.0, 2.0, 100.0],
+                    1631.6837309157443956,
+                    [
+                        7.8409084220983906,
+                        -15.370335712106129,
+                        -40.381936115166767,
+                        6.2499999999999995e+17,
+                    ],
+                ),
+                (
+                    [5.0, 99.0, 100.0],
+                    -133.56930656580589677,
+                    [
+                        1.683652702277776,
+                        -0.022887209689382391,
+                        -44.655178617210414,
+                        6.2499999999999996e+17,
+                    ],
+                ),
+            ],
+        ),
+    ];
+    let control: Case = (
+        [0.55, 10.58, 0.61, 11.67],
+        [
+            (
+                [2.0, 30.43, 38.86],
+                -9.5619812608429639393,
+                [
+                    0.93503823639287712,
+                    -0.00033619440522289104,
+                    -1.2366468905559968,
+                    0.037146599243048761,
+                ],
+            ),
+            (
+                [40.0, 3.0, 38.86],
+                -0.72938338668351094991,
+                [
+                    5.1521180586876049,
+                    -2.8630055252112909,
+                    1.3879681954002815,
+                    -0.055052351528226872,
+                ],
+            ),
+            ([0.0, 0.0, 38.86], f64::NAN, [f64::NAN; 4]),
+        ],
+    );
+    for (theta, patterns) in cases.iter().chain([&control]) {
+        let [r, alpha, ..] = *theta;
+        let mut all = Vec::new();
+        let (mut want, mut gw) = (0.0, [0.0; 4]);
+        for &([x, t_x, t], ll, g) in patterns.iter().filter(|p| !p.1.is_nan()) {
+            let (l, d, _, _) = paretonbd_pattern(theta, x, t_x, t);
+            let got = ln_gamma(r + x) - ln_gamma(r) - x * alpha.ln() + l;
+            // a difference of terms of order ln Γ(r+x) and x ln α
+            let scale = ln_gamma(r + x).abs() + x * alpha.ln().abs() + 1.0;
+            assert!(
+                (got - ll).abs() <= 1e-14 * scale,
+                "{theta:?} {x} {t_x}: {got} vs {ll}"
+            );
+            // the gradient in α is a difference of terms of order x/α
+            let big = [1.0 / r, (x + 1.0) / alpha, 1.0, 1.0 / theta[3]];
+            let gd = [
+                digamma(r + x) - digamma(r) + d[0],
+                -x / alpha + d[1],
+                d[2],
+                d[3],
+            ];
+            for i in 0..4 {
+                assert!(
+                    (gd[i] - g[i]).abs() <= 1e-12 * big[i].max(g[i].abs()),
+                    "{theta:?} {x} {t_x} {i}: {} vs {}",
+                    gd[i],
+                    g[i]
+                );
+            }
+            all.push(([x, t_x, t], 1.0));
+            want += ll;
+            for i in 0..4 {
+                gw[i] += g[i];
+            }
+        }
+        let (got, _) = paretonbd_ll(theta, &all);
+        assert!(close(got, want, 1e-13), "{theta:?}: {got} vs {want}");
+    }
+}
+
 /// Along the ridge s, β → ∞ with s/β fixed the scaled likelihood converges smoothly to
 /// its limit (the unscaled form lost ~ε·s·ln β per pattern to cancellation: 1e-4 in the
 /// log-likelihood of the reproduction at s = 4e7).
