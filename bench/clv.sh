@@ -51,6 +51,14 @@ CREATE TABLE distinct_x AS SELECT g::float8 AS x,
 CREATE TABLE sim5k AS SELECT x, t_x, t FROM sim LIMIT 5000;
 CREATE TABLE alike AS SELECT 3::float8 AS x, 20::float8 AS t_x, 30::float8 AS t FROM generate_series(1, 500)
   UNION ALL SELECT 0, 0, 30 FROM generate_series(1, 500);
+-- the same kinds of data, small: fits of well under a millisecond, where the Pareto/NBD's cost per
+-- likelihood evaluation counts and reading the rows does not
+CREATE TABLE unusual100 AS
+SELECT (g % 31)::float8 AS x, CASE WHEN g % 31 = 0 THEN 0 ELSE (g * 7919 % 600) END::float8 AS t_x,
+       700::float8 AS t
+FROM generate_series(1, 100) g;
+CREATE TABLE zeros56 AS SELECT 0::float8 AS x, 0::float8 AS t_x, (10 + g % 50)::float8 AS t FROM generate_series(0, 52) g
+  UNION ALL VALUES (1, 3, 55), (2, 20, 55), (1, 40, 55);
 SQL
 
 for d in cdnow_cal sim; do
@@ -59,7 +67,7 @@ done
 # Pareto/NBD against BG/NBD: both fits alternated round by round (a busy machine weighs on both
 # alike), on CDNOW, the simulated customers, 5,000 of them and the unusual inputs
 declare -A PAIRS
-PARETO_DATA="cdnow_cal sim sim5k unusual zeros huge distinct_x alike"
+PARETO_DATA="cdnow_cal sim sim5k unusual zeros huge distinct_x alike unusual100 zeros56"
 for d in $PARETO_DATA; do
     pair "bgp_$d" "pnbdp_$d" "SELECT tiers.bgnbd_fit(x, t_x, t) FROM $d" "SELECT tiers.paretonbd_fit(x, t_x, t) FROM $d"
     PAIRS[$d]=$PAIR_RATIO
