@@ -13,6 +13,8 @@ scripts/setup.sh
 
 echo "== core unit tests"
 cargo test -p customer_tiers_core --quiet
+# the AVX2 quadrature nodes against the portable ones as the optimiser compiles them (vectorised)
+cargo test -p customer_tiers_core --release --quiet paretonbd_node_exponentials_and_lanes
 
 echo "== #[pg_test] tests"
 PGRX_TEST_DATA=/tmp/customer_tiers-pgrx-test

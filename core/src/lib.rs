@@ -3,7 +3,8 @@
 //! Nothing in this crate knows about PostgreSQL: it is tested with plain `cargo test`,
 //! and the extension crate only converts types, checks arguments and raises errors.
 
-// the one exception: the AVX2 quadrature nodes behind a processor check (clv::power_integral)
+// the exception: the AVX2 quadrature nodes behind a processor check (clv::power_integral) and
+// their test against the portable code
 #![deny(unsafe_code)]
 
 pub mod abc;

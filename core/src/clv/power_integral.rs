@@ -610,6 +610,7 @@ impl PowerSetup {
 
 /// The most nodes of a rule ([`GL_X`], [`GLAG_X`]).
 const MAX_NODES: usize = 12;
+const _: () = assert!(GL_X.len() <= MAX_NODES && GLAG_X.len() <= MAX_NODES);
 
 /// [`PowerSetup::panel`] compiled with AVX2 (four nodes at a time).
 #[cfg(target_arch = "x86_64")]
@@ -701,11 +702,12 @@ const EXP_TAYLOR: [f64; 13] = [
 ];
 
 /// e^x = 2^k (1 + p) as (2^k, p), p = e^r − 1 with r = x − k ln 2 (|r| <= ln 2 / 2; ln 2 in two
-/// parts, Cody & Waite) by its Taylor series to r¹³/13! (the next term is below 4e-18 of r):
+/// parts, Cody & Waite) by its Taylor series to r¹³/13! (the next term, r¹³/14!, is below 1.2e-17):
 /// e^x = 2^k + 2^k p within 1 ulp of libm's and e^x − 1 = 2^k p + (2^k − 1) within 2 (checked in
 /// the tests), in plain arithmetic and selects so that loops over several values vectorise.
-/// Below x = −708 the scale is 0 (e^x < 4e-308, nothing against the integrand's maximum 1),
-/// above 709 infinite; NaN stays NaN.
+/// Below x = −708 the scale is 0 (e^x < 4e-308, nothing against the integrand's maximum 1;
+/// e^x − 1 = −1); above 709 (libm's: above 709.78) the scale is infinite and p = 1, so that e^x
+/// and e^x − 1 are infinite, not ∞ − ∞; NaN stays NaN.
 #[inline(always)]
 pub(super) fn exp_parts(x: f64) -> (f64, f64) {
     const ROUND: f64 = 6755399441055744.0; // 1.5 · 2^52: adding it rounds to an integer
@@ -724,14 +726,13 @@ pub(super) fn exp_parts(x: f64) -> (f64, f64) {
         q = c + r * q;
     }
     let p = r * q;
-    let scale = if x < -708.0 {
-        0.0
+    if x < -708.0 {
+        (0.0, p)
     } else if x > 709.0 {
-        f64::INFINITY
+        (f64::INFINITY, 1.0)
     } else {
-        scale
-    };
-    (scale, p)
+        (scale, p)
+    }
 }
 
 /// The quadrature of [`power_integral`] (see there), on the scaled integrand of
