@@ -4,8 +4,13 @@ use statrs::function::gamma::{digamma, ln_gamma};
 
 /// The reproduction: 1000 customers whose fit drifts to huge s and β.
 pub(super) fn repro() -> Vec<([f64; 3], f64)> {
+    repro_up_to(1000)
+}
+
+/// The customers g = 1..=`last` of [`repro`] (bench/clv.sh's `unusual100` is the first 100).
+fn repro_up_to(last: u64) -> Vec<([f64; 3], f64)> {
     let mut p = Patterns::<3>::default();
-    for g in 1..=1000u64 {
+    for g in 1..=last {
         let x = (g % 31) as f64;
         let t_x = if x == 0.0 {
             0.0
@@ -1268,7 +1273,31 @@ fn timing_cases() -> Vec<(&'static str, Patterns3, f64)> {
         assert_eq!(name, name_before);
         sets.push((name, data, ll));
     }
+    // the small inputs of bench/clv.sh (added later: the log-likelihoods of commit 4f40c40)
+    sets.push(("unusual100", repro_up_to(100), -5673.387614601906));
+    sets.push(("zeros56", zeros56(), -27.879441441240992));
     sets
+}
+
+/// bench/clv.sh's `zeros56`: 53 customers without a repeat purchase (tenure 10 + g % 50,
+/// g = 0..53) and the three of "zeros" with one (see [`adversarial`]).
+fn zeros56() -> Patterns3 {
+    let mut p = Patterns::<3>::default();
+    for g in 0..53u64 {
+        p.add([0.0, 0.0, (10 + g % 50) as f64], 1.0);
+    }
+    for (x, t_x) in [(1.0, 3.0), (2.0, 20.0), (1.0, 40.0)] {
+        p.add([x, t_x, 55.0], 1.0);
+    }
+    p.sorted()
+}
+
+/// CPU time of one evaluation of `M`'s likelihood and gradient at `theta` on the arranged
+/// patterns (the median of 5 runs, see [`median_time`]).
+fn evaluation_time<M: PurchaseProcess>(data: &[([f64; 3], f64)], theta: &[f64]) -> f64 {
+    let plan = M::arrange(data, &mut || {});
+    let model = M::from_theta(theta);
+    median_time(5, || model.arranged_log_likelihood(&plan, &mut || {})).0
 }
 
 /// Wall times of both fits, the median of several interleaved rounds (each the mean of
@@ -1300,17 +1329,29 @@ fn paretonbd_timing() {
         if ratio > worst.0 {
             worst = (ratio, name);
         }
+        // one likelihood evaluation of each at its fit: the fit in evaluations of that cost
+        let eb = b
+            .as_ref()
+            .map_or(f64::NAN, |b| evaluation_time::<BgNbd>(&data, &b.params));
+        let ep = f
+            .as_ref()
+            .map_or(f64::NAN, |f| evaluation_time::<ParetoNbd>(&data, &f.params));
         println!(
-            "{name} ({} patterns): bgnbd {:.3} ms ({} it), paretonbd {:.3} ms ({} it, converged {}, LL {}, {:?}), ratio {:.2}",
+            "{name} ({} patterns): bgnbd {:.3} ms ({} it; {:.1} us per evaluation, fit = {:.0} of them), paretonbd {:.3} ms ({} it, converged {}, LL {}, {:?}; {:.1} us per evaluation, fit = {:.0} of them), ratio {:.2} (per evaluation {:.1})",
             data.len(),
             tb * 1e3,
             b.as_ref().map_or(0, |b| b.iterations),
+            eb * 1e6,
+            tb / eb,
             tp * 1e3,
             f.as_ref().map_or(0, |f| f.iterations),
             f.as_ref().is_ok_and(|f| f.converged),
             f.as_ref().map_or(f64::NAN, |f| f.log_likelihood),
             f.as_ref().map(|f| f.params.clone()),
-            ratio
+            ep * 1e6,
+            tp / ep,
+            ratio,
+            ep / eb
         );
         let ll = f.unwrap().log_likelihood;
         assert!(
