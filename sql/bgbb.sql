@@ -50,7 +50,7 @@ CREATE AGGREGATE tiers.bgbb_fit(frequency double precision, recency double preci
     SFUNC = tiers.bgbb_trans, STYPE = bytea, FINALFUNC = tiers.bgbb_final,
     COMBINEFUNC = tiers.bgbb_combine, PARALLEL = SAFE);
 COMMENT ON AGGREGATE tiers.bgbb_fit(double precision, double precision, double precision, double precision, double precision) IS
-    'BG/BB fit with weights and an L2 penalizer (finite >= 0, constant within a group): mean negative log-likelihood plus penalizer * (alpha^2 + beta^2 + gamma^2 + delta^2), as lifetimes; log_likelihood is unpenalized.';
+    'BG/BB fit with weights and an L2 penalizer (finite >= 0, else 22023; NULL: 22004; constant within a group): mean negative log-likelihood plus penalizer * (alpha^2 + beta^2 + gamma^2 + delta^2), as lifetimes; log_likelihood is unpenalized.';
 
 CREATE FUNCTION tiers.p_alive(model tiers.bgbb_model, frequency double precision, recency double precision,
                               n_periods double precision, periods_ahead integer DEFAULT 1)

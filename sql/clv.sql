@@ -133,13 +133,13 @@ CREATE AGGREGATE tiers.bgnbd_fit(frequency double precision, recency double prec
     COMBINEFUNC = tiers.bgnbd_combine,
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision, double precision, double precision) IS
-    'BG/NBD fit with weights and an L2 penalizer (finite >= 0, else 22023; constant within a group): minimises the mean negative log-likelihood plus penalizer * (r^2 + alpha^2 + a^2 + b^2), the convention of the Python package lifetimes; log_likelihood reports the unpenalized value.';
+    'BG/NBD fit with weights and an L2 penalizer (finite >= 0, else 22023; NULL: 22004; constant within a group): minimises the mean negative log-likelihood plus penalizer * (r^2 + alpha^2 + a^2 + b^2), the convention of the Python package lifetimes; log_likelihood reports the unpenalized value.';
 CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision, weight double precision, penalizer double precision) (
     SFUNC = tiers.gamma_gamma_trans, STYPE = bytea, FINALFUNC = tiers.gamma_gamma_final,
     COMBINEFUNC = tiers.gamma_gamma_combine,
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, double precision, double precision) IS
-    'Gamma-Gamma fit with weights and an L2 penalizer: mean negative log-likelihood plus penalizer * (p^2 + q^2 + v^2).';
+    'Gamma-Gamma fit with weights and an L2 penalizer (finite >= 0, else 22023; NULL: 22004; constant within a group): mean negative log-likelihood plus penalizer * (p^2 + q^2 + v^2).';
 CREATE AGGREGATE tiers.gamma_gamma_fit(frequency double precision, monetary double precision) (
     SFUNC = tiers.gamma_gamma_trans, STYPE = bytea, FINALFUNC = tiers.gamma_gamma_final,
     COMBINEFUNC = tiers.gamma_gamma_combine,

@@ -2220,7 +2220,7 @@ CREATE AGGREGATE tiers.bgbb_fit(frequency double precision, recency double preci
     SFUNC = tiers.bgbb_trans, STYPE = bytea, FINALFUNC = tiers.bgbb_final,
     COMBINEFUNC = tiers.bgbb_combine, PARALLEL = SAFE);
 COMMENT ON AGGREGATE tiers.bgbb_fit(double precision, double precision, double precision, double precision, double precision) IS
-    'BG/BB fit with weights and an L2 penalizer (finite >= 0, constant within a group): mean negative log-likelihood plus penalizer * (alpha^2 + beta^2 + gamma^2 + delta^2), as lifetimes; log_likelihood is unpenalized.';
+    'BG/BB fit with weights and an L2 penalizer (finite >= 0, else 22023; NULL: 22004; constant within a group): mean negative log-likelihood plus penalizer * (alpha^2 + beta^2 + gamma^2 + delta^2), as lifetimes; log_likelihood is unpenalized.';
 
 CREATE FUNCTION tiers.p_alive(model tiers.bgbb_model, frequency double precision, recency double precision,
                               n_periods double precision, periods_ahead integer DEFAULT 1)
@@ -2297,7 +2297,7 @@ CREATE TYPE tiers.holdout_summary AS (
     holdout_length         double precision
 );
 COMMENT ON TYPE tiers.holdout_summary IS
-    'Result of tiers.holdout_summary: the fields of tiers.customer_summary as of calibration_end (first_purchase ... monetary), then the holdout period (calibration_end, holdout_end]: holdout_orders (rows with an amount >= 0 or NULL), holdout_occasions (distinct purchase days: lifetimes'' frequency_holdout), holdout_monetary_total (net value, returns netted), holdout_monetary (holdout_monetary_total / holdout_occasions, 0 without holdout purchases: lifetimes'' monetary_value_holdout), holdout_length (holdout_end - calibration_end in unit: lifetimes'' duration_holdout).';
+    'Result of tiers.holdout_summary: the fields of tiers.customer_summary as of calibration_end (first_purchase ... monetary), then the holdout period (calibration_end, holdout_end]: holdout_orders (rows with an amount >= 0 or NULL), holdout_occasions (distinct purchase days: lifetimes'' frequency_holdout), holdout_monetary_total (net value, returns netted), holdout_monetary (holdout_monetary_total / holdout_occasions, the mean value of a holdout purchase day, 0 without one as in lifetimes, whose monetary_value_holdout averages rows instead of days), holdout_length (holdout_end - calibration_end in unit: lifetimes'' duration_holdout).';
 
 -- CLV validation (issue 13): tiers.clv_validation
 CREATE TYPE tiers.clv_validation_bucket AS (
@@ -2638,7 +2638,7 @@ CREATE AGGREGATE tiers.clv_validation(model tiers.gamma_gamma_model, frequency d
     SFUNC = tiers.clv_validation_spend_trans, STYPE = bytea, FINALFUNC = tiers.clv_validation_spend_final,
     COMBINEFUNC = tiers.clv_validation_spend_combine, PARALLEL = SAFE);
 COMMENT ON AGGREGATE tiers.clv_validation(tiers.gamma_gamma_model, double precision, double precision, double precision) IS
-    'Validation of a Gamma-Gamma model against the holdout (tiers.spend_validation): per customer the calibration (frequency, monetary) and the mean value of the holdout purchase occasions; customers without a holdout purchase (NULL holdout_monetary) are skipped. NULL model: 22004; bad frequency or monetary, negative or non-finite holdout_monetary: 22023. NULL without rows.';
+    'Validation of a Gamma-Gamma model against the holdout (tiers.spend_validation): per customer the calibration (frequency, monetary) and the mean value of the holdout purchase occasions; customers without a holdout purchase (holdout_monetary 0, as tiers.holdout_summary and lifetimes give it, or NULL) are skipped: Gamma-Gamma models positive spend. NULL model: 22004; bad frequency or monetary, negative or non-finite holdout_monetary: 22023. NULL without rows.';
 
 -- Purchase counts and churn (issue 13): BG/NBD, MBG/NBD, Pareto/NBD ------------------------------
 CREATE FUNCTION tiers.probability_of_purchases(model tiers.bgnbd_model, n integer, t double precision)
@@ -3131,3 +3131,9 @@ COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double 
     'RFM model of a customer population with 5 bins: per dimension the k/5 quantiles (exactly percentile_cont) and the mean. since_last is the time since the last purchase (the R of RFM). Rows with a NULL are skipped; NaN/Infinity is an error (22023). NULL for an empty population. Use as tiers.rfm_model(r, f, m) OVER () to score in one query.';
 COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision, integer) IS
     'RFM model with bins (2..10, else 22003) quantile bins per dimension: breakpoints are the k/bins quantiles computed exactly as percentile_cont, plus the population means.';
+
+-- the penalizer comments of bgnbd_fit and gamma_gamma_fit (a NULL penalizer is an error)
+COMMENT ON AGGREGATE tiers.bgnbd_fit(double precision, double precision, double precision, double precision, double precision) IS
+    'BG/NBD fit with weights and an L2 penalizer (finite >= 0, else 22023; NULL: 22004; constant within a group): minimises the mean negative log-likelihood plus penalizer * (r^2 + alpha^2 + a^2 + b^2), the convention of the Python package lifetimes; log_likelihood reports the unpenalized value.';
+COMMENT ON AGGREGATE tiers.gamma_gamma_fit(double precision, double precision, double precision, double precision) IS
+    'Gamma-Gamma fit with weights and an L2 penalizer (finite >= 0, else 22023; NULL: 22004; constant within a group): mean negative log-likelihood plus penalizer * (p^2 + q^2 + v^2).';

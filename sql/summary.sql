@@ -36,7 +36,7 @@ CREATE TYPE tiers.holdout_summary AS (
     holdout_length         double precision
 );
 COMMENT ON TYPE tiers.holdout_summary IS
-    'Result of tiers.holdout_summary: the fields of tiers.customer_summary as of calibration_end (first_purchase ... monetary), then the holdout period (calibration_end, holdout_end]: holdout_orders (rows with an amount >= 0 or NULL), holdout_occasions (distinct purchase days: lifetimes'' frequency_holdout), holdout_monetary_total (net value, returns netted), holdout_monetary (holdout_monetary_total / holdout_occasions, 0 without holdout purchases: lifetimes'' monetary_value_holdout), holdout_length (holdout_end - calibration_end in unit: lifetimes'' duration_holdout).';
+    'Result of tiers.holdout_summary: the fields of tiers.customer_summary as of calibration_end (first_purchase ... monetary), then the holdout period (calibration_end, holdout_end]: holdout_orders (rows with an amount >= 0 or NULL), holdout_occasions (distinct purchase days: lifetimes'' frequency_holdout), holdout_monetary_total (net value, returns netted), holdout_monetary (holdout_monetary_total / holdout_occasions, the mean value of a holdout purchase day, 0 without one as in lifetimes, whose monetary_value_holdout averages rows instead of days), holdout_length (holdout_end - calibration_end in unit: lifetimes'' duration_holdout).';
 -- customer_tiers API: hand-written C-language functions and aggregates over the raw
 -- functions of the extension library, presets, guards and comments.
 -- Every function states its volatility and parallel safety; every object has a COMMENT.

@@ -882,12 +882,14 @@ sql_function!(ct_paretonbd_expected_purchases_interval, |fcinfo| {
 /// 10 the level).
 unsafe fn clv_interval<M: SqlPurchase>(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: the arguments are clv_interval's (caller)
-    let Some((pm, gm, a)) = (unsafe { clv_args(fcinfo) }) else {
+    let args = unsafe { clv_args(fcinfo) };
+    // checked like the other scalar arguments, also where NULL data make the result NULL
+    // SAFETY: as above
+    let level = unsafe { level_arg(fcinfo, crate::args::clv_interval::LEVEL) };
+    let Some((pm, gm, a)) = args else {
         // SAFETY: `fcinfo` is the current call's (caller)
         return unsafe { return_null(fcinfo) };
     };
-    // SAFETY: as above
-    let level = unsafe { level_arg(fcinfo, crate::args::clv_interval::LEVEL) };
     // SAFETY: the call site's cache; `pm` and `gm` are the two models and the function returns
     // a prediction interval (caller)
     unsafe {

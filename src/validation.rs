@@ -269,7 +269,9 @@ impl AggState for SpendAccumulator {
 const SPEND_AGG: &str = "clv_validation";
 
 // tiers.clv_validation_spend_trans(state, model tiers.gamma_gamma_model, frequency, monetary,
-// holdout_monetary): customers without a holdout purchase (NULL holdout_monetary) are skipped.
+// holdout_monetary): customers without a holdout purchase (holdout_monetary 0, as
+// tiers.holdout_summary and lifetimes give it, or NULL) are skipped: Gamma-Gamma models positive
+// spend (its fit skips a monetary of 0 likewise).
 sql_function!(ct_clv_validation_spend_trans, |fcinfo| {
     let (state, datum) = state_or_init(fcinfo, SPEND_AGG, SpendAccumulator::new);
     let state = &mut *state;
@@ -285,6 +287,9 @@ sql_function!(ct_clv_validation_spend_trans, |fcinfo| {
         return datum;
     };
     let (x, mon, actual) = (f8(x), f8(mon), f8(actual));
+    if actual == 0.0 {
+        return datum;
+    }
     if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0) {
         invalid(format!("frequency must be a whole number >= 0, got {x}"));
     }

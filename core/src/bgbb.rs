@@ -185,11 +185,16 @@ fn check_horizon(name: &str, h: f64, n: f64) -> Result<(), CoreError> {
             "{name} must be a whole number >= 0 of transaction opportunities, got {h}"
         )));
     }
+    // the message starts with `name`, which the SQL layer renames to its argument
     if n + h > MAX_PERIODS {
-        return Err(CoreError::InvalidParameter(format!(
-            "n_periods + {name} must be at most {MAX_PERIODS}, got {}",
-            n + h
-        )));
+        return Err(CoreError::InvalidParameter(if n > 0.0 {
+            format!(
+                "{name} must be at most {} after {n} observed opportunities (at most {MAX_PERIODS} in all), got {h}",
+                MAX_PERIODS - n
+            )
+        } else {
+            format!("{name} must be at most {MAX_PERIODS}, got {h}")
+        }));
     }
     Ok(())
 }
@@ -1313,6 +1318,33 @@ mod tests {
         assert!(bgbb_expected(&PAPER, 1.0, 2.0, 1.0, 6.0).is_err());
         assert!(bgbb_probability_of_purchases(&PAPER, 1.5, 6.0).is_err());
         assert!(bgbb_pmf_new(&PAPER, -1.0).is_err());
+        // a horizon too far: the message starts with the horizon's name (the SQL layer renames
+        // that prefix to its argument) and names no other argument
+        let starts = |r: Result<f64, CoreError>, name: &str| match r {
+            Err(CoreError::InvalidParameter(m)) => {
+                assert!(m.starts_with(&format!("{name} must be at most")), "{m}");
+                assert_eq!(
+                    m.matches("n_periods").count(),
+                    usize::from(name == "n_periods"),
+                    "{m}"
+                );
+            }
+            other => panic!("{other:?}"),
+        };
+        starts(bgbb_expected(&PAPER, 1e10, 1.0, 1.0, 6.0), "n_star");
+        starts(
+            bgbb_p_alive(&PAPER, 1.0, 1.0, 6.0, 1e10),
+            "m_periods_in_future",
+        );
+        starts(bgbb_expected_new(&PAPER, 1e10), "n_periods");
+        starts(
+            bgbb_probability_of_purchases(&PAPER, 1.0, 1e10),
+            "n_periods",
+        );
+        starts(
+            bgbb_conditional_probability_of_purchases(&PAPER, 1.0, 1e10, 1.0, 1.0, 6.0),
+            "n_star",
+        );
         let fit = |data: &[([f64; 3], f64)], pen: f64| bgbb_fit(data, pen, &mut || {});
         match fit(&[([1.0, 2.5, 6.0], 1.0)], 0.0) {
             Err(CoreError::InvalidParameter(m)) => assert!(m.contains("recency"), "{m}"),

@@ -67,8 +67,14 @@ SELECT pg_temp.err($$SELECT tiers.bgbb_fit(1.5, 2, 6)$$);
 SELECT pg_temp.err($$SELECT tiers.bgbb_fit(0, 0, 6)$$);
 SELECT pg_temp.err($$SELECT tiers.bgbb_fit(1, 2, 6, -1)$$);
 SELECT pg_temp.err($$SELECT tiers.bgbb_fit(1, 2, 6, 1, 'NaN')$$);
+SELECT pg_temp.err($$SELECT tiers.bgbb_fit(1, 2, 6, 1, NULL)$$);
 SELECT pg_temp.err($$SELECT tiers.p_alive(m, 1, 2, 6, -1) FROM paper$$);
 SELECT pg_temp.err($$SELECT tiers.expected_purchases(m, 2.5, 1, 2, 6) FROM paper$$);
+-- horizons too far name the SQL argument
+SELECT pg_temp.err($$SELECT tiers.expected_purchases(m, 1e10, 1, 2, 6) FROM paper$$);
+SELECT pg_temp.err($$SELECT tiers.expected_purchases(m, 1e10) FROM paper$$);
+SELECT pg_temp.err($$SELECT tiers.p_alive(m, 1, 2, 6, 2147483647) FROM paper$$);
+SELECT pg_temp.err($$SELECT tiers.probability_of_purchases(m, 1, 1e10) FROM paper$$);
 SELECT pg_temp.err($$SELECT tiers.probability_of_purchases(m, -1, 6) FROM paper$$);
 SELECT pg_temp.err($$SELECT tiers.probability_of_purchases(m, 1, 6.5) FROM paper$$);
 SELECT pg_temp.err($$SELECT tiers.churn_probability(m, -2, 1, 2, 6) FROM paper$$);

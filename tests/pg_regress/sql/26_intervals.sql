@@ -138,6 +138,9 @@ SELECT pg_temp.err($$SELECT tiers.expected_purchases_interval(bg, 39, 2, 40, 39)
 SELECT pg_temp.err($$SELECT tiers.expected_purchases_interval(pn, -1, 2, 30, 39) FROM m$$);
 SELECT pg_temp.err($$SELECT tiers.clv_interval(bg, gg, 2, 30, 39, 20, '12 months', 0.01, '7 days', '1 month', NULL) FROM m$$);
 SELECT pg_temp.err($$SELECT tiers.clv_interval(bg, gg, 2, 30, 39, 20, '12 months', 0.01, '7 days', '1 month', 1.5) FROM m$$);
+-- the level is checked also where NULL data make the result NULL
+SELECT pg_temp.err($$SELECT tiers.clv_interval(bg, gg, NULL, 30, 39, 20, '12 months', 0.01, '7 days', '1 month', 1.5) FROM m$$);
+SELECT pg_temp.err($$SELECT tiers.clv_interval(NULL::tiers.bgnbd_model, gg, 2, 30, 39, 20, '12 months', 0.01, '7 days', '1 month', NULL) FROM m$$);
 SELECT pg_temp.err($$SELECT tiers.expected_purchases_interval(m, 5, 3, 6, 6, 2) FROM bb$$);
 SELECT pg_temp.err($$SELECT tiers.expected_purchases_interval(((bg).r, (bg).alpha, (bg).a, (bg).b, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL, '{{1,2},{3,4}}')::tiers.bgnbd_model, 39, 2, 30, 39) FROM m$$);
