@@ -147,12 +147,10 @@ unsafe fn transition(fcinfo: pg_sys::FunctionCallInfo, model: Model) -> pg_sys::
                     "tiers.bgbb_model",
                 )
             };
-            let e = check(bgbb_expected(&th, length, x, t_x, n).map_err(|e| match e {
-                CoreError::InvalidParameter(m) => {
-                    CoreError::InvalidParameter(m.replacen("n_star", "holdout_length", 1))
-                }
-                other => other,
-            }));
+            let e = check_named(
+                bgbb_expected(&th, length, x, t_x, n),
+                &[("n_star", "holdout_length")],
+            );
             (x, e, check(bgbb_p_alive(&th, x, t_x, n, 1.0)))
         }
     };

@@ -501,6 +501,19 @@ fn simulated_pnbd_with(n: usize, seed: u64, theta: [f64; 4]) -> Vec<([f64; 3], f
 
 type Patterns3 = Vec<([f64; 3], f64)>;
 
+/// `customers` without a repeat purchase (tenure 10 + i % 50, i = 0..customers) and three with
+/// one: "zeros" of [`adversarial`] (5,000) and bench/clv.sh's `zeros56` (53).
+fn zeros_and_three(customers: u64) -> Patterns<3> {
+    let mut zeros = Patterns::<3>::default();
+    for i in 0..customers {
+        zeros.add([0.0, 0.0, (10 + i % 50) as f64], 1.0);
+    }
+    for (x, t_x) in [(1.0, 3.0), (2.0, 20.0), (1.0, 40.0)] {
+        zeros.add([x, t_x, 55.0], 1.0);
+    }
+    zeros
+}
+
 /// Adversarial inputs: (name, patterns).
 fn adversarial() -> Vec<(&'static str, Patterns3)> {
     let mut rng = XorShift(7);
@@ -511,13 +524,7 @@ fn adversarial() -> Vec<(&'static str, Patterns3)> {
         regular.add([t.floor(), t.floor(), t], 1.0);
     }
     // nobody comes back but a few
-    let mut zeros = Patterns::<3>::default();
-    for i in 0..5000u64 {
-        zeros.add([0.0, 0.0, (10 + i % 50) as f64], 1.0);
-    }
-    for (x, t_x) in [(1.0, 3.0), (2.0, 20.0), (1.0, 40.0)] {
-        zeros.add([x, t_x, 55.0], 1.0);
-    }
+    let zeros = zeros_and_three(5000);
     // a few huge frequencies among ordinary customers
     let mut huge = Patterns::<3>::default();
     for i in 0..2000u64 {
@@ -1275,21 +1282,8 @@ fn timing_cases() -> Vec<(&'static str, Patterns3, f64)> {
     }
     // the small inputs of bench/clv.sh (added later: the log-likelihoods of commit 4f40c40)
     sets.push(("unusual100", repro_up_to(100), -5673.387614601906));
-    sets.push(("zeros56", zeros56(), -27.879441441240992));
+    sets.push(("zeros56", zeros_and_three(53).sorted(), -27.879441441240992));
     sets
-}
-
-/// bench/clv.sh's `zeros56`: 53 customers without a repeat purchase (tenure 10 + g % 50,
-/// g = 0..53) and the three of "zeros" with one (see [`adversarial`]).
-fn zeros56() -> Patterns3 {
-    let mut p = Patterns::<3>::default();
-    for g in 0..53u64 {
-        p.add([0.0, 0.0, (10 + g % 50) as f64], 1.0);
-    }
-    for (x, t_x) in [(1.0, 3.0), (2.0, 20.0), (1.0, 40.0)] {
-        p.add([x, t_x, 55.0], 1.0);
-    }
-    p.sorted()
 }
 
 /// CPU time of one evaluation of `M`'s likelihood and gradient at `theta` on the arranged

@@ -134,5 +134,7 @@ SELECT pg_temp.err($$SELECT tiers.clv_validation(bg, 1, 2, 3, -1, 39) FROM model
 SELECT pg_temp.err($$SELECT tiers.clv_validation(bg, 1, 2, 3, 1, 'NaN') FROM models$$);
 SELECT pg_temp.err($$SELECT tiers.clv_validation(bg, 1, 5, 3, 1, 39) FROM models$$);
 SELECT pg_temp.err($$SELECT tiers.clv_validation(NULL::tiers.bgnbd_model, 1, 2, 3, 1, 39)$$);
+-- a BG/BB holdout too long names holdout_length
+SELECT pg_temp.err($$SELECT tiers.clv_validation('(1.2,0.75,0.66,2.8,,,,,,,,,)'::tiers.bgbb_model, 1, 2, 6, 0, 1e10)$$);
 SELECT tiers.clv_validation(bg, 1, 2, 3, NULL, 39) IS NULL AS null_holdout_skipped FROM models;
 SELECT tiers.clv_validation(bg, frequency, recency, tenure, holdout_occasions, 39) IS NULL AS no_rows FROM ch, models WHERE false;
