@@ -72,25 +72,56 @@ pass "$READERS readers, $reads reads during 4 concurrent refreshes: 0 errors, 0 
 # 2. locking: tests/isolation/specs/refresh_lock.spec (wait => false, lock_timeout, waiting)
 
 # 3. kill the refreshing backend ----------------------------------------------------------
-before=$(state)
-refreshes=$(q -d it -c "SELECT count(*) FROM tiers.tier_view_refreshes")
-q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-03-31\"}'" >/dev/null
+# The refresh is held at its last stage, not killed after a guessed time (a refresh faster than
+# the guess would finish first): as_of moves past the last evaluation, so the refresh records
+# tier history, and another session holds a SHARE lock on tiers.tier_history. By then the
+# refresh has fitted the models, recorded its refresh and refreshed the view in its transaction;
+# killed there, none of it may remain.
+with_as_of() { echo "$(state):$(q -d it -c "SELECT max(as_of)::date FROM it_tiers")"; }
+counts() { q -d it -c "SELECT (SELECT count(*) FROM tiers.tier_view_refreshes) || '/' || (SELECT count(*) FROM tiers.tier_evaluations) || '/' || (SELECT count(*) FROM tiers.tier_history)"; }
+app_pid() { q -d it -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$1'"; }
+before=$(with_as_of)
+counts_before=$(counts)
+q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-07-31\"}'" >/dev/null
+(PGAPPNAME=blocker q -d it -c "BEGIN" -c "LOCK TABLE tiers.tier_history IN SHARE MODE" \
+     -c "SELECT pg_sleep(600)" >/dev/null 2>&1 || true) &
+blocker=$!
+for _ in $(seq 1 200); do
+    held=$(q -d it -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                       WHERE a.application_name = 'blocker' AND l.granted
+                         AND l.relation = 'tiers.tier_history'::regclass AND l.mode = 'ShareLock'")
+    [ "$held" = 1 ] && break; sleep 0.05
+done
+[ "$held" = 1 ] || fail "the blocking session did not get its lock on tiers.tier_history"
 (PGAPPNAME=victim q -d it -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null 2>&1 || true) &
 victim=$!
-for _ in $(seq 1 100); do
-    busy=$(q -d it -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'victim' AND state = 'active'")
-    [ "$busy" = 1 ] && break; sleep 0.05
+for _ in $(seq 1 1200); do
+    waiting=$(q -d it -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                          WHERE a.application_name = 'victim' AND NOT l.granted
+                            AND l.relation = 'tiers.tier_history'::regclass")
+    [ "$waiting" = 1 ] && break
+    [ -n "$(app_pid victim)" ] || break
+    sleep 0.1
 done
-sleep 0.5
-killed=$(q -d it -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'")
+[ "$waiting" = 1 ] || fail "the refresh did not wait for the tier history (finished or failed before it)"
+# REFRESH MATERIALIZED VIEW CONCURRENTLY holds an EXCLUSIVE lock on the view until commit
+refreshed=$(q -d it -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                        WHERE a.application_name = 'victim' AND l.granted
+                          AND l.relation = 'it_tiers'::regclass AND l.mode = 'ExclusiveLock'")
+[ "$refreshed" = 1 ] || fail "the refresh waited for the tier history before it refreshed the view"
+killed=$(q -d it -c "SELECT pg_terminate_backend($(app_pid victim))")
 wait $victim || true
-[ "$killed" = t ] || fail "the refresh finished before it could be killed"
-after=$(state)
+q -d it -c "SELECT pg_terminate_backend($(app_pid blocker))" >/dev/null
+wait $blocker || true
+[ "$killed" = t ] || fail "the refresh could not be killed"
+after=$(with_as_of)
 [ "$after" = "$before" ] || fail "killed refresh changed the view: $before -> $after"
-[ "$(q -d it -c "SELECT count(*) FROM tiers.tier_view_refreshes")" = "$refreshes" ] || fail "killed refresh left a record"
-q -d it -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null
+[ "$(counts)" = "$counts_before" ] \
+    || fail "killed refresh left records (refreshes/evaluations/history rows): $counts_before -> $(counts)"
+q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-03-31\"}'" \
+      -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null
 [ "$(state)" = "$A" ] || fail "refresh after the kill did not work"
-pass "killed refresh: the view kept its last contents ($before), nothing recorded; the next refresh works"
+pass "refresh killed while it waited to write the tier history: the view kept its last contents ($before), no refresh, evaluation or history row recorded; the next refresh works"
 
 # 4. pg_dump and restore ------------------------------------------------------------------
 q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-06-30\"}'" \
