@@ -285,9 +285,6 @@ sql_function!(ct_clv_validation_spend_trans, |fcinfo| {
         return datum;
     };
     let (x, mon, actual) = (f8(x), f8(mon), f8(actual));
-    if actual == 0.0 {
-        return datum;
-    }
     if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0) {
         invalid(format!("frequency must be a whole number >= 0, got {x}"));
     }
@@ -297,6 +294,10 @@ sql_function!(ct_clv_validation_spend_trans, |fcinfo| {
         ));
     }
     let th = params::<GG_FIELDS>(fcinfo, m, 3, &["p", "q", "v"], "tiers.gamma_gamma_model");
+    // skipped only once the row and the model are checked: bad input errs either way
+    if actual == 0.0 {
+        return datum;
+    }
     let expected = check(customer_tiers_core::clv::gamma_gamma_expected(&th, x, mon));
     check(state.add(expected, actual).map_err(|e| {
         match e {

@@ -80,6 +80,10 @@ pass "$READERS readers, $reads reads during 4 concurrent refreshes: 0 errors, 0 
 with_as_of() { echo "$(state):$(q -d it -c "SELECT max(as_of)::date FROM it_tiers")"; }
 counts() { q -d it -c "SELECT (SELECT count(*) FROM tiers.tier_view_refreshes) || '/' || (SELECT count(*) FROM tiers.tier_evaluations) || '/' || (SELECT count(*) FROM tiers.tier_history)"; }
 app_pid() { q -d it -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$1'"; }
+# locks of the session named $1 on relation $2, granted ($3 true) or awaited (false), in mode $4
+locks() { q -d it -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                      WHERE a.application_name = '$1' AND l.relation = '$2'::regclass
+                        AND l.granted = $3 AND l.mode = '$4'"; }
 before=$(with_as_of)
 counts_before=$(counts)
 q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998-07-31\"}'" >/dev/null
@@ -87,27 +91,22 @@ q -d it -c "UPDATE tiers.tier_views SET options = options || '{\"as_of\": \"1998
      -c "SELECT pg_sleep(600)" >/dev/null 2>&1 || true) &
 blocker=$!
 for _ in $(seq 1 200); do
-    held=$(q -d it -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                       WHERE a.application_name = 'blocker' AND l.granted
-                         AND l.relation = 'tiers.tier_history'::regclass AND l.mode = 'ShareLock'")
+    held=$(locks blocker tiers.tier_history true ShareLock)
     [ "$held" = 1 ] && break; sleep 0.05
 done
 [ "$held" = 1 ] || fail "the blocking session did not get its lock on tiers.tier_history"
 (PGAPPNAME=victim q -d it -c "SELECT tiers.refresh_tier_view('it_tiers')" >/dev/null 2>&1 || true) &
 victim=$!
 for _ in $(seq 1 1200); do
-    waiting=$(q -d it -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                          WHERE a.application_name = 'victim' AND NOT l.granted
-                            AND l.relation = 'tiers.tier_history'::regclass")
+    # the history's INSERT and UPDATE take ROW EXCLUSIVE
+    waiting=$(locks victim tiers.tier_history false RowExclusiveLock)
     [ "$waiting" = 1 ] && break
-    [ -n "$(app_pid victim)" ] || break
+    kill -0 $victim 2>/dev/null || break  # its psql has ended: it will not wait any more
     sleep 0.1
 done
 [ "$waiting" = 1 ] || fail "the refresh did not wait for the tier history (finished or failed before it)"
 # REFRESH MATERIALIZED VIEW CONCURRENTLY holds an EXCLUSIVE lock on the view until commit
-refreshed=$(q -d it -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                        WHERE a.application_name = 'victim' AND l.granted
-                          AND l.relation = 'it_tiers'::regclass AND l.mode = 'ExclusiveLock'")
+refreshed=$(locks victim it_tiers true ExclusiveLock)
 [ "$refreshed" = 1 ] || fail "the refresh waited for the tier history before it refreshed the view"
 killed=$(q -d it -c "SELECT pg_terminate_backend($(app_pid victim))")
 wait $victim || true

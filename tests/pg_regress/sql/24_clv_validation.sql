@@ -89,6 +89,9 @@ FROM (SELECT tiers.clv_validation(gg, (s).frequency, (s).monetary, (s).holdout_m
      (SELECT tiers.clv_validation(gg, frequency, monetary, holdout_monetary) AS b FROM spend, gg) y;
 SELECT pg_temp.err($$SELECT tiers.clv_validation(gg, 1, 20, -5) FROM gg$$);
 SELECT pg_temp.err($$SELECT tiers.clv_validation(gg, 1.5, 20, 5) FROM gg$$);
+-- a row without a holdout purchase is skipped only after its arguments are checked
+SELECT pg_temp.err($$SELECT tiers.clv_validation(gg, 1.5, 20, 0) FROM gg$$);
+SELECT pg_temp.err($$SELECT tiers.clv_validation(gg, 2, 'NaN', 0) FROM gg$$);
 
 -- the probability of n purchases and of none (churn) at fixed parameters; lifetimes 0.11.3:
 --   BetaGeoFitter / ModifiedBetaGeoFitter with params_ set: .probability_of_n_purchases_up_to_time(t, n)
