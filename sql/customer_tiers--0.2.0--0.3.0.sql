@@ -38,14 +38,15 @@ COMMENT ON TABLE tiers.tier_evaluations IS
 COMMENT ON TABLE tiers.tier_views IS
     'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
 COMMENT ON TABLE tiers.tier_view_refreshes IS
-    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history); for incremental views (option incremental) also whether the refresh folded only new orders (incremental) or rebuilt the per-customer states (false), the orders folded (new_orders), the watermark (the largest value of the incremental column folded, as text), the orders at or below it (watermark_rows) and fold_ms. A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
+    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history); for incremental views (option incremental) also whether the refresh folded only new orders (incremental) or rebuilt the per-customer states (false), the orders folded (new_orders), the watermark (the largest value of the incremental column folded, as text), the orders at or below it (watermark_rows), fold_ms, and fold_cut (as_of in the type of the orders'' time column as the fold applied it: a date or timestamp in the session''s TimeZone; a later fold whose cut is earlier rebuilds the states). A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
 -- incremental tier views (issue 15): what each refresh folded
 ALTER TABLE tiers.tier_view_refreshes
     ADD COLUMN incremental boolean,
     ADD COLUMN new_orders bigint,
     ADD COLUMN watermark text,
     ADD COLUMN watermark_rows bigint,
-    ADD COLUMN fold_ms double precision;
+    ADD COLUMN fold_ms double precision,
+    ADD COLUMN fold_cut text;
 -- The grants of 0.2.0 stay as they are (SELECT for PUBLIC on these four tables, unless a DBA
 -- revoked it): nothing is granted again here; the policies below decide which rows a role sees.
 ALTER TABLE tiers.tier_views ENABLE ROW LEVEL SECURITY;
@@ -60,26 +61,40 @@ CREATE POLICY tier_view_readers ON tiers.tier_views
                    WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
                      AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
                      AND pg_catalog.has_table_privilege(c.oid, 'SELECT')))
-    WITH CHECK (true);
+    -- written only for a name not taken yet (create_tier_view declares before it creates the
+    -- view) or for a materialized view of the writer's (its owner role's members)
+    WITH CHECK (pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NULL
+                OR EXISTS (SELECT FROM pg_catalog.pg_class c
+                           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                           WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
+                             AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
+                             AND c.relkind OPERATOR(pg_catalog.=) 'm'
+                             AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_views IS
-    'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Inserting needs INSERT on this table (a DBA''s grant).';
+    'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Writing needs INSERT/UPDATE on this table (a DBA''s grant), and a row may only name a relation that does not exist yet or a materialized view whose owner role the writer belongs to.';
 
 CREATE POLICY tier_view_readers ON tiers.tier_view_refreshes
     USING (EXISTS (SELECT FROM tiers.tier_views v
                    WHERE v.view_schema OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
                      AND v.view_name OPERATOR(pg_catalog.=) tier_view_refreshes.view_name))
-    WITH CHECK (true);
+    -- written only by the view's owner role's members (refresh_tier_view needs them too)
+    WITH CHECK (EXISTS (SELECT FROM pg_catalog.pg_class c
+                        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                        WHERE n.nspname OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
+                          AND c.relname OPERATOR(pg_catalog.=) tier_view_refreshes.view_name
+                          AND c.relkind OPERATOR(pg_catalog.=) 'm'
+                          AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
-    'The refresh records of a tier view are visible to the roles that may SELECT from the view.';
+    'The refresh records of a tier view are visible to the roles that may SELECT from the view; they are written (with INSERT/UPDATE on this table, a DBA''s grant) only by members of the view''s owner role.';
 
 CREATE FUNCTION tiers.history_schemes() RETURNS text[]
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     -- the declarations visible to the caller are those of the tier views it may read
     SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
-    WHERE v.options->>'tier_scheme' IS NOT NULL
+    WHERE v.options->>'tier_scheme' IS NOT NULL AND (v.options->>'history')::boolean
 $$;
 COMMENT ON FUNCTION tiers.history_schemes() IS
-    'The schemes whose tier history the current role may read through a tier view: those used by the tier views it may SELECT from (roles holding INSERT on tiers.tier_history read every scheme''s history).';
+    'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from (a view with "history": false opens nothing; roles holding INSERT on tiers.tier_history read every scheme''s history).';
 
 CREATE FUNCTION tiers.writes_history() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -87,6 +102,32 @@ CREATE FUNCTION tiers.writes_history() RETURNS boolean
 $$;
 COMMENT ON FUNCTION tiers.writes_history() IS
     'Whether the current role may write the tier history (INSERT on tiers.tier_history, granted by a DBA to whoever runs snapshot_tiers or refreshes tier views that record history): such a role reads the history of every scheme.';
+
+-- What a tier view reads of the history: its rows pass the policies (row_security = on) even where
+-- the session turned row security off, as pg_dump's restore script does before it refreshes the
+-- materialized views (whose owner, not a superuser, would otherwise get "query would be affected
+-- by row-level security policy" and leave the view unpopulated).
+CREATE FUNCTION tiers.tier_history_before(scheme text, day date) RETURNS SETOF tiers.tier_history
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 1000
+    SET search_path = pg_catalog, pg_temp SET row_security = on AS $$
+    SELECT h.* FROM tiers.tier_history h
+    WHERE h.scheme = $1 AND h.valid_from < $2 AND (h.valid_to IS NULL OR h.valid_to >= $2)
+$$;
+COMMENT ON FUNCTION tiers.tier_history_before(text, date) IS
+    'The tier history rows of scheme in force the day before day (one per customer), as far as the current role may read them (row-level security applies even under row_security = off, as in a restore). Tier views read their previous tiers with it. NULL arguments: no rows.';
+
+-- What a tier view reads of its refresh records: with row_security = on (see
+-- tiers.tier_history_before), so that a restore can refresh a view a non-superuser owns.
+CREATE FUNCTION tiers.tier_view_last_refresh(view_schema name, view_name name)
+    RETURNS SETOF tiers.tier_view_refreshes
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+    SET search_path = pg_catalog, pg_temp SET row_security = on AS $$
+    SELECT r.* FROM tiers.tier_view_refreshes r
+    WHERE r.view_schema = $1 AND r.view_name = $2
+    ORDER BY r.refreshed_at DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION tiers.tier_view_last_refresh(name, name) IS
+    'The latest refresh record of a tier view (its as_of and models), as far as the current role may read it (row-level security applies even under row_security = off, as in a restore). Tier views read their as_of with it. No record or NULL arguments: no row.';
 
 -- The history of a scheme is visible to the roles that may read a tier view using the scheme,
 -- and to the roles allowed to write the history. Both tests run once per query (InitPlans).
@@ -360,8 +401,9 @@ BEGIN
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.down), 0) END,
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.new), 0) END,
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.lost), 0) END,
-               avg((g.frequency >= 1)::int)::float8,
-               avg((g.since_last < $4)::int)::float8
+               -- a customer without a purchase (returns only, NULL frequency) counts as neither
+               avg(coalesce(g.frequency >= 1, false)::int)::float8,
+               avg(coalesce(g.since_last < $4, false)::int)::float8
         FROM g CROSS JOIN tot
         LEFT JOIN mv ON g.dimension = 'tier' AND mv.tier IS NOT DISTINCT FROM g.grp
         GROUP BY g.dimension, g.grp, tot.n, tot.rev
@@ -666,7 +708,8 @@ BEGIN
                 USING ERRCODE = '22023';
         END IF;
         km_run := format(', tiers.kmeans_stored_model(%L, %L::text[]) AS kmeans', o->>'kmeans_model', km_features);
-        km_scored := format(', tiers.kmeans_assign(ARRAY[%s], run.kmeans) AS cluster',
+        -- a customer without a purchase (returns only) has NULL features: no cluster
+        km_scored := format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
             (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                ORDER BY i)
              FROM unnest(km_features) WITH ORDINALITY AS u(f, i)));
@@ -675,7 +718,7 @@ BEGIN
         IF cardinality(km_features) = 3 AND km_features[1] = 'since_last'
            AND km_features[2] IN ('frequency', 'occasions', 'orders')
            AND km_features[3] IN ('monetary', 'monetary_total') THEN
-            km_scored := km_scored || format(', tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%s], run.kmeans), %L) AS cluster_label',
+            km_scored := km_scored || format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
                 (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                    ORDER BY i)
                  FROM unnest(km_features) WITH ORDINALITY AS u(f, i)),
@@ -755,7 +798,8 @@ BEGIN
                 n := n + 1;
                 out_names := out_names || col;
                 src_grade := src_grade || format(', o.%I AS ct_ograde_%s', col, n);
-                s0_grade := s0_grade || format(', (array_agg(src.ct_ograde_%1$s ORDER BY src.ordered_at DESC, (src.ct_ograde_%1$s)::text DESC NULLS LAST))[1] AS ct_ograde_%1$s', n);
+                -- at the last order: a return (amount < 0) is no order
+                s0_grade := s0_grade || format(', (array_agg(src.ct_ograde_%1$s ORDER BY src.ordered_at DESC, (src.ct_ograde_%1$s)::text DESC NULLS LAST) FILTER (WHERE src.amount IS NULL OR src.amount >= 0))[1] AS ct_ograde_%1$s', n);
                 s_extra := s_extra || format(', s0.ct_ograde_%s AS ct_attr_%s', n, n);
                 grade_elems := grade_elems || format('(s0.ct_ograde_%s)::text', n);
                 final_extra := final_extra || format(', t.ct_attr_%s AS %I', n, col);
@@ -843,9 +887,7 @@ s0 AS (
     END IF;
     q := format($q$
 WITH run AS (
-    SELECT r.as_of, r.bgnbd, r.gamma_gamma%25$s FROM tiers.tier_view_refreshes r
-    WHERE r.view_schema = %1$L AND r.view_name = %2$L
-    ORDER BY r.refreshed_at DESC LIMIT 1),
+    SELECT r.as_of, r.bgnbd, r.gamma_gamma%25$s FROM tiers.tier_view_last_refresh(%1$L, %2$L) r),
 %37$s
 s AS (
     SELECT s0.*%30$s FROM s0%31$s),
@@ -885,13 +927,14 @@ $q$,
         CASE WHEN clv THEN format($c$,
            tiers.p_alive(%5$s.bgnbd, s.frequency, s.recency, s.tenure) AS p_alive,
            tiers.expected_purchases(%5$s.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
-           tiers.expected_spend(%5$s.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
-           tiers.clv_estimate(%5$s.bgnbd, %5$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
-                              %2$L::interval, %3$s, %4$L::interval) AS clv%6$s$c$,
+           -- Gamma-Gamma models a mean spend >= 0: NULL where returns exceed the purchases
+           CASE WHEN s.monetary >= 0 THEN tiers.expected_spend(%5$s.gamma_gamma, s.frequency, s.monetary) END AS expected_spend,
+           CASE WHEN s.monetary >= 0 THEN tiers.clv_estimate(%5$s.bgnbd, %5$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval) END AS clv%6$s$c$,
            horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', clv_from,
            CASE WHEN o->>'clv_interval' IS NOT NULL THEN format($i$,
-           tiers.clv_interval(%1$s.bgnbd, %1$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
-                              %2$L::interval, %3$s, %4$L::interval, interval '1 month', %5$s) AS clv_ci$i$,
+           CASE WHEN s.monetary >= 0 THEN tiers.clv_interval(%1$s.bgnbd, %1$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval, interval '1 month', %5$s) END AS clv_ci$i$,
                clv_from, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', (o->>'clv_interval')::float8)
            ELSE '' END) ELSE '' END,
         CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv'
@@ -905,9 +948,8 @@ $q$,
         -- the previous tier is the one in force the day before as_of, so a second refresh for
         -- the same date gives the same tiers as the first
         CASE WHEN scheme IS NOT NULL THEN format(
-           ' CROSS JOIN run LEFT JOIN tiers.tier_history h ON h.scheme = %L AND h.customer = t.customer::text'
-           ' AND h.valid_from < run.as_of::%s AND (h.valid_to IS NULL OR h.valid_to >= run.as_of::%s)',
-           scheme, 'date', 'date') ELSE '' END,
+           ' CROSS JOIN run LEFT JOIN tiers.tier_history_before(%L, run.as_of::date) h'
+           ' ON h.customer = t.customer::text', scheme) ELSE '' END,
         money, scheme,
         CASE WHEN scheme IS NOT NULL THEN ', tr.tier_rank' ELSE '' END,
         tag_columns,
@@ -967,8 +1009,8 @@ BEGIN
                  ('abc_class', 'ABC class by revenue (A up to ' || (o->>'abc_a_cut') || ', B up to ' || (o->>'abc_b_cut') || ' of revenue)'),
                  ('p_alive', 'BG/NBD probability that the customer is alive at as_of'),
                  ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
-                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
-                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
+                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase (NULL where returns exceed the purchases: monetary < 0)'),
+                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month (NULL where monetary < 0)'),
                  ('clv_low', 'lower bound of the ' || (o->>'clv_interval') || ' confidence interval of clv from the models'' parameter uncertainty (tiers.clv_interval)'),
                  ('clv_high', 'upper bound of the ' || (o->>'clv_interval') || ' confidence interval of clv (tiers.clv_interval)'),
                  ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
@@ -976,7 +1018,7 @@ BEGIN
                  ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
                  ('segment_rank', 'position of the segment in rule set ' || (o->>'rule_set') || ' (1 = its first segment, Others last): sort segments by it'),
                  ('tier_rank', 'rank of the tier, 1 = the highest tier of scheme ' || coalesce(o->>'tier_scheme', '') || ': sort tiers by it'),
-                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models)'),
+                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models); NULL for a customer without a purchase (returns only)'),
                  ('cluster_label', '8-class name of the K-means cluster (' || (o->>'class8_lang') || ', tiers.kmeans_label)'),
                  ('tags', 'customer tags (tiers.customer_tags)'),
                  ('as_of', 'the time the view was computed for')) AS d(name, description)
@@ -1890,9 +1932,11 @@ BEGIN
         RAISE EXCEPTION 'period must be whole months (''1 month'', ''3 months'', ''1 year'') or a fixed length (''7 days''), got %', period
             USING ERRCODE = '22023';
     END IF;
-    IF options ? 'as_of' THEN
+    -- null: the default (all orders), as in tier views
+    IF options->>'as_of' IS NOT NULL THEN
         BEGIN
-            as_of := (options->>'as_of')::timestamp;
+            -- an offset is honoured: the instant, in the session's time zone like the orders
+            as_of := (options->>'as_of')::timestamptz::timestamp;
         EXCEPTION WHEN OTHERS THEN
             RAISE EXCEPTION 'option "as_of" must be a date or timestamp, got %', options->'as_of' USING ERRCODE = '22023';
         END;
@@ -3015,6 +3059,9 @@ DECLARE
     why text;
     as_of_lit text;
     window_lit text;
+    moved_back boolean;
+    cut text;
+    last_cut text;
 BEGIN
     SELECT format_type(a.atttypid, NULL) INTO col_type FROM pg_attribute a
     WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -3027,6 +3074,9 @@ BEGIN
     base := format('o.%I IS NOT NULL AND o.%I IS NOT NULL AND o.%I IS NOT NULL AND o.%I IS NOT NULL%s',
         v.customer_column, v.ordered_at_column, v.amount_column, col, tiers.tier_view_filter(v));
     as_of_lit := format('%L::timestamptz::%s', r.as_of, ts_type);
+    -- as_of in the type of the orders' time column (the day or time in the session's TimeZone)
+    EXECUTE format('SELECT (%s)::text', as_of_lit) INTO cut;
+    r.fold_cut := cut;
     window_lit := format('%L::interval', o->>'recent_window');
     SELECT x.* INTO last FROM tiers.tier_view_refreshes x
     WHERE x.view_schema = v.view_schema AND x.view_name = v.view_name AND x.watermark_rows IS NOT NULL
@@ -3034,9 +3084,19 @@ BEGIN
     IF NOT rebuild THEN
         IF last.watermark_rows IS NULL THEN
             rebuild := true;  -- the first refresh
-        ELSIF r.as_of < last.as_of THEN
-            why := format('as_of %s is before the last refresh''s %s', r.as_of, last.as_of);
+        ELSIF last.fold_cut IS NOT NULL THEN
+            -- compared with the cut the last fold applied, in the type of the orders' time column:
+            -- a date or timestamp cut depends on the session's TimeZone, and a refresh from
+            -- another zone (pg_cron runs in the server's) may cut earlier than the last one
+            EXECUTE format('SELECT %1$L::%3$s < %2$L::%3$s', cut, last.fold_cut, ts_type) INTO moved_back;
+            last_cut := last.fold_cut;
         ELSE
+            moved_back := r.as_of < last.as_of;
+            last_cut := last.as_of::text;
+        END IF;
+        IF moved_back THEN
+            why := format('as_of %s is before the last refresh''s %s', cut, last_cut);
+        ELSIF last.watermark_rows IS NOT NULL THEN
             -- orders at or below the watermark added, deleted (or moved across it) since the last
             -- refresh: an index on the column makes this count cheap
             IF last.watermark IS NULL THEN

@@ -184,9 +184,11 @@ BEGIN
         RAISE EXCEPTION 'period must be whole months (''1 month'', ''3 months'', ''1 year'') or a fixed length (''7 days''), got %', period
             USING ERRCODE = '22023';
     END IF;
-    IF options ? 'as_of' THEN
+    -- null: the default (all orders), as in tier views
+    IF options->>'as_of' IS NOT NULL THEN
         BEGIN
-            as_of := (options->>'as_of')::timestamp;
+            -- an offset is honoured: the instant, in the session's time zone like the orders
+            as_of := (options->>'as_of')::timestamptz::timestamp;
         EXCEPTION WHEN OTHERS THEN
             RAISE EXCEPTION 'option "as_of" must be a date or timestamp, got %', options->'as_of' USING ERRCODE = '22023';
         END;

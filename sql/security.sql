@@ -24,17 +24,31 @@ CREATE POLICY tier_view_readers ON tiers.tier_views
                    WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
                      AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
                      AND pg_catalog.has_table_privilege(c.oid, 'SELECT')))
-    WITH CHECK (true);
+    -- written only for a name not taken yet (create_tier_view declares before it creates the
+    -- view) or for a materialized view of the writer's (its owner role's members)
+    WITH CHECK (pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NULL
+                OR EXISTS (SELECT FROM pg_catalog.pg_class c
+                           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                           WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
+                             AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
+                             AND c.relkind OPERATOR(pg_catalog.=) 'm'
+                             AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_views IS
-    'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Inserting needs INSERT on this table (a DBA''s grant).';
+    'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Writing needs INSERT/UPDATE on this table (a DBA''s grant), and a row may only name a relation that does not exist yet or a materialized view whose owner role the writer belongs to.';
 
 CREATE POLICY tier_view_readers ON tiers.tier_view_refreshes
     USING (EXISTS (SELECT FROM tiers.tier_views v
                    WHERE v.view_schema OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
                      AND v.view_name OPERATOR(pg_catalog.=) tier_view_refreshes.view_name))
-    WITH CHECK (true);
+    -- written only by the view's owner role's members (refresh_tier_view needs them too)
+    WITH CHECK (EXISTS (SELECT FROM pg_catalog.pg_class c
+                        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                        WHERE n.nspname OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
+                          AND c.relname OPERATOR(pg_catalog.=) tier_view_refreshes.view_name
+                          AND c.relkind OPERATOR(pg_catalog.=) 'm'
+                          AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
-    'The refresh records of a tier view are visible to the roles that may SELECT from the view.';
+    'The refresh records of a tier view are visible to the roles that may SELECT from the view; they are written (with INSERT/UPDATE on this table, a DBA''s grant) only by members of the view''s owner role.';
 
 -- The history of a scheme is visible to the roles that may read a tier view using the scheme,
 -- and to the roles allowed to write the history. Both tests run once per query (InitPlans).

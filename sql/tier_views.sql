@@ -38,15 +38,29 @@ CREATE TABLE tiers.tier_view_refreshes (
     watermark      text,
     watermark_rows bigint,
     fold_ms        double precision,
+    fold_cut       text,
     PRIMARY KEY (view_schema, view_name, refreshed_at),
     FOREIGN KEY (view_schema, view_name) REFERENCES tiers.tier_views (view_schema, view_name)
         ON UPDATE CASCADE ON DELETE CASCADE
 );
 COMMENT ON TABLE tiers.tier_view_refreshes IS
-    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history); for incremental views (option incremental) also whether the refresh folded only new orders (incremental) or rebuilt the per-customer states (false), the orders folded (new_orders), the watermark (the largest value of the incremental column folded, as text), the orders at or below it (watermark_rows) and fold_ms. A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
+    'One row per refresh of a tier view: the as_of it was computed for, the BG/NBD and Gamma-Gamma models fitted for it (CLV views), customers, and milliseconds per stage (fit, refresh, history); for incremental views (option incremental) also whether the refresh folded only new orders (incremental) or rebuilt the per-customer states (false), the orders folded (new_orders), the watermark (the largest value of the incremental column folded, as text), the orders at or below it (watermark_rows), fold_ms, and fold_cut (as_of in the type of the orders'' time column as the fold applied it: a date or timestamp in the session''s TimeZone; a later fold whose cut is earlier rebuilds the states). A tier view reads its as_of and models from its latest row. Kept by pg_dump. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
 
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_views', '');
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_view_refreshes', '');
+
+-- What a tier view reads of its refresh records: with row_security = on (see
+-- tiers.tier_history_before), so that a restore can refresh a view a non-superuser owns.
+CREATE FUNCTION tiers.tier_view_last_refresh(view_schema name, view_name name)
+    RETURNS SETOF tiers.tier_view_refreshes
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
+    SET search_path = pg_catalog, pg_temp SET row_security = on AS $$
+    SELECT r.* FROM tiers.tier_view_refreshes r
+    WHERE r.view_schema = $1 AND r.view_name = $2
+    ORDER BY r.refreshed_at DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION tiers.tier_view_last_refresh(name, name) IS
+    'The latest refresh record of a tier view (its as_of and models), as far as the current role may read it (row-level security applies even under row_security = off, as in a restore). Tier views read their as_of with it. No record or NULL arguments: no row.';
 
 -- The declaration of a tier view, after the privilege the operation needs (42501 otherwise):
 -- 'read' (SELECT on the view) or 'own' (membership in the view's owner role).
@@ -403,7 +417,8 @@ BEGIN
                 USING ERRCODE = '22023';
         END IF;
         km_run := format(', tiers.kmeans_stored_model(%L, %L::text[]) AS kmeans', o->>'kmeans_model', km_features);
-        km_scored := format(', tiers.kmeans_assign(ARRAY[%s], run.kmeans) AS cluster',
+        -- a customer without a purchase (returns only) has NULL features: no cluster
+        km_scored := format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
             (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                ORDER BY i)
              FROM unnest(km_features) WITH ORDINALITY AS u(f, i)));
@@ -412,7 +427,7 @@ BEGIN
         IF cardinality(km_features) = 3 AND km_features[1] = 'since_last'
            AND km_features[2] IN ('frequency', 'occasions', 'orders')
            AND km_features[3] IN ('monetary', 'monetary_total') THEN
-            km_scored := km_scored || format(', tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%s], run.kmeans), %L) AS cluster_label',
+            km_scored := km_scored || format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
                 (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                    ORDER BY i)
                  FROM unnest(km_features) WITH ORDINALITY AS u(f, i)),
@@ -492,7 +507,8 @@ BEGIN
                 n := n + 1;
                 out_names := out_names || col;
                 src_grade := src_grade || format(', o.%I AS ct_ograde_%s', col, n);
-                s0_grade := s0_grade || format(', (array_agg(src.ct_ograde_%1$s ORDER BY src.ordered_at DESC, (src.ct_ograde_%1$s)::text DESC NULLS LAST))[1] AS ct_ograde_%1$s', n);
+                -- at the last order: a return (amount < 0) is no order
+                s0_grade := s0_grade || format(', (array_agg(src.ct_ograde_%1$s ORDER BY src.ordered_at DESC, (src.ct_ograde_%1$s)::text DESC NULLS LAST) FILTER (WHERE src.amount IS NULL OR src.amount >= 0))[1] AS ct_ograde_%1$s', n);
                 s_extra := s_extra || format(', s0.ct_ograde_%s AS ct_attr_%s', n, n);
                 grade_elems := grade_elems || format('(s0.ct_ograde_%s)::text', n);
                 final_extra := final_extra || format(', t.ct_attr_%s AS %I', n, col);
@@ -580,9 +596,7 @@ s0 AS (
     END IF;
     q := format($q$
 WITH run AS (
-    SELECT r.as_of, r.bgnbd, r.gamma_gamma%25$s FROM tiers.tier_view_refreshes r
-    WHERE r.view_schema = %1$L AND r.view_name = %2$L
-    ORDER BY r.refreshed_at DESC LIMIT 1),
+    SELECT r.as_of, r.bgnbd, r.gamma_gamma%25$s FROM tiers.tier_view_last_refresh(%1$L, %2$L) r),
 %37$s
 s AS (
     SELECT s0.*%30$s FROM s0%31$s),
@@ -622,13 +636,14 @@ $q$,
         CASE WHEN clv THEN format($c$,
            tiers.p_alive(%5$s.bgnbd, s.frequency, s.recency, s.tenure) AS p_alive,
            tiers.expected_purchases(%5$s.bgnbd, %1$s, s.frequency, s.recency, s.tenure) AS expected_purchases,
-           tiers.expected_spend(%5$s.gamma_gamma, s.frequency, s.monetary) AS expected_spend,
-           tiers.clv_estimate(%5$s.bgnbd, %5$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
-                              %2$L::interval, %3$s, %4$L::interval) AS clv%6$s$c$,
+           -- Gamma-Gamma models a mean spend >= 0: NULL where returns exceed the purchases
+           CASE WHEN s.monetary >= 0 THEN tiers.expected_spend(%5$s.gamma_gamma, s.frequency, s.monetary) END AS expected_spend,
+           CASE WHEN s.monetary >= 0 THEN tiers.clv_estimate(%5$s.bgnbd, %5$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval) END AS clv%6$s$c$,
            horizon_units, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', clv_from,
            CASE WHEN o->>'clv_interval' IS NOT NULL THEN format($i$,
-           tiers.clv_interval(%1$s.bgnbd, %1$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
-                              %2$L::interval, %3$s, %4$L::interval, interval '1 month', %5$s) AS clv_ci$i$,
+           CASE WHEN s.monetary >= 0 THEN tiers.clv_interval(%1$s.bgnbd, %1$s.gamma_gamma, s.frequency, s.recency, s.tenure, s.monetary,
+                              %2$L::interval, %3$s, %4$L::interval, interval '1 month', %5$s) END AS clv_ci$i$,
                clv_from, o->>'clv_horizon', (o->>'clv_discount')::float8, o->>'unit', (o->>'clv_interval')::float8)
            ELSE '' END) ELSE '' END,
         CASE WHEN clv THEN ', t.p_alive, t.expected_purchases, t.expected_spend, t.clv'
@@ -642,9 +657,8 @@ $q$,
         -- the previous tier is the one in force the day before as_of, so a second refresh for
         -- the same date gives the same tiers as the first
         CASE WHEN scheme IS NOT NULL THEN format(
-           ' CROSS JOIN run LEFT JOIN tiers.tier_history h ON h.scheme = %L AND h.customer = t.customer::text'
-           ' AND h.valid_from < run.as_of::%s AND (h.valid_to IS NULL OR h.valid_to >= run.as_of::%s)',
-           scheme, 'date', 'date') ELSE '' END,
+           ' CROSS JOIN run LEFT JOIN tiers.tier_history_before(%L, run.as_of::date) h'
+           ' ON h.customer = t.customer::text', scheme) ELSE '' END,
         money, scheme,
         CASE WHEN scheme IS NOT NULL THEN ', tr.tier_rank' ELSE '' END,
         tag_columns,
@@ -741,6 +755,9 @@ DECLARE
     why text;
     as_of_lit text;
     window_lit text;
+    moved_back boolean;
+    cut text;
+    last_cut text;
 BEGIN
     SELECT format_type(a.atttypid, NULL) INTO col_type FROM pg_attribute a
     WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -753,6 +770,9 @@ BEGIN
     base := format('o.%I IS NOT NULL AND o.%I IS NOT NULL AND o.%I IS NOT NULL AND o.%I IS NOT NULL%s',
         v.customer_column, v.ordered_at_column, v.amount_column, col, tiers.tier_view_filter(v));
     as_of_lit := format('%L::timestamptz::%s', r.as_of, ts_type);
+    -- as_of in the type of the orders' time column (the day or time in the session's TimeZone)
+    EXECUTE format('SELECT (%s)::text', as_of_lit) INTO cut;
+    r.fold_cut := cut;
     window_lit := format('%L::interval', o->>'recent_window');
     SELECT x.* INTO last FROM tiers.tier_view_refreshes x
     WHERE x.view_schema = v.view_schema AND x.view_name = v.view_name AND x.watermark_rows IS NOT NULL
@@ -760,9 +780,19 @@ BEGIN
     IF NOT rebuild THEN
         IF last.watermark_rows IS NULL THEN
             rebuild := true;  -- the first refresh
-        ELSIF r.as_of < last.as_of THEN
-            why := format('as_of %s is before the last refresh''s %s', r.as_of, last.as_of);
+        ELSIF last.fold_cut IS NOT NULL THEN
+            -- compared with the cut the last fold applied, in the type of the orders' time column:
+            -- a date or timestamp cut depends on the session's TimeZone, and a refresh from
+            -- another zone (pg_cron runs in the server's) may cut earlier than the last one
+            EXECUTE format('SELECT %1$L::%3$s < %2$L::%3$s', cut, last.fold_cut, ts_type) INTO moved_back;
+            last_cut := last.fold_cut;
         ELSE
+            moved_back := r.as_of < last.as_of;
+            last_cut := last.as_of::text;
+        END IF;
+        IF moved_back THEN
+            why := format('as_of %s is before the last refresh''s %s', cut, last_cut);
+        ELSIF last.watermark_rows IS NOT NULL THEN
             -- orders at or below the watermark added, deleted (or moved across it) since the last
             -- refresh: an index on the column makes this count cheap
             IF last.watermark IS NULL THEN
@@ -1003,8 +1033,8 @@ BEGIN
                  ('abc_class', 'ABC class by revenue (A up to ' || (o->>'abc_a_cut') || ', B up to ' || (o->>'abc_b_cut') || ' of revenue)'),
                  ('p_alive', 'BG/NBD probability that the customer is alive at as_of'),
                  ('expected_purchases', 'BG/NBD expected purchases in the next ' || (o->>'clv_horizon')),
-                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase'),
-                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month'),
+                 ('expected_spend', 'Gamma-Gamma expected mean spend per purchase (NULL where returns exceed the purchases: monetary < 0)'),
+                 ('clv', 'BG/NBD + Gamma-Gamma CLV over ' || (o->>'clv_horizon') || ', discount ' || (o->>'clv_discount') || ' per month (NULL where monetary < 0)'),
                  ('clv_low', 'lower bound of the ' || (o->>'clv_interval') || ' confidence interval of clv from the models'' parameter uncertainty (tiers.clv_interval)'),
                  ('clv_high', 'upper bound of the ' || (o->>'clv_interval') || ' confidence interval of clv (tiers.clv_interval)'),
                  ('value', 'the value driving the tier (' || (o->>'tier_value') || ')'),
@@ -1012,7 +1042,7 @@ BEGIN
                  ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
                  ('segment_rank', 'position of the segment in rule set ' || (o->>'rule_set') || ' (1 = its first segment, Others last): sort segments by it'),
                  ('tier_rank', 'rank of the tier, 1 = the highest tier of scheme ' || coalesce(o->>'tier_scheme', '') || ': sort tiers by it'),
-                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models)'),
+                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models); NULL for a customer without a purchase (returns only)'),
                  ('cluster_label', '8-class name of the K-means cluster (' || (o->>'class8_lang') || ', tiers.kmeans_label)'),
                  ('tags', 'customer tags (tiers.customer_tags)'),
                  ('as_of', 'the time the view was computed for')) AS d(name, description)
@@ -1382,8 +1412,9 @@ BEGIN
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.down), 0) END,
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.new), 0) END,
                CASE WHEN g.dimension = 'tier' AND $2 IS NOT NULL THEN coalesce(max(mv.lost), 0) END,
-               avg((g.frequency >= 1)::int)::float8,
-               avg((g.since_last < $4)::int)::float8
+               -- a customer without a purchase (returns only, NULL frequency) counts as neither
+               avg(coalesce(g.frequency >= 1, false)::int)::float8,
+               avg(coalesce(g.since_last < $4, false)::int)::float8
         FROM g CROSS JOIN tot
         LEFT JOIN mv ON g.dimension = 'tier' AND mv.tier IS NOT DISTINCT FROM g.grp
         GROUP BY g.dimension, g.grp, tot.n, tot.rev

@@ -187,10 +187,10 @@ CREATE FUNCTION tiers.history_schemes() RETURNS text[]
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     -- the declarations visible to the caller are those of the tier views it may read
     SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
-    WHERE v.options->>'tier_scheme' IS NOT NULL
+    WHERE v.options->>'tier_scheme' IS NOT NULL AND (v.options->>'history')::boolean
 $$;
 COMMENT ON FUNCTION tiers.history_schemes() IS
-    'The schemes whose tier history the current role may read through a tier view: those used by the tier views it may SELECT from (roles holding INSERT on tiers.tier_history read every scheme''s history).';
+    'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from (a view with "history": false opens nothing; roles holding INSERT on tiers.tier_history read every scheme''s history).';
 
 CREATE FUNCTION tiers.writes_history() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -213,6 +213,19 @@ END
 $$;
 COMMENT ON FUNCTION tiers.check_history_access(text) IS
     'TRUE when the current role may read the tier history of scheme (see tiers.history_schemes() and tiers.writes_history()); otherwise raises 42501. NULL scheme: TRUE.';
+
+-- What a tier view reads of the history: its rows pass the policies (row_security = on) even where
+-- the session turned row security off, as pg_dump's restore script does before it refreshes the
+-- materialized views (whose owner, not a superuser, would otherwise get "query would be affected
+-- by row-level security policy" and leave the view unpopulated).
+CREATE FUNCTION tiers.tier_history_before(scheme text, day date) RETURNS SETOF tiers.tier_history
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 1000
+    SET search_path = pg_catalog, pg_temp SET row_security = on AS $$
+    SELECT h.* FROM tiers.tier_history h
+    WHERE h.scheme = $1 AND h.valid_from < $2 AND (h.valid_to IS NULL OR h.valid_to >= $2)
+$$;
+COMMENT ON FUNCTION tiers.tier_history_before(text, date) IS
+    'The tier history rows of scheme in force the day before day (one per customer), as far as the current role may read them (row-level security applies even under row_security = off, as in a restore). Tier views read their previous tiers with it. NULL arguments: no rows.';
 
 CREATE FUNCTION tiers.transitions(scheme text, from_date date, to_date date)
     RETURNS TABLE (from_tier text, to_tier text, customers bigint, direction text, value double precision)

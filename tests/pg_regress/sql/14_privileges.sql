@@ -96,6 +96,13 @@ SET ROLE outsider;
 SELECT scheme, count(*) AS history_rows FROM tiers.tier_history GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS declarations FROM tiers.tier_views;
 RESET ROLE;
+-- but its write grants do not let it declare someone else's relation (opening a scheme's history to
+-- that relation's readers) or record refreshes of a view it does not own
+SET ROLE outsider;
+SELECT pg_temp.err($$INSERT INTO tiers.tier_views (view_schema, view_name, source_schema, source_name, customer_column, ordered_at_column, amount_column, options) VALUES ('pg_catalog', 'pg_class', 'public', 'secret_orders', 'customer_id', 'ordered_on', 'amount', '{"tier_scheme": "priv", "history": false}')$$);
+SELECT pg_temp.err($$INSERT INTO tiers.tier_view_refreshes (view_schema, view_name, refreshed_at, as_of) VALUES ('public', 'analyst_view', '2099-01-01', '2099-01-01')$$);
+RESET ROLE;
+SELECT count(*) AS forged_refreshes FROM tiers.tier_view_refreshes WHERE refreshed_at = '2099-01-01';
 -- one tier view records a scheme's history, even when the other declaration is invisible
 SET ROLE analyst;
 SELECT view_name FROM tiers.tier_views;
@@ -113,6 +120,20 @@ RESET ROLE;
 SELECT c.relname, array_agg(DISTINCT CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END) AS grantees
 FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
 WHERE c.relname IN ('analyst_view', 'secret_view') GROUP BY 1 ORDER BY 1;
+-- a view using a scheme without recording its history ("history": false) opens none of it:
+-- its readers do not see the history secret_view records for the same scheme
+SELECT tiers.create_tier_view('nohist_view', 'secret_orders', 'customer_id', 'ordered_on', 'amount',
+  '{"as_of": "1998-06-30", "tier_scheme": "priv2", "history": false}') IS NOT NULL AS created;
+CREATE ROLE bi_nohist;
+GRANT SELECT ON nohist_view TO bi_nohist;
+SET ROLE bi_nohist;
+SELECT (SELECT count(*) FROM nohist_view) AS view_rows, (SELECT count(*) FROM tiers.tier_history) AS history,
+       (SELECT count(*) FROM tiers.tier_evaluations) AS evaluations,
+       (SELECT string_agg(view_name, ',') FROM tiers.tier_views) AS declarations, tiers.history_schemes() AS schemes;
+SELECT pg_temp.err($$SELECT * FROM tiers.transitions('priv2', '1998-06-29', '1998-06-30')$$);
+RESET ROLE;
+SELECT tiers.drop_tier_view('nohist_view');
+DROP ROLE bi_nohist;
 DROP ROLE bi_member;
 DROP ROLE bi;
 SELECT tiers.drop_tier_view('secret_view');

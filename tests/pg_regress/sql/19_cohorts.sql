@@ -67,6 +67,19 @@ SELECT count(*) AS week_differences FROM (
 SELECT count(*) AS rows, bool_and(revenue IS NULL AND cumulative_revenue_per_customer IS NULL) AS no_money, max(cohort) AS last_cohort,
        max(period_number) AS last_period
 FROM tiers.cohort_retention('cdnow_master', 'customer_id', 'ordered_on', '1 month', '{"as_of": "1997-06-30"}');
+-- as_of with an offset is that instant (in the session's time zone, like timestamptz orders); a
+-- null as_of is the default, all orders
+CREATE TABLE tz_orders (customer int, ordered_at timestamptz, amount numeric);
+SELECT current_setting('TimeZone') AS saved_tz \gset
+SET TimeZone = 'UTC';
+INSERT INTO tz_orders VALUES (1, '2023-05-01 10:00+00', 5), (2, '2023-05-31 20:00+00', 7), (3, '2023-05-31 21:00+00', 10),
+                             (1, '2023-06-02 10:00+00', 1);
+SELECT cohort, period_number, cohort_customers, revenue
+FROM tiers.cohort_retention('tz_orders', 'customer', 'ordered_at', '1 month', '{"as_of": "2023-06-01 00:00+05", "amount_column": "amount"}');
+SELECT cohort, period_number, cohort_customers, revenue
+FROM tiers.cohort_retention('tz_orders', 'customer', 'ordered_at', '1 month', '{"as_of": null, "amount_column": "amount"}');
+SET TimeZone = :'saved_tz';
+DROP TABLE tz_orders;
 SELECT sum(cohort_customers) FILTER (WHERE period_number = 0) AS customers
 FROM tiers.cohort_retention('cdnow_master', 'customer_id', 'ordered_on', '1 month', '{"filter": {"cds": [1, 2]}}');
 SELECT count(DISTINCT customer_id) AS expected FROM cdnow_master WHERE cds IN (1, 2);

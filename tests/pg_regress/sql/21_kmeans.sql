@@ -159,6 +159,25 @@ SELECT r.dimension, r.grp, pg_temp.near(r.repeat_rate, p.repeat_rate) AS repeat_
        pg_temp.near(r.active_rate, p.active_rate) AS active_rate
 FROM tiers.tier_report('kv') r JOIN plain p ON p.grp = r.grp AND r.dimension IN ('segment', 'all')
 ORDER BY r.dimension, r.grp;
+-- a customer with only returns (NULL features) gets no cluster, and the view builds; tier_report
+-- counts it as a customer who neither repeats nor is active (plain SQL over the orders)
+CREATE TABLE kv_orders AS SELECT customer_id, ordered_on, amount FROM cdnow_sample
+UNION ALL SELECT -1, date '1998-05-01', -20;
+SELECT tiers.create_tier_view('kv_ret', 'kv_orders', 'customer_id', 'ordered_on', 'amount',
+    '{"as_of": "1998-06-30", "kmeans_model": "rfm5", "class8_lang": "en"}') IS NOT NULL AS created;
+SELECT customer, frequency, monetary_total, cluster, cluster_label FROM kv_ret WHERE customer = -1;
+SELECT count(*) AS customers, count(*) FILTER (WHERE v.cluster IS DISTINCT FROM k.cluster
+                                                  OR v.cluster_label IS DISTINCT FROM k.cluster_label) AS other_clusters
+FROM kv_ret v JOIN kv k USING (customer);
+WITH o AS (SELECT customer_id, count(DISTINCT ordered_on) FILTER (WHERE amount >= 0) AS days,
+                  max(ordered_on) FILTER (WHERE amount >= 0) AS last
+           FROM kv_orders WHERE ordered_on <= '1998-06-30' GROUP BY 1)
+SELECT r.customers = (SELECT count(*) FROM o) AS all_customers,
+       pg_temp.near(r.repeat_rate, (SELECT avg((days >= 2)::int) FROM o)) AS repeat_rate,
+       pg_temp.near(r.active_rate, (SELECT avg(coalesce(last > date '1998-06-30' - 90, false)::int) FROM o)) AS active_rate
+FROM tiers.tier_report('kv_ret') r WHERE r.dimension = 'all';
+SELECT tiers.drop_tier_view('kv_ret');
+DROP TABLE kv_orders;
 -- a stored model replaced with other features: the refresh refuses, alter_tier_view follows it
 SELECT tiers.save_kmeans_model('rfm5', tiers.kmeans_model(ARRAY[x[1], x[2]], 3), '{since_last,frequency}') FROM f;
 SELECT pg_temp.err($$SELECT tiers.refresh_tier_view('kv')$$);

@@ -107,6 +107,27 @@ SELECT store, count(DISTINCT m_breaks) AS models FROM (
   SELECT store, percentile_cont('{0.2,0.4,0.6,0.8}'::float8[]) WITHIN GROUP (ORDER BY monetary_total::float8) AS m_breaks
   FROM by_store GROUP BY store) x GROUP BY 1 ORDER BY 1;
 SELECT col_description('by_store'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 'by_store'::regclass AND attname = 'store'));
+-- a return is no order: a customer's value stays the one at its last order
+INSERT INTO store_orders VALUES (1, date '1998-06-20', -1, 'store returns');
+SELECT (tiers.refresh_tier_view('by_store')).customers AS refreshed;
+SELECT count(*) AS customers, count(*) FILTER (WHERE b.store = l.store) AS last_store
+FROM by_store b JOIN (SELECT DISTINCT ON (customer_id) customer_id, store FROM store_orders
+                      WHERE ordered_on <= '1998-06-30' AND amount >= 0 ORDER BY customer_id, ordered_on DESC, store DESC) l
+     ON l.customer_id = b.customer;
+SELECT store FROM by_store WHERE customer = 1;
+
+-- CLV: a repeat buyer whose returns exceed its purchases (monetary < 0) has no Gamma-Gamma spend
+-- or CLV (the model is for spends >= 0); the view builds and the others keep theirs
+CREATE TABLE clv_orders AS SELECT customer_id, ordered_on, amount FROM cdnow_master WHERE customer_id <= 1000
+UNION ALL VALUES (-1, date '1998-01-05', 10), (-1, date '1998-02-05', 10), (-1, date '1998-03-01', -100);
+SELECT tiers.create_tier_view('clv_ret', 'clv_orders', 'customer_id', 'ordered_on', 'amount',
+  '{"as_of": "1998-06-30", "clv": true, "clv_interval": 0.9, "history": false}') IS NOT NULL AS created;
+SELECT customer, frequency, monetary, p_alive IS NOT NULL AS p_alive, expected_purchases IS NOT NULL AS expected,
+       expected_spend, clv, clv_low, clv_high FROM clv_ret WHERE customer = -1;
+SELECT count(*) AS customers, count(*) FILTER (WHERE clv IS NULL OR expected_spend IS NULL OR clv_low IS NULL) AS without_clv
+FROM clv_ret;
+SELECT tiers.drop_tier_view('clv_ret');
+DROP TABLE clv_orders;
 
 -- errors
 SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'ordered_on', 'amount', '{"customers": {"table": "nowhere", "key": "id"}}')$$);
