@@ -81,7 +81,7 @@ macro_rules! sql_function {
 // aggregate / no row context, here), 42804 (a row type or column type that does not match:
 // `composite` here, `summary_from_state`'s as_of, a tag rule's column), 22P02/22P03 (bad input
 // of a type or a damaged aggregate state: src/summary.rs, src/state.rs), 22008 (an infinite
-// date in a summary), 55000 (Citus configuration not published to a worker, with a hint) and
+// date, or one beyond the range of timestamp, in a summary: `bad_time` in src/summary.rs), 55000 (Citus configuration not published to a worker, with a hint) and
 // XX000 (internal errors: call-site cache, SPI lookups).
 
 /// Raises `ERROR` with the SQLSTATE that matches a core error.

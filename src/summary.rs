@@ -8,9 +8,12 @@ use crate::names;
 use crate::raw::*;
 use crate::sql_function;
 use customer_tiers_core::summary::{
-    date_usecs, DayCell, DayStore, HoldoutState, StoredState, Summary, SummaryState, TimeKind,
+    DayCell, DayStore, HoldoutState, StoredState, Summary, SummaryState, TimeKind,
 };
-use customer_tiers_core::time::{day_of, interval_usecs, USECS_PER_DAY};
+use customer_tiers_core::time::{
+    checked_date_usecs, day_of, interval_usecs, timestamp_in_range, TIMESTAMP_RANGE_TEXT,
+    USECS_PER_DAY,
+};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -147,29 +150,48 @@ enum Amount {
     Numeric,
 }
 
-fn not_finite(what: &str) -> ! {
+/// A date or timestamp argument a summary cannot use: infinite, or (a date) beyond the range
+/// of `timestamp`.
+enum BadTime {
+    Infinite,
+    OutOfRange,
+}
+
+/// Raises 22008 (datetime_field_overflow) naming the argument `what`: the one place of this
+/// SQLSTATE.
+fn bad_time(what: &str, why: BadTime) -> ! {
+    let message = match why {
+        BadTime::Infinite => format!("{what} must be a finite date or timestamp, not infinity"),
+        BadTime::OutOfRange => {
+            format!("{what} is out of range for timestamp ({TIMESTAMP_RANGE_TEXT})")
+        }
+    };
     ereport!(
         ERROR,
         PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
-        format!("{what} must be a finite date or timestamp, not infinity")
+        message
     );
 }
 
-/// Microseconds since 2000-01-01 of a date / timestamp / timestamptz datum.
+/// Microseconds since 2000-01-01 of a date / timestamp / timestamptz datum: finite and within
+/// the range of `timestamp` (a date beyond 294276 AD has no microseconds in an `i64`).
 #[inline(always)]
 fn usecs(time: Time, d: pg_sys::Datum, what: &str) -> i64 {
     match time {
         Time::Date => {
             let v = d.value() as i32;
             if v == i32::MIN || v == i32::MAX {
-                not_finite(what)
+                bad_time(what, BadTime::Infinite)
             }
-            date_usecs(v)
+            checked_date_usecs(v).unwrap_or_else(|| bad_time(what, BadTime::OutOfRange))
         }
         Time::Timestamp | Time::TimestampTz => {
             let v = d.value() as i64;
             if v == i64::MIN || v == i64::MAX {
-                not_finite(what)
+                bad_time(what, BadTime::Infinite)
+            }
+            if !timestamp_in_range(v) {
+                bad_time(what, BadTime::OutOfRange)
             }
             v
         }
@@ -201,7 +223,7 @@ fn day(time: Time, at: i64) -> i32 {
                 )
             };
             if rc != 0 {
-                not_finite("ordered_at")
+                bad_time("ordered_at", BadTime::OutOfRange)
             }
             // tz is seconds west of UTC: local wall clock = UTC − tz
             day_of(at - tz as i64 * 1_000_000)
@@ -302,7 +324,7 @@ unsafe fn transition(
         if at <= state.as_of {
             // SAFETY: as above; argument `amount` is of type `kind` (caller)
             let value = unsafe { arg(fcinfo, AMOUNT).map(|d| amount(kind, d)) };
-            state.add(at, day(time, at), value);
+            check(state.add(at, day(time, at), value));
         }
     }
     ptr_datum(state)
@@ -366,7 +388,7 @@ sql_function!(ct_customer_summary_final, |fcinfo| {
     let Some(p) = arg(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
-    let Some(s) = (*p.cast_mut_ptr::<State>()).summary() else {
+    let Some(s) = check((*p.cast_mut_ptr::<State>()).summary()) else {
         return return_null(fcinfo);
     };
     summary_datum(fcinfo, &s)
@@ -505,7 +527,7 @@ unsafe fn holdout_transition(
         if at <= end {
             // SAFETY: as above; argument `amount` is of type `kind` (caller)
             let value = unsafe { arg(fcinfo, AMOUNT).map(|d| amount(kind, d)) };
-            state.add(at, day(time, at), value);
+            check(state.add(at, day(time, at), value));
         }
     }
     ptr_datum(state)
@@ -579,7 +601,7 @@ sql_function!(ct_holdout_summary_final, |fcinfo| {
     let Some(p) = arg(fcinfo, STATE) else {
         return return_null(fcinfo);
     };
-    let Some(h) = (*p.cast_mut_ptr::<Holdout>()).summary() else {
+    let Some(h) = check((*p.cast_mut_ptr::<Holdout>()).summary()) else {
         return return_null(fcinfo);
     };
     let mut values = summary_values(&h.calibration).to_vec();
@@ -699,7 +721,7 @@ unsafe fn state_transition(
         let at = usecs(time, at_d, ORDERED_AT.name);
         // SAFETY: the amount is of type `kind` (caller)
         let value = unsafe { arg(fcinfo, AMOUNT).map(|d| amount(kind, d)) };
-        state.add(at, day(time, at), value);
+        check(state.add(at, day(time, at), value));
     }
     ptr_datum(state)
 }

@@ -527,7 +527,12 @@ pub fn assign(model: &KmeansModel, features: &[f64]) -> Result<usize, CoreError>
         )));
     }
     let x = model.transform(features)?;
-    Ok(nearest(&x, &model.scaled_centroids, model.dim).0)
+    let (cluster, distance) = nearest(&x, &model.scaled_centroids, model.dim);
+    // every distance beyond f64 would make cluster 0 the nearest by default
+    if !distance.is_finite() {
+        return Err(too_large());
+    }
+    Ok(cluster)
 }
 
 /// The 8-class RFM name of a cluster of an RFM-shaped model (3 features: time since the last
@@ -763,11 +768,15 @@ fn prepare(data: &KmeansData, o: &KmeansOptions, tick: &mut Tick) -> Result<Prep
     let mut sds = vec![1.0; d];
     let standardized = o.scale == Scaling::Standardize;
     let (col_mean, col_var) = column_moments(&x, d);
+    // a mean or a variance beyond f64 is not a constant feature: the features are too large
+    if col_mean.iter().chain(&col_var).any(|v| !v.is_finite()) {
+        return Err(too_large());
+    }
     if standardized {
         means.clone_from(&col_mean);
         for j in 0..d {
             let sd = col_var[j].sqrt();
-            sds[j] = if sd > 0.0 && sd.is_finite() { sd } else { 1.0 };
+            sds[j] = if sd > 0.0 { sd } else { 1.0 };
         }
         for r in x.chunks_exact_mut(d) {
             for j in 0..d {
@@ -778,10 +787,8 @@ fn prepare(data: &KmeansData, o: &KmeansOptions, tick: &mut Tick) -> Result<Prep
     } else {
         means = col_mean;
     }
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(CoreError::OutOfRange(
-            "features are too large to cluster".into(),
-        ));
+    if x.iter().any(|v| !v.is_finite()) || !distances_fit(&x, d) {
+        return Err(too_large());
     }
     let (_, var) = column_moments(&x, d);
     let tol = var.iter().sum::<f64>() / d as f64 * o.tol;
@@ -813,6 +820,34 @@ fn prepare(data: &KmeansData, o: &KmeansOptions, tick: &mut Tick) -> Result<Prep
         sds,
         tol,
     })
+}
+
+/// The error of features whose scaled values, distances or sums leave the range of `f64`
+/// (`OutOfRange`, SQLSTATE 22003): the one place of its message.
+fn too_large() -> CoreError {
+    CoreError::OutOfRange("features are too large to cluster".into())
+}
+
+/// Whether every sum the fit makes over the rows `x` (`d` features, scaled) stays finite: with
+/// n rows and per feature the range r_j = max − min and the largest magnitude m_j, every centre
+/// and mean lies in the rows' bounding box, so a squared distance is at most Σ r_j², a weighted
+/// sum of squared distances (inertia, k-means++ potential) at most n Σ r_j², of distances
+/// (silhouette) at most n √(Σ r_j²), and a coordinate sum (centres, means) at most n m_j.
+fn distances_fit(x: &[f64], d: usize) -> bool {
+    let n = (x.len() / d) as f64;
+    let mut squared_ranges = 0.0;
+    for j in 0..d {
+        let column = x.iter().skip(j).step_by(d).copied();
+        let (lo, hi) = column.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        let range = hi - lo;
+        squared_ranges += range * range;
+        if !(n * lo.abs().max(hi.abs())).is_finite() {
+            return false;
+        }
+    }
+    (n * squared_ranges).is_finite()
 }
 
 /// Per-column mean and population variance (two passes, in the given order).
@@ -1121,7 +1156,7 @@ fn fit_prepared(
         .iter()
         .flat_map(|&c| run.centers[c * d..(c + 1) * d].iter().copied())
         .collect();
-    let centroids = scaled_centroids
+    let centroids: Vec<f64> = scaled_centroids
         .chunks_exact(d)
         .flat_map(|c| {
             (0..d).map(move |j| {
@@ -1148,6 +1183,17 @@ fn fit_prepared(
         (silhouette(&pts, &ws, &ls, k, d, tick), false)
     };
     let davies_bouldin = davies_bouldin(&p.points, &p.weights, &labels, k, d);
+    // prepare bounds every sum; this keeps a model from ever holding ±Infinity or NaN
+    let finite = run.inertia.is_finite()
+        && davies_bouldin.is_finite()
+        && silhouette.is_none_or(f64::is_finite)
+        && scaled_centroids
+            .iter()
+            .chain(&centroids)
+            .all(|v| v.is_finite());
+    if !finite {
+        return Err(too_large());
+    }
     Ok(KmeansModel {
         k,
         dim: d,
@@ -1560,11 +1606,12 @@ mod tests {
             states
                 .entry(f[1].parse().unwrap())
                 .or_insert_with(|| SummaryState::new(as_of, USECS_PER_DAY as f64).unwrap())
-                .add(date_usecs(day), day, Some(f[4].parse().unwrap()));
+                .add(date_usecs(day), day, Some(f[4].parse().unwrap()))
+                .unwrap();
         }
         let mut out = KmeansData::new();
         for s in states.values() {
-            let r = s.summary().unwrap();
+            let r = s.summary().unwrap().unwrap();
             out.add(&[r.since_last, r.frequency as f64, r.monetary])
                 .unwrap();
         }
@@ -1997,6 +2044,66 @@ mod tests {
         let mut broken = m.clone();
         broken.sds[0] = 0.0;
         inv(assign(&broken, &[1.0, 2.0]).map(|_| ()), "sds");
+    }
+
+    /// The reviewer's rows {1e200}, {-1e200}, {0}, {1}: the variance overflowed, the feature
+    /// was taken for a constant one (sd 1) and the model held inertia Infinity, silhouette NaN
+    /// and davies_bouldin -Infinity. Now every fit whose sums would leave f64 is 22003.
+    #[test]
+    fn features_too_large_for_f64_are_an_error_never_infinity() {
+        let too_large = |r: Result<KmeansModel, CoreError>| match r {
+            Err(CoreError::OutOfRange(m)) => assert_eq!(m, "features are too large to cluster"),
+            other => panic!("{other:?}"),
+        };
+        let fit_with = |rows: &[Vec<f64>], scale: Scaling| {
+            let o = KmeansOptions {
+                scale,
+                ..KmeansOptions::new(2)
+            };
+            fit(&data(rows), &o, &mut no_interrupt())
+        };
+        let reviewer = [vec![1e200], vec![-1e200], vec![0.0], vec![1.0]];
+        too_large(fit_with(&reviewer, Scaling::Standardize));
+        too_large(fit_with(&reviewer, Scaling::None));
+        assert!(choose_k(
+            &data(&reviewer),
+            2,
+            3,
+            &KmeansOptions::new(2),
+            &mut no_interrupt()
+        )
+        .is_err());
+        // finite variance (3.6e307) but squared distances beyond f64 (16 features of range
+        // 1.2e154): the scaled model is fine, the unscaled one had an infinite inertia
+        let a = 6e153;
+        let wide = [vec![a; 16], vec![-a; 16], vec![0.0; 16]];
+        too_large(fit_with(&wide, Scaling::None));
+        let m = fit_with(&wide, Scaling::Standardize).unwrap();
+        assert!(m.inertia.is_finite() && m.davies_bouldin.is_finite());
+        // the sum of a column beyond f64 (its range is small): the mean was Infinity
+        let far = vec![vec![1e308], vec![1e308], vec![1e308 * 0.99]];
+        too_large(fit_with(&far, Scaling::None));
+        too_large(fit_with(&far, Scaling::Standardize));
+        // assigning a row whose every distance passes f64 is an error, not cluster 0
+        let mut d = KmeansData::new();
+        for r in [[0.0, 0.0], [1.0, 0.0], [10.0, 10.0], [11.0, 10.0]] {
+            d.add(&r).unwrap();
+        }
+        let m = fit(&d, &KmeansOptions::new(2), &mut no_interrupt()).unwrap();
+        let near_origin = assign(&m, &[0.5, 0.0]).unwrap();
+        assert_ne!(near_origin, assign(&m, &[10.5, 10.0]).unwrap());
+        assert!(matches!(
+            assign(&m, &[-1e300, 1e300]),
+            Err(CoreError::OutOfRange(msg)) if msg == "features are too large to cluster"
+        ));
+        // a model's numbers are all finite on ordinary data near the limits that still fit
+        let ok = [vec![1e150], vec![-1e150], vec![0.0], vec![1.0]];
+        for scale in [Scaling::Standardize, Scaling::None] {
+            let m = fit_with(&ok, scale).unwrap();
+            assert!(m.inertia.is_finite() && m.davies_bouldin.is_finite());
+            assert!(m.silhouette.is_none_or(f64::is_finite));
+            assert!(m.sds.iter().chain(&m.centroids).all(|v| v.is_finite()));
+        }
     }
 
     #[test]

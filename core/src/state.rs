@@ -19,6 +19,7 @@ use crate::summary::{
     CompensatedSum, DayCell, DayStore, HoldoutState, PurchaseDays, StoredState, SummaryState,
     TimeKind,
 };
+use crate::time::{timestamp_in_range, MAX_TIMESTAMP_DAY, MIN_TIMESTAMP_DAY, TIMESTAMP_RANGE_TEXT};
 use crate::CoreError;
 
 const SUMMARY_MAGIC: u8 = b'S';
@@ -318,9 +319,12 @@ impl<S: DayStore> SummaryState<S> {
         r.end()?;
         let consistent = s.orders >= 0
             && s.returns >= 0
-            && s.total.sum.is_finite()
-            && s.total.compensation.is_finite()
-            && (s.orders == 0 || (s.first_at <= s.last_at && s.last_at <= s.as_of))
+            && s.total.is_finite()
+            && timestamp_in_range(s.as_of)
+            && (s.orders == 0
+                || (timestamp_in_range(s.first_at)
+                    && s.first_at <= s.last_at
+                    && s.last_at <= s.as_of))
             && s.days.cells().iter().all(|c| c.value.is_finite());
         if !consistent {
             return Err(CoreError::Corrupt("aggregate state is inconsistent".into()));
@@ -471,7 +475,8 @@ impl StoredState {
     /// canonical list or bitmap (sorted unique list no larger than the bitmap; bitmap with its
     /// first and last day set and smaller than the list), non-negative counts that cover the
     /// purchase and return-only days, finite sums, return-only days before the first purchase
-    /// day with negative values, and times that agree with the days and each other.
+    /// day with negative values, times that agree with the days and each other, and times and
+    /// days within the range of `timestamp` (4714-11-24 BC to 294276-12-31 AD).
     pub fn decode(buf: &[u8]) -> Result<StoredState, CoreError> {
         let corrupt = |m: &str| CoreError::Corrupt(format!("summary state is inconsistent: {m}"));
         let mut r = Reader { buf };
@@ -534,7 +539,7 @@ impl StoredState {
             days
         };
         r.end()?;
-        let finite = |c: &CompensatedSum| c.sum.is_finite() && c.compensation.is_finite();
+        let finite = CompensatedSum::is_finite;
         if s.orders < 0 || s.returns < 0 {
             return Err(corrupt("negative counts"));
         }
@@ -546,6 +551,26 @@ impl StoredState {
         }
         if (s.orders == 0 && s.returns == 0) != (s.latest_at == i64::MIN) {
             return Err(corrupt("latest row without rows"));
+        }
+        // the calendar day of a timestamptz is the session's: up to a day from the UTC day
+        let slack = (kind == TimeKind::Timestamptz) as i32;
+        let day_in_range =
+            |d: i32| (MIN_TIMESTAMP_DAY - slack..=MAX_TIMESTAMP_DAY + slack).contains(&d);
+        let times_in_range = [s.first_at, s.last_at, s.latest_at]
+            .into_iter()
+            .filter(|&t| t != i64::MAX && t != i64::MIN)
+            .all(timestamp_in_range);
+        let days_in_range = s
+            .early_returns
+            .iter()
+            .map(|e| e.0)
+            .chain(s.days.first())
+            .chain(s.days.last())
+            .all(day_in_range);
+        if !(times_in_range && days_in_range) {
+            return Err(corrupt(&format!(
+                "a time outside the range of timestamp ({TIMESTAMP_RANGE_TEXT})"
+            )));
         }
         if kind == TimeKind::Date
             && s.latest_at != i64::MIN
@@ -747,9 +772,9 @@ mod tests {
     #[test]
     fn summary_round_trip_and_corruption() {
         let mut s = SummaryState::new(1_000, 7.0).unwrap();
-        s.add_local(10, Some(3.5));
-        s.add_local(-86_400_000_001, Some(-1.0));
-        s.add_local(20, None);
+        s.add_local(10, Some(3.5)).unwrap();
+        s.add_local(-86_400_000_001, Some(-1.0)).unwrap();
+        s.add_local(20, None).unwrap();
         let bytes = s.encode();
         assert_eq!(SummaryState::decode(&bytes).unwrap(), s);
         for cut in 0..bytes.len() {
@@ -871,14 +896,14 @@ mod tests {
         // a return-only day (1) before the first order (day 3), orders on 3, 50 and 90 (a list)
         let mut s = StoredState::new(kind);
         let us = crate::time::USECS_PER_DAY;
-        s.add(us, 1, Some(-2.0));
+        s.add(us, 1, Some(-2.0)).unwrap();
         for (d, v) in [
             (3i64, Some(4.0)),
             (50, None),
             (90, Some(2.5)),
             (3, Some(-1.0)),
         ] {
-            s.add(d * us, d as i32, v);
+            s.add(d * us, d as i32, v).unwrap();
         }
         s
     }
@@ -988,7 +1013,7 @@ mod tests {
         // a bitmap: days 0..64 except 1 (63 days over 64: 8 + 8 bytes)
         let mut m = StoredState::new(TimeKind::Timestamp);
         for d in (0..64).filter(|&d| d != 1) {
-            m.add(date_usecs(d) + 5, d, Some(1.0));
+            m.add(date_usecs(d) + 5, d, Some(1.0)).unwrap();
         }
         let bytes = m.encode();
         assert!(m.days.is_bitmap());
@@ -1030,7 +1055,7 @@ mod tests {
 
         // timestamptz days may be one day off the UTC day, not two
         let mut tz = StoredState::new(TimeKind::Timestamptz);
-        tz.add(date_usecs(5) - 1, 5, Some(1.0)); // 23:59:59.999999 UTC on day 4, local day 5
+        tz.add(date_usecs(5) - 1, 5, Some(1.0)).unwrap(); // 23:59:59.999999 UTC on day 4, local day 5
         let b = tz.encode();
         assert_eq!(StoredState::decode(&b).unwrap(), tz);
         assert!(StoredState::decode(&patched(&b, 84, &6i32.to_le_bytes())).is_err());

@@ -50,6 +50,56 @@ impl CompensatedSum {
     pub fn value(&self) -> f64 {
         self.sum + self.compensation
     }
+
+    /// Whether the sum, its compensation and its value are finite: [`add`](Self::add) and
+    /// [`merge`](Self::merge) do not check (an overflow gives ±Infinity or NaN), so a caller that
+    /// keeps the sum checks this afterwards or uses [`plus`](Self::plus) / [`merged`](Self::merged).
+    #[inline]
+    pub fn is_finite(&self) -> bool {
+        self.sum.is_finite() && self.compensation.is_finite() && self.value().is_finite()
+    }
+
+    /// The sum with `x` added, or `None` when it leaves the range of `f64`.
+    #[inline]
+    pub fn plus(mut self, x: f64) -> Option<CompensatedSum> {
+        self.add(x);
+        self.is_finite().then_some(self)
+    }
+
+    /// The sum merged with `other`, or `None` when it leaves the range of `f64`.
+    pub fn merged(mut self, other: &CompensatedSum) -> Option<CompensatedSum> {
+        self.merge(other);
+        self.is_finite().then_some(self)
+    }
+}
+
+/// The error of a sum of amounts beyond the range of `f64` (the total, a day's net value, or the
+/// value of the repeat purchases): `OutOfRange` (SQLSTATE 22003, as PostgreSQL's `sum(float8)`
+/// raises). The one place of its message, for every summary state.
+pub fn amount_out_of_range() -> CoreError {
+    CoreError::OutOfRange("the sum of amount is out of range for double precision".into())
+}
+
+/// `sum` with `x` added, or [`amount_out_of_range`].
+#[inline]
+fn plus_amount(sum: CompensatedSum, x: f64) -> Result<CompensatedSum, CoreError> {
+    sum.plus(x).ok_or_else(amount_out_of_range)
+}
+
+/// `a` merged with `b`, or [`amount_out_of_range`].
+fn merged_amounts(a: CompensatedSum, b: &CompensatedSum) -> Result<CompensatedSum, CoreError> {
+    a.merged(b).ok_or_else(amount_out_of_range)
+}
+
+/// `a + b` for the net value of a day, or [`amount_out_of_range`].
+#[inline]
+fn day_value(a: f64, b: f64) -> Result<f64, CoreError> {
+    let v = a + b;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(amount_out_of_range())
+    }
 }
 
 /// One calendar day of a customer's history.
@@ -141,12 +191,18 @@ struct SummaryInputs {
 
 impl Summary {
     /// The summary at `as_of` in `unit` (microseconds): the definitions of the module doc, one
-    /// place for both states.
-    fn of(i: SummaryInputs, as_of: i64, unit: f64) -> Summary {
+    /// place for both states. An error when the value of the repeat purchases (the total less
+    /// the first purchase day's value, both finite) is beyond the range of `f64`.
+    fn of(i: SummaryInputs, as_of: i64, unit: f64) -> Result<Summary, CoreError> {
         let frequency = i.occasions - 1;
+        let monetary = if frequency > 0 {
+            day_value(i.total, -i.first_day_value)? / frequency as f64
+        } else {
+            0.0
+        };
         // durations in i128: 4713 BC to 294276 AD spans more microseconds than an i64 holds
         let span = |from: i64, to: i64| (to as i128 - from as i128) as f64 / unit;
-        Summary {
+        Ok(Summary {
             first_day: i.first_day,
             last_day: i.last_day,
             orders: i.orders,
@@ -163,12 +219,8 @@ impl Summary {
             tenure: span(i.first_at, as_of),
             since_last: span(i.last_at, as_of),
             monetary_total: i.total,
-            monetary: if frequency > 0 {
-                (i.total - i.first_day_value) / frequency as f64
-            } else {
-                0.0
-            },
-        }
+            monetary,
+        })
     }
 }
 
@@ -202,13 +254,33 @@ impl<S: DayStore> SummaryState<S> {
 
     /// Adds one row: `at` in microseconds, `day` its calendar day (the caller decides the time
     /// zone), `amount` `None` when unknown. The amount must be finite (checked by the caller).
+    /// An error ([`amount_out_of_range`]) when the total or the day's net value would leave the
+    /// range of `f64`; the state is then unchanged.
     #[inline]
-    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) {
+    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) -> Result<(), CoreError> {
         if at > self.as_of {
-            return;
+            return Ok(());
         }
         let value = amount.unwrap_or(0.0);
         let is_order = value >= 0.0 || amount.is_none();
+        let total = plus_amount(self.total, value)?;
+        let orders = is_order as u32;
+        let cells = self.days.cells_mut();
+        let n = cells.len();
+        let slot = match cells.last() {
+            Some(last) if last.day == day => Ok(n - 1),
+            Some(last) if last.day > day => cells.binary_search_by_key(&day, |c| c.day),
+            _ => Err(n),
+        };
+        match slot {
+            Ok(i) => {
+                let cell = &mut cells[i];
+                cell.value = day_value(cell.value, value)?;
+                cell.orders += orders;
+            }
+            Err(i) => self.days.insert(i, DayCell { day, orders, value }),
+        }
+        self.total = total;
         if is_order {
             self.orders += 1;
             self.first_at = self.first_at.min(at);
@@ -216,46 +288,28 @@ impl<S: DayStore> SummaryState<S> {
         } else {
             self.returns += 1;
         }
-        self.total.add(value);
-        let orders = is_order as u32;
-        let cells = self.days.cells_mut();
-        let n = cells.len();
-        match cells.last_mut() {
-            Some(last) if last.day == day => {
-                last.orders += orders;
-                last.value += value;
-            }
-            Some(last) if last.day > day => match cells.binary_search_by_key(&day, |c| c.day) {
-                Ok(i) => {
-                    cells[i].orders += orders;
-                    cells[i].value += value;
-                }
-                Err(i) => self.days.insert(i, DayCell { day, orders, value }),
-            },
-            _ => self.days.insert(n, DayCell { day, orders, value }),
-        }
+        Ok(())
     }
 
     /// Adds a row given as a local timestamp (microseconds since 2000-01-01 wall-clock time).
     #[inline]
-    pub fn add_local(&mut self, at: i64, amount: Option<f64>) {
+    pub fn add_local(&mut self, at: i64, amount: Option<f64>) -> Result<(), CoreError> {
         self.add(at, day_of(at), amount)
     }
 
-    /// Merges another state of the same group into this one (the combine step).
+    /// Merges another state of the same group into this one (the combine step). An error when
+    /// the groups differ or a sum of amounts would leave the range of `f64`
+    /// ([`amount_out_of_range`]); the state is then unchanged.
     pub fn merge<T: DayStore>(&mut self, other: &SummaryState<T>) -> Result<(), CoreError> {
         if other.as_of != self.as_of || other.unit != self.unit {
             return Err(CoreError::InvalidParameter(
                 "as_of and unit must be the same for all rows of a group".into(),
             ));
         }
-        self.first_at = self.first_at.min(other.first_at);
-        self.last_at = self.last_at.max(other.last_at);
-        self.orders += other.orders;
-        self.returns += other.returns;
-        self.total.merge(&other.total);
+        let total = merged_amounts(self.total, &other.total)?;
         let (mine, theirs) = (self.days.cells(), other.days.cells());
         if theirs.is_empty() {
+            self.merge_counts(other, total);
             return Ok(());
         }
         let mut merged = Vec::with_capacity(mine.len() + theirs.len());
@@ -272,7 +326,7 @@ impl<S: DayStore> SummaryState<S> {
                 merged.push(DayCell {
                     day: a.day,
                     orders: a.orders + b.orders,
-                    value: a.value + b.value,
+                    value: day_value(a.value, b.value)?,
                 });
                 i += 1;
                 j += 1;
@@ -281,13 +335,24 @@ impl<S: DayStore> SummaryState<S> {
         merged.extend_from_slice(&mine[i..]);
         merged.extend_from_slice(&theirs[j..]);
         self.days.assign(&merged);
+        self.merge_counts(other, total);
         Ok(())
     }
 
-    /// The summary, or `None` when the customer has no order up to `as_of`.
-    pub fn summary(&self) -> Option<Summary> {
+    /// The part of [`merge`](Self::merge) that cannot fail: counts, times and the new `total`.
+    fn merge_counts<T: DayStore>(&mut self, other: &SummaryState<T>, total: CompensatedSum) {
+        self.first_at = self.first_at.min(other.first_at);
+        self.last_at = self.last_at.max(other.last_at);
+        self.orders += other.orders;
+        self.returns += other.returns;
+        self.total = total;
+    }
+
+    /// The summary, or `None` when the customer has no order up to `as_of`; an error when the
+    /// value of the repeat purchases is beyond the range of `f64` ([`amount_out_of_range`]).
+    pub fn summary(&self) -> Result<Option<Summary>, CoreError> {
         if self.orders == 0 {
-            return None;
+            return Ok(None);
         }
         let mut occasions = 0i64;
         let mut first: Option<&DayCell> = None;
@@ -297,8 +362,10 @@ impl<S: DayStore> SummaryState<S> {
             first.get_or_insert(cell);
             last_day = cell.day;
         }
-        let first = first?;
-        Some(Summary::of(
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        Summary::of(
             SummaryInputs {
                 first_day: first.day,
                 last_day,
@@ -312,7 +379,8 @@ impl<S: DayStore> SummaryState<S> {
             },
             self.as_of,
             self.unit,
-        ))
+        )
+        .map(Some)
     }
 }
 
@@ -372,7 +440,7 @@ impl<S: DayStore> HoldoutState<S> {
 
     /// Adds one row (see [`SummaryState::add`]); rows after `holdout_end` are ignored.
     #[inline]
-    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) {
+    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) -> Result<(), CoreError> {
         if at <= self.calibration.as_of {
             self.calibration.add(at, day, amount)
         } else {
@@ -380,6 +448,9 @@ impl<S: DayStore> HoldoutState<S> {
         }
     }
 
+    /// Merges another state of the group. On error (another split, a sum of amounts beyond
+    /// `f64`) the calibration part may already be merged: the caller discards the state (the
+    /// aggregate raises the error).
     pub fn merge<T: DayStore>(&mut self, other: &HoldoutState<T>) -> Result<(), CoreError> {
         self.calibration.merge(&other.calibration)?;
         self.holdout.merge(&other.holdout)
@@ -387,13 +458,15 @@ impl<S: DayStore> HoldoutState<S> {
 
     /// The summary, or `None` when the customer has no order up to `calibration_end` (lifetimes
     /// leaves such customers out too: a model fitted on the calibration period knows nothing
-    /// of them).
-    pub fn summary(&self) -> Option<HoldoutSummary> {
-        let calibration = self.calibration.summary()?;
+    /// of them). An error when a sum of amounts is beyond the range of `f64`.
+    pub fn summary(&self) -> Result<Option<HoldoutSummary>, CoreError> {
+        let Some(calibration) = self.calibration.summary()? else {
+            return Ok(None);
+        };
         let h = &self.holdout;
         let occasions = h.days.cells().iter().filter(|c| c.orders > 0).count() as i64;
         let monetary_total = h.total.value();
-        Some(HoldoutSummary {
+        Ok(Some(HoldoutSummary {
             calibration,
             orders: h.orders,
             occasions,
@@ -404,13 +477,16 @@ impl<S: DayStore> HoldoutState<S> {
                 0.0
             },
             length: (h.as_of as i128 - self.calibration.as_of as i128) as f64 / h.unit,
-        })
+        }))
     }
 }
 
-/// Microseconds of a date (days since 2000-01-01) at midnight.
+/// Microseconds of a date (days since 2000-01-01) at midnight, for a date within the range of
+/// `timestamp` (beyond about 294276 AD the product leaves `i64`): a date from SQL goes through
+/// [`crate::time::checked_date_usecs`] instead.
 #[inline]
 pub fn date_usecs(day: i32) -> i64 {
+    debug_assert!(crate::time::checked_date_usecs(day).is_some(), "{day}");
     day as i64 * USECS_PER_DAY
 }
 
@@ -876,29 +952,39 @@ impl StoredState {
     /// Adds one row, with the semantics of [`SummaryState::add`] (but no `as_of`: every row
     /// counts): `at` in microseconds, `day` its calendar day (see [`TimeKind`]; a decoded state
     /// is checked against this), `amount` `None` when unknown (an order of value 0), negative
-    /// for a return. The amount must be finite (checked by the caller).
-    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) {
+    /// for a return. The amount must be finite (checked by the caller). An error
+    /// ([`amount_out_of_range`]) when a sum of amounts would leave the range of `f64`; the state
+    /// is then unchanged.
+    pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) -> Result<(), CoreError> {
         let value = amount.unwrap_or(0.0);
         let is_order = value >= 0.0 || amount.is_none();
-        self.latest_at = self.latest_at.max(at);
-        self.total.add(value);
+        // every sum first: on error nothing has changed
+        let total = plus_amount(self.total, value)?;
         let first_day = self.days.first();
+        let early = self.early_returns.binary_search_by_key(&day, |e| e.0);
+        let day_sum = match first_day {
+            Some(f) if day > f => None,
+            Some(f) if day == f => Some(plus_amount(self.first_day_value, value)?),
+            // a new first purchase day takes over the value of its returns; a return before the
+            // first purchase day adds to its return-only day
+            _ => {
+                let returns = match early {
+                    Ok(i) => self.early_returns[i].1,
+                    Err(_) => CompensatedSum::default(),
+                };
+                Some(plus_amount(returns, value)?)
+            }
+        };
+        self.total = total;
+        self.latest_at = self.latest_at.max(at);
         if is_order {
             self.orders = self.orders.saturating_add(1);
             self.first_at = self.first_at.min(at);
             self.last_at = self.last_at.max(at);
-            match first_day {
-                Some(f) if day > f => {}
-                Some(f) if day == f => self.first_day_value.add(value),
-                _ => {
-                    // a new first purchase day: it takes over the value of its returns, and the
-                    // return-only days after it no longer matter
-                    let mut v = match self.early_returns.binary_search_by_key(&day, |e| e.0) {
-                        Ok(i) => self.early_returns[i].1,
-                        Err(_) => CompensatedSum::default(),
-                    };
-                    v.add(value);
-                    self.first_day_value = v;
+            if let Some(v) = day_sum {
+                self.first_day_value = v;
+                if first_day.is_none_or(|f| day < f) {
+                    // the return-only days after the new first purchase day no longer matter
                     let keep = self.early_returns.partition_point(|e| e.0 < day);
                     self.early_returns.truncate(keep);
                 }
@@ -906,23 +992,19 @@ impl StoredState {
             self.days.insert(day);
         } else {
             self.returns = self.returns.saturating_add(1);
-            match first_day {
-                Some(f) if day > f => {}
-                Some(f) if day == f => self.first_day_value.add(value),
-                _ => match self.early_returns.binary_search_by_key(&day, |e| e.0) {
-                    Ok(i) => self.early_returns[i].1.add(value),
-                    Err(i) => {
-                        let mut v = CompensatedSum::default();
-                        v.add(value);
-                        self.early_returns.insert(i, (day, v));
-                    }
-                },
+            match (day_sum, first_day, early) {
+                (None, ..) => {}
+                (Some(v), Some(f), _) if day == f => self.first_day_value = v,
+                (Some(v), _, Ok(i)) => self.early_returns[i].1 = v,
+                (Some(v), _, Err(i)) => self.early_returns.insert(i, (day, v)),
             }
         }
+        Ok(())
     }
 
     /// Merges the state of other rows of the same customer (commutative and associative). On
-    /// error (another kind, counts beyond `i64`) the state is unchanged.
+    /// error (another kind, counts beyond `i64`, a sum of amounts beyond `f64`:
+    /// [`amount_out_of_range`]) the state is unchanged.
     pub fn merge(&mut self, other: &StoredState) -> Result<(), CoreError> {
         self.check_kind(other.kind)?;
         let (Some(orders), Some(returns)) = (
@@ -940,9 +1022,9 @@ impl StoredState {
         if let Some(f) = first {
             for s in [&*self, other] {
                 if s.days.first() == Some(f) {
-                    first_value.merge(&s.first_day_value);
+                    first_value = merged_amounts(first_value, &s.first_day_value)?;
                 } else if let Ok(i) = s.early_returns.binary_search_by_key(&f, |e| e.0) {
-                    first_value.merge(&s.early_returns[i].1);
+                    first_value = merged_amounts(first_value, &s.early_returns[i].1)?;
                 }
             }
         }
@@ -958,8 +1040,7 @@ impl StoredState {
                 j += 1;
                 b[j - 1]
             } else {
-                let mut v = a[i].1;
-                v.merge(&b[j].1);
+                let v = merged_amounts(a[i].1, &b[j].1)?;
                 i += 1;
                 j += 1;
                 (a[i - 1].0, v)
@@ -968,9 +1049,10 @@ impl StoredState {
                 early.push(entry);
             }
         }
+        let total = merged_amounts(self.total, &other.total)?;
         self.orders = orders;
         self.returns = returns;
-        self.total.merge(&other.total);
+        self.total = total;
         self.first_at = self.first_at.min(other.first_at);
         self.last_at = self.last_at.max(other.last_at);
         self.latest_at = self.latest_at.max(other.latest_at);
@@ -1003,7 +1085,7 @@ impl StoredState {
         if self.orders == 0 {
             return Ok(None);
         }
-        Ok(Some(Summary::of(
+        Summary::of(
             SummaryInputs {
                 first_day,
                 last_day,
@@ -1017,7 +1099,8 @@ impl StoredState {
             },
             as_of,
             unit,
-        )))
+        )
+        .map(Some)
     }
 }
 
@@ -1032,7 +1115,7 @@ mod tests {
     }
 
     fn add_day(s: &mut SummaryState, day: i32, amount: f64) {
-        s.add(date_usecs(day), day, Some(amount));
+        s.add(date_usecs(day), day, Some(amount)).unwrap();
     }
 
     #[test]
@@ -1051,9 +1134,9 @@ mod tests {
             (200, 1.0),  // the holdout's last day
             (201, 99.0), // after holdout_end: ignored
         ] {
-            h.add(date_usecs(day), day, Some(amount));
+            h.add(date_usecs(day), day, Some(amount)).unwrap();
         }
-        let s = h.summary().unwrap();
+        let s = h.summary().unwrap().unwrap();
         let c = &s.calibration;
         assert_eq!((c.orders, c.occasions, c.frequency), (4, 3, 2));
         assert_eq!((c.first_day, c.last_day), (10, 100));
@@ -1070,12 +1153,12 @@ mod tests {
         let mut b = a.clone();
         for (i, day) in [150, 10, 101, 30, 101, 100].into_iter().enumerate() {
             let t = if i % 2 == 0 { &mut a } else { &mut b };
-            t.add(date_usecs(day), day, Some(1.0));
+            t.add(date_usecs(day), day, Some(1.0)).unwrap();
         }
         a.merge(&b).unwrap();
         let back = HoldoutState::decode_into(&a.encode(), Vec::new(), Vec::new()).unwrap();
         assert_eq!(back, a);
-        assert_eq!(back.summary().unwrap().occasions, 2);
+        assert_eq!(back.summary().unwrap().unwrap().occasions, 2);
         let mut bad = a.encode();
         bad[2] = 0xff;
         assert!(HoldoutState::decode_into(&bad, Vec::new(), Vec::new()).is_err());
@@ -1084,15 +1167,15 @@ mod tests {
     #[test]
     fn holdout_needs_a_calibration_order_and_an_ordered_split() {
         let mut h = HoldoutState::new(date_usecs(100), date_usecs(200), WEEK).unwrap();
-        h.add(date_usecs(150), 150, Some(1.0));
-        assert!(h.summary().is_none()); // only holdout orders: not in the calibration
-        h.add(date_usecs(50), 50, Some(1.0));
-        let s = h.summary().unwrap();
+        h.add(date_usecs(150), 150, Some(1.0)).unwrap();
+        assert!(h.summary().unwrap().is_none()); // only holdout orders: not in the calibration
+        h.add(date_usecs(50), 50, Some(1.0)).unwrap();
+        let s = h.summary().unwrap().unwrap();
         assert_eq!((s.calibration.frequency, s.occasions), (0, 1));
         let empty = HoldoutState::new(date_usecs(100), date_usecs(200), WEEK).unwrap();
         let mut only_cal = empty.clone();
-        only_cal.add(date_usecs(1), 1, None);
-        assert_eq!(only_cal.summary().unwrap().monetary, 0.0);
+        only_cal.add(date_usecs(1), 1, None).unwrap();
+        assert_eq!(only_cal.summary().unwrap().unwrap().monetary, 0.0);
         assert!(HoldoutState::new(date_usecs(100), date_usecs(100), WEEK).is_err());
         assert!(HoldoutState::new(date_usecs(100), date_usecs(99), WEEK).is_err());
     }
@@ -1105,7 +1188,7 @@ mod tests {
         add_day(&mut s, -1095, 29.33);
         add_day(&mut s, -1095 + 17, 29.73);
         add_day(&mut s, -1095 + 213, 14.96);
-        let r = s.summary().unwrap();
+        let r = s.summary().unwrap().unwrap();
         assert_eq!(r.frequency, 2);
         assert_eq!(format!("{:.2}", r.recency), "30.43");
         assert_eq!(format!("{:.2}", r.tenure), "38.86");
@@ -1118,7 +1201,7 @@ mod tests {
         for (d, v) in [(10, 5.0), (3, 1.0), (10, 5.0), (3, 2.0), (7, 4.0)] {
             add_day(&mut a, d, v);
         }
-        let r = a.summary().unwrap();
+        let r = a.summary().unwrap().unwrap();
         assert_eq!((r.orders, r.occasions, r.frequency), (5, 3, 2));
         assert_eq!((r.first_day, r.last_day), (3, 10));
         assert_eq!(r.recency, 7.0);
@@ -1134,7 +1217,7 @@ mod tests {
         for (d, v) in [(1, 29.33), (2, 29.73), (3, 14.96), (4, 26.48)] {
             add_day(&mut s, d, v);
         }
-        assert_eq!(s.summary().unwrap().monetary_total, 100.5);
+        assert_eq!(s.summary().unwrap().unwrap().monetary_total, 100.5);
         let mut naive = 0.0;
         for v in [29.33, 29.73, 14.96, 26.48] {
             naive += v;
@@ -1156,7 +1239,7 @@ mod tests {
         add_day(&mut s, 1, 10.0);
         add_day(&mut s, 5, 20.0);
         add_day(&mut s, 9, -5.0); // a return after the last order
-        let r = s.summary().unwrap();
+        let r = s.summary().unwrap().unwrap();
         assert_eq!(
             (r.orders, r.returns, r.occasions, r.frequency),
             (2, 1, 2, 1)
@@ -1171,8 +1254,8 @@ mod tests {
     fn zero_and_unknown_amounts_are_orders() {
         let mut s = state(10, USECS_PER_DAY as f64);
         add_day(&mut s, 1, 0.0);
-        s.add(date_usecs(2), 2, None);
-        let r = s.summary().unwrap();
+        s.add(date_usecs(2), 2, None).unwrap();
+        let r = s.summary().unwrap().unwrap();
         assert_eq!((r.orders, r.occasions, r.frequency), (2, 2, 1));
         assert_eq!(r.monetary, 0.0);
     }
@@ -1181,13 +1264,13 @@ mod tests {
     fn rows_after_as_of_are_ignored_and_nothing_left_is_none() {
         let mut s = state(10, USECS_PER_DAY as f64);
         add_day(&mut s, 11, 5.0);
-        assert_eq!(s.summary(), None);
+        assert_eq!(s.summary().unwrap(), None);
         add_day(&mut s, 10, 5.0); // on as_of: included
-        let r = s.summary().unwrap();
+        let r = s.summary().unwrap().unwrap();
         assert_eq!((r.orders, r.frequency, r.tenure), (1, 0, 0.0));
         let mut only_returns = state(10, USECS_PER_DAY as f64);
         add_day(&mut only_returns, 1, -3.0);
-        assert_eq!(only_returns.summary(), None);
+        assert_eq!(only_returns.summary().unwrap(), None);
     }
 
     #[test]
@@ -1203,7 +1286,10 @@ mod tests {
             add_day(if k % 3 == 0 { &mut a } else { &mut b }, d, v);
         }
         a.merge(&b).unwrap();
-        let (x, y) = (all.summary().unwrap(), a.summary().unwrap());
+        let (x, y) = (
+            all.summary().unwrap().unwrap(),
+            a.summary().unwrap().unwrap(),
+        );
         assert_eq!(
             (x.orders, x.returns, x.occasions),
             (y.orders, y.returns, y.occasions)
@@ -1212,6 +1298,87 @@ mod tests {
         assert!((x.monetary_total - y.monetary_total).abs() < 1e-9);
         assert!((x.monetary - y.monetary).abs() < 1e-9);
         assert!(a.merge(&state(99, USECS_PER_DAY as f64)).is_err());
+    }
+
+    /// The reviewer's case: amounts whose sum passes f64 (two rows of 1e308) gave a NaN
+    /// monetary_total; now every sum of amounts is checked, at each row and each merge.
+    #[test]
+    fn sums_of_amounts_beyond_f64_are_an_error_not_nan() {
+        let big = 1e308;
+        let overflow = Err(amount_out_of_range());
+        assert!(matches!(amount_out_of_range(), CoreError::OutOfRange(m)
+            if m == "the sum of amount is out of range for double precision"));
+        assert_eq!(CompensatedSum::default().plus(big).unwrap().value(), big);
+        assert_eq!(CompensatedSum::default().plus(big).unwrap().plus(big), None);
+        let half = CompensatedSum::default().plus(big).unwrap();
+        assert_eq!(half.merged(&half), None);
+        assert!(half.is_finite());
+        // the total: two rows of 1e308 on different days (the reviewer's query)
+        let mut s = state(60, USECS_PER_DAY as f64);
+        add_day(&mut s, 1, big);
+        let before = s.clone();
+        assert_eq!(s.add(date_usecs(2), 2, Some(big)), overflow);
+        assert_eq!(s, before, "a failed add leaves the state unchanged");
+        // a day's net value, the total staying finite: +1e308 and -1e308 alternate over two days
+        let mut s = state(60, USECS_PER_DAY as f64);
+        add_day(&mut s, 1, big);
+        add_day(&mut s, 2, -big);
+        let before = s.clone();
+        assert_eq!(s.add(date_usecs(1), 1, Some(big)), overflow);
+        assert_eq!(s, before);
+        // the value of the repeat purchases: total 1e308 less a first day of -1e308
+        let mut s = state(60, USECS_PER_DAY as f64);
+        for (day, amount) in [(1, 0.0), (1, -big), (2, big), (3, big)] {
+            add_day(&mut s, day, amount);
+        }
+        assert_eq!(s.total.value(), big);
+        assert_eq!(s.summary(), Err(amount_out_of_range()));
+        // merging (the parallel combine): each half is finite, the whole is not
+        let mut a = state(60, USECS_PER_DAY as f64);
+        let mut b = state(60, USECS_PER_DAY as f64);
+        add_day(&mut a, 1, big);
+        add_day(&mut b, 2, big);
+        let before = a.clone();
+        assert_eq!(a.merge(&b), overflow);
+        assert_eq!(a, before, "a failed merge leaves the state unchanged");
+        // the same day in both halves: the total is finite, the day's value is not
+        let mut c = state(60, USECS_PER_DAY as f64);
+        add_day(&mut c, 3, -big);
+        add_day(&mut c, 1, big);
+        let before = c.clone();
+        let mut d = state(60, USECS_PER_DAY as f64);
+        add_day(&mut d, 3, -big);
+        add_day(&mut d, 2, big);
+        assert_eq!(c.merge(&d), overflow);
+        assert_eq!(c, before);
+        // holdout_summary: its calibration and its holdout part
+        let mut h = HoldoutState::new(date_usecs(10), date_usecs(20), WEEK).unwrap();
+        h.add(date_usecs(1), 1, Some(big)).unwrap();
+        assert_eq!(h.add(date_usecs(2), 2, Some(big)), overflow);
+        h.add(date_usecs(11), 11, Some(big)).unwrap();
+        assert_eq!(h.add(date_usecs(12), 12, Some(big)), overflow);
+        let mut g = HoldoutState::new(date_usecs(10), date_usecs(20), WEEK).unwrap();
+        g.add(date_usecs(15), 15, Some(big)).unwrap();
+        assert_eq!(h.merge(&g), overflow);
+        let mut g = HoldoutState::new(date_usecs(10), date_usecs(20), WEEK).unwrap();
+        g.add(date_usecs(5), 5, Some(big)).unwrap();
+        assert_eq!(h.merge(&g), overflow);
+        assert!(h.summary().unwrap().unwrap().monetary_total.is_finite());
+    }
+
+    /// The whole range of timestamp: 4714-11-24 BC to 294276-12-31 AD.
+    #[test]
+    fn dates_at_the_ends_of_the_timestamp_range() {
+        use crate::time::{MAX_TIMESTAMP_DAY as MAX, MIN_TIMESTAMP_DAY as MIN};
+        let mut s = state(MAX, USECS_PER_DAY as f64);
+        add_day(&mut s, MIN, 1.0);
+        add_day(&mut s, MAX, 2.0);
+        let r = s.summary().unwrap().unwrap();
+        assert_eq!((r.first_day, r.last_day, r.frequency), (MIN, MAX, 1));
+        let days = (MAX as i64 - MIN as i64) as f64;
+        assert_eq!((r.recency, r.tenure, r.since_last), (days, days, 0.0));
+        let back = SummaryState::decode(&s.encode()).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]
@@ -1350,7 +1517,7 @@ mod stored_tests {
     fn stored(kind: TimeKind, rows: &[Row]) -> StoredState {
         let mut s = StoredState::new(kind);
         for r in rows {
-            s.add(r.at, r.day, r.amount);
+            s.add(r.at, r.day, r.amount).unwrap();
         }
         s
     }
@@ -1466,9 +1633,9 @@ mod stored_tests {
 
             let mut reference = SummaryState::new(as_of, unit).unwrap();
             for r in &rows {
-                reference.add(r.at, r.day, r.amount);
+                reference.add(r.at, r.day, r.amount).unwrap();
             }
-            let expected = reference.summary();
+            let expected = reference.summary().unwrap();
             let got = merged.summary(as_of, unit).unwrap();
             assert_eq!(got.is_some(), expected.is_some(), "case {case}");
             if let (Some(g), Some(e)) = (got, expected) {
@@ -1509,7 +1676,125 @@ mod stored_tests {
     }
 
     fn row(s: &mut StoredState, day: i32, amount: Option<f64>) {
-        s.add(date_usecs(day), day, amount);
+        s.add(date_usecs(day), day, amount).unwrap();
+    }
+
+    /// summary_state kept a non-finite sum that its output function then refused (XX001);
+    /// now the row or the merge that passes f64 is the error, and the state is unchanged.
+    #[test]
+    fn stored_sums_beyond_f64_are_an_error() {
+        let big = 1e308;
+        let overflow = Err(amount_out_of_range());
+        let add =
+            |s: &mut StoredState, day: i32, amount: f64| s.add(date_usecs(day), day, Some(amount));
+        // the total
+        let mut s = StoredState::new(TimeKind::Date);
+        row(&mut s, 1, Some(big));
+        let before = s.clone();
+        assert_eq!(add(&mut s, 2, big), overflow);
+        assert_eq!(s, before);
+        // the first purchase day's value (the total stays finite)
+        row(&mut s, 2, Some(-big));
+        let before = s.clone();
+        assert_eq!(add(&mut s, 1, big), overflow);
+        assert_eq!(s, before);
+        // a return-only day before the first purchase day
+        let mut r = StoredState::new(TimeKind::Date);
+        row(&mut r, 5, Some(-big));
+        row(&mut r, 9, Some(big));
+        let before = r.clone();
+        assert_eq!(add(&mut r, 5, -big), overflow);
+        assert_eq!(r, before);
+        // a new first purchase day taking over its returns
+        let mut f = StoredState::new(TimeKind::Date);
+        row(&mut f, 5, Some(-big));
+        row(&mut f, 9, Some(big));
+        assert_eq!(f.early_returns.len(), 1);
+        let before = f.clone();
+        assert_eq!(add(&mut f, 5, -big), overflow);
+        assert_eq!(f, before);
+        // merges (summary_state_merge, the parallel combine): the total, the first day's value
+        // and a return-only day, each finite in both states
+        let mut a = StoredState::new(TimeKind::Date);
+        row(&mut a, 1, Some(big));
+        let before = a.clone();
+        assert_eq!(a.merge(&a.clone()), overflow);
+        assert_eq!(a, before);
+        let mut a = StoredState::new(TimeKind::Date);
+        row(&mut a, 1, Some(big));
+        row(&mut a, 2, Some(-big));
+        let mut b = StoredState::new(TimeKind::Date);
+        row(&mut b, 1, Some(big));
+        row(&mut b, 3, Some(-big));
+        let before = a.clone();
+        assert_eq!(a.merge(&b), overflow);
+        assert_eq!(a, before);
+        let mut a = StoredState::new(TimeKind::Date);
+        row(&mut a, 1, Some(-big));
+        row(&mut a, 2, Some(big));
+        let before = a.clone();
+        assert_eq!(a.merge(&a.clone()), overflow);
+        assert_eq!(a, before);
+        // the value of the repeat purchases, at the summary
+        let mut m = StoredState::new(TimeKind::Date);
+        for (day, amount) in [(1, 0.0), (1, -big), (2, big), (3, big)] {
+            row(&mut m, day, Some(amount));
+        }
+        assert_eq!(m.summary(date_usecs(3), DAY), Err(amount_out_of_range()));
+    }
+
+    /// A state's text or bytes with a time or day beyond the range of timestamp are refused
+    /// (the input function raises 22P02); the ends of the range are accepted.
+    #[test]
+    fn stored_times_beyond_the_timestamp_range_are_rejected() {
+        use crate::time::{END_TIMESTAMP, MAX_TIMESTAMP_DAY, MIN_TIMESTAMP, MIN_TIMESTAMP_DAY};
+        let at_day = |d: i32| d as i64 * USECS_PER_DAY;
+        let rejected = |s: &StoredState| {
+            let e = StoredState::from_text(&s.to_text()).unwrap_err();
+            assert!(e.to_string().contains("range of timestamp"), "{e}");
+            assert!(StoredState::decode(&s.encode()).is_err());
+        };
+        let accepted = |s: &StoredState| {
+            assert_eq!(&StoredState::from_text(&s.to_text()).unwrap(), s);
+        };
+        // the ends of the range, every kind
+        for kind in [TimeKind::Date, TimeKind::Timestamp, TimeKind::Timestamptz] {
+            let mut s = StoredState::new(kind);
+            s.add(MIN_TIMESTAMP, MIN_TIMESTAMP_DAY, Some(1.0)).unwrap();
+            s.add(at_day(MAX_TIMESTAMP_DAY), MAX_TIMESTAMP_DAY, Some(2.0))
+                .unwrap();
+            accepted(&s);
+        }
+        // an order on 294277-01-01, a date one past the range (300000-01-05 has no microseconds
+        // in an i64 at all)
+        let mut s = StoredState::new(TimeKind::Date);
+        s.add(END_TIMESTAMP, MAX_TIMESTAMP_DAY + 1, Some(1.0))
+            .unwrap();
+        rejected(&s);
+        // a timestamp one microsecond past the end, the latest row a return
+        let mut t = StoredState::new(TimeKind::Timestamp);
+        row(&mut t, 0, Some(1.0));
+        t.add(END_TIMESTAMP, MAX_TIMESTAMP_DAY + 1, Some(-1.0))
+            .unwrap();
+        rejected(&t);
+        // a return-only day before 4714-11-24 BC (its time is in range: a forged state)
+        let mut r = StoredState::new(TimeKind::Date);
+        r.add(MIN_TIMESTAMP, MIN_TIMESTAMP_DAY - 1, Some(-1.0))
+            .unwrap();
+        rejected(&r);
+        // the session's day of a timestamptz may be a day past the UTC range
+        let mut z = StoredState::new(TimeKind::Timestamptz);
+        z.add(END_TIMESTAMP - 1, MAX_TIMESTAMP_DAY + 1, Some(1.0))
+            .unwrap();
+        accepted(&z);
+        // the aggregate's own (parallel) state: as_of and the first order
+        let mut p = SummaryState::new(END_TIMESTAMP, DAY).unwrap();
+        p.add(0, 0, Some(1.0)).unwrap();
+        assert!(SummaryState::decode(&p.encode()).is_err());
+        let mut p = SummaryState::new(0, DAY).unwrap();
+        p.add(MIN_TIMESTAMP - 1, MIN_TIMESTAMP_DAY - 1, Some(1.0))
+            .unwrap();
+        assert!(SummaryState::decode(&p.encode()).is_err());
     }
 
     #[test]
@@ -1569,11 +1854,11 @@ mod stored_tests {
         let mut s = StoredState::new(TimeKind::Timestamp);
         let mut days = vec![0, 799];
         for d in [0, 799] {
-            s.add(date_usecs(d) + 1, d, Some(1.0));
+            s.add(date_usecs(d) + 1, d, Some(1.0)).unwrap();
         }
         let mut d = 1;
         while days.len() < 26 {
-            s.add(date_usecs(d), d, Some(1.0));
+            s.add(date_usecs(d), d, Some(1.0)).unwrap();
             days.push(d);
             d += 1;
             assert!(!s.days.is_bitmap(), "{} days", days.len());
@@ -1581,18 +1866,18 @@ mod stored_tests {
         let list_len = s.encode().len();
         assert_eq!(list_len, StoredState::max_encoded_len(800, 26, 0));
         assert_eq!(list_len, 80 + 4 + 4 * 26);
-        s.add(date_usecs(d), d, None);
+        s.add(date_usecs(d), d, None).unwrap();
         days.push(d);
         assert!(s.days.is_bitmap());
         assert_eq!(s.encode().len(), 80 + 8 + 100);
         days.sort_unstable();
         assert_eq!(s.days.to_vec(), days);
         // an order before the bitmap's first day rebuilds it
-        s.add(date_usecs(-8), -8, Some(1.0));
+        s.add(date_usecs(-8), -8, Some(1.0)).unwrap();
         assert!(s.days.is_bitmap() && s.days.first() == Some(-8));
         assert_eq!(s.days.len(), 28);
         // a day far away makes the list smaller again
-        s.add(date_usecs(100_000), 100_000, Some(1.0));
+        s.add(date_usecs(100_000), 100_000, Some(1.0)).unwrap();
         assert!(!s.days.is_bitmap());
         assert_eq!(s.days.len(), 29);
         assert_eq!(s.encode().len(), 80 + 4 + 4 * 29);
@@ -1601,13 +1886,13 @@ mod stored_tests {
         let mut b = StoredState::new(TimeKind::Timestamp);
         for (i, d) in (0..40).enumerate() {
             let t = if i % 2 == 0 { &mut a } else { &mut b };
-            t.add(date_usecs(d * 30), d * 30, Some(1.0));
+            t.add(date_usecs(d * 30), d * 30, Some(1.0)).unwrap();
         }
         // 20 days over 1171 days each: lists; together 40 over 1171: a bitmap (8 + 147 < 164)
         assert!(!a.days.is_bitmap() && !b.days.is_bitmap());
         let mut one = StoredState::new(TimeKind::Timestamp);
         for d in 0..40 {
-            one.add(date_usecs(d * 30), d * 30, Some(1.0));
+            one.add(date_usecs(d * 30), d * 30, Some(1.0)).unwrap();
         }
         a.merge(&b).unwrap();
         assert!(a.days.is_bitmap());
@@ -1640,7 +1925,7 @@ mod stored_tests {
             assert!(s.summary(date_usecs(20), unit).is_err());
         }
         let mut t = StoredState::new(TimeKind::Timestamptz);
-        t.add(-1, -1, Some(1.0));
+        t.add(-1, -1, Some(1.0)).unwrap();
         let m = t.summary(-2, DAY).unwrap_err().to_string();
         assert!(m.contains("1999-12-31 23:59:59.999999+00"), "{m}");
         assert_eq!(
@@ -1657,7 +1942,7 @@ mod stored_tests {
         row(&mut d, 1, Some(1.0));
         let before = d.clone();
         let mut t = StoredState::new(TimeKind::Timestamp);
-        t.add(5, 0, Some(2.0));
+        t.add(5, 0, Some(2.0)).unwrap();
         assert!(matches!(d.merge(&t), Err(CoreError::InvalidParameter(_))));
         assert!(t.merge(&d).is_err());
         assert!(d.merge(&StoredState::new(TimeKind::Timestamptz)).is_err());

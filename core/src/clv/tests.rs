@@ -29,12 +29,13 @@ fn cdnow() -> Vec<(f64, f64, f64, f64)> {
         let s = states
             .entry(id)
             .or_insert_with(|| SummaryState::new(as_of, 7.0 * USECS_PER_DAY as f64).unwrap());
-        s.add(date_usecs(day), day, Some(f[4].parse().unwrap()));
+        s.add(date_usecs(day), day, Some(f[4].parse().unwrap()))
+            .unwrap();
     }
     states
         .values()
         .map(|s| {
-            let r = s.summary().unwrap();
+            let r = s.summary().unwrap().unwrap();
             (r.frequency as f64, r.recency, r.tenure, r.monetary)
         })
         .collect()

@@ -78,3 +78,28 @@ SELECT pg_temp.err($$SELECT tiers.customer_summary(d, 1.0, 'infinity'::date) FRO
 SELECT pg_temp.err($$SELECT tiers.customer_summary(d, 1.0, '2024-01-01'::date) FROM (VALUES (date '-infinity')) v(d)$$);
 SELECT pg_temp.err($$SELECT tiers.customer_summary(d, 'NaN'::numeric, '2024-01-01'::date) FROM (VALUES (date '2024-01-01')) v(d)$$);
 SELECT pg_temp.err($$SELECT tiers.customer_summary(d, 'Infinity'::float8, '2024-01-01'::date) FROM (VALUES (date '2024-01-01')) v(d)$$);
+
+-- sums of amounts beyond double precision: 22003 (as sum(float8)), never NaN or a damaged state
+SELECT pg_temp.err($$SELECT tiers.customer_summary(d, 1e308::float8, date '2020-03-01') FROM (VALUES (date '2020-01-01'), (date '2020-01-02')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.customer_summary(d, a, date '2020-03-01') FROM (VALUES (date '2020-01-01', 0::float8), (date '2020-01-01', -1e308::float8), (date '2020-01-02', 1e308::float8), (date '2020-01-03', 1e308::float8)) v(d, a)$$);
+SELECT pg_temp.err($$SELECT tiers.holdout_summary(d, 1e308::float8, date '2020-01-15', date '2020-03-01') FROM (VALUES (date '2020-01-01'), (date '2020-01-02')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.holdout_summary(d, 1e308::float8, date '2020-01-15', date '2020-03-01') FROM (VALUES (date '2020-01-01'), (date '2020-02-01'), (date '2020-02-02')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.summary_state(d, 1e308::float8) FROM (VALUES (date '2020-01-01'), (date '2020-01-02')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.summary_state_merge(s, s) FROM (SELECT tiers.summary_state(date '2020-01-01', 1e308::float8) AS s) x$$);
+SELECT pg_temp.err($$SELECT tiers.summary_state_merge(s) FROM (SELECT tiers.summary_state(d, 1e308::float8) AS s FROM (VALUES (date '2020-01-01'), (date '2020-01-02')) v(d) GROUP BY d) x$$);
+SELECT pg_temp.err($$SELECT tiers.summary_from_state(tiers.summary_state(d, a), date '2020-03-01') FROM (VALUES (date '2020-01-01', 0::float8), (date '2020-01-01', -1e308::float8), (date '2020-01-02', 1e308::float8), (date '2020-01-03', 1e308::float8)) v(d, a)$$);
+-- one such amount is fine
+SELECT (tiers.customer_summary(d, 1e308::float8, date '2020-03-01')).monetary_total FROM (VALUES (date '2020-01-01')) v(d);
+-- dates beyond the range of timestamp (after 294276-12-31): 22008 naming the argument
+SELECT pg_temp.err($$SELECT (tiers.customer_summary(d, 1::float8, date '300000-01-10')).* FROM (VALUES (date '2020-01-01'), (date '300000-01-05')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.customer_summary(d, 1::float8, date '2020-03-01') FROM (VALUES (date '2020-01-01'), (date '300000-01-05')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.customer_summary(d, 1::float8, date '294277-01-01') FROM (VALUES (date '2020-01-01')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.holdout_summary(d, 1::float8, date '2020-01-15', date '300000-01-10') FROM (VALUES (date '2020-01-01')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.holdout_summary(d, 1::float8, date '300000-01-05', date '300000-01-10') FROM (VALUES (date '2020-01-01')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.summary_state(d, 1::float8) FROM (VALUES (date '2020-01-01'), (date '300000-01-05')) v(d)$$);
+SELECT pg_temp.err($$SELECT tiers.summary_from_state(tiers.summary_state(d, 1::float8), date '300000-01-10') FROM (VALUES (date '2020-01-01')) v(d)$$);
+-- the whole range works
+SELECT (s).first_purchase, (s).last_purchase, (s).tenure FROM (SELECT tiers.customer_summary(d, 1::float8, date '294276-12-31') AS s FROM (VALUES (date '4714-11-24 BC'), (date '294276-12-31')) v(d)) x;
+-- a stored state with a time beyond that range is malformed input (22P02); one day earlier it is accepted
+SELECT pg_temp.err($$SELECT 'v1:4301000001000000000000000000000000000000000000000000f03f000000000000000000a0b2b35bffff7f00a0b2b35bffff7f00a0b2b35bffff7f000000000000f03f00000000000000000000000001000000efe75c06'::tiers.summary_state$$);
+SELECT (tiers.summary_from_state('v1:4301000001000000000000000000000000000000000000000000f03f00000000000000000040db9547ffff7f0040db9547ffff7f0040db9547ffff7f000000000000f03f00000000000000000000000001000000eee75c06'::tiers.summary_state, date '294276-12-31')).last_purchase;

@@ -188,3 +188,9 @@ SELECT max(cluster) AS clusters FROM kv;
 DELETE FROM tiers.kmeans_models;
 SELECT pg_temp.err($$SELECT tiers.refresh_tier_view('kv')$$);
 SELECT tiers.drop_tier_view('kv');
+
+-- features whose variance or distances overflow double precision: 22003, never Infinity or NaN
+SELECT pg_temp.err($$SELECT tiers.kmeans_model(f, 2) FROM (VALUES (array[1e200]), (array[-1e200]), (array[0.0]), (array[1.0])) t(f)$$);
+SELECT pg_temp.err($$SELECT tiers.kmeans_model(f, 2, '{"scale": "none"}') FROM (VALUES (array[1e200]), (array[-1e200]), (array[0.0]), (array[1.0])) t(f)$$);
+SELECT pg_temp.err($$SELECT tiers.kmeans_choose_k(f, 2, 3) FROM (VALUES (array[1e200]), (array[-1e200]), (array[0.0]), (array[1.0])) t(f)$$);
+SELECT pg_temp.err($$SELECT tiers.kmeans_assign(array[-1e300, 1e300]::float8[], m) FROM (SELECT tiers.kmeans_model(f, 2) AS m FROM (VALUES (array[0, 0]::float8[]), (array[1, 0]::float8[]), (array[10, 10]::float8[]), (array[11, 10]::float8[])) t(f)) x$$);
