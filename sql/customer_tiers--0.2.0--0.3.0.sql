@@ -1662,6 +1662,7 @@ BEGIN
         RAISE EXCEPTION 'option "bins" must be an integer between 2 and 10, got %', o->>'bins'
             USING ERRCODE = '22023';
     END IF;
+    o := o || jsonb_build_object('bins', (o->>'bins')::numeric::int);  -- 5.0 is 5
     IF NOT (0 < (o->>'abc_a_cut')::float8 AND (o->>'abc_a_cut')::float8 < (o->>'abc_b_cut')::float8
             AND (o->>'abc_b_cut')::float8 < 1) THEN
         RAISE EXCEPTION 'options need 0 < abc_a_cut < abc_b_cut < 1' USING ERRCODE = '22023';
@@ -2035,14 +2036,17 @@ LEFT JOIN rev r ON r.grp IS NOT DISTINCT FROM grid.grp AND r.c = grid.c AND r.k 
 ORDER BY grid.grp NULLS LAST, grid.c, grid.k $q$,
         customer_column,
         format(bucket, format('(o.%I)::timestamp', ordered_at_column)),
-        CASE WHEN amount_col IS NULL THEN 'NULL::numeric' ELSE format('(o.%I)::numeric', amount_col) END,
+        -- NaN and infinite amounts are errors, as in customer_summary (not NaN revenue)
+        CASE WHEN amount_col IS NULL THEN 'NULL::numeric'
+             ELSE format('CASE WHEN (o.%1$I)::numeric IN (''NaN'', ''Infinity'', ''-Infinity'') THEN CASE WHEN tiers.tier_view_fail(%2$L) THEN NULL::numeric END ELSE (o.%1$I)::numeric END',
+                         amount_col, format('amount_column %I holds NaN or Infinity: amounts must be finite', amount_col)) END,
         src, ordered_at_column, filter, grp_expr, grp_join,
         format(cohort_date, 'grid.c'),
         amount_col IS NOT NULL);
 END
 $cohort$;
 COMMENT ON FUNCTION tiers.cohort_retention(regclass, name, name, interval, jsonb) IS
-    'The cohort triangle of the orders in source: customers grouped by the period of their first purchase (cohort); for every period since (period_number 0, 1, ... up to the last order''s period): cohort_customers, active_customers (customers of the cohort with a purchase in that period), retention (active / cohort), and with options.amount_column the period''s net revenue and the cumulative revenue per cohort customer. period: whole months (calendar months, quarters, years) or a fixed length (buckets from Monday 2000-01-03). Negative amounts are returns: they count in revenue, not as purchases. Options: amount_column, filter ({column: value or [values]}, as in tier views), as_of (orders after it are ignored), split_by ({"view": a tier view, "column": e.g. "tier"}: one triangle per value, grp). Needs SELECT on source. Errors: NULL arguments 22004; bad period or options 22023; unknown columns 42703; wrong column types 42804.';
+    'The cohort triangle of the orders in source: customers grouped by the period of their first purchase (cohort); for every period since (period_number 0, 1, ... up to the last order''s period): cohort_customers, active_customers (customers of the cohort with a purchase in that period), retention (active / cohort), and with options.amount_column the period''s net revenue and the cumulative revenue per cohort customer. period: whole months (calendar months, quarters, years) or a fixed length (buckets from Monday 2000-01-03). Negative amounts are returns: they count in revenue, not as purchases; NaN or infinite amounts: 22023. Options: amount_column, filter ({column: value or [values]}, as in tier views), as_of (orders after it are ignored), split_by ({"view": a tier view, "column": e.g. "tier"}: one triangle per value, grp). Needs SELECT on source. Errors: NULL arguments 22004; bad period or options 22023; unknown columns 42703; wrong column types 42804.';
 
 -- K-means (issue 14): models, the choice of k, stored models for tier views
 
@@ -2964,17 +2968,17 @@ CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of date, 
     RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_summary_from_state_date';
 COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, date, interval) IS
-    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 42804 (the DETAIL names the cast); dates or times beyond the range of timestamp: 22008; NULL as_of or unit: 22004; unit not positive: 22023.';
 CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of timestamp without time zone, unit interval DEFAULT '1 day')
     RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_summary_from_state_ts';
 COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, timestamp without time zone, interval) IS
-    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 42804 (the DETAIL names the cast); dates or times beyond the range of timestamp: 22008; NULL as_of or unit: 22004; unit not positive: 22023.';
 CREATE FUNCTION tiers.summary_from_state(state tiers.summary_state, as_of timestamp with time zone, unit interval DEFAULT '1 day')
     RETURNS tiers.customer_summary LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'ct_summary_from_state_tstz';
 COMMENT ON FUNCTION tiers.summary_from_state(tiers.summary_state, timestamp with time zone, interval) IS
-    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 22023; NULL as_of or unit: 22004; unit not positive: 22023.';
+    'The customer summary (tiers.customer_summary) of the rows of a state at as_of in unit: equal to tiers.customer_summary over the same rows with the same as_of (the money fields up to rounding). NULL for a NULL state or one without orders. as_of before the state''s latest row: 22023 (a state cannot leave rows out); a state of another time type than as_of: 42804 (the DETAIL names the cast); dates or times beyond the range of timestamp: 22008; NULL as_of or unit: 22004; unit not positive: 22023.';
 
 -- Incremental tier views (option incremental): the per-customer states and the recent rows kept
 -- next to the view, in its schema, owned by its owner and readable by nobody else.

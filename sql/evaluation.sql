@@ -287,11 +287,14 @@ LEFT JOIN rev r ON r.grp IS NOT DISTINCT FROM grid.grp AND r.c = grid.c AND r.k 
 ORDER BY grid.grp NULLS LAST, grid.c, grid.k $q$,
         customer_column,
         format(bucket, format('(o.%I)::timestamp', ordered_at_column)),
-        CASE WHEN amount_col IS NULL THEN 'NULL::numeric' ELSE format('(o.%I)::numeric', amount_col) END,
+        -- NaN and infinite amounts are errors, as in customer_summary (not NaN revenue)
+        CASE WHEN amount_col IS NULL THEN 'NULL::numeric'
+             ELSE format('CASE WHEN (o.%1$I)::numeric IN (''NaN'', ''Infinity'', ''-Infinity'') THEN CASE WHEN tiers.tier_view_fail(%2$L) THEN NULL::numeric END ELSE (o.%1$I)::numeric END',
+                         amount_col, format('amount_column %I holds NaN or Infinity: amounts must be finite', amount_col)) END,
         src, ordered_at_column, filter, grp_expr, grp_join,
         format(cohort_date, 'grid.c'),
         amount_col IS NOT NULL);
 END
 $cohort$;
 COMMENT ON FUNCTION tiers.cohort_retention(regclass, name, name, interval, jsonb) IS
-    'The cohort triangle of the orders in source: customers grouped by the period of their first purchase (cohort); for every period since (period_number 0, 1, ... up to the last order''s period): cohort_customers, active_customers (customers of the cohort with a purchase in that period), retention (active / cohort), and with options.amount_column the period''s net revenue and the cumulative revenue per cohort customer. period: whole months (calendar months, quarters, years) or a fixed length (buckets from Monday 2000-01-03). Negative amounts are returns: they count in revenue, not as purchases. Options: amount_column, filter ({column: value or [values]}, as in tier views), as_of (orders after it are ignored), split_by ({"view": a tier view, "column": e.g. "tier"}: one triangle per value, grp). Needs SELECT on source. Errors: NULL arguments 22004; bad period or options 22023; unknown columns 42703; wrong column types 42804.';
+    'The cohort triangle of the orders in source: customers grouped by the period of their first purchase (cohort); for every period since (period_number 0, 1, ... up to the last order''s period): cohort_customers, active_customers (customers of the cohort with a purchase in that period), retention (active / cohort), and with options.amount_column the period''s net revenue and the cumulative revenue per cohort customer. period: whole months (calendar months, quarters, years) or a fixed length (buckets from Monday 2000-01-03). Negative amounts are returns: they count in revenue, not as purchases; NaN or infinite amounts: 22023. Options: amount_column, filter ({column: value or [values]}, as in tier views), as_of (orders after it are ignored), split_by ({"view": a tier view, "column": e.g. "tier"}: one triangle per value, grp). Needs SELECT on source. Errors: NULL arguments 22004; bad period or options 22023; unknown columns 42703; wrong column types 42804.';

@@ -170,6 +170,7 @@ BEGIN
         RAISE EXCEPTION 'option "bins" must be an integer between 2 and 10, got %', o->>'bins'
             USING ERRCODE = '22023';
     END IF;
+    o := o || jsonb_build_object('bins', (o->>'bins')::numeric::int);  -- 5.0 is 5
     IF NOT (0 < (o->>'abc_a_cut')::float8 AND (o->>'abc_a_cut')::float8 < (o->>'abc_b_cut')::float8
             AND (o->>'abc_b_cut')::float8 < 1) THEN
         RAISE EXCEPTION 'options need 0 < abc_a_cut < abc_b_cut < 1' USING ERRCODE = '22023';

@@ -163,12 +163,14 @@ SELECT * FROM tiers.tier_report('bi.small') WHERE dimension IN ('tier', 'all');
 -- errors
 SELECT pg_temp.err(format($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'ordered_on', 'amount', %L)$$, o))
 FROM unnest(ARRAY[
-  '{"colour": "red"}', '[1]', '{"bins": "five"}', '{"bins": 11}', '{"bins": 3}', '{"as_of": "yesterday-ish"}',
+  '{"colour": "red"}', '[1]', '{"bins": "five"}', '{"bins": 11}', '{"bins": 3}', '{"bins": 4.5}', '{"as_of": "yesterday-ish"}',
   '{"unit": "-1 day"}', '{"abc_a_cut": 0.96}', '{"clv_discount": 1.5}', '{"rule_set": "nope"}',
   '{"tier_scheme": "nope"}', '{"tier_scheme": "cd_loyalty", "tier_value": "clv"}',
   '{"tier_value": "customer_id"}', '{"schema": "no_such_schema"}', '{"class8_lang": "fr"}',
   '{"filter": {"no_such_column": 1}}', '{"filter": "customer_id = 1"}', '{"history": "yes"}',
   '{"tier_scheme": "cd_loyalty"}']::jsonb[]) AS o;
+-- a whole number written as 5.0 is 5 (it passed the check, then failed casting to integer)
+SELECT tiers.tier_view_options('{"bins": 5.0}')->'bins' AS bins;
 SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'nope', 'ordered_on', 'amount')$$);
 SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'amount', 'amount')$$);
 SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'ordered_on', 'ordered_on')$$);

@@ -78,6 +78,12 @@ SELECT cohort, period_number, cohort_customers, revenue
 FROM tiers.cohort_retention('tz_orders', 'customer', 'ordered_at', '1 month', '{"as_of": "2023-06-01 00:00+05", "amount_column": "amount"}');
 SELECT cohort, period_number, cohort_customers, revenue
 FROM tiers.cohort_retention('tz_orders', 'customer', 'ordered_at', '1 month', '{"as_of": null, "amount_column": "amount"}');
+-- NaN and infinite amounts are errors (they gave NaN revenue, and a NaN counted as a purchase)
+ALTER TABLE tz_orders ALTER COLUMN amount TYPE float8;
+INSERT INTO tz_orders VALUES (4, '2023-05-02 10:00+00', 'NaN');
+SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('tz_orders', 'customer', 'ordered_at', '1 month', '{"amount_column": "amount"}')$$);
+UPDATE tz_orders SET amount = '-Infinity' WHERE customer = 4;
+SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('tz_orders', 'customer', 'ordered_at', '1 month', '{"amount_column": "amount"}')$$);
 SET TimeZone = :'saved_tz';
 DROP TABLE tz_orders;
 SELECT sum(cohort_customers) FILTER (WHERE period_number = 0) AS customers
