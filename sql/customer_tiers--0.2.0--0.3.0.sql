@@ -3,7 +3,8 @@
 -- tier views were readable by every role (PUBLIC had SELECT on the tables). Row-level security
 -- now shows a role only the rows it is entitled to (docs/security.md): a tier view's declaration
 -- and refresh records to the roles that may read the view, a scheme's history and evaluations
--- to the roles that may read a tier view using the scheme or may write the history. Functions
+-- to the roles that may read the tier view recording the scheme, own a view using it, or may write
+-- the history. Functions
 -- that read a named scheme's history or a tier view raise 42501 instead of answering nothing.
 -- One tier view at most records a scheme's history: now a unique index (it holds whatever rows a
 -- role sees) instead of a lookup.
@@ -32,9 +33,9 @@ CREATE UNIQUE INDEX tier_views_history_scheme ON tiers.tier_views ((options OPER
 -- entitled to them (row-level security). Writing anything needs the DBA's grants.
 ------------------------------------------------------------------------------------------
 COMMENT ON TABLE tiers.tier_history IS
-    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
+    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read the tier view recording the scheme''s history or own a tier view using the scheme, and to those that may write the history (docs/security.md).';
 COMMENT ON TABLE tiers.tier_evaluations IS
-    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
+    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read the tier view recording the scheme''s history or own a tier view using the scheme, and to those that may write the history (docs/security.md).';
 COMMENT ON TABLE tiers.tier_views IS
     'Declared tier views (tiers.create_tier_view): the view, its source and columns, and the normalised options. Kept by pg_dump; a restored database refreshes them with tiers.refresh_tier_view. Row-level security: a tier view''s rows are visible to the roles that may read the view (docs/security.md).';
 COMMENT ON TABLE tiers.tier_view_refreshes IS
@@ -90,11 +91,17 @@ COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
 CREATE FUNCTION tiers.history_schemes() RETURNS text[]
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     -- the declarations visible to the caller are those of the tier views it may read
+    -- (of them: those that record the scheme's history, and those the role owns, whose refreshes
+    -- read the previous tiers of the scheme also with "history": false)
     SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
-    WHERE v.options->>'tier_scheme' IS NOT NULL AND (v.options->>'history')::boolean
+    WHERE v.options->>'tier_scheme' IS NOT NULL
+      AND ((v.options->>'history')::boolean
+           OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname = v.view_schema AND c.relname = v.view_name
+                        AND pg_has_role(c.relowner, 'USAGE')))
 $$;
 COMMENT ON FUNCTION tiers.history_schemes() IS
-    'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from (a view with "history": false opens nothing; roles holding INSERT on tiers.tier_history read every scheme''s history).';
+    'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from, and those of the tier views it owns (their refreshes read the previous tiers); a view read with "history": false opens nothing to its readers. Roles holding INSERT on tiers.tier_history read every scheme''s history.';
 
 CREATE FUNCTION tiers.writes_history() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -129,21 +136,22 @@ $$;
 COMMENT ON FUNCTION tiers.tier_view_last_refresh(name, name) IS
     'The latest refresh record of a tier view (its as_of and models), as far as the current role may read it (row-level security applies even under row_security = off, as in a restore). Tier views read their as_of with it. No record or NULL arguments: no row.';
 
--- The history of a scheme is visible to the roles that may read a tier view using the scheme,
+-- The history of a scheme is visible to the roles that may read the tier view recording it or own
+-- a tier view using it,
 -- and to the roles allowed to write the history. Both tests run once per query (InitPlans).
 CREATE POLICY scheme_readers ON tiers.tier_history
     USING ((SELECT tiers.writes_history())
            OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
     WITH CHECK (true);
 COMMENT ON POLICY scheme_readers ON tiers.tier_history IS
-    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+    'Rows of a scheme are visible to the roles that may SELECT from the tier view recording its history or own a tier view using it (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
 
 CREATE POLICY scheme_readers ON tiers.tier_evaluations
     USING ((SELECT tiers.writes_history())
            OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
     WITH CHECK (true);
 COMMENT ON POLICY scheme_readers ON tiers.tier_evaluations IS
-    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+    'Rows of a scheme are visible to the roles that may SELECT from the tier view recording its history or own a tier view using it (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
 
 -- Functions that read the history of a named scheme raise instead of answering with nothing.
 CREATE FUNCTION tiers.check_history_access(scheme text) RETURNS boolean
@@ -154,7 +162,7 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'permission denied for the tier history of scheme "%"', scheme
         USING ERRCODE = '42501',
-              HINT = 'The history of a scheme is visible to the roles that may read a tier view using it (GRANT SELECT ON the view) and to those that may write it (GRANT INSERT ON tiers.tier_history). See docs/security.md.';
+              HINT = 'The history of a scheme is visible to the roles that may read the tier view recording it (GRANT SELECT ON the view) or own a tier view using it and to those that may write it (GRANT INSERT ON tiers.tier_history). See docs/security.md.';
 END
 $$;
 COMMENT ON FUNCTION tiers.check_history_access(text) IS
@@ -646,6 +654,7 @@ DECLARE
     km_run text := '';
     km_scored text := '';
     km_final text := '';
+    km_guard text;
     view_columns constant text[] := ARRAY['customer', 'first_purchase', 'last_purchase', 'orders', 'returns',
         'occasions', 'frequency', 'recency', 'tenure', 'since_last', 'monetary_total', 'monetary', 'recent_spend',
         'earlier_spend', 'r', 'f', 'm', 'score', 'segment', 'class8', 'abc_class', 'p_alive', 'expected_purchases',
@@ -708,21 +717,25 @@ BEGIN
                 USING ERRCODE = '22023';
         END IF;
         km_run := format(', tiers.kmeans_stored_model(%L, %L::text[]) AS kmeans', o->>'kmeans_model', km_features);
-        -- a customer without a purchase (returns only) has NULL features: no cluster
-        km_scored := format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
+        -- no cluster for a customer the model cannot place: NULL features (returns only), or a
+        -- negative value (returns exceeding purchases) of a feature the model takes log1p of
+        km_guard := (SELECT string_agg(format('s.%1$I IS NOT NULL AND (s.%1$I >= 0 OR NOT coalesce((run.kmeans).log1p[%2$s], false))',
+                                              CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END, i), ' AND ' ORDER BY i)
+                     FROM unnest(km_features) WITH ORDINALITY AS u(f, i));
+        km_scored := format(', CASE WHEN %2$s THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
             (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                ORDER BY i)
-             FROM unnest(km_features) WITH ORDINALITY AS u(f, i)));
+             FROM unnest(km_features) WITH ORDINALITY AS u(f, i)), km_guard);
         km_final := ', t.cluster';
         -- 8-class names for a model of (since_last, frequency or occasions or orders, monetary)
         IF cardinality(km_features) = 3 AND km_features[1] = 'since_last'
            AND km_features[2] IN ('frequency', 'occasions', 'orders')
            AND km_features[3] IN ('monetary', 'monetary_total') THEN
-            km_scored := km_scored || format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
+            km_scored := km_scored || format(', CASE WHEN %3$s THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
                 (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                    ORDER BY i)
                  FROM unnest(km_features) WITH ORDINALITY AS u(f, i)),
-                o->>'class8_lang');
+                o->>'class8_lang', km_guard);
             km_final := km_final || ', t.cluster_label';
         END IF;
     END IF;
@@ -1018,7 +1031,7 @@ BEGIN
                  ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
                  ('segment_rank', 'position of the segment in rule set ' || (o->>'rule_set') || ' (1 = its first segment, Others last): sort segments by it'),
                  ('tier_rank', 'rank of the tier, 1 = the highest tier of scheme ' || coalesce(o->>'tier_scheme', '') || ': sort tiers by it'),
-                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models); NULL for a customer without a purchase (returns only)'),
+                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models); NULL for a customer the model cannot place (no purchase, or a negative value of a log1p feature)'),
                  ('cluster_label', '8-class name of the K-means cluster (' || (o->>'class8_lang') || ', tiers.kmeans_label)'),
                  ('tags', 'customer tags (tiers.customer_tags)'),
                  ('as_of', 'the time the view was computed for')) AS d(name, description)
@@ -3079,7 +3092,8 @@ BEGIN
         v.customer_column, v.ordered_at_column, v.amount_column, col, tiers.tier_view_filter(v));
     as_of_lit := format('%L::timestamptz::%s', r.as_of, ts_type);
     -- as_of in the type of the orders' time column (the day or time in the session's TimeZone)
-    EXECUTE format('SELECT (%s)::text', as_of_lit) INTO cut;
+    -- (written by to_jsonb: ISO 8601 whatever the session's DateStyle, as the watermark)
+    EXECUTE format('SELECT to_jsonb(%s) #>> ''{}''', as_of_lit) INTO cut;
     r.fold_cut := cut;
     window_lit := format('%L::interval', o->>'recent_window');
     SELECT x.* INTO last FROM tiers.tier_view_refreshes x
@@ -3096,7 +3110,8 @@ BEGIN
             last_cut := last.fold_cut;
         ELSE
             moved_back := r.as_of < last.as_of;
-            last_cut := last.as_of::text;
+            last_cut := to_jsonb(last.as_of) #>> '{}';
+            cut := to_jsonb(r.as_of) #>> '{}';
         END IF;
         IF moved_back THEN
             why := format('as_of %s is before the last refresh''s %s', cut, last_cut);
@@ -3188,7 +3203,7 @@ BEGIN
 END
 $fold$;
 COMMENT ON FUNCTION tiers.tier_view_fold(tiers.tier_views, tiers.tier_view_refreshes, boolean) IS
-    'The first stage of refreshing an incremental tier view: folds the orders whose incremental column is past the watermark of the last refresh into the per-customer states (rows dated within 2 x recent_window before as_of, or after it, are kept in <view>_recent; rows after as_of are folded once as_of reaches them), or rebuilds the states from all orders (rebuild, the first refresh, as_of before the last one, or a changed count of orders at or below the watermark: NOTICE). Returns r with incremental, new_orders, watermark and watermark_rows set.';
+    'The first stage of refreshing an incremental tier view: folds the orders whose incremental column is past the watermark of the last refresh into the per-customer states (rows dated within 2 x recent_window before as_of, or after it, are kept in <view>_recent; rows after as_of are folded once as_of reaches them), or rebuilds the states from all orders (rebuild, the first refresh, as_of before the last one, or a changed count of orders at or below the watermark: NOTICE). Returns r with incremental, new_orders, watermark, watermark_rows and fold_cut set.';
 
 -- the comments of rfm_model (since_last)
 COMMENT ON AGGREGATE tiers.rfm_model(double precision, double precision, double precision) IS

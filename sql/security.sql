@@ -50,18 +50,19 @@ CREATE POLICY tier_view_readers ON tiers.tier_view_refreshes
 COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
     'The refresh records of a tier view are visible to the roles that may SELECT from the view; they are written (with INSERT/UPDATE on this table, a DBA''s grant) only by members of the view''s owner role.';
 
--- The history of a scheme is visible to the roles that may read a tier view using the scheme,
+-- The history of a scheme is visible to the roles that may read the tier view recording it or own
+-- a tier view using it,
 -- and to the roles allowed to write the history. Both tests run once per query (InitPlans).
 CREATE POLICY scheme_readers ON tiers.tier_history
     USING ((SELECT tiers.writes_history())
            OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
     WITH CHECK (true);
 COMMENT ON POLICY scheme_readers ON tiers.tier_history IS
-    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+    'Rows of a scheme are visible to the roles that may SELECT from the tier view recording its history or own a tier view using it (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
 
 CREATE POLICY scheme_readers ON tiers.tier_evaluations
     USING ((SELECT tiers.writes_history())
            OR scheme OPERATOR(pg_catalog.=) ANY ((SELECT tiers.history_schemes())::pg_catalog.text[]))
     WITH CHECK (true);
 COMMENT ON POLICY scheme_readers ON tiers.tier_evaluations IS
-    'Rows of a scheme are visible to the roles that may SELECT from a tier view using the scheme (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';
+    'Rows of a scheme are visible to the roles that may SELECT from the tier view recording its history or own a tier view using it (tiers.history_schemes()) and to the roles that may write the history (tiers.writes_history()).';

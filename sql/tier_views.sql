@@ -356,6 +356,7 @@ DECLARE
     km_run text := '';
     km_scored text := '';
     km_final text := '';
+    km_guard text;
     view_columns constant text[] := ARRAY['customer', 'first_purchase', 'last_purchase', 'orders', 'returns',
         'occasions', 'frequency', 'recency', 'tenure', 'since_last', 'monetary_total', 'monetary', 'recent_spend',
         'earlier_spend', 'r', 'f', 'm', 'score', 'segment', 'class8', 'abc_class', 'p_alive', 'expected_purchases',
@@ -418,21 +419,25 @@ BEGIN
                 USING ERRCODE = '22023';
         END IF;
         km_run := format(', tiers.kmeans_stored_model(%L, %L::text[]) AS kmeans', o->>'kmeans_model', km_features);
-        -- a customer without a purchase (returns only) has NULL features: no cluster
-        km_scored := format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
+        -- no cluster for a customer the model cannot place: NULL features (returns only), or a
+        -- negative value (returns exceeding purchases) of a feature the model takes log1p of
+        km_guard := (SELECT string_agg(format('s.%1$I IS NOT NULL AND (s.%1$I >= 0 OR NOT coalesce((run.kmeans).log1p[%2$s], false))',
+                                              CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END, i), ' AND ' ORDER BY i)
+                     FROM unnest(km_features) WITH ORDINALITY AS u(f, i));
+        km_scored := format(', CASE WHEN %2$s THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
             (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                ORDER BY i)
-             FROM unnest(km_features) WITH ORDINALITY AS u(f, i)));
+             FROM unnest(km_features) WITH ORDINALITY AS u(f, i)), km_guard);
         km_final := ', t.cluster';
         -- 8-class names for a model of (since_last, frequency or occasions or orders, monetary)
         IF cardinality(km_features) = 3 AND km_features[1] = 'since_last'
            AND km_features[2] IN ('frequency', 'occasions', 'orders')
            AND km_features[3] IN ('monetary', 'monetary_total') THEN
-            km_scored := km_scored || format(', CASE WHEN array_position(ARRAY[%1$s], NULL) IS NULL THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
+            km_scored := km_scored || format(', CASE WHEN %3$s THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
                 (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
                                    ORDER BY i)
                  FROM unnest(km_features) WITH ORDINALITY AS u(f, i)),
-                o->>'class8_lang');
+                o->>'class8_lang', km_guard);
             km_final := km_final || ', t.cluster_label';
         END IF;
     END IF;
@@ -772,7 +777,8 @@ BEGIN
         v.customer_column, v.ordered_at_column, v.amount_column, col, tiers.tier_view_filter(v));
     as_of_lit := format('%L::timestamptz::%s', r.as_of, ts_type);
     -- as_of in the type of the orders' time column (the day or time in the session's TimeZone)
-    EXECUTE format('SELECT (%s)::text', as_of_lit) INTO cut;
+    -- (written by to_jsonb: ISO 8601 whatever the session's DateStyle, as the watermark)
+    EXECUTE format('SELECT to_jsonb(%s) #>> ''{}''', as_of_lit) INTO cut;
     r.fold_cut := cut;
     window_lit := format('%L::interval', o->>'recent_window');
     SELECT x.* INTO last FROM tiers.tier_view_refreshes x
@@ -789,7 +795,8 @@ BEGIN
             last_cut := last.fold_cut;
         ELSE
             moved_back := r.as_of < last.as_of;
-            last_cut := last.as_of::text;
+            last_cut := to_jsonb(last.as_of) #>> '{}';
+            cut := to_jsonb(r.as_of) #>> '{}';
         END IF;
         IF moved_back THEN
             why := format('as_of %s is before the last refresh''s %s', cut, last_cut);
@@ -881,7 +888,7 @@ BEGIN
 END
 $fold$;
 COMMENT ON FUNCTION tiers.tier_view_fold(tiers.tier_views, tiers.tier_view_refreshes, boolean) IS
-    'The first stage of refreshing an incremental tier view: folds the orders whose incremental column is past the watermark of the last refresh into the per-customer states (rows dated within 2 x recent_window before as_of, or after it, are kept in <view>_recent; rows after as_of are folded once as_of reaches them), or rebuilds the states from all orders (rebuild, the first refresh, as_of before the last one, or a changed count of orders at or below the watermark: NOTICE). Returns r with incremental, new_orders, watermark and watermark_rows set.';
+    'The first stage of refreshing an incremental tier view: folds the orders whose incremental column is past the watermark of the last refresh into the per-customer states (rows dated within 2 x recent_window before as_of, or after it, are kept in <view>_recent; rows after as_of are folded once as_of reaches them), or rebuilds the states from all orders (rebuild, the first refresh, as_of before the last one, or a changed count of orders at or below the watermark: NOTICE). Returns r with incremental, new_orders, watermark, watermark_rows and fold_cut set.';
 
 CREATE FUNCTION tiers.refresh_tier_view(view regclass, wait boolean DEFAULT true, "full" boolean DEFAULT false)
     RETURNS tiers.tier_view_refreshes
@@ -1043,7 +1050,7 @@ BEGIN
                  ('tier', 'tier under scheme ' || coalesce(o->>'tier_scheme', '') || ' (entry/retain/max_drop applied to previous_tier)'),
                  ('segment_rank', 'position of the segment in rule set ' || (o->>'rule_set') || ' (1 = its first segment, Others last): sort segments by it'),
                  ('tier_rank', 'rank of the tier, 1 = the highest tier of scheme ' || coalesce(o->>'tier_scheme', '') || ': sort tiers by it'),
-                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models); NULL for a customer without a purchase (returns only)'),
+                 ('cluster', 'K-means cluster (1 = the largest) under the stored model ' || coalesce(o->>'kmeans_model', '') || ' (tiers.kmeans_models); NULL for a customer the model cannot place (no purchase, or a negative value of a log1p feature)'),
                  ('cluster_label', '8-class name of the K-means cluster (' || (o->>'class8_lang') || ', tiers.kmeans_label)'),
                  ('tags', 'customer tags (tiers.customer_tags)'),
                  ('as_of', 'the time the view was computed for')) AS d(name, description)

@@ -39,7 +39,7 @@ CREATE TABLE tiers.tier_history (
     CHECK (valid_to IS NULL OR valid_to OPERATOR(pg_catalog.>) valid_from)
 );
 COMMENT ON TABLE tiers.tier_history IS
-    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
+    'Tier assignments per scheme and customer, one row per change: valid_from (inclusive) to valid_to (exclusive, NULL = current); value is the driving value when the tier was assigned. Filled by tiers.snapshot_tiers; kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read the tier view recording the scheme''s history or own a tier view using the scheme, and to those that may write the history (docs/security.md).';
 CREATE INDEX tier_history_current ON tiers.tier_history (scheme, customer) WHERE valid_to IS NULL;
 
 -- One row per evaluation: the numbers managers judge a grading program by.
@@ -55,7 +55,7 @@ CREATE TABLE tiers.tier_evaluations (
     PRIMARY KEY (scheme, evaluated_on)
 );
 COMMENT ON TABLE tiers.tier_evaluations IS
-    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read a tier view using the scheme or may write the history (docs/security.md).';
+    'One row per evaluation (tiers.snapshot_tiers): customers evaluated, upgraded, downgraded, retained, new, lost. Kept by pg_dump. Row-level security: a scheme''s rows are visible to the roles that may read the tier view recording the scheme''s history or own a tier view using the scheme, and to those that may write the history (docs/security.md).';
 
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_history', '');
 SELECT pg_catalog.pg_extension_config_dump('tiers.tier_evaluations', '');
@@ -186,11 +186,17 @@ COMMENT ON FUNCTION tiers.snapshot_tiers(text, regclass, name, name, date) IS
 CREATE FUNCTION tiers.history_schemes() RETURNS text[]
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     -- the declarations visible to the caller are those of the tier views it may read
+    -- (of them: those that record the scheme's history, and those the role owns, whose refreshes
+    -- read the previous tiers of the scheme also with "history": false)
     SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
-    WHERE v.options->>'tier_scheme' IS NOT NULL AND (v.options->>'history')::boolean
+    WHERE v.options->>'tier_scheme' IS NOT NULL
+      AND ((v.options->>'history')::boolean
+           OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname = v.view_schema AND c.relname = v.view_name
+                        AND pg_has_role(c.relowner, 'USAGE')))
 $$;
 COMMENT ON FUNCTION tiers.history_schemes() IS
-    'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from (a view with "history": false opens nothing; roles holding INSERT on tiers.tier_history read every scheme''s history).';
+    'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from, and those of the tier views it owns (their refreshes read the previous tiers); a view read with "history": false opens nothing to its readers. Roles holding INSERT on tiers.tier_history read every scheme''s history.';
 
 CREATE FUNCTION tiers.writes_history() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -208,7 +214,7 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'permission denied for the tier history of scheme "%"', scheme
         USING ERRCODE = '42501',
-              HINT = 'The history of a scheme is visible to the roles that may read a tier view using it (GRANT SELECT ON the view) and to those that may write it (GRANT INSERT ON tiers.tier_history). See docs/security.md.';
+              HINT = 'The history of a scheme is visible to the roles that may read the tier view recording it (GRANT SELECT ON the view) or own a tier view using it and to those that may write it (GRANT INSERT ON tiers.tier_history). See docs/security.md.';
 END
 $$;
 COMMENT ON FUNCTION tiers.check_history_access(text) IS

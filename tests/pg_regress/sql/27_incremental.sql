@@ -203,13 +203,15 @@ DROP TABLE cd_orders;
 -- moved back (the states hold rows up to the later day): rebuilt with a NOTICE, not an error
 CREATE TABLE tz_orders (id int PRIMARY KEY, customer int, ordered_on date, amount numeric);
 INSERT INTO tz_orders VALUES (1, 1, '2025-06-01', 10), (2, 1, '2025-06-05', 20), (3, 2, '2025-06-11', 30);
-SELECT current_setting('TimeZone') AS saved_tz \gset
+SELECT current_setting('TimeZone') AS saved_tz, current_setting('DateStyle') AS saved_ds \gset
 SET TimeZone = 'Asia/Tokyo';
+SET DateStyle = 'SQL, DMY';  -- the recorded cut is ISO 8601 whatever the DateStyle
 SELECT tiers.create_tier_view('tz_inc', 'tz_orders', 'customer', 'ordered_on', 'amount',
     '{"incremental": {"column": "id"}, "as_of": "2025-06-10 20:00+00", "history": false}') IS NOT NULL AS created;
 SELECT customer, orders, last_purchase FROM tz_inc ORDER BY 1;
 INSERT INTO tz_orders VALUES (4, 1, '2025-06-07', 5);
 SET TimeZone = 'UTC';
+SET DateStyle = :'saved_ds';
 SELECT incremental, new_orders FROM tiers.refresh_tier_view('tz_inc');
 SELECT customer, orders, last_purchase FROM tz_inc ORDER BY 1;
 -- and back in Tokyo: the cut moves forward again, an incremental refresh
@@ -217,6 +219,7 @@ SET TimeZone = 'Asia/Tokyo';
 SELECT incremental, new_orders FROM tiers.refresh_tier_view('tz_inc');
 SELECT customer, orders, last_purchase FROM tz_inc ORDER BY 1;
 SET TimeZone = :'saved_tz';
+SELECT incremental, fold_cut FROM tiers.tier_view_refreshes WHERE view_name = 'tz_inc' ORDER BY refreshed_at;
 SELECT tiers.drop_tier_view('tz_inc');
 DROP TABLE tz_orders;
 
