@@ -55,6 +55,18 @@ ALTER TABLE tiers.tier_view_refreshes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tiers.tier_history ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tiers.tier_evaluations ENABLE ROW LEVEL SECURITY;
 
+-- Whether the current role belongs to the owner role of the materialized view schema.name: it may
+-- refresh, alter and drop the tier view (tiers.tier_view_declaration), write its declaration and
+-- refresh rows (the policies of docs/security.md) and read its scheme's history.
+CREATE FUNCTION tiers.owns_tier_view(view_schema name, view_name name) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'm'
+                     AND pg_has_role(c.relowner, 'USAGE'))
+$$;
+COMMENT ON FUNCTION tiers.owns_tier_view(name, name) IS
+    'TRUE when the current role is a member of the owner role of the materialized view view_schema.view_name (FALSE when there is none): it may write the view''s declaration and refresh records and reads its scheme''s tier history.';
+
 -- A declaration (source table, filter, options) is visible to the roles that may read the view.
 CREATE POLICY tier_view_readers ON tiers.tier_views
     USING (EXISTS (SELECT FROM pg_catalog.pg_class c
@@ -65,12 +77,7 @@ CREATE POLICY tier_view_readers ON tiers.tier_views
     -- written only for a name not taken yet (create_tier_view declares before it creates the
     -- view) or for a materialized view of the writer's (its owner role's members)
     WITH CHECK (pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NULL
-                OR EXISTS (SELECT FROM pg_catalog.pg_class c
-                           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                           WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
-                             AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
-                             AND c.relkind OPERATOR(pg_catalog.=) 'm'
-                             AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
+                OR tiers.owns_tier_view(view_schema, view_name));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_views IS
     'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Writing needs INSERT/UPDATE on this table (a DBA''s grant), and a row may only name a relation that does not exist yet or a materialized view whose owner role the writer belongs to.';
 
@@ -79,12 +86,7 @@ CREATE POLICY tier_view_readers ON tiers.tier_view_refreshes
                    WHERE v.view_schema OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
                      AND v.view_name OPERATOR(pg_catalog.=) tier_view_refreshes.view_name))
     -- written only by the view's owner role's members (refresh_tier_view needs them too)
-    WITH CHECK (EXISTS (SELECT FROM pg_catalog.pg_class c
-                        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                        WHERE n.nspname OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
-                          AND c.relname OPERATOR(pg_catalog.=) tier_view_refreshes.view_name
-                          AND c.relkind OPERATOR(pg_catalog.=) 'm'
-                          AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
+    WITH CHECK (tiers.owns_tier_view(view_schema, view_name));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
     'The refresh records of a tier view are visible to the roles that may SELECT from the view; they are written (with INSERT/UPDATE on this table, a DBA''s grant) only by members of the view''s owner role.';
 
@@ -95,10 +97,7 @@ CREATE FUNCTION tiers.history_schemes() RETURNS text[]
     -- read the previous tiers of the scheme also with "history": false)
     SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
     WHERE v.options->>'tier_scheme' IS NOT NULL
-      AND ((v.options->>'history')::boolean
-           OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                      WHERE n.nspname = v.view_schema AND c.relname = v.view_name
-                        AND pg_has_role(c.relowner, 'USAGE')))
+      AND ((v.options->>'history')::boolean OR tiers.owns_tier_view(v.view_schema, v.view_name))
 $$;
 COMMENT ON FUNCTION tiers.history_schemes() IS
     'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from, and those of the tier views it owns (their refreshes read the previous tiers); a view read with "history": false opens nothing to its readers. Roles holding INSERT on tiers.tier_history read every scheme''s history.';
@@ -630,7 +629,7 @@ BEGIN
 END
 $fail$;
 COMMENT ON FUNCTION tiers.tier_view_fail(text) IS
-    'Raises 22023 with the message; used by tier views whose per-group CLV models cannot be fitted (option clv_within).';
+    'Raises 22023 with the message; used by tier views whose per-group CLV models cannot be fitted (option clv_within) and by tiers.cohort_retention on a NaN or infinite amount.';
 
 DROP FUNCTION tiers.tier_view_sql(tiers.tier_views);
 CREATE FUNCTION tiers.tier_view_sql(v tiers.tier_views) RETURNS text
@@ -654,6 +653,7 @@ DECLARE
     km_run text := '';
     km_scored text := '';
     km_final text := '';
+    km_args text;
     km_guard text;
     view_columns constant text[] := ARRAY['customer', 'first_purchase', 'last_purchase', 'orders', 'returns',
         'occasions', 'frequency', 'recency', 'tenure', 'since_last', 'monetary_total', 'monetary', 'recent_spend',
@@ -719,23 +719,21 @@ BEGIN
         km_run := format(', tiers.kmeans_stored_model(%L, %L::text[]) AS kmeans', o->>'kmeans_model', km_features);
         -- no cluster for a customer the model cannot place: NULL features (returns only), or a
         -- negative value (returns exceeding purchases) of a feature the model takes log1p of
-        km_guard := (SELECT string_agg(format('s.%1$I IS NOT NULL AND (s.%1$I >= 0 OR NOT coalesce((run.kmeans).log1p[%2$s], false))',
-                                              CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END, i), ' AND ' ORDER BY i)
-                     FROM unnest(km_features) WITH ORDINALITY AS u(f, i));
+        SELECT string_agg(format('s.%I::float8', c), ', ' ORDER BY i),
+               string_agg(format('s.%1$I IS NOT NULL AND (s.%1$I >= 0 OR NOT coalesce((run.kmeans).log1p[%2$s], false))', c, i),
+                          ' AND ' ORDER BY i)
+        INTO km_args, km_guard
+        FROM unnest(km_features) WITH ORDINALITY AS u(f, i),
+             LATERAL (SELECT CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END) AS col(c);
         km_scored := format(', CASE WHEN %2$s THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
-            (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
-                               ORDER BY i)
-             FROM unnest(km_features) WITH ORDINALITY AS u(f, i)), km_guard);
+            km_args, km_guard);
         km_final := ', t.cluster';
         -- 8-class names for a model of (since_last, frequency or occasions or orders, monetary)
         IF cardinality(km_features) = 3 AND km_features[1] = 'since_last'
            AND km_features[2] IN ('frequency', 'occasions', 'orders')
            AND km_features[3] IN ('monetary', 'monetary_total') THEN
             km_scored := km_scored || format(', CASE WHEN %3$s THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
-                (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
-                                   ORDER BY i)
-                 FROM unnest(km_features) WITH ORDINALITY AS u(f, i)),
-                o->>'class8_lang', km_guard);
+                km_args, o->>'class8_lang', km_guard);
             km_final := km_final || ', t.cluster_label';
         END IF;
     END IF;
@@ -3078,7 +3076,6 @@ DECLARE
     window_lit text;
     moved_back boolean;
     cut text;
-    last_cut text;
 BEGIN
     SELECT format_type(a.atttypid, NULL) INTO col_type FROM pg_attribute a
     WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -3102,19 +3099,14 @@ BEGIN
     IF NOT rebuild THEN
         IF last.watermark_rows IS NULL THEN
             rebuild := true;  -- the first refresh
-        ELSIF last.fold_cut IS NOT NULL THEN
-            -- compared with the cut the last fold applied, in the type of the orders' time column:
-            -- a date or timestamp cut depends on the session's TimeZone, and a refresh from
-            -- another zone (pg_cron runs in the server's) may cut earlier than the last one
-            EXECUTE format('SELECT %1$L::%3$s < %2$L::%3$s', cut, last.fold_cut, ts_type) INTO moved_back;
-            last_cut := last.fold_cut;
         ELSE
-            moved_back := r.as_of < last.as_of;
-            last_cut := to_jsonb(last.as_of) #>> '{}';
-            cut := to_jsonb(r.as_of) #>> '{}';
+            -- compared with the cut the last fold applied (set with its watermark), in the type of
+            -- the orders' time column: a date or timestamp cut depends on the session's TimeZone,
+            -- and a refresh from another zone (pg_cron runs in the server's) may cut earlier
+            EXECUTE format('SELECT %1$L::%3$s < %2$L::%3$s', cut, last.fold_cut, ts_type) INTO moved_back;
         END IF;
         IF moved_back THEN
-            why := format('as_of %s is before the last refresh''s %s', cut, last_cut);
+            why := format('as_of %s is before the last refresh''s %s', cut, last.fold_cut);
         ELSIF last.watermark_rows IS NOT NULL THEN
             -- orders at or below the watermark added, deleted (or moved across it) since the last
             -- refresh: an index on the column makes this count cheap

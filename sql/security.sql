@@ -27,12 +27,7 @@ CREATE POLICY tier_view_readers ON tiers.tier_views
     -- written only for a name not taken yet (create_tier_view declares before it creates the
     -- view) or for a materialized view of the writer's (its owner role's members)
     WITH CHECK (pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NULL
-                OR EXISTS (SELECT FROM pg_catalog.pg_class c
-                           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                           WHERE n.nspname OPERATOR(pg_catalog.=) tier_views.view_schema
-                             AND c.relname OPERATOR(pg_catalog.=) tier_views.view_name
-                             AND c.relkind OPERATOR(pg_catalog.=) 'm'
-                             AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
+                OR tiers.owns_tier_view(view_schema, view_name));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_views IS
     'A tier view''s declaration is visible to the roles that may SELECT from the view (its owner, and whoever it is granted to). Writing needs INSERT/UPDATE on this table (a DBA''s grant), and a row may only name a relation that does not exist yet or a materialized view whose owner role the writer belongs to.';
 
@@ -41,12 +36,7 @@ CREATE POLICY tier_view_readers ON tiers.tier_view_refreshes
                    WHERE v.view_schema OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
                      AND v.view_name OPERATOR(pg_catalog.=) tier_view_refreshes.view_name))
     -- written only by the view's owner role's members (refresh_tier_view needs them too)
-    WITH CHECK (EXISTS (SELECT FROM pg_catalog.pg_class c
-                        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                        WHERE n.nspname OPERATOR(pg_catalog.=) tier_view_refreshes.view_schema
-                          AND c.relname OPERATOR(pg_catalog.=) tier_view_refreshes.view_name
-                          AND c.relkind OPERATOR(pg_catalog.=) 'm'
-                          AND pg_catalog.pg_has_role(c.relowner, 'USAGE')));
+    WITH CHECK (tiers.owns_tier_view(view_schema, view_name));
 COMMENT ON POLICY tier_view_readers ON tiers.tier_view_refreshes IS
     'The refresh records of a tier view are visible to the roles that may SELECT from the view; they are written (with INSERT/UPDATE on this table, a DBA''s grant) only by members of the view''s owner role.';
 

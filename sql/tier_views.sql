@@ -332,7 +332,7 @@ BEGIN
 END
 $fail$;
 COMMENT ON FUNCTION tiers.tier_view_fail(text) IS
-    'Raises 22023 with the message; used by tier views whose per-group CLV models cannot be fitted (option clv_within).';
+    'Raises 22023 with the message; used by tier views whose per-group CLV models cannot be fitted (option clv_within) and by tiers.cohort_retention on a NaN or infinite amount.';
 
 -- The SELECT of a tier view, built from catalog-resolved, re-quoted names only.
 CREATE FUNCTION tiers.tier_view_sql(v tiers.tier_views) RETURNS text
@@ -356,6 +356,7 @@ DECLARE
     km_run text := '';
     km_scored text := '';
     km_final text := '';
+    km_args text;
     km_guard text;
     view_columns constant text[] := ARRAY['customer', 'first_purchase', 'last_purchase', 'orders', 'returns',
         'occasions', 'frequency', 'recency', 'tenure', 'since_last', 'monetary_total', 'monetary', 'recent_spend',
@@ -421,23 +422,21 @@ BEGIN
         km_run := format(', tiers.kmeans_stored_model(%L, %L::text[]) AS kmeans', o->>'kmeans_model', km_features);
         -- no cluster for a customer the model cannot place: NULL features (returns only), or a
         -- negative value (returns exceeding purchases) of a feature the model takes log1p of
-        km_guard := (SELECT string_agg(format('s.%1$I IS NOT NULL AND (s.%1$I >= 0 OR NOT coalesce((run.kmeans).log1p[%2$s], false))',
-                                              CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END, i), ' AND ' ORDER BY i)
-                     FROM unnest(km_features) WITH ORDINALITY AS u(f, i));
+        SELECT string_agg(format('s.%I::float8', c), ', ' ORDER BY i),
+               string_agg(format('s.%1$I IS NOT NULL AND (s.%1$I >= 0 OR NOT coalesce((run.kmeans).log1p[%2$s], false))', c, i),
+                          ' AND ' ORDER BY i)
+        INTO km_args, km_guard
+        FROM unnest(km_features) WITH ORDINALITY AS u(f, i),
+             LATERAL (SELECT CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END) AS col(c);
         km_scored := format(', CASE WHEN %2$s THEN tiers.kmeans_assign(ARRAY[%1$s], run.kmeans) END AS cluster',
-            (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
-                               ORDER BY i)
-             FROM unnest(km_features) WITH ORDINALITY AS u(f, i)), km_guard);
+            km_args, km_guard);
         km_final := ', t.cluster';
         -- 8-class names for a model of (since_last, frequency or occasions or orders, monetary)
         IF cardinality(km_features) = 3 AND km_features[1] = 'since_last'
            AND km_features[2] IN ('frequency', 'occasions', 'orders')
            AND km_features[3] IN ('monetary', 'monetary_total') THEN
             km_scored := km_scored || format(', CASE WHEN %3$s THEN tiers.kmeans_label(run.kmeans, tiers.kmeans_assign(ARRAY[%1$s], run.kmeans), %2$L) END AS cluster_label',
-                (SELECT string_agg(format('s.%I::float8', CASE f WHEN 'monetary_total' THEN 'net_revenue' ELSE f END), ', '
-                                   ORDER BY i)
-                 FROM unnest(km_features) WITH ORDINALITY AS u(f, i)),
-                o->>'class8_lang', km_guard);
+                km_args, o->>'class8_lang', km_guard);
             km_final := km_final || ', t.cluster_label';
         END IF;
     END IF;
@@ -763,7 +762,6 @@ DECLARE
     window_lit text;
     moved_back boolean;
     cut text;
-    last_cut text;
 BEGIN
     SELECT format_type(a.atttypid, NULL) INTO col_type FROM pg_attribute a
     WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -787,19 +785,14 @@ BEGIN
     IF NOT rebuild THEN
         IF last.watermark_rows IS NULL THEN
             rebuild := true;  -- the first refresh
-        ELSIF last.fold_cut IS NOT NULL THEN
-            -- compared with the cut the last fold applied, in the type of the orders' time column:
-            -- a date or timestamp cut depends on the session's TimeZone, and a refresh from
-            -- another zone (pg_cron runs in the server's) may cut earlier than the last one
-            EXECUTE format('SELECT %1$L::%3$s < %2$L::%3$s', cut, last.fold_cut, ts_type) INTO moved_back;
-            last_cut := last.fold_cut;
         ELSE
-            moved_back := r.as_of < last.as_of;
-            last_cut := to_jsonb(last.as_of) #>> '{}';
-            cut := to_jsonb(r.as_of) #>> '{}';
+            -- compared with the cut the last fold applied (set with its watermark), in the type of
+            -- the orders' time column: a date or timestamp cut depends on the session's TimeZone,
+            -- and a refresh from another zone (pg_cron runs in the server's) may cut earlier
+            EXECUTE format('SELECT %1$L::%3$s < %2$L::%3$s', cut, last.fold_cut, ts_type) INTO moved_back;
         END IF;
         IF moved_back THEN
-            why := format('as_of %s is before the last refresh''s %s', cut, last_cut);
+            why := format('as_of %s is before the last refresh''s %s', cut, last.fold_cut);
         ELSIF last.watermark_rows IS NOT NULL THEN
             -- orders at or below the watermark added, deleted (or moved across it) since the last
             -- refresh: an index on the column makes this count cheap

@@ -183,6 +183,18 @@ $snapshot$;
 COMMENT ON FUNCTION tiers.snapshot_tiers(text, regclass, name, name, date) IS
     'Evaluates every customer of source (customer_column, value_column; any table or view the caller can read) against its current tier with tier_of(value, scheme, previous_tier) (new customers: tier_of(value, scheme)); records changes in tiers.tier_history (with the scheme''s grace_evaluations, a drop is held for that many consecutive evaluations, counted in tier_history.grace_used; a held customer counts as retained), closes customers missing from source (lost), and returns and stores the counts. evaluated_on must be after the scheme''s last evaluation (22023); unknown scheme 22023; NULL arguments 22004; unknown columns 42703. Identifiers are quoted; search_path is pinned.';
 
+-- Whether the current role belongs to the owner role of the materialized view schema.name: it may
+-- refresh, alter and drop the tier view (tiers.tier_view_declaration), write its declaration and
+-- refresh rows (the policies of docs/security.md) and read its scheme's history.
+CREATE FUNCTION tiers.owns_tier_view(view_schema name, view_name name) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'm'
+                     AND pg_has_role(c.relowner, 'USAGE'))
+$$;
+COMMENT ON FUNCTION tiers.owns_tier_view(name, name) IS
+    'TRUE when the current role is a member of the owner role of the materialized view view_schema.view_name (FALSE when there is none): it may write the view''s declaration and refresh records and reads its scheme''s tier history.';
+
 CREATE FUNCTION tiers.history_schemes() RETURNS text[]
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     -- the declarations visible to the caller are those of the tier views it may read
@@ -190,10 +202,7 @@ CREATE FUNCTION tiers.history_schemes() RETURNS text[]
     -- read the previous tiers of the scheme also with "history": false)
     SELECT coalesce(array_agg(DISTINCT v.options->>'tier_scheme'), '{}') FROM tiers.tier_views v
     WHERE v.options->>'tier_scheme' IS NOT NULL
-      AND ((v.options->>'history')::boolean
-           OR EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                      WHERE n.nspname = v.view_schema AND c.relname = v.view_name
-                        AND pg_has_role(c.relowner, 'USAGE')))
+      AND ((v.options->>'history')::boolean OR tiers.owns_tier_view(v.view_schema, v.view_name))
 $$;
 COMMENT ON FUNCTION tiers.history_schemes() IS
     'The schemes whose tier history the current role may read through a tier view: those whose history is recorded by a tier view it may SELECT from, and those of the tier views it owns (their refreshes read the previous tiers); a view read with "history": false opens nothing to its readers. Roles holding INSERT on tiers.tier_history read every scheme''s history.';

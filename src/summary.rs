@@ -11,8 +11,7 @@ use customer_tiers_core::summary::{
     DayCell, DayStore, HoldoutState, StoredState, Summary, SummaryState, TimeKind,
 };
 use customer_tiers_core::time::{
-    checked_date_usecs, day_of, interval_usecs, timestamp_in_range, TIMESTAMP_RANGE_TEXT,
-    USECS_PER_DAY,
+    checked_date_usecs, day_of, interval_usecs, TIMESTAMP_RANGE_TEXT, USECS_PER_DAY,
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -187,11 +186,9 @@ fn usecs(time: Time, d: pg_sys::Datum, what: &str) -> i64 {
         }
         Time::Timestamp | Time::TimestampTz => {
             let v = d.value() as i64;
+            // PostgreSQL keeps every finite timestamp within the range
             if v == i64::MIN || v == i64::MAX {
                 bad_time(what, BadTime::Infinite)
-            }
-            if !timestamp_in_range(v) {
-                bad_time(what, BadTime::OutOfRange)
             }
             v
         }

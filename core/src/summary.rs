@@ -52,24 +52,11 @@ impl CompensatedSum {
     }
 
     /// Whether the sum, its compensation and its value are finite: [`add`](Self::add) and
-    /// [`merge`](Self::merge) do not check (an overflow gives ±Infinity or NaN), so a caller that
-    /// keeps the sum checks this afterwards or uses [`plus`](Self::plus) / [`merged`](Self::merged).
+    /// [`merge`](Self::merge) do not check (an overflow gives ±Infinity or NaN); the summary
+    /// states add through [`plus_amount`] and [`merged_amounts`], which do.
     #[inline]
     pub fn is_finite(&self) -> bool {
         self.sum.is_finite() && self.compensation.is_finite() && self.value().is_finite()
-    }
-
-    /// The sum with `x` added, or `None` when it leaves the range of `f64`.
-    #[inline]
-    pub fn plus(mut self, x: f64) -> Option<CompensatedSum> {
-        self.add(x);
-        self.is_finite().then_some(self)
-    }
-
-    /// The sum merged with `other`, or `None` when it leaves the range of `f64`.
-    pub fn merged(mut self, other: &CompensatedSum) -> Option<CompensatedSum> {
-        self.merge(other);
-        self.is_finite().then_some(self)
     }
 }
 
@@ -80,15 +67,25 @@ pub fn amount_out_of_range() -> CoreError {
     CoreError::OutOfRange("the sum of amount is out of range for double precision".into())
 }
 
-/// `sum` with `x` added, or [`amount_out_of_range`].
+/// `sum` with `x` added, or [`amount_out_of_range`] when it leaves the range of `f64`.
 #[inline]
-fn plus_amount(sum: CompensatedSum, x: f64) -> Result<CompensatedSum, CoreError> {
-    sum.plus(x).ok_or_else(amount_out_of_range)
+fn plus_amount(mut sum: CompensatedSum, x: f64) -> Result<CompensatedSum, CoreError> {
+    sum.add(x);
+    finite_amount(sum)
 }
 
-/// `a` merged with `b`, or [`amount_out_of_range`].
-fn merged_amounts(a: CompensatedSum, b: &CompensatedSum) -> Result<CompensatedSum, CoreError> {
-    a.merged(b).ok_or_else(amount_out_of_range)
+/// `a` merged with `b`, or [`amount_out_of_range`] when it leaves the range of `f64`.
+fn merged_amounts(mut a: CompensatedSum, b: &CompensatedSum) -> Result<CompensatedSum, CoreError> {
+    a.merge(b);
+    finite_amount(a)
+}
+
+fn finite_amount(sum: CompensatedSum) -> Result<CompensatedSum, CoreError> {
+    if sum.is_finite() {
+        Ok(sum)
+    } else {
+        Err(amount_out_of_range())
+    }
 }
 
 /// `a + b` for the net value of a day, or [`amount_out_of_range`].
@@ -958,21 +955,22 @@ impl StoredState {
     pub fn add(&mut self, at: i64, day: i32, amount: Option<f64>) -> Result<(), CoreError> {
         let value = amount.unwrap_or(0.0);
         let is_order = value >= 0.0 || amount.is_none();
-        // every sum first: on error nothing has changed
+        // every sum first: on error nothing has changed. `day_sum` is the new value of the first
+        // purchase day (`early` None) or of the return-only day at `early` in `early_returns`
         let total = plus_amount(self.total, value)?;
         let first_day = self.days.first();
-        let early = self.early_returns.binary_search_by_key(&day, |e| e.0);
-        let day_sum = match first_day {
-            Some(f) if day > f => None,
-            Some(f) if day == f => Some(plus_amount(self.first_day_value, value)?),
+        let (day_sum, early) = match first_day {
+            Some(f) if day > f => (None, None),
+            Some(f) if day == f => (Some(plus_amount(self.first_day_value, value)?), None),
             // a new first purchase day takes over the value of its returns; a return before the
             // first purchase day adds to its return-only day
             _ => {
+                let early = self.early_returns.binary_search_by_key(&day, |e| e.0);
                 let returns = match early {
                     Ok(i) => self.early_returns[i].1,
                     Err(_) => CompensatedSum::default(),
                 };
-                Some(plus_amount(returns, value)?)
+                (Some(plus_amount(returns, value)?), Some(early))
             }
         };
         self.total = total;
@@ -992,11 +990,11 @@ impl StoredState {
             self.days.insert(day);
         } else {
             self.returns = self.returns.saturating_add(1);
-            match (day_sum, first_day, early) {
-                (None, ..) => {}
-                (Some(v), Some(f), _) if day == f => self.first_day_value = v,
-                (Some(v), _, Ok(i)) => self.early_returns[i].1 = v,
-                (Some(v), _, Err(i)) => self.early_returns.insert(i, (day, v)),
+            match (day_sum, early) {
+                (None, _) => {}
+                (Some(v), None) => self.first_day_value = v,
+                (Some(v), Some(Ok(i))) => self.early_returns[i].1 = v,
+                (Some(v), Some(Err(i))) => self.early_returns.insert(i, (day, v)),
             }
         }
         Ok(())
@@ -1308,10 +1306,13 @@ mod tests {
         let overflow = Err(amount_out_of_range());
         assert!(matches!(amount_out_of_range(), CoreError::OutOfRange(m)
             if m == "the sum of amount is out of range for double precision"));
-        assert_eq!(CompensatedSum::default().plus(big).unwrap().value(), big);
-        assert_eq!(CompensatedSum::default().plus(big).unwrap().plus(big), None);
-        let half = CompensatedSum::default().plus(big).unwrap();
-        assert_eq!(half.merged(&half), None);
+        assert_eq!(
+            plus_amount(CompensatedSum::default(), big).unwrap().value(),
+            big
+        );
+        let half = plus_amount(CompensatedSum::default(), big).unwrap();
+        assert_eq!(plus_amount(half, big), Err(amount_out_of_range()));
+        assert_eq!(merged_amounts(half, &half), Err(amount_out_of_range()));
         assert!(half.is_finite());
         // the total: two rows of 1e308 on different days (the reviewer's query)
         let mut s = state(60, USECS_PER_DAY as f64);
