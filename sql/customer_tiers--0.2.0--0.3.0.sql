@@ -1887,10 +1887,17 @@ DECLARE
     grp_expr text := 'NULL::text';
     grp_join text := '';
     as_of timestamp;
+    hi timestamp;
+    lo timestamp;
+    infinite boolean;
 BEGIN
     IF source IS NULL OR customer_column IS NULL OR ordered_at_column IS NULL OR period IS NULL THEN
         RAISE EXCEPTION 'source, customer_column, ordered_at_column and period must not be NULL'
             USING ERRCODE = '22004';
+    END IF;
+    -- a regclass made from an OID need not name a relation (a dropped one)
+    IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = source) THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', source::oid USING ERRCODE = '42P01';
     END IF;
     options := coalesce(options, '{}');
     IF jsonb_typeof(options) <> 'object' THEN
@@ -1935,7 +1942,9 @@ BEGIN
           AND (extract(year FROM period) * 12 + extract(month FROM period)) > 0 THEN
         months := (extract(year FROM period) * 12 + extract(month FROM period))::integer;
         bucket := format('floor((extract(year FROM %%1$s) * 12 + extract(month FROM %%1$s) - 1) / %s)::bigint', months);
-        cohort_date := format('make_date(((%%1$s) * %1$s / 12)::integer, ((%%1$s) * %1$s %%%% 12)::integer + 1, 1)', months);
+        -- the first day of period n; the calendar has no year 0 (1 BC is year -1, as extract
+        -- gives it): a period that starts in it starts on 0001-01-01
+        cohort_date := format('CASE WHEN floor((%%1$s) * %1$s / 12.0) = 0 THEN date ''0001-01-01'' ELSE make_date(floor((%%1$s) * %1$s / 12.0)::integer, (((%%1$s) * %1$s %%%% 12 + 12) %%%% 12)::integer + 1, 1) END', months);
     ELSIF extract(year FROM period) = 0 AND extract(month FROM period) = 0 THEN
         seconds := extract(epoch FROM period);
         bucket := format('floor(extract(epoch FROM %%1$s - timestamp ''2000-01-03'') / %s)::bigint', seconds);
@@ -2010,11 +2019,16 @@ BEGIN
             (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = split_view),
             (SELECT c.relname FROM pg_class c WHERE c.oid = split_view));
     END IF;
-    -- a period far shorter than the data's span would make an enormous triangle: refuse it
-    EXECUTE format('SELECT %s - %s FROM (SELECT max((o.%I)::timestamp) AS hi, min((o.%I)::timestamp) AS lo FROM %s AS o WHERE o.%I IS NOT NULL AND o.%I IS NOT NULL%s) x',
-                   format(bucket, 'x.hi'), format(bucket, 'x.lo'), ordered_at_column, ordered_at_column, src,
-                   customer_column, ordered_at_column, filter)
-        INTO k;
+    -- infinite order times have no period (22008, as in customer_summary); a period far
+    -- shorter than the data's span would make an enormous triangle: refuse it
+    EXECUTE format('SELECT max(x.t), min(x.t), bool_or(NOT isfinite(x.t)) FROM (SELECT (o.%I)::timestamp AS t FROM %s AS o WHERE o.%I IS NOT NULL AND o.%I IS NOT NULL%s) x',
+                   ordered_at_column, src, customer_column, ordered_at_column, filter)
+        INTO hi, lo, infinite;
+    IF infinite THEN
+        RAISE EXCEPTION 'ordered_at_column "%" holds an infinite date or timestamp: order times must be finite', ordered_at_column
+            USING ERRCODE = '22008';
+    END IF;
+    EXECUTE format('SELECT %s - %s', format(bucket, '$1'), format(bucket, '$2')) INTO k USING hi, lo;
     IF k::bigint > 100000 THEN
         RAISE EXCEPTION 'period % gives % periods between the first and the last order (at most 100000)', period, k
             USING ERRCODE = '22023', HINT = 'Choose a longer period, or restrict the orders with as_of or filter.';
@@ -2057,7 +2071,7 @@ ORDER BY grid.grp NULLS LAST, grid.c, grid.k $q$,
 END
 $cohort$;
 COMMENT ON FUNCTION tiers.cohort_retention(regclass, name, name, interval, jsonb) IS
-    'The cohort triangle of the orders in source: customers grouped by the period of their first purchase (cohort); for every period since (period_number 0, 1, ... up to the last order''s period): cohort_customers, active_customers (customers of the cohort with a purchase in that period), retention (active / cohort), and with options.amount_column the period''s net revenue and the cumulative revenue per cohort customer. period: whole months (calendar months, quarters, years) or a fixed length (buckets from Monday 2000-01-03). Negative amounts are returns: they count in revenue, not as purchases; NaN or infinite amounts: 22023. Options: amount_column, filter ({column: value or [values]}, as in tier views), as_of (orders after it are ignored), split_by ({"view": a tier view, "column": e.g. "tier"}: one triangle per value, grp). Needs SELECT on source. Errors: NULL arguments 22004; bad period or options 22023; unknown columns 42703; wrong column types 42804.';
+    'The cohort triangle of the orders in source: customers grouped by the period of their first purchase (cohort); for every period since (period_number 0, 1, ... up to the last order''s period): cohort_customers, active_customers (customers of the cohort with a purchase in that period), retention (active / cohort), and with options.amount_column the period''s net revenue and the cumulative revenue per cohort customer. period: whole months (calendar months, quarters, years) or a fixed length (buckets from Monday 2000-01-03). Negative amounts are returns: they count in revenue, not as purchases; NaN or infinite amounts: 22023. Options: amount_column, filter ({column: value or [values]}, as in tier views), as_of (orders after it are ignored), split_by ({"view": a tier view, "column": e.g. "tier"}: one triangle per value, grp). Needs SELECT on source. Errors: NULL arguments 22004; bad period or options 22023; unknown columns 42703; wrong column types 42804; an infinite order time 22008; a dropped source or a split_by naming no tier view 42P01.';
 
 -- K-means (issue 14): models, the choice of k, stored models for tier views
 

@@ -221,7 +221,7 @@ unsafe fn transition(
     // SAFETY: `fcinfo` is the current call's (caller)
     if let Some(f) = unsafe { arg(fcinfo, features) } {
         // SAFETY: argument `features` is a float8[] (caller)
-        check(state.data.add(&unsafe { f8_array(f, features.name) }));
+        check(state.data.add(&unsafe { f8_vector(f, features.name) }));
     }
     datum
 }
@@ -460,7 +460,7 @@ sql_function!(ct_kmeans_assign, |fcinfo| {
         return return_null(fcinfo);
     };
     let c = model_arg(fcinfo, m, |model| {
-        let features = f8_array(f, FEATURES.name);
+        let features = f8_vector(f, FEATURES.name);
         check(assign(model, &features))
     });
     pg_sys::Datum::from(c as i32 + 1)

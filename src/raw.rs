@@ -833,6 +833,44 @@ pub unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
         .collect()
 }
 
+/// Raises `ERROR` 2202E (array_subscript_error) naming the argument unless the array `d` has at
+/// most one dimension, as PostgreSQL's `width_bucket` does for its thresholds: a list read from
+/// a matrix would be its elements in storage order, silently.
+///
+/// # Safety
+///
+/// `d` is a non-NULL array datum valid for the call (an argument or a field of one).
+pub unsafe fn one_dimensional(d: pg_sys::Datum, name: &str) {
+    // SAFETY: `d` is a non-NULL array (caller): detoasted (a no-op unless it is compressed or
+    // out of line, then a copy in the call's memory context) it starts with an ArrayType header
+    let ndim = unsafe {
+        (*(pg_sys::pg_detoast_datum(d.cast_mut_ptr::<pg_sys::varlena>())
+            as *const pg_sys::ArrayType))
+            .ndim
+    };
+    if ndim > 1 {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR, // 2202E, array_subscript_error
+            format!("{name} must be a one-dimensional array, got {ndim} dimensions")
+        );
+    }
+}
+
+/// A one-dimensional `float8[]` argument as a vector: more dimensions are 2202E
+/// ([`one_dimensional`]), NULL elements 22004.
+///
+/// # Safety
+///
+/// `d` is a non-NULL `float8[]` datum valid for the call (an argument or a field of one).
+pub unsafe fn f8_vector(d: pg_sys::Datum, name: &str) -> Vec<f64> {
+    // SAFETY: as the caller promises
+    unsafe {
+        one_dimensional(d, name);
+        f8_array(d, name)
+    }
+}
+
 /// A two-dimensional `float8[rows][cols]` array (lower bounds 1).
 pub fn f8_matrix(values: &[f64], rows: usize, cols: usize) -> pg_sys::Datum {
     assert_eq!(values.len(), rows * cols, "a rows x cols matrix");

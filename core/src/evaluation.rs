@@ -115,7 +115,7 @@ impl Moments {
         let m2 = self.m2 + delta * (x - mean);
         if !(mean.is_finite() && m2.is_finite()) {
             return Err(CoreError::OutOfRange(format!(
-                "outcome {x} is too large to accumulate"
+                "outcome {x:e} is too large to accumulate"
             )));
         }
         self.n = n;

@@ -468,6 +468,7 @@ impl KmeansModel {
             ("log1p", self.log1p.len(), self.dim),
             ("means", self.means.len(), self.dim),
             ("sds", self.sds.len(), self.dim),
+            ("sizes", self.sizes.len(), self.k),
         ] {
             if len != want {
                 return bad(format!("{name} must have {want} elements, has {len}"));

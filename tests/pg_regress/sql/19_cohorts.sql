@@ -135,3 +135,23 @@ SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('cdnow_master', 'custo
 SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('cdnow_master', 'customer_id', 'ordered_on', '1 month', '{"filter": {"nope": 1}}')$$);
 SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('cdnow_master', 'customer_id', 'ordered_on', '1 month', '{"split_by": {"view": "a.b.c", "column": "tier"}}')$$);
 SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('cdnow_master', 'customer_id', 'ordered_on', '1 month', '{"split_by": {"view": 1, "column": "tier"}}')$$);
+-- an infinite order time is 22008 naming the column (as in customer_summary), whatever the
+-- period: month periods dropped such a customer's orders, fixed ones failed in a subtraction
+CREATE TEMP TABLE coh_inf (c int, t timestamp);
+INSERT INTO coh_inf VALUES (1, '2020-01-05'), (2, '2020-02-01'), (2, 'infinity');
+SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('coh_inf', 'c', 't')$$),
+       pg_temp.err($$SELECT * FROM tiers.cohort_retention('coh_inf', 'c', 't', '7 days')$$);
+-- orders after as_of are ignored, an infinite one too
+SELECT count(*) AS rows FROM tiers.cohort_retention('coh_inf', 'c', 't', '1 month', '{"as_of": "2020-12-31"}');
+UPDATE coh_inf SET t = '-infinity' WHERE t = 'infinity';
+SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('coh_inf', 'c', 't', '1 month', '{"as_of": "2020-12-31"}')$$);
+-- a dropped relation's OID is 42P01 (it was 22004 from format())
+SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention(1::oid::regclass, 'c', 't')$$);
+-- periods of several years counted from the calendar's start: the first one begins on
+-- 0001-01-01 (there is no year 0: make_date failed with 22008); before Christ as extract counts
+DELETE FROM coh_inf;
+INSERT INTO coh_inf VALUES (1, '0001-03-01'), (2, '0001-01-01 BC'), (3, '0002-12-31 BC'), (1, '0002-06-01');
+SELECT cohort, period_number, cohort_customers, active_customers
+FROM tiers.cohort_retention('coh_inf', 'c', 't', '2 years') ORDER BY cohort, period_number;
+SELECT cohort, period_number, cohort_customers, active_customers
+FROM tiers.cohort_retention('coh_inf', 'c', 't', '5 months') WHERE period_number <= 1 ORDER BY cohort, period_number;
