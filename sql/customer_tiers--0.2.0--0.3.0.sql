@@ -631,6 +631,23 @@ $fail$;
 COMMENT ON FUNCTION tiers.tier_view_fail(text) IS
     'Raises 22023 with the message; used by tier views whose per-group CLV models cannot be fitted (option clv_within) and by tiers.cohort_retention on a NaN or infinite amount.';
 
+-- The relation orders are read from: it exists (a regclass made from an OID may name a dropped
+-- one) and has rows (not a composite type, an index or a sequence).
+CREATE FUNCTION tiers.check_source(source regclass) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS $source$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = source) THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', source::oid USING ERRCODE = '42P01';
+    ELSIF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = source AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) THEN
+        RAISE EXCEPTION 'source % is not a table, view, materialized view or foreign table', source
+            USING ERRCODE = '42809';
+    END IF;
+END
+$source$;
+COMMENT ON FUNCTION tiers.check_source(regclass) IS
+    'Checks the source of tiers.create_tier_view and tiers.cohort_retention: the OID of a dropped relation is 42P01, a relation without rows (a composite type, an index, a sequence) 42809.';
+
 DROP FUNCTION tiers.tier_view_sql(tiers.tier_views);
 CREATE FUNCTION tiers.tier_view_sql(v tiers.tier_views) RETURNS text
     LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -1087,6 +1104,7 @@ BEGIN
             USING ERRCODE = '42622';
     END IF;
     o := tiers.tier_view_options(options);
+    PERFORM tiers.check_source(source);
     IF NOT has_table_privilege(source, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied for %: create_tier_view needs SELECT on the source', source
             USING ERRCODE = '42501';
@@ -1664,6 +1682,10 @@ BEGIN
                    OR syntax_error THEN
         RAISE EXCEPTION 'bad date or interval in options: %', SQLERRM USING ERRCODE = '22023';
     END;
+    -- an infinite as_of has no summaries (customer_summary: 22008): refused here, not at refresh
+    IF NOT isfinite((o->>'as_of')::timestamptz) THEN
+        RAISE EXCEPTION 'option "as_of" must be a finite date or timestamp, got %', o->>'as_of' USING ERRCODE = '22023';
+    END IF;
     IF tiers.interval_seconds((o->>'unit')::interval) <= 0
        OR tiers.interval_seconds((o->>'clv_horizon')::interval) <= 0
        OR tiers.interval_seconds((o->>'recent_window')::interval) <= 0 THEN
@@ -1895,10 +1917,7 @@ BEGIN
         RAISE EXCEPTION 'source, customer_column, ordered_at_column and period must not be NULL'
             USING ERRCODE = '22004';
     END IF;
-    -- a regclass made from an OID need not name a relation (a dropped one)
-    IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = source) THEN
-        RAISE EXCEPTION 'relation with OID % does not exist', source::oid USING ERRCODE = '42P01';
-    END IF;
+    PERFORM tiers.check_source(source);
     options := coalesce(options, '{}');
     IF jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = '22023';

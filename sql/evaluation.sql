@@ -135,10 +135,7 @@ BEGIN
         RAISE EXCEPTION 'source, customer_column, ordered_at_column and period must not be NULL'
             USING ERRCODE = '22004';
     END IF;
-    -- a regclass made from an OID need not name a relation (a dropped one)
-    IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = source) THEN
-        RAISE EXCEPTION 'relation with OID % does not exist', source::oid USING ERRCODE = '42P01';
-    END IF;
+    PERFORM tiers.check_source(source);
     options := coalesce(options, '{}');
     IF jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'options must be a jsonb object' USING ERRCODE = '22023';

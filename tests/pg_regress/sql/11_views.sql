@@ -168,7 +168,7 @@ FROM unnest(ARRAY[
   '{"tier_scheme": "nope"}', '{"tier_scheme": "cd_loyalty", "tier_value": "clv"}',
   '{"tier_value": "customer_id"}', '{"schema": "no_such_schema"}', '{"class8_lang": "fr"}',
   '{"filter": {"no_such_column": 1}}', '{"filter": "customer_id = 1"}', '{"history": "yes"}',
-  '{"tier_scheme": "cd_loyalty"}']::jsonb[]) AS o;
+  '{"tier_scheme": "cd_loyalty"}', '{"as_of": "infinity"}', '{"as_of": "-infinity"}']::jsonb[]) AS o;
 -- a whole number written as 5.0 is 5 (it passed the check, then failed casting to integer)
 SELECT tiers.tier_view_options('{"bins": 5.0}')->'bins' AS bins;
 SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'nope', 'ordered_on', 'amount')$$);

@@ -155,3 +155,9 @@ SELECT cohort, period_number, cohort_customers, active_customers
 FROM tiers.cohort_retention('coh_inf', 'c', 't', '2 years') ORDER BY cohort, period_number;
 SELECT cohort, period_number, cohort_customers, active_customers
 FROM tiers.cohort_retention('coh_inf', 'c', 't', '5 months') WHERE period_number <= 1 ORDER BY cohort, period_number;
+-- a source without rows (a composite type) is 42809 before anything runs; create_tier_view too
+CREATE TYPE coh_type AS (c int, t date);
+SELECT pg_temp.err($$SELECT * FROM tiers.cohort_retention('coh_type', 'c', 't')$$),
+       pg_temp.err($$SELECT tiers.create_tier_view('coh_e', 'coh_type', 'c', 't', 'c')$$),
+       pg_temp.err($$SELECT tiers.create_tier_view('coh_e', 1::oid::regclass, 'c', 't', 'c')$$);
+DROP TYPE coh_type;
