@@ -833,32 +833,41 @@ pub unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Raises `ERROR` 2202E (array_subscript_error) naming the argument unless the array `d` has at
-/// most one dimension, as PostgreSQL's `width_bucket` does for its thresholds: a list read from
-/// a matrix would be its elements in storage order, silently.
+/// Raises `ERROR` 2202E (array_subscript_error) naming the argument when the array `d` is a
+/// matrix, more than one of its dimensions longer than 1 (PostgreSQL's `width_bucket` refuses any
+/// second dimension): a list read from it would be its rows run together, silently. A single row
+/// or column is a list, such as the slice `centroids[2:2][:]` (PostgreSQL keeps a slice's
+/// dimensions).
 ///
 /// # Safety
 ///
 /// `d` is a non-NULL array datum valid for the call (an argument or a field of one).
 pub unsafe fn one_dimensional(d: pg_sys::Datum, name: &str) {
     // SAFETY: `d` is a non-NULL array (caller): detoasted (a no-op unless it is compressed or
-    // out of line, then a copy in the call's memory context) it starts with an ArrayType header
-    let ndim = unsafe {
-        (*(pg_sys::pg_detoast_datum(d.cast_mut_ptr::<pg_sys::varlena>())
-            as *const pg_sys::ArrayType))
-            .ndim
+    // out of line, then a copy in the call's memory context) it starts with an ArrayType header,
+    // followed by `ndim` (at most MAXDIM) dimension lengths, as ARR_DIMS reads them
+    let dims: Vec<i32> = unsafe {
+        let a = pg_sys::pg_detoast_datum(d.cast_mut_ptr::<pg_sys::varlena>())
+            as *const pg_sys::ArrayType;
+        let ndim = (*a).ndim.clamp(0, pg_sys::MAXDIM as i32) as usize;
+        let first = (a as *const u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *const i32;
+        std::slice::from_raw_parts(first, ndim).to_vec()
     };
-    if ndim > 1 {
+    if dims.iter().filter(|&&n| n > 1).count() > 1 {
+        let shape: Vec<String> = dims.iter().map(i32::to_string).collect();
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR, // 2202E, array_subscript_error
-            format!("{name} must be a one-dimensional array, got {ndim} dimensions")
+            format!(
+                "{name} must be a list (a one-dimensional array, or one row or column), got a {} array",
+                shape.join("x")
+            )
         );
     }
 }
 
-/// A one-dimensional `float8[]` argument as a vector: more dimensions are 2202E
-/// ([`one_dimensional`]), NULL elements 22004.
+/// A `float8[]` list argument as a vector: a matrix is 2202E ([`one_dimensional`]), NULL
+/// elements 22004.
 ///
 /// # Safety
 ///

@@ -61,9 +61,10 @@ SELECT pg_temp.err($$SELECT tiers.define_tier_scheme('x', '[{"tier": "A", "entry
 SELECT pg_temp.err($$SELECT tiers.define_tier_scheme('x', '[{"tier": "A", "entry": 0}]', max_drop => 0)$$);
 SELECT pg_temp.err($$SELECT tiers.tier_of(1, ARRAY[0, 5, 2], ARRAY['a', 'b', 'c'])$$);
 SELECT pg_temp.err($$SELECT tiers.tier_of(1, ARRAY[0, 5], ARRAY['a'])$$);
--- thresholds and names are lists (2202E for a matrix, as width_bucket's thresholds)
-SELECT pg_temp.err($$SELECT tiers.tier_of(1, '{{0, 5}, {10, 20}}', '{a, b, c, d}')$$),
-       pg_temp.err($$SELECT tiers.tier_of(1, '{0, 5}', '{{a, b}}')$$);
+-- thresholds and names are lists: a matrix is 2202E (it was read flat), one row is a list
+SELECT pg_temp.err($$SELECT tiers.tier_of(1, '{{0, 5}, {10, 20}}'::float8[], '{a, b, c, d}'::text[])$$),
+       pg_temp.err($$SELECT tiers.tier_of(1, '{0, 5, 10, 20}'::float8[], '{{a, b}, {c, d}}'::text[])$$),
+       tiers.tier_of(7, '{{0, 5, 10}}'::float8[], '{{a}, {b}, {c}}'::text[]) AS one_row_and_one_column;
 SELECT pg_temp.err($$SELECT tiers.tier_of(1, ARRAY[0, 5], ARRAY['a', 'a'])$$);
 SELECT pg_temp.err($$SELECT tiers.tier_of(1, ARRAY[0, NULL], ARRAY['a', 'b'])$$);
 SELECT scheme FROM tiers.tier_schemes ORDER BY 1;

@@ -42,7 +42,7 @@ SELECT pg_temp.err($$SELECT tiers.customer_tags(p) FROM (SELECT 'x'::text AS fre
 SELECT pg_temp.err($$SELECT tiers.customer_tags(p) FROM (SELECT 1 AS abc_class) p$$);
 SELECT pg_temp.err($$SELECT tiers.customer_tags(p, ARRAY['nope']) FROM people p$$);
 SELECT pg_temp.err($$SELECT tiers.customer_tags(p, ARRAY[NULL]) FROM people p$$);
-SELECT pg_temp.err($$SELECT tiers.customer_tags(p, ARRAY[['champions']]) FROM people p$$);
+SELECT pg_temp.err($$SELECT tiers.customer_tags(p, ARRAY[['vip', 'new'], ['lost', 'active']]) FROM people p$$);
 SELECT pg_temp.err($$SELECT tiers.customer_tags(p, lang => 'fr') FROM people p$$);
 -- lang => NULL is the default (the setting customer_tiers.language, else 'en')
 SELECT count(*) FILTER (WHERE tiers.customer_tags(p, lang => NULL) IS DISTINCT FROM tiers.customer_tags(p)) AS differ FROM people p;

@@ -107,10 +107,12 @@ SELECT tiers.ab_test(v, y) IS NULL AS no_rows FROM (VALUES ('a', 1.0::float8)) t
 SELECT (unnest(tiers.ab_test(v, y))).n AS n_with_nulls_skipped
 FROM (VALUES ('a', 1.0::float8), (NULL, 2), ('a', NULL), ('a', 3)) t(v, y);
 SELECT pg_temp.err($$SELECT tiers.holm('{0.5, 1.5}')$$), pg_temp.err($$SELECT tiers.holm('{NaN}')$$);
--- list arguments are one-dimensional (2202E, as width_bucket's thresholds): a matrix was read flat
-SELECT pg_temp.err($$SELECT tiers.holm('{{0.01, 0.04}, {0.03, 0.005}}')$$);
-SELECT pg_temp.err($$SELECT tiers.ab_assign('c1', 'e', '{{0.5, 0.5}}')$$),
-       pg_temp.err($$SELECT tiers.ab_assign('c1', 'e', '{0.5, 0.5}', '{{a, b}}')$$);
+-- list arguments given a matrix are 2202E (they were read flat); one row or column is a list
+SELECT pg_temp.err($$SELECT tiers.holm('{{0.01, 0.04}, {0.03, 0.005}}')$$),
+       tiers.holm('{{0.01}, {0.04}, {0.03}, {0.005}}') AS one_column;
+SELECT pg_temp.err($$SELECT tiers.ab_assign('c1', 'e', '{{0.5, 0.5}, {0.5, 0.5}}')$$),
+       pg_temp.err($$SELECT tiers.ab_assign('c1', 'e', '{1, 1, 1, 1}', '{{a, b}, {c, d}}')$$),
+       tiers.ab_assign('c1', 'e', '{{0.2, 0.3, 0.5}}') = tiers.ab_assign('c1', 'e', '{0.2, 0.3, 0.5}') AS one_row;
 -- outcomes whose moments overflow: 22003 naming the outcome in exponent form (it printed 309 digits)
 SELECT pg_temp.err($$SELECT tiers.ab_test(v, x) FROM (VALUES ('A', 1e308::float8), ('A', -1e308::float8)) t(v, x)$$);
 SELECT pg_temp.err($$SELECT tiers.nps(s) FROM (VALUES (3), (11)) t(s)$$), pg_temp.err($$SELECT tiers.nps(-1)$$);

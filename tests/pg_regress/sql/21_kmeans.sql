@@ -127,9 +127,11 @@ SELECT pg_temp.err($$SELECT tiers.kmeans_assign(x, ROW(9, (m).dimensions, (m).n,
 SELECT pg_temp.err($$SELECT tiers.kmeans_assign(x, ROW((m).k, (m).dimensions, (m).n, (m).distinct_points, (m).centroids, NULL, (m).standardized, (m).log1p, (m).means, (m).sds, (m).inertia, (m).iterations, (m).converged, (m).sizes, (m).silhouette, (m).silhouette_exact, (m).davies_bouldin)::tiers.kmeans_model) FROM f, m5 LIMIT 1$$);
 -- a model whose sizes do not have one count per cluster is not a model (22023)
 SELECT pg_temp.err($$SELECT tiers.kmeans_assign(x, ROW((m).k, (m).dimensions, (m).n, (m).distinct_points, (m).centroids, (m).scaled_centroids, (m).standardized, (m).log1p, (m).means, (m).sds, (m).inertia, (m).iterations, (m).converged, (m).sizes[1:2], (m).silhouette, (m).silhouette_exact, (m).davies_bouldin)::tiers.kmeans_model) FROM f, m5 LIMIT 1$$);
--- features are a list: a matrix is 2202E (it was read flat: {{1,2},{3,4}} as four features)
-SELECT pg_temp.err($$SELECT tiers.kmeans_assign('{{1, 2}, {3, 4}}'::float8[], m) FROM m5$$);
-SELECT pg_temp.err($$SELECT tiers.kmeans_model(f, 2) FROM (VALUES ('{{1, 2}}'::float8[]), ('{{3, 4}}'::float8[])) t(f)$$);
+-- features are a list: a matrix is 2202E (it was read flat: {{1,2},{3,4}} as four features);
+-- a row sliced from the centroids (PostgreSQL keeps its two dimensions) is a list
+SELECT pg_temp.err($$SELECT tiers.kmeans_assign('{{1, 2, 3}, {3, 4, 5}}'::float8[], m) FROM m5$$),
+       pg_temp.err($$SELECT tiers.kmeans_model(f, 2) FROM (VALUES ('{{1, 2}, {3, 4}}'::float8[]), ('{{3, 4}, {5, 6}}'::float8[])) t(f)$$);
+SELECT array_agg(tiers.kmeans_assign((m).centroids[c:c][:], m) ORDER BY c) AS own_centroids FROM m5, generate_series(1, 5) c;
 -- a damaged state: 22P03
 SELECT pg_temp.err($$SELECT tiers.kmeans_model_final('\x4d01'::bytea)$$);
 
