@@ -605,6 +605,11 @@ BEGIN
     EXCEPTION WHEN invalid_parameter_value THEN
         RAISE EXCEPTION 'customers.table: "%" is not a valid table name', name USING ERRCODE = '42602';
     END;
+    -- table or schema.table (to_regclass would raise 42601 or 0A000 for more parts)
+    IF cardinality(parts) > 2 THEN
+        RAISE EXCEPTION 'customers.table: "%" is not a valid table name (table or schema.table)', name
+            USING ERRCODE = '42602';
+    END IF;
     IF cardinality(parts) = 1 THEN
         t := to_regclass(format('%I.%I', coalesce(options->>'schema', 'public'), parts[1]));
     ELSE

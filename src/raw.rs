@@ -842,7 +842,7 @@ pub unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
 /// # Safety
 ///
 /// `d` is a non-NULL array datum valid for the call (an argument or a field of one).
-pub unsafe fn one_dimensional(d: pg_sys::Datum, name: &str) {
+pub unsafe fn check_list_shape(d: pg_sys::Datum, name: &str) {
     // SAFETY: `d` is a non-NULL array (caller): detoasted (a no-op unless it is compressed or
     // out of line, then a copy in the call's memory context) it starts with an ArrayType header,
     // followed by `ndim` (at most MAXDIM) dimension lengths, as ARR_DIMS reads them
@@ -866,7 +866,7 @@ pub unsafe fn one_dimensional(d: pg_sys::Datum, name: &str) {
     }
 }
 
-/// A `float8[]` list argument as a vector: a matrix is 2202E ([`one_dimensional`]), NULL
+/// A `float8[]` list argument as a vector: a matrix is 2202E ([`check_list_shape`]), NULL
 /// elements 22004.
 ///
 /// # Safety
@@ -875,7 +875,7 @@ pub unsafe fn one_dimensional(d: pg_sys::Datum, name: &str) {
 pub unsafe fn f8_vector(d: pg_sys::Datum, name: &str) -> Vec<f64> {
     // SAFETY: as the caller promises
     unsafe {
-        one_dimensional(d, name);
+        check_list_shape(d, name);
         f8_array(d, name)
     }
 }

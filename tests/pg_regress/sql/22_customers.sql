@@ -143,6 +143,9 @@ ALTER TABLE bigkeys RENAME COLUMN region TO segment;
 ALTER TABLE bigkeys ALTER COLUMN id TYPE integer;
 SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'ordered_on', 'amount', '{"customers": {"table": "bigkeys", "key": "id", "columns": ["segment"]}}')$$);
 SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'ordered_on', 'amount', '{"customers": {"table": "a b c", "key": "id"}}')$$);
+-- more than schema.table is an invalid name too (42602; it was 42601 or 0A000 from to_regclass)
+SELECT pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'ordered_on', 'amount', '{"customers": {"table": "a.b.c.d", "key": "id"}}')$$),
+       pg_temp.err($$SELECT tiers.create_tier_view('e', 'cdnow_master', 'customer_id', 'ordered_on', 'amount', '{"customers": {"table": "otherdb.public.bigkeys", "key": "id"}}')$$);
 -- an unqualified customer table is looked up in the view's schema, not on the search_path
 CREATE TABLE "crm; drop".plain (id integer PRIMARY KEY);
 SET search_path = "crm; drop", public;
