@@ -176,7 +176,7 @@ sql_function!(ct_holm, |fcinfo| {
     let Some(d) = arg(fcinfo, crate::args::holm::P) else {
         return return_null(fcinfo);
     };
-    check_list_shape(d, crate::args::holm::P.name);
+    let d = check_list_shape(d, crate::args::holm::P.name);
     let p: Vec<Option<f64>> =
         pgrx::Array::<f64>::from_polymorphic_datum(d, false, pg_sys::FLOAT8ARRAYOID)
             .expect("not null")
@@ -294,7 +294,7 @@ sql_function!(ct_ab_assign, |fcinfo| {
     ) else {
         return return_null(fcinfo);
     };
-    check_list_shape(s, SHARES.name);
+    let s = check_list_shape(s, SHARES.name);
     let shares: Vec<f64> =
         pgrx::Array::<f64>::from_polymorphic_datum(s, false, pg_sys::FLOAT8ARRAYOID)
             .expect("not null")
@@ -305,7 +305,7 @@ sql_function!(ct_ab_assign, |fcinfo| {
         let Some(v) = arg(fcinfo, VARIANTS) else {
             return return_null(fcinfo);
         };
-        check_list_shape(v, VARIANTS.name);
+        let v = check_list_shape(v, VARIANTS.name);
         let names: Vec<String> =
             pgrx::Array::<&str>::from_polymorphic_datum(v, false, pg_sys::TEXTARRAYOID)
                 .expect("not null")

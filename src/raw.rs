@@ -833,25 +833,27 @@ pub unsafe fn f8_array(d: pg_sys::Datum, name: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Raises `ERROR` 2202E (array_subscript_error) naming the argument when the array `d` is a
-/// matrix, more than one of its dimensions longer than 1 (PostgreSQL's `width_bucket` refuses any
-/// second dimension): a list read from it would be its rows run together, silently. A single row
-/// or column is a list, such as the slice `centroids[2:2][:]` (PostgreSQL keeps a slice's
-/// dimensions).
+/// The array `d` detoasted, after raising `ERROR` 2202E (array_subscript_error) naming the
+/// argument when it is a matrix, more than one of its dimensions longer than 1 (PostgreSQL's
+/// `width_bucket` refuses any second dimension): a list read from it would be its rows run
+/// together, silently. A single row or column is a list, such as the slice `centroids[2:2][:]`
+/// (PostgreSQL keeps a slice's dimensions). Read the elements from the returned datum: it is
+/// detoasted once.
 ///
 /// # Safety
 ///
 /// `d` is a non-NULL array datum valid for the call (an argument or a field of one).
-pub unsafe fn check_list_shape(d: pg_sys::Datum, name: &str) {
+pub unsafe fn check_list_shape(d: pg_sys::Datum, name: &str) -> pg_sys::Datum {
     // SAFETY: `d` is a non-NULL array (caller): detoasted (a no-op unless it is compressed or
     // out of line, then a copy in the call's memory context) it starts with an ArrayType header,
     // followed by `ndim` (at most MAXDIM) dimension lengths, as ARR_DIMS reads them
-    let dims: Vec<i32> = unsafe {
-        let a = pg_sys::pg_detoast_datum(d.cast_mut_ptr::<pg_sys::varlena>())
-            as *const pg_sys::ArrayType;
-        let ndim = (*a).ndim.clamp(0, pg_sys::MAXDIM as i32) as usize;
-        let first = (a as *const u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *const i32;
-        std::slice::from_raw_parts(first, ndim).to_vec()
+    let (array, dims) = unsafe {
+        let a = pg_sys::pg_detoast_datum(d.cast_mut_ptr::<pg_sys::varlena>());
+        let header = a as *const pg_sys::ArrayType;
+        let ndim = (*header).ndim.clamp(0, pg_sys::MAXDIM as i32) as usize;
+        let first =
+            (header as *const u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *const i32;
+        (a, std::slice::from_raw_parts(first, ndim))
     };
     if dims.iter().filter(|&&n| n > 1).count() > 1 {
         let shape: Vec<String> = dims.iter().map(i32::to_string).collect();
@@ -864,6 +866,7 @@ pub unsafe fn check_list_shape(d: pg_sys::Datum, name: &str) {
             )
         );
     }
+    pg_sys::Datum::from(array)
 }
 
 /// A `float8[]` list argument as a vector: a matrix is 2202E ([`check_list_shape`]), NULL
@@ -874,10 +877,7 @@ pub unsafe fn check_list_shape(d: pg_sys::Datum, name: &str) {
 /// `d` is a non-NULL `float8[]` datum valid for the call (an argument or a field of one).
 pub unsafe fn f8_vector(d: pg_sys::Datum, name: &str) -> Vec<f64> {
     // SAFETY: as the caller promises
-    unsafe {
-        check_list_shape(d, name);
-        f8_array(d, name)
-    }
+    unsafe { f8_array(check_list_shape(d, name), name) }
 }
 
 /// A two-dimensional `float8[rows][cols]` array (lower bounds 1).

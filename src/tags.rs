@@ -223,7 +223,7 @@ struct Att {
 /// `d` is a non-NULL `text[]` datum of the current call.
 unsafe fn text_array_arg(d: pg_sys::Datum, what: &str) -> Vec<String> {
     // SAFETY: `d` is a text[] of the current call (caller)
-    unsafe { check_list_shape(d, what) };
+    let d = unsafe { check_list_shape(d, what) };
     // SAFETY: as above
     let arr = unsafe { pgrx::Array::<&str>::from_polymorphic_datum(d, false, pg_sys::TEXTOID) }
         .unwrap_or_else(|| null_not_allowed(what));

@@ -237,8 +237,10 @@ unsafe fn tier_of_inline(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             let cache = &mut cache.extra;
             let (tb, nb) = (varlena_bytes(&t), varlena_bytes(&n));
             if cache.tiers.is_none() || cache.thresholds != tb || cache.names != nb {
-                check_list_shape(t, THRESHOLDS.name);
-                check_list_shape(n, NAMES.name);
+                let (t, n) = (
+                    check_list_shape(t, THRESHOLDS.name),
+                    check_list_shape(n, NAMES.name),
+                );
                 let thresholds: Vec<f64> =
                     pgrx::Array::<f64>::from_polymorphic_datum(t, false, pg_sys::FLOAT8ARRAYOID)
                         .expect("not null")
